@@ -1,0 +1,176 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// scanFixture creates a tenant and a scan row for the report to belong to.
+func scanFixture(t *testing.T) (*db.DB, uuid.UUID, uuid.UUID) {
+	t.Helper()
+	d := pgtest.New(t)
+	ctx := context.Background()
+	owner, err := pgx.Connect(ctx, d.OwnerDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close(ctx)
+	var tenant uuid.UUID
+	if err := owner.QueryRow(ctx, "INSERT INTO tenants (slug, name) VALUES ('scan-test', 'Scan test') RETURNING id").Scan(&tenant); err != nil {
+		t.Fatal(err)
+	}
+	scan := uuid.New()
+	if _, err := owner.Exec(ctx, "INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, status) VALUES ($1, $2, 'x', '{nmap}', 'w', 'running')", scan, tenant); err != nil {
+		t.Fatal(err)
+	}
+	return d.OpenApp(t), tenant, scan
+}
+
+func requireNmap(t *testing.T) {
+	if _, err := exec.LookPath("nmap"); err != nil {
+		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {
+			t.Fatal("nmap not installed")
+		}
+		t.Skip("nmap not installed")
+	}
+}
+
+func TestRunNmapAgainstLoopbackStoresReport(t *testing.T) {
+	requireNmap(t)
+	h, tenant, scan := scanFixture(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		// A banner nmap has a signature for, so -sV ends at once instead of
+		// trying every probe on an unknown service (≈ 90 s).
+		w.Header().Set("Server", "nginx/1.22.1")
+		_, _ = w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, NmapPath: "nmap"}
+	env.RegisterActivity(a.Run)
+	val, err := env.ExecuteActivity(a.Run, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nmap", Target: "127.0.0.1:" + strconv.Itoa(port)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res RunResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Address != "127.0.0.1" || res.Bytes == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	err = h.InTx(context.Background(), db.TenantScope(tenant), func(ctx context.Context, tx pgx.Tx) error {
+		rep, err := db.Q.ScanReportGet(ctx, tx, res.ReportID)
+		if err != nil {
+			return err
+		}
+		body := string(rep.Content)
+		if !strings.Contains(body, "<nmaprun") || !strings.Contains(body, `portid="`+strconv.Itoa(port)+`"`) || !strings.Contains(body, `state="open"`) {
+			t.Errorf("report does not show the open port %d:\n%.2000s", port, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunRefusesNonLoopbackInDevMode(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NmapPath: "nmap"}
+	env.RegisterActivity(a.Run)
+	for _, target := range []string{"10.0.0.1", "169.254.169.254:80", "8.8.8.8"} {
+		_, err := env.ExecuteActivity(a.Run, RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nmap", Target: target})
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != ErrTargetNotAllowed || !app.NonRetryable() {
+			t.Errorf("%s: err %v, want non-retryable %s", target, err, ErrTargetNotAllowed)
+		}
+	}
+	_, err := env.ExecuteActivity(a.Run, RunInput{Scanner: "nmap", Target: "not a target"})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrInvalidTarget {
+		t.Errorf("invalid target: err %v", err)
+	}
+}
+
+// A cancelled scan must not leave its scanner running: the whole process
+// group (the scanner and anything it forked) is killed.
+func TestCancelKillsScannerProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pids")
+	fake := filepath.Join(dir, "nmap")
+	// Stands in for nmap: reports progress, forks a child, and never ends.
+	script := "#!/bin/sh\n" +
+		"sleep 300 &\n" +
+		"echo $$ $! > " + pidFile + "\n" +
+		"echo '<taskprogress task=\"Connect Scan\" percent=\"12.50\" />'\n" +
+		"wait\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetWorkerOptions(worker.Options{BackgroundActivityContext: ctx})
+	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NmapPath: fake, HeartbeatEvery: 100 * time.Millisecond}
+	env.RegisterActivity(a.Run)
+	go func() {
+		for i := 0; i < 100; i++ {
+			if b, err := os.ReadFile(pidFile); err == nil && len(strings.Fields(string(b))) == 2 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	_, err := env.ExecuteActivity(a.Run, RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nmap", Target: "127.0.0.1:9"})
+	if err == nil {
+		t.Fatal("cancelled activity returned no error")
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("cancel took %v", d)
+	}
+	b, rerr := os.ReadFile(pidFile)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		deadline := time.Now().Add(5 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("process %d still alive after cancel", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+// Package store holds the activities that write scan state and findings to
+// PostgreSQL. Every write is keyed by natural keys, so a retried activity or a
+// workflow reset from the Web UI repeats nothing.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/parsers"
+)
+
+// Activity names, registered explicitly so renaming a Go method never
+// orphans a running workflow.
+const (
+	ScanMarkRunningName = "store.ScanMarkRunning"
+	IngestReportName    = "store.IngestReport"
+	ScanFinishName      = "store.ScanFinish"
+)
+
+// ErrReportMalformed is the non-retryable error type of a report no parser can read.
+const ErrReportMalformed = "ReportMalformed"
+
+// Activities writes through the tenant-scoped database handle.
+type Activities struct {
+	DB *db.DB
+}
+
+// ScanRef names a scan of a tenant.
+type ScanRef struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	ScanID   uuid.UUID `json:"scan_id"`
+}
+
+// ScanMarkRunning moves a queued scan to running.
+func (a *Activities) ScanMarkRunning(ctx context.Context, in ScanRef) error {
+	return a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		return db.Q.ScanMarkRunning(ctx, tx, in.ScanID)
+	})
+}
+
+// IngestInput points at a stored raw report.
+type IngestInput struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	ScanID   uuid.UUID `json:"scan_id"`
+	ReportID uuid.UUID `json:"report_id"`
+	Scanner  string    `json:"scanner"`
+}
+
+// IngestReport parses a stored report and upserts its findings.
+func (a *Activities) IngestReport(ctx context.Context, in IngestInput) (db.IngestResult, error) {
+	var res db.IngestResult
+	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		rep, err := db.Q.ScanReportGet(ctx, tx, in.ReportID)
+		if err != nil {
+			return fmt.Errorf("load report %s: %w", in.ReportID, err)
+		}
+		fs, err := parsers.Parse(in.Scanner, rep.Content)
+		if err != nil {
+			var me *parsers.MalformedError
+			if errors.As(err, &me) || errors.Is(err, parsers.ErrUnknownScanner) {
+				return temporal.NewNonRetryableApplicationError(err.Error(), ErrReportMalformed, err)
+			}
+			return err
+		}
+		res, err = db.IngestFindings(ctx, tx, in.TenantID, in.ScanID, fs)
+		return err
+	})
+	return res, err
+}
+
+// FinishInput ends a scan.
+type FinishInput struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	ScanID   uuid.UUID `json:"scan_id"`
+	Status   string    `json:"status"` // completed, failed, cancelled
+	Error    string    `json:"error,omitempty"`
+}
+
+// Counts of a scan's findings by severity.
+type Counts struct {
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Info     int `json:"info"`
+}
+
+// Total of all severities.
+func (c Counts) Total() int { return c.Critical + c.High + c.Medium + c.Low + c.Info }
+
+// ScanFinish records the terminal state and the severity counts.
+func (a *Activities) ScanFinish(ctx context.Context, in FinishInput) (Counts, error) {
+	var c Counts
+	switch in.Status {
+	case "completed", "failed", "cancelled":
+	default:
+		return c, temporal.NewNonRetryableApplicationError("unknown scan status "+in.Status, "InvalidArgument", nil)
+	}
+	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.ScanCountsRefresh(ctx, tx, in.ScanID)
+		if err != nil {
+			return err
+		}
+		c = Counts{Critical: int(row.CountCritical), High: int(row.CountHigh), Medium: int(row.CountMedium), Low: int(row.CountLow), Info: int(row.CountInfo)}
+		var errText *string
+		if in.Error != "" {
+			errText = &in.Error
+		}
+		return db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: in.ScanID, Status: in.Status, Error: errText})
+	})
+	return c, err
+}

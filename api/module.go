@@ -1,0 +1,58 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/fx"
+
+	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/targets"
+)
+
+// Listener is the API's bound address, known once the app has started.
+type Listener struct{ Addr net.Addr }
+
+// Module serves the API on config.HTTPAddr for the app's lifetime.
+var Module = fx.Module("api",
+	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger) *Server {
+		return &Server{
+			DB: d, Temporal: tc, Metrics: m, Log: log,
+			Policy: targets.Policy{LoopbackOnly: c.Mode != config.ModeProduction, Allowed: c.ScanAllowedCIDRs},
+		}
+	}),
+	fx.Provide(func(lc fx.Lifecycle, s *Server, c config.Config, log *slog.Logger) *Listener {
+		l := &Listener{}
+		srv := &http.Server{
+			Handler:           s.Router(),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		}
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error {
+				ln, err := net.Listen("tcp", c.HTTPAddr)
+				if err != nil {
+					return err
+				}
+				l.Addr = ln.Addr()
+				log.Info("API listening", "addr", ln.Addr().String())
+				go func() {
+					if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+						log.Error("API server", "error", err)
+					}
+				}()
+				return nil
+			},
+			OnStop: func(ctx context.Context) error { return srv.Shutdown(ctx) },
+		})
+		return l
+	}),
+	fx.Invoke(func(*Listener) {}),
+)

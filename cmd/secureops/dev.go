@@ -1,0 +1,171 @@
+//go:build devserver
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/fx"
+
+	"github.com/secureops/secureops/api"
+	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/devserver"
+	"github.com/secureops/secureops/internal/pgcluster"
+	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workers"
+)
+
+func devCmd() *cobra.Command {
+	var dataDir string
+	var apiPort, temporalPort, uiPort int
+	c := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole platform in one process on embedded defaults (Temporal + UI, PostgreSQL, API, workers)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("SECUREOPS_ENV") == "" {
+				_ = os.Setenv("SECUREOPS_ENV", string(config.ModeDev))
+			}
+			cfg, log, err := loadConfig(config.ModeDev)
+			if err != nil {
+				return err
+			}
+			if cfg.Mode == config.ModeProduction {
+				return fmt.Errorf("dev refuses SECUREOPS_ENV=production: it would scan with production policy against an embedded stack")
+			}
+			ctx := cmd.Context()
+			if err := os.MkdirAll(dataDir, 0o755); err != nil {
+				return err
+			}
+			abs, _ := filepath.Abs(dataDir)
+
+			// PostgreSQL: the given server, or a cluster of our own under .data/pg.
+			if cfg.DatabaseURL == "" {
+				cl, err := pgcluster.Start(ctx, filepath.Join(abs, "pg"), log)
+				if err != nil {
+					return fmt.Errorf("local PostgreSQL: %w", err)
+				}
+				defer func() {
+					if err := cl.Stop(); err != nil {
+						log.Error("stopping PostgreSQL", "error", err)
+					}
+				}()
+				if err := cl.EnsureDatabase(ctx, "secureops"); err != nil {
+					return err
+				}
+				cfg.DatabaseURL = cl.DSN("secureops", pgcluster.SuperUser)
+				cfg.AppDatabaseURL = ""
+			}
+			if cfg.AppDatabaseURL == "" {
+				if cfg.AppDatabaseURL, err = config.AppDSN(cfg.DatabaseURL); err != nil {
+					return err
+				}
+			}
+			if err := db.Migrate(ctx, cfg.DatabaseURL, log); err != nil {
+				return err
+			}
+
+			ts, err := devserver.Start(ctx, devserver.Options{
+				DBFile:           filepath.Join(abs, "temporal.db"),
+				FrontendPort:     temporalPort,
+				UIPort:           uiPort,
+				Namespace:        cfg.TemporalNamespace,
+				SearchAttributes: temporalx.SearchAttributeTypes,
+				Logger:           log.With("component", "temporal-server"),
+			})
+			if err != nil {
+				return fmt.Errorf("embedded Temporal server: %w", err)
+			}
+			defer func() {
+				if err := ts.Stop(); err != nil {
+					log.Error("stopping Temporal", "error", err)
+				}
+			}()
+			cfg.TemporalAddress = ts.FrontendHostPort()
+			if os.Getenv("HTTP_ADDR") == "" {
+				cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(apiPort)
+			}
+
+			var lis *api.Listener
+			app := fx.New(
+				common(cfg, log),
+				api.Module,
+				fx.Supply(workers.Queues(temporalx.AllQueues)),
+				workers.DepsModule, workers.Module,
+				fx.Populate(&lis),
+			)
+			if err := app.Err(); err != nil {
+				return err
+			}
+			startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := app.Start(startCtx); err != nil {
+				return err
+			}
+			endpoints := [][2]string{
+				{"SECUREOPS_API_URL", "http://" + lis.Addr.String()},
+				{"TEMPORAL_UI_URL", ts.UIURL()},
+				{"TEMPORAL_ADDRESS", ts.FrontendHostPort()},
+				{"TEMPORAL_NAMESPACE", ts.Namespace()},
+				{"DATABASE_URL", cfg.DatabaseURL},
+				{"APP_DATABASE_URL", cfg.AppDatabaseURL},
+			}
+			if err := writeEndpoints(filepath.Join(abs, "endpoints.env"), endpoints); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "SecureOps is ready:")
+			for _, kv := range endpoints {
+				fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", kv[0], kv[1])
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "API docs", "http://"+lis.Addr.String()+"/docs")
+			fmt.Fprintln(cmd.OutOrStdout(), "Press Ctrl-C to stop.")
+
+			<-ctx.Done()
+			log.Info("shutting down")
+			stopCtx, cancel2 := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel2()
+			return app.Stop(stopCtx)
+		},
+	}
+	c.Flags().StringVar(&dataDir, "data-dir", envOr("DATA_DIR", ".data"), "where PostgreSQL, Temporal and endpoints.env live")
+	c.Flags().IntVar(&apiPort, "api-port", envInt("API_PORT", 8080), "API port (HTTP_ADDR overrides)")
+	c.Flags().IntVar(&temporalPort, "temporal-port", envInt("TEMPORAL_PORT", 7233), "Temporal frontend port")
+	c.Flags().IntVar(&uiPort, "ui-port", envInt("TEMPORAL_UI_PORT", 8233), "Temporal Web UI port")
+	return c
+}
+
+// writeEndpoints writes shell KEY=value lines (values quoted for sh), atomically
+// so a script sourcing it never reads half a file.
+func writeEndpoints(path string, kvs [][2]string) error {
+	var b strings.Builder
+	b.WriteString("# Written by `secureops dev` on every start; source it from a shell.\n")
+	for _, kv := range kvs {
+		fmt.Fprintf(&b, "%s='%s'\n", kv[0], strings.ReplaceAll(kv[1], "'", `'\''`))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}

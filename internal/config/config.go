@@ -1,0 +1,111 @@
+// Package config reads the process configuration from the environment, the
+// same way for `dev`, `api`, `worker` and `migrate`, so one table in the README
+// describes every variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Mode decides how strict the platform is about what it may scan.
+type Mode string
+
+const (
+	ModeProduction Mode = "production"
+	ModeDev        Mode = "dev"
+	ModeTest       Mode = "test"
+)
+
+// AppRole is the database role the API and workers use; it has no BYPASSRLS.
+const AppRole = "secureops_app"
+
+// Config is every setting of a SecureOps process.
+type Config struct {
+	Mode              Mode
+	DatabaseURL       string // owner role: migrations
+	AppDatabaseURL    string // secureops_app: API and workers
+	HTTPAddr          string
+	MetricsAddr       string
+	TemporalAddress   string
+	TemporalNamespace string
+	LogLevel          string
+	NmapPath          string
+	NiktoPath         string
+	ScanAllowedCIDRs  []netip.Prefix
+	ShutdownTimeout   time.Duration
+}
+
+// FromEnv reads the environment. defaultMode is what the subcommand implies
+// (dev for `secureops dev`, production for `api` and `worker`).
+func FromEnv(defaultMode Mode) (Config, error) {
+	c := Config{
+		Mode:              Mode(get("SECUREOPS_ENV", string(defaultMode))),
+		DatabaseURL:       os.Getenv("DATABASE_URL"),
+		AppDatabaseURL:    os.Getenv("APP_DATABASE_URL"),
+		HTTPAddr:          get("HTTP_ADDR", ":8080"),
+		MetricsAddr:       get("METRICS_ADDR", ":9090"),
+		TemporalAddress:   get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE", "default"),
+		LogLevel:          get("LOG_LEVEL", "info"),
+		NmapPath:          get("NMAP_PATH", "nmap"),
+		NiktoPath:         get("NIKTO_PATH", "nikto"),
+		ShutdownTimeout:   15 * time.Second,
+	}
+	switch c.Mode {
+	case ModeProduction, ModeDev, ModeTest:
+	default:
+		return c, fmt.Errorf("SECUREOPS_ENV=%q: want production, dev or test", c.Mode)
+	}
+	for _, s := range strings.FieldsFunc(os.Getenv("SCAN_ALLOWED_CIDRS"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return c, fmt.Errorf("SCAN_ALLOWED_CIDRS: %w", err)
+		}
+		c.ScanAllowedCIDRs = append(c.ScanAllowedCIDRs, p.Masked())
+	}
+	if c.AppDatabaseURL == "" && c.DatabaseURL != "" {
+		app, err := AppDSN(c.DatabaseURL)
+		if err != nil {
+			return c, err
+		}
+		c.AppDatabaseURL = app
+	}
+	return c, nil
+}
+
+// RequireDatabase reports a clear error when a production-shape process has no database.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" && c.AppDatabaseURL == "" {
+		return errors.New("DATABASE_URL (or APP_DATABASE_URL) must be set")
+	}
+	return nil
+}
+
+// AppDSN derives the application role's DSN from the owner's: same server and
+// database, user secureops_app, password from APP_DATABASE_PASSWORD when set
+// (local clusters use trust authentication and need none).
+func AppDSN(ownerDSN string) (string, error) {
+	u, err := url.Parse(ownerDSN)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("DATABASE_URL must be a postgres:// URL")
+	}
+	if pw := os.Getenv("APP_DATABASE_PASSWORD"); pw != "" {
+		u.User = url.UserPassword(AppRole, pw)
+	} else {
+		u.User = url.User(AppRole)
+	}
+	return u.String(), nil
+}
+
+func get(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok && v != "" {
+		return v
+	}
+	return def
+}

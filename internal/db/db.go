@@ -1,0 +1,96 @@
+// Package db owns the connection pool and the only way to use it: a
+// transaction scoped to a set of tenants. Row-level security reads that scope,
+// so code holding a *DB cannot reach rows of a tenant it was not scoped to, and
+// there is no exported way to get an unscoped connection.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/secureops/secureops/internal/db/dbq"
+)
+
+// Q is the sqlc query set; every method takes the transaction as its DBTX.
+var Q = dbq.New()
+
+// ErrNoScope is returned when a caller asks for a transaction without saying
+// whose data it may touch.
+var ErrNoScope = errors.New("db: transaction without tenant scope")
+
+// ErrNotFound is what a scoped lookup of a missing (or foreign) row returns.
+var ErrNotFound = pgx.ErrNoRows
+
+// Scope is the set of tenants a transaction may see; the caller's tenant and
+// its descendants. PlatformAdmin switches to the admin policy, which is
+// explicit and audited rather than a BYPASSRLS role.
+type Scope struct {
+	TenantIDs     []uuid.UUID
+	PlatformAdmin bool
+}
+
+// TenantScope is the scope of exactly one tenant.
+func TenantScope(id uuid.UUID) Scope { return Scope{TenantIDs: []uuid.UUID{id}} }
+
+func (s Scope) valid() bool { return s.PlatformAdmin || len(s.TenantIDs) > 0 }
+
+func (s Scope) array() string {
+	parts := make([]string, len(s.TenantIDs))
+	for i, id := range s.TenantIDs {
+		parts[i] = id.String()
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// DB is the application's database handle.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to dsn (the secureops_app role in every process but migrate).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{pool: pool}, nil
+}
+
+// Close releases every connection.
+func (d *DB) Close() { d.pool.Close() }
+
+// Ping checks that the database answers; used by /readyz.
+func (d *DB) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
+
+// InTx runs fn in a transaction whose tenant scope is set with
+// set_config(…, true), so it ends with the transaction and cannot leak into the
+// next user of the pooled connection. fn's error rolls the transaction back.
+func (d *DB) InTx(ctx context.Context, scope Scope, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	if !scope.valid() {
+		return ErrNoScope
+	}
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		admin := ""
+		if scope.PlatformAdmin {
+			admin = "on"
+		}
+		if _, err := tx.Exec(ctx,
+			"SELECT set_config('secureops.tenant_ids', $1, true), set_config('secureops.platform_admin', $2, true)",
+			scope.array(), admin); err != nil {
+			return fmt.Errorf("set tenant scope: %w", err)
+		}
+		return fn(ctx, tx)
+	})
+}

@@ -1,0 +1,248 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/findings"
+	"github.com/secureops/secureops/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func ownerConn(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// A table added later with a tenant_id column but without forced RLS fails here.
+func TestEveryTenantTableHasForcedRLS(t *testing.T) {
+	d := pgtest.New(t)
+	c := ownerConn(t, d.OwnerDSN)
+	rows, err := c.Query(context.Background(), `
+		SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+		       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)
+		FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+		  AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name string
+		var enabled, forced bool
+		var policies int
+		if err := rows.Scan(&name, &enabled, &forced, &policies); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !enabled || !forced || policies == 0 {
+			t.Errorf("table %s: rls enabled=%v forced=%v policies=%d; want enabled, forced and a policy", name, enabled, forced, policies)
+		}
+	}
+	if n < 4 {
+		t.Fatalf("found %d tenant tables; the query is broken", n)
+	}
+}
+
+func TestAppRoleCannotBypassRLS(t *testing.T) {
+	d := pgtest.New(t)
+	c := ownerConn(t, d.OwnerDSN)
+	var super, bypass bool
+	if err := c.QueryRow(context.Background(), "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'secureops_app'").Scan(&super, &bypass); err != nil {
+		t.Fatal(err)
+	}
+	if super || bypass {
+		t.Fatalf("secureops_app: superuser=%v bypassrls=%v", super, bypass)
+	}
+}
+
+func seedTenant(t *testing.T, c *pgx.Conn, slug string) uuid.UUID {
+	t.Helper()
+	var id uuid.UUID
+	if err := c.QueryRow(context.Background(), "INSERT INTO tenants (slug, name, status) VALUES ($1, $1, 'active') RETURNING id", slug).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func seedScan(t *testing.T, c *pgx.Conn, tenant uuid.UUID) uuid.UUID {
+	t.Helper()
+	id := uuid.New()
+	if _, err := c.Exec(context.Background(),
+		"INSERT INTO scans (id, tenant_id, target, scanners, workflow_id) VALUES ($1, $2, '127.0.0.1', '{nmap}', $3)", id, tenant, "scan/"+id.String()); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestTenantScopeIsolation(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	owner := ownerConn(t, d.OwnerDSN)
+	a, b := seedTenant(t, owner, "tenant-a"), seedTenant(t, owner, "tenant-b")
+	scanA, scanB := seedScan(t, owner, a), seedScan(t, owner, b)
+	app := d.OpenApp(t)
+
+	// No scope at all: the helper refuses.
+	if err := app.InTx(ctx, db.Scope{}, func(context.Context, pgx.Tx) error { return nil }); !errors.Is(err, db.ErrNoScope) {
+		t.Fatalf("InTx without scope: %v, want ErrNoScope", err)
+	}
+	// A raw app-role connection that never set a scope sees nothing at all.
+	raw := ownerConn(t, d.AppDSN)
+	for _, table := range []string{"tenants", "scans", "findings", "scan_findings", "scan_reports"} {
+		var n int
+		if err := raw.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("unscoped app connection sees %d rows of %s", n, table)
+		}
+	}
+	// Scoped to A: A's scan, never B's, even with a query lacking WHERE.
+	err := app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := db.Q.ScanGet(ctx, tx, scanA); err != nil {
+			t.Errorf("own scan: %v", err)
+		}
+		if _, err := db.Q.ScanGet(ctx, tx, scanB); !errors.Is(err, pgx.ErrNoRows) {
+			t.Errorf("foreign scan: err=%v, want no rows", err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM scans").Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			t.Errorf("scope A sees %d scans, want 1", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Writing a row for B from A's scope is refused by WITH CHECK.
+	err = app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: uuid.New(), TenantID: b, Target: "x.example", Scanners: []string{"nmap"}, WorkflowID: "w"})
+		return err
+	})
+	if err == nil {
+		t.Error("inserting a scan for tenant B from A's scope succeeded")
+	}
+	// The scope ends with the transaction: the pooled connection forgets it.
+	err = app.InTx(ctx, db.TenantScope(b), func(ctx context.Context, tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM scans WHERE tenant_id = $1", a).Scan(&n); err != nil {
+			return err
+		}
+		if n != 0 {
+			t.Errorf("scope B sees %d of A's scans", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func batch() []findings.Finding {
+	return []findings.Finding{
+		{Title: "Open port 22/tcp: ssh", Severity: findings.SeverityInfo, Host: "127.0.0.1", Port: 22, Protocol: "tcp", Scanner: "nmap", RuleID: "open-port", Component: "OpenSSH", ComponentVersion: "9.2"},
+		{Title: "Open port 80/tcp: http", Severity: findings.SeverityInfo, Host: "127.0.0.1", Port: 80, Protocol: "tcp", Scanner: "nmap", RuleID: "open-port"},
+		// Same fingerprint as the first, worse severity: one finding, worst severity kept.
+		{Title: "Open port 22/tcp: ssh", Severity: findings.SeverityHigh, Host: "127.0.0.1", Port: 22, Protocol: "tcp", Scanner: "nmap", RuleID: "open-port", Component: "OpenSSH", ComponentVersion: "9.2"},
+		{Title: "CVE in OpenSSH", Severity: findings.SeverityCritical, CVEs: []string{"cve-2024-6387"}, Host: "127.0.0.1", Port: 22, Protocol: "tcp", Scanner: "nmap", Component: "OpenSSH", Evidence: "bad\x00byte \xff"},
+	}
+}
+
+func TestIngestDedupIdempotentAndStatus(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	owner := ownerConn(t, d.OwnerDSN)
+	tid := seedTenant(t, owner, "acme")
+	scan1, scan2 := seedScan(t, owner, tid), seedScan(t, owner, tid)
+	app := d.OpenApp(t)
+	ingest := func(scan uuid.UUID) db.IngestResult {
+		var res db.IngestResult
+		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			res, err = db.IngestFindings(ctx, tx, tid, scan, batch())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	r1 := ingest(scan1)
+	if r1.Staged != 4 || r1.Upserted != 3 || r1.Linked != 3 {
+		t.Fatalf("first ingest %+v, want staged 4 upserted 3 linked 3", r1)
+	}
+	ingest(scan1) // a retried activity
+	statuses := map[string]string{}
+	err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
+		fs, err := db.Q.FindingListByScan(ctx, tx, dbq.FindingListByScanParams{ScanID: scan1, Lim: 100})
+		if err != nil {
+			return err
+		}
+		if len(fs) != 3 {
+			t.Errorf("scan 1 has %d findings after retry, want 3", len(fs))
+		}
+		for _, f := range fs {
+			statuses[f.Title] = f.Status
+			if f.Title == "Open port 22/tcp: ssh" && f.Severity != "high" {
+				t.Errorf("duplicate kept severity %s, want the worst (high)", f.Severity)
+			}
+		}
+		c, err := db.Q.ScanCountsRefresh(ctx, tx, scan1)
+		if err != nil {
+			return err
+		}
+		if c.CountCritical != 1 || c.CountHigh != 1 || c.CountInfo != 1 {
+			t.Errorf("counts %+v", c)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for title, s := range statuses {
+		if s != "new" {
+			t.Errorf("%s: status %s after one scan (and a retry), want new", title, s)
+		}
+	}
+	ingest(scan2)
+	var open int
+	if err := owner.QueryRow(ctx, "SELECT count(*) FROM findings WHERE tenant_id = $1 AND status = 'open'", tid).Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if open != 3 {
+		t.Errorf("%d findings open after a second scan, want 3", open)
+	}
+	var total int
+	if err := owner.QueryRow(ctx, "SELECT count(*) FROM findings WHERE tenant_id = $1", tid).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total != 3 {
+		t.Errorf("%d findings after two scans of the same issues, want 3", total)
+	}
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	d := pgtest.New(t)
+	if err := db.Migrate(context.Background(), d.OwnerDSN, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,99 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/findings"
+)
+
+// IngestResult says what one batch did to the findings store.
+type IngestResult struct {
+	Staged   int64 `json:"staged"`   // rows copied in
+	Upserted int64 `json:"upserted"` // distinct findings inserted or updated
+	Linked   int64 `json:"linked"`   // occurrences recorded for the scan
+}
+
+// IngestFindings stores a scan's findings in one round of COPY plus two
+// set-based statements, whatever the batch size: COPY into a transaction-local
+// staging table, one upsert on (tenant_id, fingerprint), one insert of the
+// scan's occurrences. Running it twice for the same scan changes nothing more.
+func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, batch []findings.Finding) (IngestResult, error) {
+	var res IngestResult
+	// Shadows public.finding_stage for this transaction only (see the migration).
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE finding_stage (LIKE public.finding_stage) ON COMMIT DROP"); err != nil {
+		return res, fmt.Errorf("create staging table: %w", err)
+	}
+	rows := make([]dbq.FindingStageCopyParams, 0, len(batch))
+	for i := range batch {
+		f := &batch[i]
+		f.Normalize()
+		rows = append(rows, dbq.FindingStageCopyParams{
+			Fingerprint:      clean(f.Fingerprint),
+			Title:            clean(truncate(f.Title, 1000)),
+			Severity:         string(f.Severity),
+			Cves:             cleanAll(f.CVEs),
+			Cwes:             int32s(f.CWEs),
+			CvssScore:        f.CVSSScore,
+			CvssVector:       clean(f.CVSSVector),
+			Component:        clean(f.Component),
+			ComponentVersion: clean(f.ComponentVersion),
+			Host:             clean(f.Host),
+			Port:             int32(f.Port),
+			Protocol:         clean(f.Protocol),
+			Url:              clean(f.URL),
+			Scanner:          clean(f.Scanner),
+			RuleID:           clean(f.RuleID),
+			Description:      clean(f.Description),
+			Remediation:      clean(f.Remediation),
+			Refs:             cleanAll(f.References),
+			Evidence:         clean(f.Evidence),
+		})
+	}
+	n, err := Q.FindingStageCopy(ctx, tx, rows)
+	if err != nil {
+		return res, fmt.Errorf("copy findings: %w", err)
+	}
+	res.Staged = n
+	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{TenantID: tenantID, ScanID: scanID}); err != nil {
+		return res, fmt.Errorf("upsert findings: %w", err)
+	}
+	if res.Linked, err = Q.ScanFindingInsertFromStage(ctx, tx, dbq.ScanFindingInsertFromStageParams{ScanID: scanID, TenantID: tenantID}); err != nil {
+		return res, fmt.Errorf("link findings to scan: %w", err)
+	}
+	return res, nil
+}
+
+// clean makes scanner text storable: Postgres text rejects NUL bytes and
+// invalid UTF-8, and scanners echo whatever a target sent them.
+func clean(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}
+
+func cleanAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = clean(s)
+	}
+	return out
+}
+
+func int32s(in []int) []int32 {
+	out := make([]int32, len(in))
+	for i, v := range in {
+		out[i] = int32(v)
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

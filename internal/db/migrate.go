@@ -1,0 +1,52 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for goose
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	sqlfiles "github.com/secureops/secureops/sql"
+)
+
+// Migrate applies every pending migration embedded in the binary, as the owner
+// role. It is safe to run concurrently from several processes: goose takes a
+// Postgres advisory lock.
+func Migrate(ctx context.Context, ownerDSN string, log *slog.Logger) error {
+	sqlDB, err := sql.Open("pgx", ownerDSN)
+	if err != nil {
+		return err
+	}
+	defer sqlDB.Close()
+	schema, err := fs.Sub(sqlfiles.Migrations, "schema")
+	if err != nil {
+		return err
+	}
+	locker, err := newLocker()
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, schema, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	for _, r := range results {
+		if log != nil {
+			log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+		}
+	}
+	return nil
+}
+
+func newLocker() (lock.SessionLocker, error) {
+	return lock.NewPostgresSessionLocker()
+}

@@ -1,0 +1,247 @@
+// Package e2e runs the platform's thin slice end to end: the chi API over HTTP,
+// the in-process Temporal server, real PostgreSQL and real nmap scanning a
+// server on loopback.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/secureops/secureops/api"
+	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/devserver"
+	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/internal/tenant"
+	"github.com/secureops/secureops/internal/testutil/pgtest"
+	"github.com/secureops/secureops/workers"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+type platform struct {
+	api      *httptest.Server
+	temporal client.Client
+}
+
+func start(t *testing.T) *platform {
+	t.Helper()
+	if _, err := exec.LookPath("nmap"); err != nil {
+		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {
+			t.Fatal("nmap not installed")
+		}
+		t.Skip("nmap not installed")
+	}
+	ctx := context.Background()
+	d := pgtest.New(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = observability.NewLogger(os.Stderr, "warn")
+	}
+	ts, err := devserver.Start(ctx, devserver.Options{
+		FrontendPort:     0,
+		UIPort:           -1,
+		SearchAttributes: temporalx.SearchAttributeTypes,
+		Logger:           log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ts.Stop() })
+	metrics, err := observability.NewMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := temporalx.Dial(ctx, temporalx.ClientOptions{HostPort: ts.FrontendHostPort(), Namespace: ts.Namespace(), Logger: log, Metrics: metrics.Temporal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	h := d.OpenApp(t)
+	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap"}
+	ws, err := workers.New(workers.Deps{Client: tc, DB: h, Config: cfg, Log: log}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ws.Stop)
+	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: workers.ScanPolicy(cfg), Log: log}
+	hs := httptest.NewServer(srv.Router())
+	t.Cleanup(hs.Close)
+	return &platform{api: hs, temporal: tc}
+}
+
+func (p *platform) do(t *testing.T, method, path, contentType, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, p.api.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(bytes.TrimSpace(raw)) > 0 && (strings.Contains(resp.Header.Get("Content-Type"), "json")) {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: invalid JSON %q", method, path, raw)
+		}
+	}
+	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("%s %s: status %d with content type %q, want problem JSON", method, path, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, out
+}
+
+func TestScanThinSlice(t *testing.T) {
+	p := start(t)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Server", "nginx/1.22.1") // a banner nmap's -sV recognises at once
+		_, _ = w.Write([]byte("<html><title>target</title></html>"))
+	}))
+	defer target.Close()
+	port := target.Listener.Addr().(*net.TCPAddr).Port
+
+	code, body := p.do(t, "POST", "/api/v1/scans", "application/json",
+		fmt.Sprintf(`{"target":"127.0.0.1:%d","scanners":["nmap"]}`, port))
+	if code != http.StatusAccepted {
+		t.Fatalf("create scan: %d %v", code, body)
+	}
+	id, _ := body["id"].(string)
+	if body["status"] != "queued" || body["workflow_id"] != "scan/"+id {
+		t.Fatalf("create scan body %v", body)
+	}
+
+	var scan map[string]any
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		code, scan = p.do(t, "GET", "/api/v1/scans/"+id, "", "")
+		if code != http.StatusOK {
+			t.Fatalf("get scan: %d %v", code, scan)
+		}
+		if s := scan["status"]; s == "completed" || s == "failed" || s == "cancelled" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scan did not finish: %v", scan)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if scan["status"] != "completed" || scan["progress"] != float64(100) || scan["started_at"] == nil || scan["finished_at"] == nil {
+		t.Fatalf("scan %v", scan)
+	}
+	counts := scan["counts"].(map[string]any)
+	if counts["info"].(float64) < 1 || scan["findings_total"].(float64) < 1 {
+		t.Fatalf("counts %v", scan)
+	}
+
+	code, page := p.do(t, "GET", "/api/v1/scans/"+id+"/findings", "", "")
+	if code != http.StatusOK {
+		t.Fatalf("findings: %d %v", code, page)
+	}
+	items := page["items"].([]any)
+	found := false
+	for _, it := range items {
+		f := it.(map[string]any)
+		if f["port"] == float64(port) && f["host"] == "127.0.0.1" && f["scanner"] == "nmap" {
+			found = true
+			if !strings.Contains(strings.ToLower(fmt.Sprint(f["component"], f["description"])), "nginx") {
+				t.Errorf("finding for the open port lacks the product: %v", f)
+			}
+			if f["component_version"] != "1.22.1" {
+				t.Errorf("component_version %v, want 1.22.1", f["component_version"])
+			}
+			if f["status"] != "new" || f["fingerprint"] == "" {
+				t.Errorf("finding %v", f)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no finding for open port %d in %v", port, items)
+	}
+
+	// Operators find the scan in the Web UI by tenant and kind.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q := fmt.Sprintf("TenantId = '%s' AND Kind = 'scan' AND ScanTarget = '127.0.0.1:%d'", tenant.DevTenantID, port)
+	for {
+		resp, err := p.temporal.ListWorkflow(ctx, listReq(q))
+		if err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == "scan/"+id {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("workflow not visible with %q: %v %v", q, resp, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestScanBadInput(t *testing.T) {
+	p := start(t)
+	cases := []struct {
+		name, ct, body string
+		want           int
+		field          string
+	}{
+		{"empty target", "application/json", `{"target":""}`, 400, "target"},
+		{"unknown scanner", "application/json", `{"target":"127.0.0.1","scanners":["nessus"]}`, 400, "scanners[0]"},
+		{"malformed JSON", "application/json", `{"target":`, 400, ""},
+		{"not an object", "application/json", `[1,2]`, 400, ""},
+		{"unknown field", "application/json", `{"target":"127.0.0.1","x":1}`, 400, ""},
+		{"trailing data", "application/json", `{"target":"127.0.0.1"} {}`, 400, ""},
+		{"wrong media type", "text/plain", `{"target":"127.0.0.1"}`, 415, ""},
+		{"non-loopback in test mode", "application/json", `{"target":"10.1.2.3"}`, 422, ""},
+		{"bad port", "application/json", `{"target":"127.0.0.1:70000"}`, 400, "target"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := p.do(t, "POST", "/api/v1/scans", c.ct, c.body)
+			if code != c.want {
+				t.Fatalf("status %d, want %d: %v", code, c.want, body)
+			}
+			if body["status"] != float64(c.want) || body["title"] == "" || body["detail"] == "" {
+				t.Fatalf("problem body %v", body)
+			}
+			if c.field != "" {
+				errs, _ := body["errors"].([]any)
+				if len(errs) == 0 || errs[0].(map[string]any)["field"] != c.field {
+					t.Fatalf("errors %v, want field %s", body["errors"], c.field)
+				}
+			}
+		})
+	}
+	if code, _ := p.do(t, "GET", "/api/v1/scans/not-a-uuid", "", ""); code != 400 {
+		t.Errorf("malformed id: %d", code)
+	}
+	if code, _ := p.do(t, "GET", "/api/v1/scans/"+strconv.Itoa(0)+"0000000-0000-0000-0000-000000000000", "", ""); code != 404 {
+		t.Errorf("missing scan: %d", code)
+	}
+	if code, _ := p.do(t, "GET", "/api/v1/scans/00000000-0000-0000-0000-000000000000/findings", "", ""); code != 404 {
+		t.Errorf("findings of missing scan: %d", code)
+	}
+	if code, body := p.do(t, "GET", "/readyz", "", ""); code != 200 || body["status"] != "ok" {
+		t.Errorf("readyz %d %v", code, body)
+	}
+}

@@ -1,0 +1,67 @@
+package targets
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// ErrNotAllowed marks an address the platform refuses to scan.
+var ErrNotAllowed = errors.New("target not allowed")
+
+// Policy decides which resolved addresses may be scanned.
+type Policy struct {
+	// LoopbackOnly is dev and test mode: only this machine may be scanned.
+	LoopbackOnly bool
+	// Allowed lists ranges production may scan even though they are private.
+	Allowed []netip.Prefix
+}
+
+var forbidden = []struct {
+	prefix netip.Prefix
+	why    string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified"},
+	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "carrier-grade NAT"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local (cloud metadata)"},
+	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments"},
+	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
+	{netip.MustParsePrefix("::/128"), "unspecified"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("fc00::/7"), "unique local"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+	{netip.MustParsePrefix("fd00:ec2::254/128"), "cloud metadata"},
+	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64 (may embed private IPv4)"},
+}
+
+// Check refuses addresses outside the policy, saying why.
+func (p Policy) Check(addr netip.Addr) error {
+	addr = addr.Unmap()
+	if !addr.IsValid() {
+		return fmt.Errorf("%w: no address", ErrNotAllowed)
+	}
+	if p.LoopbackOnly {
+		if addr.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("%w: %s is not a loopback address; dev and test modes scan only this machine", ErrNotAllowed, addr)
+	}
+	for _, a := range p.Allowed {
+		if a.Contains(addr) {
+			return nil
+		}
+	}
+	for _, f := range forbidden {
+		if f.prefix.Contains(addr) {
+			return fmt.Errorf("%w: %s is a %s address (add it to SCAN_ALLOWED_CIDRS to allow it)", ErrNotAllowed, addr, f.why)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+// Package temporalx holds what every SecureOps process shares about Temporal:
+// task queue names, typed search attribute keys and the client constructor.
+package temporalx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Task queues. Scanner activities run on their own queue so scanner hosts
+// (which need nmap, nikto and network reach) scale separately from the
+// orchestration workers.
+const (
+	QueueScans    = "scans"
+	QueueScanners = "scanners"
+)
+
+// AllQueues is what `secureops worker` serves without --queues, and what dev runs.
+var AllQueues = []string{QueueScans, QueueScanners}
+
+// Search attributes every workflow sets, so operators can filter the Web UI by
+// tenant, process kind and target.
+var (
+	SATenantID   = temporal.NewSearchAttributeKeyKeyword("TenantId")
+	SAKind       = temporal.NewSearchAttributeKeyKeyword("Kind")
+	SAScanTarget = temporal.NewSearchAttributeKeyKeyword("ScanTarget")
+)
+
+// SearchAttributeTypes lists the custom attributes the namespace must have.
+var SearchAttributeTypes = map[string]enumspb.IndexedValueType{
+	SATenantID.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SAKind.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SAScanTarget.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// ClientOptions for Dial.
+type ClientOptions struct {
+	HostPort  string
+	Namespace string
+	Logger    *slog.Logger
+	Metrics   client.MetricsHandler
+}
+
+// Dial connects to the frontend and waits (up to a minute) until it answers,
+// so processes started together with Temporal do not crash-loop.
+func Dial(ctx context.Context, o ClientOptions) (client.Client, error) {
+	opts := client.Options{
+		HostPort:       o.HostPort,
+		Namespace:      o.Namespace,
+		MetricsHandler: o.Metrics,
+	}
+	if o.Logger != nil {
+		opts.Logger = sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk"))
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := client.DialContext(ctx, opts)
+		if err == nil {
+			return c, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to Temporal at %s: %w", o.HostPort, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,58 @@
+-- name: FindingStageCopy :copyfrom
+INSERT INTO finding_stage (
+    fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component,
+    component_version, host, port, protocol, url, scanner, rule_id, description,
+    remediation, refs, evidence
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+);
+
+-- name: FindingUpsertFromStage :execrows
+-- One statement for the whole batch. DISTINCT ON keeps the worst severity when
+-- a report repeats a fingerprint (ON CONFLICT cannot touch a row twice).
+-- Status: a fixed finding seen again is reopened; a new one seen by a later
+-- scan becomes open; a retry of the same scan changes nothing.
+INSERT INTO findings (
+    tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
+    component, component_version, host, port, protocol, url, scanner, rule_id,
+    description, remediation, refs, evidence, last_scan_id
+)
+SELECT DISTINCT ON (s.fingerprint)
+    sqlc.arg(tenant_id)::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
+    s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
+    s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence, sqlc.arg(scan_id)::uuid
+FROM finding_stage s
+ORDER BY s.fingerprint,
+         CASE s.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC
+ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
+    title = EXCLUDED.title,
+    severity = EXCLUDED.severity,
+    cves = EXCLUDED.cves,
+    cwes = EXCLUDED.cwes,
+    cvss_score = EXCLUDED.cvss_score,
+    cvss_vector = EXCLUDED.cvss_vector,
+    component = EXCLUDED.component,
+    component_version = EXCLUDED.component_version,
+    description = EXCLUDED.description,
+    remediation = EXCLUDED.remediation,
+    refs = EXCLUDED.refs,
+    evidence = EXCLUDED.evidence,
+    last_seen_at = now(),
+    last_scan_id = EXCLUDED.last_scan_id,
+    status = CASE
+        WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id THEN findings.status
+        WHEN findings.status = 'fixed' THEN 'reopened'
+        WHEN findings.status = 'new' THEN 'open'
+        ELSE findings.status
+    END;
+
+-- name: FindingListByScan :many
+-- Keyset pagination on (severity rank desc, id).
+SELECT f.*
+FROM scan_findings sf
+JOIN findings f ON f.id = sf.finding_id
+WHERE sf.scan_id = sqlc.arg(scan_id)
+  AND (sqlc.narg(severity)::text IS NULL OR f.severity = sqlc.narg(severity)::text)
+  AND (sqlc.narg(after_id)::uuid IS NULL OR f.id > sqlc.narg(after_id)::uuid)
+ORDER BY f.id
+LIMIT sqlc.arg(lim);

@@ -1,0 +1,10 @@
+-- name: ScanReportUpsert :one
+-- Keyed by (scan, scanner) so a retried scanner activity replaces its report
+-- instead of adding a second one.
+INSERT INTO scan_reports (tenant_id, scan_id, scanner, content)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (scan_id, scanner) DO UPDATE SET content = EXCLUDED.content, created_at = now()
+RETURNING id;
+
+-- name: ScanReportGet :one
+SELECT * FROM scan_reports WHERE id = $1;

@@ -1,0 +1,131 @@
+// Package workers decides which workflows and activities run on which task
+// queue, and starts and stops the Temporal workers of a process.
+package workers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/fx"
+
+	"github.com/secureops/secureops/activities/scanner"
+	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/scan"
+)
+
+// Deps are what the activities need.
+type Deps struct {
+	Client client.Client
+	DB     *db.DB
+	Config config.Config
+	Log    *slog.Logger
+}
+
+// Workers is the set of Temporal workers of one process.
+type Workers struct {
+	log     *slog.Logger
+	workers []worker.Worker
+}
+
+// ParseQueues validates a --queues value; empty means all.
+func ParseQueues(qs []string) ([]string, error) {
+	if len(qs) == 0 {
+		return temporalx.AllQueues, nil
+	}
+	for _, q := range qs {
+		if !slices.Contains(temporalx.AllQueues, q) {
+			return nil, fmt.Errorf("unknown task queue %q (known: %v)", q, temporalx.AllQueues)
+		}
+	}
+	return qs, nil
+}
+
+// ScanPolicy is the scan target policy of the configured mode.
+func ScanPolicy(c config.Config) targets.Policy {
+	return targets.Policy{LoopbackOnly: c.Mode != config.ModeProduction, Allowed: c.ScanAllowedCIDRs}
+}
+
+// New builds (but does not start) one worker per queue.
+func New(d Deps, queues []string) (*Workers, error) {
+	queues, err := ParseQueues(queues)
+	if err != nil {
+		return nil, err
+	}
+	ws := &Workers{log: d.Log}
+	for _, q := range queues {
+		w := worker.New(d.Client, q, worker.Options{
+			// Lets in-flight activities (a scanner mid-run) finish or notice
+			// cancellation before the process exits on deploy.
+			WorkerStopTimeout: 10 * time.Second,
+		})
+		switch q {
+		case temporalx.QueueScans:
+			w.RegisterWorkflowWithOptions(scan.ScanWorkflow, scan.RegisterOptions())
+			st := &store.Activities{DB: d.DB}
+			w.RegisterActivityWithOptions(st.ScanMarkRunning, activity.RegisterOptions{Name: store.ScanMarkRunningName})
+			w.RegisterActivityWithOptions(st.IngestReport, activity.RegisterOptions{Name: store.IngestReportName})
+			w.RegisterActivityWithOptions(st.ScanFinish, activity.RegisterOptions{Name: store.ScanFinishName})
+		case temporalx.QueueScanners:
+			sc := &scanner.Activities{
+				DB:       d.DB,
+				Policy:   ScanPolicy(d.Config),
+				Resolver: net.DefaultResolver,
+				NmapPath: d.Config.NmapPath,
+				Log:      d.Log,
+			}
+			w.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
+		}
+		ws.workers = append(ws.workers, w)
+	}
+	return ws, nil
+}
+
+// Start starts every worker; on error the ones already started are stopped.
+func (ws *Workers) Start() error {
+	for i, w := range ws.workers {
+		if err := w.Start(); err != nil {
+			for _, s := range ws.workers[:i] {
+				s.Stop()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops every worker, waiting for running activities up to the stop timeout.
+func (ws *Workers) Stop() {
+	for _, w := range ws.workers {
+		w.Stop()
+	}
+}
+
+// Queues is the fx-supplied list of queues this process serves.
+type Queues []string
+
+// Module runs the workers of the supplied Queues for the app's lifetime.
+var Module = fx.Module("workers",
+	fx.Provide(func(d Deps, q Queues) (*Workers, error) { return New(d, q) }),
+	fx.Invoke(func(lc fx.Lifecycle, ws *Workers) {
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error { return ws.Start() },
+			OnStop:  func(context.Context) error { ws.Stop(); return nil },
+		})
+	}),
+)
+
+// DepsModule assembles Deps from the app's components.
+var DepsModule = fx.Provide(func(c client.Client, d *db.DB, cfg config.Config, log *slog.Logger) Deps {
+	return Deps{Client: c, DB: d, Config: cfg, Log: log}
+})

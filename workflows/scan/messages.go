@@ -1,0 +1,55 @@
+// Package scan is the Scan workflow: one scan of one target by one or more
+// scanners, from policy check to stored, de-duplicated findings.
+package scan
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/workflow"
+)
+
+// WorkflowName is the registered name; the API starts scans by it.
+const WorkflowName = "Scan"
+
+// QueryProgress returns the live Progress of a scan.
+const QueryProgress = "progress"
+
+// WorkflowID is the id of the scan's workflow: one workflow per scan, ever.
+func WorkflowID(scanID uuid.UUID) string { return "scan/" + scanID.String() }
+
+// Input starts a scan.
+type Input struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	ScanID   uuid.UUID `json:"scan_id"`
+	Target   string    `json:"target"`
+	Scanners []string  `json:"scanners"`
+}
+
+// Result is what a completed scan produced.
+type Result struct {
+	Status   string         `json:"status"`
+	Counts   map[string]int `json:"counts"`
+	Findings int            `json:"findings"`
+}
+
+// Progress is the answer of the progress query.
+type Progress struct {
+	Status     string        `json:"status"`
+	Percent    int           `json:"percent"`
+	Step       string        `json:"step"`
+	Scanners   []ScannerStep `json:"scanners"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+	FinishedAt *time.Time    `json:"finished_at,omitempty"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// ScannerStep is the state of one scanner within the scan.
+type ScannerStep struct {
+	Scanner  string `json:"scanner"`
+	State    string `json:"state"` // pending, running, done, failed
+	Findings int    `json:"findings"`
+}
+
+// RegisterOptions registers ScanWorkflow under its stable name.
+func RegisterOptions() workflow.RegisterOptions { return workflow.RegisterOptions{Name: WorkflowName} }

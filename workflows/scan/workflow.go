@@ -1,0 +1,175 @@
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/secureops/secureops/activities/scanner"
+	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/internal/temporalx"
+)
+
+// ScanWorkflow runs the scan described by in.
+func ScanWorkflow(ctx workflow.Context, in Input) (Result, error) {
+	w := &scanWorkflow{in: in}
+	if err := w.setup(ctx); err != nil {
+		return Result{}, err
+	}
+	return w.run(ctx)
+}
+
+type scanWorkflow struct {
+	in       Input
+	progress Progress
+}
+
+func (w *scanWorkflow) setup(ctx workflow.Context) error {
+	w.progress = Progress{Status: "queued", Step: "queued", UpdatedAt: workflow.Now(ctx)}
+	for _, s := range w.in.Scanners {
+		w.progress.Scanners = append(w.progress.Scanners, ScannerStep{Scanner: s, State: "pending"})
+	}
+	return workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return w.progress, nil })
+}
+
+// Database writes are short and must survive a Postgres restart: retry them
+// for a while with backoff.
+func storeOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           temporalx.QueueScans,
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        20,
+			NonRetryableErrorTypes: []string{store.ErrReportMalformed, "InvalidArgument"},
+		},
+	}
+}
+
+// Scanners run for long, heartbeat often, and stop being retried as soon as
+// the target is refused.
+func scannerOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           temporalx.QueueScanners,
+		StartToCloseTimeout: 4 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		WaitForCancellation: true,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    10 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+			MaximumAttempts:    3,
+			NonRetryableErrorTypes: []string{
+				scanner.ErrInvalidTarget, scanner.ErrTargetNotAllowed,
+				scanner.ErrUnknownScanner, scanner.ErrScannerNotPresent, "ReportTooLarge",
+			},
+		},
+	}
+}
+
+func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
+	log := workflow.GetLogger(ctx)
+	ref := store.ScanRef{TenantID: w.in.TenantID, ScanID: w.in.ScanID}
+	storeCtx := workflow.WithActivityOptions(ctx, storeOptions())
+
+	// Whatever ends the scan early, the row must say so. After a cancel the
+	// workflow context is done, so the final write uses a disconnected one.
+	defer func() {
+		if err == nil {
+			return
+		}
+		status, msg := "failed", errorMessage(err)
+		if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
+			status, msg = "cancelled", "cancelled by request"
+		}
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		dctx = workflow.WithActivityOptions(dctx, storeOptions())
+		var counts store.Counts
+		if ferr := workflow.ExecuteActivity(dctx, store.ScanFinishName,
+			store.FinishInput{TenantID: w.in.TenantID, ScanID: w.in.ScanID, Status: status, Error: msg}).Get(dctx, &counts); ferr != nil {
+			log.Error("recording scan end failed", "error", ferr)
+		}
+		w.finish(ctx, status, msg)
+	}()
+
+	if err = workflow.ExecuteActivity(storeCtx, store.ScanMarkRunningName, ref).Get(ctx, nil); err != nil {
+		return Result{}, err
+	}
+	w.set(ctx, "running", "scanning", 0)
+
+	scanCtx := workflow.WithActivityOptions(ctx, scannerOptions())
+	total := 0
+	for i, name := range w.in.Scanners {
+		w.progress.Scanners[i].State = "running"
+		w.set(ctx, "running", name, i*100/len(w.in.Scanners))
+		var run scanner.RunResult
+		err = workflow.ExecuteActivity(scanCtx, scanner.RunName, scanner.RunInput{
+			TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name, Target: w.in.Target,
+		}).Get(ctx, &run)
+		if err != nil {
+			w.progress.Scanners[i].State = "failed"
+			return Result{}, err
+		}
+		var ing struct {
+			Upserted int64 `json:"upserted"`
+			Linked   int64 `json:"linked"`
+		}
+		err = workflow.ExecuteActivity(storeCtx, store.IngestReportName, store.IngestInput{
+			TenantID: w.in.TenantID, ScanID: w.in.ScanID, ReportID: run.ReportID, Scanner: name,
+		}).Get(ctx, &ing)
+		if err != nil {
+			w.progress.Scanners[i].State = "failed"
+			return Result{}, err
+		}
+		w.progress.Scanners[i].State = "done"
+		w.progress.Scanners[i].Findings = int(ing.Linked)
+		total += int(ing.Linked)
+	}
+
+	var counts store.Counts
+	err = workflow.ExecuteActivity(storeCtx, store.ScanFinishName,
+		store.FinishInput{TenantID: w.in.TenantID, ScanID: w.in.ScanID, Status: "completed"}).Get(ctx, &counts)
+	if err != nil {
+		return Result{}, err
+	}
+	w.finish(ctx, "completed", "")
+	w.progress.Percent = 100
+	return Result{
+		Status:   "completed",
+		Findings: counts.Total(),
+		Counts: map[string]int{
+			"critical": counts.Critical, "high": counts.High, "medium": counts.Medium,
+			"low": counts.Low, "info": counts.Info,
+		},
+	}, nil
+}
+
+func (w *scanWorkflow) set(ctx workflow.Context, status, step string, pct int) {
+	w.progress.Status, w.progress.Step, w.progress.Percent = status, step, pct
+	w.progress.UpdatedAt = workflow.Now(ctx)
+}
+
+func (w *scanWorkflow) finish(ctx workflow.Context, status, msg string) {
+	now := workflow.Now(ctx)
+	w.progress.Status, w.progress.Step, w.progress.Error = status, status, msg
+	w.progress.UpdatedAt, w.progress.FinishedAt = now, &now
+}
+
+// errorMessage keeps the user-facing reason (e.g. why a target was refused)
+// and drops Temporal's wrapping.
+func errorMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var act *temporal.ActivityError
+	if errors.As(err, &act) && act.Unwrap() != nil {
+		return act.Unwrap().Error()
+	}
+	return fmt.Sprint(err)
+}
