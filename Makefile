@@ -7,7 +7,7 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 DATA_DIR  ?= $(CURDIR)/.data
 SQLC_VERSION          := v1.31.1
-WORKFLOWCHECK_VERSION := v1.50.0
+KRATOS_VERSION        := v1.3.1
 
 export PATH := $(BIN):$(PATH)
 
@@ -22,11 +22,18 @@ deps: ## Install missing Debian packages (postgresql, nmap, nikto)
 $(BIN)/sqlc:
 	GOBIN=$(BIN) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
 
-$(BIN)/workflowcheck:
-	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+# workflowcheck and Kratos are pinned in their own tool modules (tools/*):
+# their dependency graphs must not leak into ours.
+$(BIN)/workflowcheck: tools/workflowcheck/go.mod
+	cd tools/workflowcheck && GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck
+
+$(BIN)/kratos: tools/kratos/go.mod
+	cd tools/kratos && CGO_ENABLED=1 $(GO) build -tags sqlite -trimpath \
+	  -ldflags "-s -w -X github.com/ory/kratos/driver/config.Version=$(KRATOS_VERSION)" \
+	  -o $(BIN)/kratos github.com/ory/kratos
 
 .PHONY: tools
-tools: $(BIN)/sqlc ## Install pinned Go tools into ./bin
+tools: $(BIN)/sqlc $(BIN)/workflowcheck $(BIN)/kratos ## Build pinned Go tools into ./bin (sqlc, workflowcheck, kratos)
 
 .PHONY: build
 build: ## Build bin/secureops with the embedded Temporal server (dev) 
@@ -37,7 +44,7 @@ build-prod: ## Build the production binary (no embedded Temporal server)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/secureops-prod ./cmd/secureops
 
 .PHONY: run
-run: deps build ## Run the whole platform on embedded defaults (Ctrl-C stops it)
+run: deps tools build ## Run the whole platform on embedded defaults (Ctrl-C stops it)
 	DATA_DIR=$(DATA_DIR) $(BIN)/secureops dev
 
 .PHONY: generate
@@ -59,6 +66,10 @@ lint: $(BIN)/workflowcheck ## gofmt, go vet and Temporal's workflowcheck
 	$(GO) vet ./...
 	$(GO) vet -tags devserver ./cmd/... ./internal/devserver/...
 	$(BIN)/workflowcheck ./workflows/...
+
+.PHONY: docs-assets
+docs-assets: ## Refresh the embedded API docs renderer from npm
+	./scripts/update-docs-assets.sh
 
 .PHONY: compose-up
 compose-up: ## Start the production-shaped stack with Docker Compose

@@ -95,8 +95,11 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, invalid("target", err.Error()))
 		return
 	}
-	if len(req.Scanners) == 0 {
+	if req.Scanners == nil {
 		req.Scanners = []string{"nmap"}
+	} else if len(req.Scanners) == 0 {
+		writeError(w, r, invalid("scanners", "scanners must list at least one scanner (or be omitted for nmap)"))
+		return
 	}
 	seen := map[string]bool{}
 	for i, sc := range req.Scanners {
@@ -243,6 +246,7 @@ type FindingView struct {
 	Port             int32     `json:"port"`
 	Protocol         string    `json:"protocol"`
 	URL              string    `json:"url"`
+	Target           string    `json:"target"`
 	Scanner          string    `json:"scanner"`
 	RuleID           string    `json:"rule_id"`
 	Description      string    `json:"description"`
@@ -258,7 +262,7 @@ func findingView(f dbq.Finding) FindingView {
 		ID: f.ID, Fingerprint: f.Fingerprint, Title: f.Title, Severity: f.Severity, Status: f.Status,
 		CVEs: f.Cves, CWEs: f.Cwes, CVSSScore: f.CvssScore, CVSSVector: f.CvssVector,
 		Component: f.Component, ComponentVersion: f.ComponentVersion, Host: f.Host, Port: f.Port,
-		Protocol: f.Protocol, URL: f.Url, Scanner: f.Scanner, RuleID: f.RuleID,
+		Protocol: f.Protocol, URL: f.Url, Target: f.Target, Scanner: f.Scanner, RuleID: f.RuleID,
 		Description: f.Description, Remediation: f.Remediation, References: f.Refs, Evidence: f.Evidence,
 		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt,
 	}

@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 "${as_pg[@]}" "$pgbin/initdb" -D "$pgdata" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
-"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -l "$tmp/pg.log" -w \
+"${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
   start >/dev/null
 
@@ -49,5 +49,7 @@ if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1
 echo "== go vet"
 go vet ./...
 go vet -tags devserver ./cmd/...
+echo "== workflowcheck"
+bin/workflowcheck ./workflows/...
 echo "== go test"
 go test -count=1 -timeout 20m ./...

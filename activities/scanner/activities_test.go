@@ -33,7 +33,7 @@ func scanFixture(t *testing.T) (*db.DB, uuid.UUID, uuid.UUID) {
 	t.Helper()
 	d := pgtest.New(t)
 	ctx := context.Background()
-	owner, err := pgx.Connect(ctx, d.OwnerDSN)
+	owner, err := pgx.Connect(ctx, d.SuperDSN)
 	if err != nil {
 		t.Fatal(err)
 	}

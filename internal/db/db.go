@@ -34,6 +34,8 @@ var ErrNotFound = pgx.ErrNoRows
 type Scope struct {
 	TenantIDs     []uuid.UUID
 	PlatformAdmin bool
+	// UserID lets a user read their own users row whatever the tenant scope.
+	UserID uuid.UUID
 }
 
 // TenantScope is the scope of exactly one tenant.
@@ -86,11 +88,24 @@ func (d *DB) InTx(ctx context.Context, scope Scope, fn func(ctx context.Context,
 		if scope.PlatformAdmin {
 			admin = "on"
 		}
+		user := ""
+		if scope.UserID != uuid.Nil {
+			user = scope.UserID.String()
+		}
 		if _, err := tx.Exec(ctx,
-			"SELECT set_config('secureops.tenant_ids', $1, true), set_config('secureops.platform_admin', $2, true)",
-			scope.array(), admin); err != nil {
+			"SELECT set_config('secureops.tenant_ids', $1, true), set_config('secureops.platform_admin', $2, true), set_config('secureops.user_id', $3, true)",
+			scope.array(), admin, user); err != nil {
 			return fmt.Errorf("set tenant scope: %w", err)
 		}
+		return fn(ctx, tx)
+	})
+}
+
+// Auth runs fn outside any tenant scope, for authentication only: with no
+// scope set, every table policy hides every row, so fn can do nothing but call
+// the SECURITY DEFINER auth functions (dbq's Auth* queries).
+func (d *DB) Auth(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{AccessMode: pgx.ReadWrite}, func(tx pgx.Tx) error {
 		return fn(ctx, tx)
 	})
 }

@@ -29,7 +29,7 @@ func ownerConn(t *testing.T, dsn string) *pgx.Conn {
 // A table added later with a tenant_id column but without forced RLS fails here.
 func TestEveryTenantTableHasForcedRLS(t *testing.T) {
 	d := pgtest.New(t)
-	c := ownerConn(t, d.OwnerDSN)
+	c := ownerConn(t, d.SuperDSN)
 	rows, err := c.Query(context.Background(), `
 		SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
 		       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)
@@ -61,7 +61,7 @@ func TestEveryTenantTableHasForcedRLS(t *testing.T) {
 
 func TestAppRoleCannotBypassRLS(t *testing.T) {
 	d := pgtest.New(t)
-	c := ownerConn(t, d.OwnerDSN)
+	c := ownerConn(t, d.SuperDSN)
 	var super, bypass bool
 	if err := c.QueryRow(context.Background(), "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'secureops_app'").Scan(&super, &bypass); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func seedScan(t *testing.T, c *pgx.Conn, tenant uuid.UUID) uuid.UUID {
 func TestTenantScopeIsolation(t *testing.T) {
 	ctx := context.Background()
 	d := pgtest.New(t)
-	owner := ownerConn(t, d.OwnerDSN)
+	owner := ownerConn(t, d.SuperDSN)
 	a, b := seedTenant(t, owner, "tenant-a"), seedTenant(t, owner, "tenant-b")
 	scanA, scanB := seedScan(t, owner, a), seedScan(t, owner, b)
 	app := d.OpenApp(t)
@@ -170,7 +170,7 @@ func batch() []findings.Finding {
 func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 	ctx := context.Background()
 	d := pgtest.New(t)
-	owner := ownerConn(t, d.OwnerDSN)
+	owner := ownerConn(t, d.SuperDSN)
 	tid := seedTenant(t, owner, "acme")
 	scan1, scan2 := seedScan(t, owner, tid), seedScan(t, owner, tid)
 	app := d.OpenApp(t)

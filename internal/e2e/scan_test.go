@@ -196,6 +196,20 @@ func TestScanThinSlice(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	recordHistory(t, p.temporal, "scan/"+id, "../../workflows/scan/testdata/scan_completed.json")
+
+	// The Temporal SDK's metrics reach /metrics alongside ours.
+	resp, err := http.Get(p.api.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"secureops_http_requests_total", "temporal_request", "temporal_workflow_completed"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestScanBadInput(t *testing.T) {

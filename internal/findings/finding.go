@@ -94,17 +94,20 @@ type Finding struct {
 	Port             int      `json:"port,omitempty"`
 	Protocol         string   `json:"protocol,omitempty"`
 	URL              string   `json:"url,omitempty"`
-	Scanner          string   `json:"scanner"`
-	RuleID           string   `json:"rule_id,omitempty"`
-	Description      string   `json:"description,omitempty"`
-	Remediation      string   `json:"remediation,omitempty"`
-	References       []string `json:"references,omitempty"`
-	Evidence         string   `json:"evidence,omitempty"`
+	// Target is the scanned artifact when there is no network location: a
+	// container image, a file path, a Kubernetes workload.
+	Target      string   `json:"target,omitempty"`
+	Scanner     string   `json:"scanner"`
+	RuleID      string   `json:"rule_id,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Remediation string   `json:"remediation,omitempty"`
+	References  []string `json:"references,omitempty"`
+	Evidence    string   `json:"evidence,omitempty"`
 }
 
 // Location is the canonical "where" of a finding used in its fingerprint:
 // the URL when there is one (without query and fragment), else host:port/proto,
-// else the host, else the component (an image or a package path).
+// else the host, else the scanned artifact (an image, a file, a workload).
 func (f *Finding) Location() string {
 	if f.URL != "" {
 		u := f.URL
@@ -124,7 +127,7 @@ func (f *Finding) Location() string {
 		}
 		return h
 	}
-	return ""
+	return strings.ToLower(strings.TrimSpace(f.Target))
 }
 
 // ComputeFingerprint returns the stable identity of the issue: CVE + component +

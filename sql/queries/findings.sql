@@ -1,10 +1,10 @@
 -- name: FindingStageCopy :copyfrom
 INSERT INTO finding_stage (
     fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component,
-    component_version, host, port, protocol, url, scanner, rule_id, description,
+    component_version, host, port, protocol, url, target, scanner, rule_id, description,
     remediation, refs, evidence
 ) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
 );
 
 -- name: FindingUpsertFromStage :execrows
@@ -14,13 +14,13 @@ INSERT INTO finding_stage (
 -- scan becomes open; a retry of the same scan changes nothing.
 INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
-    component, component_version, host, port, protocol, url, scanner, rule_id,
+    component, component_version, host, port, protocol, url, target, scanner, rule_id,
     description, remediation, refs, evidence, last_scan_id
 )
 SELECT DISTINCT ON (s.fingerprint)
     sqlc.arg(tenant_id)::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
-    s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence, sqlc.arg(scan_id)::uuid
+    s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence, sqlc.arg(scan_id)::uuid
 FROM finding_stage s
 ORDER BY s.fingerprint,
          CASE s.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC

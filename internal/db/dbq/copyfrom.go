@@ -42,6 +42,7 @@ func (r iteratorForFindingStageCopy) Values() ([]interface{}, error) {
 		r.rows[0].Port,
 		r.rows[0].Protocol,
 		r.rows[0].Url,
+		r.rows[0].Target,
 		r.rows[0].Scanner,
 		r.rows[0].RuleID,
 		r.rows[0].Description,
@@ -56,5 +57,5 @@ func (r iteratorForFindingStageCopy) Err() error {
 }
 
 func (q *Queries) FindingStageCopy(ctx context.Context, db DBTX, arg []FindingStageCopyParams) (int64, error) {
-	return db.CopyFrom(ctx, []string{"finding_stage"}, []string{"fingerprint", "title", "severity", "cves", "cwes", "cvss_score", "cvss_vector", "component", "component_version", "host", "port", "protocol", "url", "scanner", "rule_id", "description", "remediation", "refs", "evidence"}, &iteratorForFindingStageCopy{rows: arg})
+	return db.CopyFrom(ctx, []string{"finding_stage"}, []string{"fingerprint", "title", "severity", "cves", "cwes", "cvss_score", "cvss_vector", "component", "component_version", "host", "port", "protocol", "url", "target", "scanner", "rule_id", "description", "remediation", "refs", "evidence"}, &iteratorForFindingStageCopy{rows: arg})
 }

@@ -12,7 +12,7 @@ import (
 )
 
 const findingListByScan = `-- name: FindingListByScan :many
-SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id
+SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id
 FROM scan_findings sf
 JOIN findings f ON f.id = sf.finding_id
 WHERE sf.scan_id = $1
@@ -61,6 +61,7 @@ func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingLis
 			&i.Port,
 			&i.Protocol,
 			&i.Url,
+			&i.Target,
 			&i.Scanner,
 			&i.RuleID,
 			&i.Description,
@@ -95,6 +96,7 @@ type FindingStageCopyParams struct {
 	Port             int32    `json:"port"`
 	Protocol         string   `json:"protocol"`
 	Url              string   `json:"url"`
+	Target           string   `json:"target"`
 	Scanner          string   `json:"scanner"`
 	RuleID           string   `json:"rule_id"`
 	Description      string   `json:"description"`
@@ -106,13 +108,13 @@ type FindingStageCopyParams struct {
 const findingUpsertFromStage = `-- name: FindingUpsertFromStage :execrows
 INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
-    component, component_version, host, port, protocol, url, scanner, rule_id,
+    component, component_version, host, port, protocol, url, target, scanner, rule_id,
     description, remediation, refs, evidence, last_scan_id
 )
 SELECT DISTINCT ON (s.fingerprint)
     $1::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
-    s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence, $2::uuid
+    s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence, $2::uuid
 FROM finding_stage s
 ORDER BY s.fingerprint,
          CASE s.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC

@@ -10,6 +10,37 @@ import (
 	"github.com/google/uuid"
 )
 
+type ApiKey struct {
+	ID         uuid.UUID     `json:"id"`
+	TenantID   uuid.UUID     `json:"tenant_id"`
+	Name       string        `json:"name"`
+	Prefix     string        `json:"prefix"`
+	SecretHash []byte        `json:"secret_hash"`
+	Role       string        `json:"role"`
+	Scopes     []string      `json:"scopes"`
+	CreatedBy  uuid.NullUUID `json:"created_by"`
+	ExpiresAt  *time.Time    `json:"expires_at"`
+	LastUsedAt *time.Time    `json:"last_used_at"`
+	RevokedAt  *time.Time    `json:"revoked_at"`
+	CreatedAt  time.Time     `json:"created_at"`
+}
+
+type AuditLog struct {
+	ID              int64         `json:"id"`
+	TenantID        uuid.UUID     `json:"tenant_id"`
+	ActorUserID     uuid.NullUUID `json:"actor_user_id"`
+	ActorApiKeyID   uuid.NullUUID `json:"actor_api_key_id"`
+	EffectiveUserID uuid.NullUUID `json:"effective_user_id"`
+	ImpersonationID uuid.NullUUID `json:"impersonation_id"`
+	Action          string        `json:"action"`
+	TargetType      string        `json:"target_type"`
+	TargetID        string        `json:"target_id"`
+	Details         []byte        `json:"details"`
+	RequestID       string        `json:"request_id"`
+	Ip              string        `json:"ip"`
+	CreatedAt       time.Time     `json:"created_at"`
+}
+
 type Finding struct {
 	ID               uuid.UUID     `json:"id"`
 	TenantID         uuid.UUID     `json:"tenant_id"`
@@ -27,6 +58,7 @@ type Finding struct {
 	Port             int32         `json:"port"`
 	Protocol         string        `json:"protocol"`
 	Url              string        `json:"url"`
+	Target           string        `json:"target"`
 	Scanner          string        `json:"scanner"`
 	RuleID           string        `json:"rule_id"`
 	Description      string        `json:"description"`
@@ -52,12 +84,34 @@ type FindingStage struct {
 	Port             int32    `json:"port"`
 	Protocol         string   `json:"protocol"`
 	Url              string   `json:"url"`
+	Target           string   `json:"target"`
 	Scanner          string   `json:"scanner"`
 	RuleID           string   `json:"rule_id"`
 	Description      string   `json:"description"`
 	Remediation      string   `json:"remediation"`
 	Refs             []string `json:"refs"`
 	Evidence         string   `json:"evidence"`
+}
+
+type Impersonation struct {
+	ID          uuid.UUID  `json:"id"`
+	TenantID    uuid.UUID  `json:"tenant_id"`
+	AdminUserID uuid.UUID  `json:"admin_user_id"`
+	UserID      uuid.UUID  `json:"user_id"`
+	Reason      string     `json:"reason"`
+	TokenHash   []byte     `json:"token_hash"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	EndedAt     *time.Time `json:"ended_at"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+type Membership struct {
+	ID        uuid.UUID     `json:"id"`
+	UserID    uuid.UUID     `json:"user_id"`
+	TenantID  uuid.UUID     `json:"tenant_id"`
+	Role      string        `json:"role"`
+	TeamID    uuid.NullUUID `json:"team_id"`
+	CreatedAt time.Time     `json:"created_at"`
 }
 
 type Scan struct {
@@ -96,6 +150,13 @@ type ScanReport struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+type Team struct {
+	ID        uuid.UUID `json:"id"`
+	TenantID  uuid.UUID `json:"tenant_id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 type Tenant struct {
 	ID        uuid.UUID     `json:"id"`
 	ParentID  uuid.NullUUID `json:"parent_id"`
@@ -107,4 +168,13 @@ type Tenant struct {
 	CreatedAt time.Time     `json:"created_at"`
 	UpdatedAt time.Time     `json:"updated_at"`
 	TenantID  uuid.NullUUID `json:"tenant_id"`
+}
+
+type User struct {
+	ID              uuid.UUID `json:"id"`
+	Email           string    `json:"email"`
+	Name            string    `json:"name"`
+	IsPlatformAdmin bool      `json:"is_platform_admin"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }

@@ -11,6 +11,46 @@ import (
 	"github.com/google/uuid"
 )
 
+const tenantCreate = `-- name: TenantCreate :one
+INSERT INTO tenants (id, parent_id, slug, name, tier, status)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id
+`
+
+type TenantCreateParams struct {
+	ID       uuid.UUID     `json:"id"`
+	ParentID uuid.NullUUID `json:"parent_id"`
+	Slug     string        `json:"slug"`
+	Name     string        `json:"name"`
+	Tier     string        `json:"tier"`
+	Status   string        `json:"status"`
+}
+
+func (q *Queries) TenantCreate(ctx context.Context, db DBTX, arg TenantCreateParams) (Tenant, error) {
+	row := db.QueryRow(ctx, tenantCreate,
+		arg.ID,
+		arg.ParentID,
+		arg.Slug,
+		arg.Name,
+		arg.Tier,
+		arg.Status,
+	)
+	var i Tenant
+	err := row.Scan(
+		&i.ID,
+		&i.ParentID,
+		&i.Slug,
+		&i.Name,
+		&i.Tier,
+		&i.Status,
+		&i.Settings,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.TenantID,
+	)
+	return i, err
+}
+
 const tenantGet = `-- name: TenantGet :one
 SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id FROM tenants WHERE id = $1
 `
@@ -53,4 +93,165 @@ func (q *Queries) TenantGetBySlug(ctx context.Context, db DBTX, slug string) (Te
 		&i.TenantID,
 	)
 	return i, err
+}
+
+const tenantListAll = `-- name: TenantListAll :many
+SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id FROM tenants
+WHERE ($1::text IS NULL OR status = $1::text)
+  AND ($2::uuid IS NULL OR id > $2::uuid)
+ORDER BY id
+LIMIT $3
+`
+
+type TenantListAllParams struct {
+	Status  *string       `json:"status"`
+	AfterID uuid.NullUUID `json:"after_id"`
+	Lim     int32         `json:"lim"`
+}
+
+// Platform admins only (the admin policy); keyset on (created_at, id).
+func (q *Queries) TenantListAll(ctx context.Context, db DBTX, arg TenantListAllParams) ([]Tenant, error) {
+	rows, err := db.Query(ctx, tenantListAll, arg.Status, arg.AfterID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Tenant{}
+	for rows.Next() {
+		var i Tenant
+		if err := rows.Scan(
+			&i.ID,
+			&i.ParentID,
+			&i.Slug,
+			&i.Name,
+			&i.Tier,
+			&i.Status,
+			&i.Settings,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.TenantID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const tenantListChildren = `-- name: TenantListChildren :many
+SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id FROM tenants WHERE parent_id = $1 ORDER BY name, id
+`
+
+func (q *Queries) TenantListChildren(ctx context.Context, db DBTX, parentID uuid.NullUUID) ([]Tenant, error) {
+	rows, err := db.Query(ctx, tenantListChildren, parentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Tenant{}
+	for rows.Next() {
+		var i Tenant
+		if err := rows.Scan(
+			&i.ID,
+			&i.ParentID,
+			&i.Slug,
+			&i.Name,
+			&i.Tier,
+			&i.Status,
+			&i.Settings,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.TenantID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const tenantSetStatus = `-- name: TenantSetStatus :one
+UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id
+`
+
+type TenantSetStatusParams struct {
+	ID     uuid.UUID `json:"id"`
+	Status string    `json:"status"`
+}
+
+func (q *Queries) TenantSetStatus(ctx context.Context, db DBTX, arg TenantSetStatusParams) (Tenant, error) {
+	row := db.QueryRow(ctx, tenantSetStatus, arg.ID, arg.Status)
+	var i Tenant
+	err := row.Scan(
+		&i.ID,
+		&i.ParentID,
+		&i.Slug,
+		&i.Name,
+		&i.Tier,
+		&i.Status,
+		&i.Settings,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.TenantID,
+	)
+	return i, err
+}
+
+const tenantTree = `-- name: TenantTree :many
+WITH RECURSIVE tree AS (
+    SELECT t.id, t.parent_id, t.slug, t.name, t.tier, t.status, 0 AS depth,
+           ARRAY[t.name::text] AS path
+    FROM tenants t WHERE t.id = $1::uuid
+    UNION ALL
+    SELECT c.id, c.parent_id, c.slug, c.name, c.tier, c.status, tree.depth + 1,
+           tree.path || c.name::text
+    FROM tenants c JOIN tree ON c.parent_id = tree.id
+    WHERE tree.depth < 64
+)
+SELECT id, parent_id, slug, name, tier, status, depth::integer AS depth FROM tree ORDER BY path
+`
+
+type TenantTreeRow struct {
+	ID       uuid.UUID     `json:"id"`
+	ParentID uuid.NullUUID `json:"parent_id"`
+	Slug     string        `json:"slug"`
+	Name     string        `json:"name"`
+	Tier     string        `json:"tier"`
+	Status   string        `json:"status"`
+	Depth    int32         `json:"depth"`
+}
+
+// The subtree below (and including) a tenant, depth-first by name.
+func (q *Queries) TenantTree(ctx context.Context, db DBTX, root uuid.UUID) ([]TenantTreeRow, error) {
+	rows, err := db.Query(ctx, tenantTree, root)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TenantTreeRow{}
+	for rows.Next() {
+		var i TenantTreeRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ParentID,
+			&i.Slug,
+			&i.Name,
+			&i.Tier,
+			&i.Status,
+			&i.Depth,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -67,10 +67,19 @@ func setup() {
 
 // Database is a migrated database for one test.
 type Database struct {
+	// OwnerDSN is the migrations' role: owns the database, no superuser, no
+	// BYPASSRLS, as in production.
 	OwnerDSN string
-	AppDSN   string
+	// AppDSN is secureops_app, what the API and workers use.
+	AppDSN string
+	// SuperDSN is the cluster superuser on this database, for seeding and
+	// inspecting rows behind RLS in tests.
+	SuperDSN string
 	Name     string
 }
+
+// OwnerRole is the non-superuser role tests migrate as.
+const OwnerRole = "secureops_owner"
 
 // New creates and migrates a database that is dropped when the test ends.
 // Without PostgreSQL binaries or TEST_DATABASE_URL the test is skipped, except
@@ -95,10 +104,22 @@ func New(t testing.TB) Database {
 		t.Fatalf("connect to test cluster: %v", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	// Roles are cluster-wide and packages run in parallel: tolerate the race.
+	_, _ = conn.Exec(ctx, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+OwnerRole+`') THEN
+			CREATE ROLE `+OwnerRole+` LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS;
+		END IF; END $$`)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" OWNER "+OwnerRole); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
-	owner := withDB(adminDSN, name)
+	super := withDB(adminDSN, name)
+	owner := withUser(super, OwnerRole)
+	// The app role is created once per cluster by the superuser, as the
+	// compose init script does; the owner's migration then only grants.
+	_, _ = conn.Exec(ctx, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'secureops_app') THEN
+			CREATE ROLE secureops_app LOGIN NOSUPERUSER NOBYPASSRLS;
+		END IF; END $$`)
 	if err := db.Migrate(ctx, owner, nil); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -116,7 +137,7 @@ func New(t testing.TB) Database {
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
-	return Database{OwnerDSN: owner, AppDSN: app, Name: name}
+	return Database{OwnerDSN: owner, AppDSN: app, SuperDSN: super, Name: name}
 }
 
 // OpenApp opens the application-role handle on d, closed with the test.
@@ -136,6 +157,15 @@ func withDB(dsn, name string) string {
 		return dsn
 	}
 	u.Path = "/" + name
+	return u.String()
+}
+
+func withUser(dsn, user string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	u.User = url.User(user)
 	return u.String()
 }
 

@@ -1,0 +1,371 @@
+package api
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/secureops/secureops/internal/db/dbq"
+)
+
+// loadSpec parses the embedded document with kin-openapi. kin-openapi
+// v0.152.0 understands OpenAPI 3.1 (type arrays with "null", const,
+// examples, JSON Schema 2020-12) and validates 3.1 documents with its
+// 2020-12 validator, examples included.
+func loadSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = false
+	doc, err := loader.LoadFromData(specYAML)
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	return doc
+}
+
+func TestOpenAPISpecValidates(t *testing.T) {
+	doc := loadSpec(t)
+	if doc.OpenAPI != "3.1.0" || !doc.IsOpenAPI31OrLater() {
+		t.Fatalf("openapi = %q, want 3.1.0", doc.OpenAPI)
+	}
+	ctx := context.Background()
+	if err := doc.Validate(ctx, openapi3.EnableExamplesValidation(), openapi3.EnableSchemaFormatValidation()); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+
+	// The JSON served is the same document: it loads and validates too.
+	b, err := OpenAPISpecJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := openapi3.NewLoader().LoadFromData(b)
+	if err != nil {
+		t.Fatalf("load served JSON: %v", err)
+	}
+	if err := fromJSON.Validate(ctx); err != nil {
+		t.Fatalf("validate served JSON: %v", err)
+	}
+
+	wantIDs := map[string]string{
+		"POST /api/v1/scans":              "ScanCreate",
+		"GET /api/v1/scans/{id}":          "ScanGet",
+		"GET /api/v1/scans/{id}/findings": "ScanFindingsList",
+		"GET /healthz":                    "Healthz",
+		"GET /readyz":                     "Readyz",
+		"GET /metrics":                    "Metrics",
+		"GET /api/v1/openapi.json":        "OpenAPISpec",
+		"GET /docs":                       "Docs",
+	}
+	for key, id := range wantIDs {
+		method, path, _ := strings.Cut(key, " ")
+		item := doc.Paths.Find(path)
+		if item == nil {
+			t.Errorf("%s: path missing", key)
+			continue
+		}
+		op := item.GetOperation(method)
+		if op == nil {
+			t.Errorf("%s: operation missing", key)
+			continue
+		}
+		if op.OperationID != id {
+			t.Errorf("%s: operationId %q, want %q", key, op.OperationID, id)
+		}
+		if len(op.Tags) == 0 {
+			t.Errorf("%s: no tag", key)
+		}
+		if op.Security != nil {
+			t.Errorf("%s: security must not be required yet", key)
+		}
+	}
+	if doc.Security != nil {
+		t.Error("top-level security must not be required yet")
+	}
+	for _, name := range []string{"sessionCookie", "sessionToken", "apiKey"} {
+		if doc.Components.SecuritySchemes[name] == nil {
+			t.Errorf("security scheme %s missing", name)
+		}
+	}
+	if s := doc.Components.SecuritySchemes["sessionCookie"].Value; s.In != "cookie" || s.Name != "ory_kratos_session" {
+		t.Errorf("sessionCookie = %+v", s)
+	}
+	if s := doc.Components.SecuritySchemes["apiKey"].Value; s.Type != "http" || s.Scheme != "bearer" {
+		t.Errorf("apiKey = %+v", s)
+	}
+
+	// Every error answer of the API is a problem document.
+	for key := range wantIDs {
+		method, path, _ := strings.Cut(key, " ")
+		for code, ref := range doc.Paths.Find(path).GetOperation(method).Responses.Map() {
+			if code[0] != '4' && code[0] != '5' || key == "GET /readyz" {
+				continue
+			}
+			mt := ref.Value.Content.Get("application/problem+json")
+			if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/Problem" {
+				t.Errorf("%s %s: not an application/problem+json Problem", key, code)
+			}
+		}
+	}
+}
+
+func TestOpenAPISchemasAcceptExamples(t *testing.T) {
+	doc := loadSpec(t)
+	schemas := doc.Components.Schemas
+	check := func(name, body string, wantOK bool) {
+		t.Helper()
+		var v any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		err := schemas[name].Value.VisitJSON(v, openapi3.EnableJSONSchema2020())
+		if (err == nil) != wantOK {
+			t.Errorf("%s %s: err = %v, want ok=%v", name, body, err, wantOK)
+		}
+	}
+	check("ScanCreateRequest", `{"target":"127.0.0.1:8000"}`, true)
+	check("ScanCreateRequest", `{"target":"https://example.com","scanners":["nmap"]}`, true)
+	check("ScanCreateRequest", `{"target":""}`, false)
+	check("ScanCreateRequest", `{}`, false)
+	check("ScanCreateRequest", `{"target":"example.com","scanners":["zap"]}`, false)
+	check("ScanCreateRequest", `{"target":"example.com","scanners":["nmap","nmap"]}`, false)
+	check("ScanCreateRequest", `{"target":"example.com","scanners":[]}`, false)
+	check("ScanCreateRequest", `{"target":"example.com","extra":1}`, false)
+	check("Problem", `{"type":"about:blank","title":"Bad Request","status":400,"errors":[{"field":"target","message":"empty"}]}`, true)
+	check("FindingPage", `{"items":[],"next_cursor":null}`, true)
+	check("FindingPage", `{"items":[],"next_cursor":"abc"}`, true)
+	check("FindingPage", `{"items":[]}`, false)
+}
+
+// TestOpenAPIMatchesHandlerTypes keeps the schemas honest: what the handlers
+// actually encode must validate against the documented responses.
+func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
+	doc := loadSpec(t)
+	validate := func(name string, v any) {
+		t.Helper()
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var generic any
+		if err := json.Unmarshal(b, &generic); err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Components.Schemas[name].Value.VisitJSON(generic, openapi3.EnableJSONSchema2020()); err != nil {
+			t.Errorf("%s %s: %v", name, b, err)
+		}
+	}
+	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	msg := "scanner failed"
+	id := uuid.New()
+	validate("Scan", scanView(dbq.Scan{
+		ID: id, TenantID: uuid.New(), Target: "127.0.0.1:8000", Scanners: []string{"nmap"},
+		Status: "queued", WorkflowID: "scan/" + id.String(), CreatedAt: now,
+	}))
+	validate("Scan", scanView(dbq.Scan{
+		ID: id, TenantID: uuid.New(), Target: "example.com", Scanners: []string{"nmap"},
+		Status: "failed", Progress: 40, ProgressMessage: "nmap", WorkflowID: "scan/" + id.String(),
+		Error: &msg, CountHigh: 2, CountInfo: 3, CreatedAt: now, StartedAt: &now, FinishedAt: &now,
+	}))
+	validate("ScanCreateResponse", scanCreateResponse{ID: id, WorkflowID: "scan/" + id.String(), Status: "queued"})
+	f := findingView(dbq.Finding{
+		ID: uuid.New(), Fingerprint: "abc", Title: "t", Severity: "high", Status: "new",
+		Cves: []string{"CVE-2023-38408"}, Cwes: []int32{79}, CvssScore: 9.8, Host: "127.0.0.1", Port: 22,
+		Protocol: "tcp", Scanner: "nmap", Refs: []string{}, FirstSeenAt: now, LastSeenAt: now,
+	})
+	validate("Finding", f)
+	cur := "abc"
+	validate("FindingPage", findingPage{Items: []FindingView{f}, NextCursor: &cur})
+	validate("FindingPage", findingPage{Items: []FindingView{}})
+	validate("Problem", Problem{Type: "about:blank", Title: "Bad Request", Status: 400, Errors: []FieldError{{Field: "target", Message: "m"}}})
+}
+
+func TestSpecOperations(t *testing.T) {
+	ops, err := SpecOperations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"POST /api/v1/scans",
+		"GET /api/v1/scans/{id}",
+		"GET /api/v1/scans/{id}/findings",
+		"GET /healthz",
+		"GET /readyz",
+		"GET /metrics",
+		"GET /api/v1/openapi.json",
+		"GET /docs",
+	}
+	for _, k := range want {
+		if !ops[k] {
+			t.Errorf("SpecOperations lacks %q", k)
+		}
+	}
+	if len(ops) != len(want) {
+		t.Errorf("SpecOperations has %d operations, want %d: %v", len(ops), len(want), ops)
+	}
+}
+
+// TestSpecMatchesRouter compares the contract with the route table, both
+// ways: a route nobody documented, or a documented operation nobody serves,
+// fails here. A new route needs its operation in api/openapi.yaml.
+func TestSpecMatchesRouter(t *testing.T) {
+	ops, err := SpecOperations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]bool{}
+	s := &Server{} // Metrics nil: /metrics is not mounted
+	err = chi.Walk(s.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		route = strings.TrimSuffix(route, "/")
+		if route == "" {
+			route = "/"
+		}
+		if strings.HasSuffix(route, "/*") { // static assets under a documented page
+			return nil
+		}
+		routes[method+" "+route] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range routes {
+		if !ops[r] {
+			t.Errorf("route %q is not in api/openapi.yaml", r)
+		}
+	}
+	for op := range ops {
+		if op == "GET /metrics" {
+			continue
+		}
+		if !routes[op] {
+			t.Errorf("operation %q is in api/openapi.yaml but not routed", op)
+		}
+	}
+}
+
+func TestServeOpenAPI(t *testing.T) {
+	rec := httptest.NewRecorder()
+	ServeOpenAPI(rec, httptest.NewRequest(http.MethodGet, OpenAPIPath, nil))
+	res := rec.Result()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if res.Header.Get("ETag") == "" || res.Header.Get("Cache-Control") == "" {
+		t.Errorf("cache headers missing: %v", res.Header)
+	}
+	body := rec.Body.Bytes()
+	if !bytes.HasPrefix(body, []byte(`{"openapi":"3.1.0",`)) {
+		t.Errorf("body starts %.40q, want the openapi version first", body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if doc["openapi"] != "3.1.0" {
+		t.Errorf("openapi = %v", doc["openapi"])
+	}
+	// Author order is kept: the paths appear as written in the YAML.
+	if i, j := bytes.Index(body, []byte(`"/api/v1/scans"`)), bytes.Index(body, []byte(`"/healthz"`)); i < 0 || j < 0 || i > j {
+		t.Errorf("path order not kept (%d, %d)", i, j)
+	}
+
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, OpenAPIPath, nil)
+	req.Header.Set("If-None-Match", res.Header.Get("ETag"))
+	ServeOpenAPI(rec, req)
+	if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+		t.Errorf("conditional GET: %d, %d bytes", rec.Code, rec.Body.Len())
+	}
+}
+
+var scriptSrc = regexp.MustCompile(`<script src="([^"]+)"></script>`)
+
+func TestServeDocs(t *testing.T) {
+	for _, path := range []string{"/docs", "/docs/"} {
+		rec := httptest.NewRecorder()
+		ServeDocs(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d", path, rec.Code)
+		}
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Errorf("%s: Content-Type %q", path, ct)
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "worker-src 'self' blob:") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		html := rec.Body.String()
+		if !strings.Contains(html, `spec-url="/api/v1/openapi.json"`) {
+			t.Errorf("%s: page does not load the spec: %s", path, html)
+		}
+		if strings.Contains(html, "://") {
+			t.Errorf("%s: page references another origin: %s", path, html)
+		}
+		m := scriptSrc.FindStringSubmatch(html)
+		if m == nil || !strings.HasPrefix(m[1], "/docs/redoc.standalone.js?v=") {
+			t.Fatalf("%s: page does not reference the embedded renderer: %s", path, html)
+		}
+		if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP too loose: %q", path, csp)
+		}
+
+		// The referenced asset is served, by the same handler.
+		arec := httptest.NewRecorder()
+		ServeDocs(arec, httptest.NewRequest(http.MethodGet, strings.ReplaceAll(m[1], "&amp;", "&"), nil))
+		if arec.Code != http.StatusOK {
+			t.Fatalf("asset %s: status %d", m[1], arec.Code)
+		}
+		if ct := arec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+			t.Errorf("asset Content-Type %q", ct)
+		}
+		if cc := arec.Header().Get("Cache-Control"); !strings.Contains(cc, "immutable") {
+			t.Errorf("versioned asset Cache-Control %q", cc)
+		}
+		if want, _ := docsAssets.ReadFile("docs/" + redocAsset); !bytes.Equal(arec.Body.Bytes(), want) {
+			t.Errorf("asset body (%d bytes) is not the embedded renderer", arec.Body.Len())
+		}
+	}
+
+	// Compressed when the client accepts it.
+	req := httptest.NewRequest(http.MethodGet, "/docs/redoc.standalone.js", nil)
+	req.Header.Set("Accept-Encoding", "br, gzip")
+	rec := httptest.NewRecorder()
+	ServeDocs(rec, req)
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip: %v", rec.Header())
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := docsAssets.ReadFile("docs/redoc.standalone.js"); !bytes.Equal(plain, want) {
+		t.Error("gzip body differs from the asset")
+	}
+
+	for _, path := range []string{"/docs/nope.js", "/docs/../openapi.yaml"} {
+		rec := httptest.NewRecorder()
+		ServeDocs(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
+}

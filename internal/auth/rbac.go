@@ -1,0 +1,147 @@
+// Package auth defines who a caller is (Principal) and what each role may do.
+// The permission matrix is the product's contract; it lives in one table here
+// and the API enforces it on every route.
+package auth
+
+import (
+	"slices"
+
+	"github.com/google/uuid"
+)
+
+// Role of a user in a tenant (or of an API key).
+type Role string
+
+const (
+	RolePlatformAdmin  Role = "platform_admin"
+	RoleClientOwner    Role = "client_owner"
+	RoleClientAdmin    Role = "client_admin"
+	RoleClientAnalyst  Role = "client_analyst"
+	RoleClientReadonly Role = "client_readonly"
+	RoleClientAPI      Role = "client_api"
+)
+
+// Roles lists every role.
+var Roles = []Role{RolePlatformAdmin, RoleClientOwner, RoleClientAdmin, RoleClientAnalyst, RoleClientReadonly, RoleClientAPI}
+
+// MemberRoles are the roles a user can hold in a tenant.
+var MemberRoles = []Role{RoleClientOwner, RoleClientAdmin, RoleClientAnalyst, RoleClientReadonly}
+
+// KeyRoles are the roles an API key can carry. Owner is a person, never a key.
+var KeyRoles = []Role{RoleClientAdmin, RoleClientAnalyst, RoleClientReadonly, RoleClientAPI}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
+
+// Permission is one action of the matrix.
+type Permission string
+
+const (
+	PermPublic              Permission = "public" // no authentication
+	PermAuthenticated       Permission = "authenticated"
+	PermFindingsView        Permission = "findings:view"
+	PermFindingsTriage      Permission = "findings:triage"
+	PermFindingsDelete      Permission = "findings:delete"
+	PermScansStart          Permission = "scans:start"
+	PermReportsView         Permission = "reports:view"
+	PermReportsGenerate     Permission = "reports:generate"
+	PermUsersManage         Permission = "users:manage"
+	PermBillingView         Permission = "billing:view"
+	PermAPIKeysManage       Permission = "apikeys:manage"
+	PermIntegrationsConfig  Permission = "integrations:configure"
+	PermPlatformTenants     Permission = "platform:tenants" // view all tenants, suspend tenants
+	PermPlatformImpersonate Permission = "platform:impersonate"
+	// PermCrossTenantView is "view another tenant's findings": only the
+	// platform admin policy grants it; there is no scope that contains it.
+	PermCrossTenantView Permission = "platform:cross_tenant_view"
+)
+
+// Scopes are the permissions an API key with role client_api can be granted.
+var Scopes = []Permission{PermFindingsView, PermFindingsTriage, PermScansStart, PermReportsView, PermReportsGenerate}
+
+var matrix = map[Role][]Permission{
+	RolePlatformAdmin: {
+		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
+		PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
+		PermPlatformTenants, PermPlatformImpersonate, PermCrossTenantView,
+	},
+	RoleClientOwner: {
+		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
+		PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
+	},
+	RoleClientAdmin: {
+		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
+		PermReportsGenerate, PermUsersManage, PermAPIKeysManage, PermIntegrationsConfig,
+	},
+	RoleClientAnalyst: {
+		PermFindingsView, PermFindingsTriage, PermScansStart, PermReportsView, PermReportsGenerate,
+	},
+	RoleClientReadonly: {PermFindingsView, PermReportsView},
+	// client_api holds nothing by itself: only the scopes its key was given.
+	RoleClientAPI: {},
+}
+
+// RoleAllows reports whether role grants perm by the matrix alone.
+func RoleAllows(r Role, p Permission) bool { return slices.Contains(matrix[r], p) }
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	// UserID is the effective user (the impersonated one during impersonation).
+	UserID uuid.UUID
+	// RealUserID is who actually authenticated; differs from UserID only while impersonating.
+	RealUserID      uuid.UUID
+	APIKeyID        uuid.UUID
+	ImpersonationID uuid.UUID
+	PlatformAdmin   bool
+	// Memberships: tenant id → role held there (applies to its sub-tenants too).
+	Memberships map[uuid.UUID]Role
+	// For API keys: the key's tenant, role and scopes.
+	KeyTenant uuid.UUID
+	KeyRole   Role
+	KeyScopes []Permission
+}
+
+// Impersonating reports whether the request acts as someone else.
+func (p *Principal) Impersonating() bool { return p.ImpersonationID != uuid.Nil }
+
+// IsAPIKey reports whether the caller is a machine.
+func (p *Principal) IsAPIKey() bool { return p.APIKeyID != uuid.Nil }
+
+// Access is the principal resolved against the tenant a request acts on.
+type Access struct {
+	Principal *Principal
+	TenantID  uuid.UUID // the tenant the request acts on
+	Role      Role      // the role that applies there (inherited from an ancestor if need be)
+	Scope     []uuid.UUID
+}
+
+// Can reports whether the access grants perm, applying the matrix, API key
+// scopes and the limits of impersonation.
+func (a *Access) Can(p Permission) bool {
+	switch p {
+	case PermPublic, PermAuthenticated:
+		return true
+	}
+	pr := a.Principal
+	if pr.Impersonating() && (p == PermAPIKeysManage || p == PermBillingView || p == PermPlatformImpersonate) {
+		return false
+	}
+	if a.Role == RoleClientAPI {
+		return slices.Contains(pr.KeyScopes, p)
+	}
+	if pr.IsAPIKey() && len(pr.KeyScopes) > 0 && !slices.Contains(pr.KeyScopes, p) {
+		// A key with a narrower scope set is limited to it, whatever its role.
+		return false
+	}
+	return RoleAllows(a.Role, p)
+}
+
+// ValidScopes reports the first unknown scope, if any.
+func ValidScopes(s []string) (bad string, ok bool) {
+	for _, v := range s {
+		if !slices.Contains(Scopes, Permission(v)) {
+			return v, false
+		}
+	}
+	return "", true
+}

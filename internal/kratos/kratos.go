@@ -1,0 +1,189 @@
+// Package kratos wraps the Ory Kratos APIs SecureOps uses: session checks on
+// the public API, identity administration and recovery codes on the admin API.
+package kratos
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	ory "github.com/ory/client-go"
+)
+
+// ErrUnauthenticated means the cookie or token is missing, expired or unknown.
+var ErrUnauthenticated = errors.New("kratos: no valid session")
+
+// SchemaID is the identity schema in deploy/kratos/identity.schema.json.
+const SchemaID = "default"
+
+// Session is the part of a Kratos session the API needs.
+type Session struct {
+	IdentityID uuid.UUID
+	Email      string
+	Name       string
+	ExpiresAt  time.Time
+}
+
+// Client talks to one Kratos deployment.
+type Client struct {
+	public *ory.APIClient
+	admin  *ory.APIClient
+	// A short cache keeps a page's burst of API calls from costing a Kratos
+	// round trip each; revocation takes effect within the TTL.
+	cache *expirable.LRU[string, Session]
+}
+
+// New builds a client; httpClient may be nil.
+func New(publicURL, adminURL string, httpClient *http.Client, cacheTTL time.Duration) *Client {
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	mk := func(u string) *ory.APIClient {
+		cfg := ory.NewConfiguration()
+		cfg.Servers = ory.ServerConfigurations{{URL: strings.TrimRight(u, "/")}}
+		cfg.HTTPClient = httpClient
+		return ory.NewAPIClient(cfg)
+	}
+	if cacheTTL <= 0 {
+		cacheTTL = 30 * time.Second
+	}
+	return &Client{public: mk(publicURL), admin: mk(adminURL), cache: expirable.NewLRU[string, Session](10000, nil, cacheTTL)}
+}
+
+// Whoami validates a session cookie header or a session token.
+func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, error) {
+	if cookie == "" && token == "" {
+		return Session{}, ErrUnauthenticated
+	}
+	sum := sha256.Sum256([]byte(cookie + "\x00" + token))
+	key := hex.EncodeToString(sum[:])
+	if s, ok := c.cache.Get(key); ok && time.Now().Before(s.ExpiresAt) {
+		return s, nil
+	}
+	req := c.public.FrontendAPI.ToSession(ctx)
+	if token != "" {
+		req = req.XSessionToken(token)
+	} else {
+		req = req.Cookie(cookie)
+	}
+	sess, resp, err := req.Execute()
+	if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		return Session{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("kratos whoami: %w", err)
+	}
+	if sess.Active != nil && !*sess.Active {
+		return Session{}, ErrUnauthenticated
+	}
+	id, err := uuid.Parse(sess.Identity.GetId())
+	if err != nil {
+		return Session{}, fmt.Errorf("kratos whoami: identity id: %w", err)
+	}
+	s := Session{IdentityID: id, ExpiresAt: time.Now().Add(time.Hour)}
+	if sess.ExpiresAt != nil {
+		s.ExpiresAt = *sess.ExpiresAt
+	}
+	if traits, ok := sess.Identity.Traits.(map[string]any); ok {
+		s.Email, _ = traits["email"].(string)
+		s.Name, _ = traits["name"].(string)
+	}
+	c.cache.Add(key, s)
+	return s, nil
+}
+
+// Identity is an identity created or found by EnsureIdentity.
+type Identity struct {
+	ID      uuid.UUID
+	Email   string
+	Created bool
+}
+
+// EnsureIdentity looks the email up first and creates the identity only when
+// none exists, so a retried invitation or onboarding step never makes two.
+// password may be empty (invited users set theirs through recovery).
+func (c *Client) EnsureIdentity(ctx context.Context, email, name, password string, metadataPublic map[string]any) (Identity, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	found, _, err := c.admin.IdentityAPI.ListIdentities(ctx).CredentialsIdentifier(email).Execute()
+	if err != nil {
+		return Identity{}, fmt.Errorf("kratos list identities: %w", err)
+	}
+	if len(found) > 0 {
+		id, err := uuid.Parse(found[0].Id)
+		return Identity{ID: id, Email: email}, err
+	}
+	body := ory.CreateIdentityBody{
+		SchemaId:       SchemaID,
+		Traits:         map[string]any{"email": email, "name": name},
+		MetadataPublic: metadataPublic,
+	}
+	if password != "" {
+		body.Credentials = &ory.IdentityWithCredentials{Password: &ory.IdentityWithCredentialsPassword{
+			Config: &ory.IdentityWithCredentialsPasswordConfig{Password: &password},
+		}}
+	}
+	created, resp, err := c.admin.IdentityAPI.CreateIdentity(ctx).CreateIdentityBody(body).Execute()
+	if resp != nil && resp.StatusCode == http.StatusConflict {
+		// Lost a race with a concurrent create: the other one won, use it.
+		return c.EnsureIdentity(ctx, email, name, "", nil)
+	}
+	if resp != nil && resp.StatusCode == http.StatusBadRequest {
+		return Identity{}, &InvalidError{Err: err}
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("kratos create identity: %w", err)
+	}
+	id, err := uuid.Parse(created.Id)
+	return Identity{ID: id, Email: email, Created: true}, err
+}
+
+// InvalidError is Kratos refusing the identity (e.g. an invalid email): a
+// business error, not worth retrying.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return "kratos rejected the identity: " + e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// Recovery is a one-time way in for a user without a password.
+type Recovery struct {
+	Link      string
+	Code      string
+	ExpiresAt time.Time
+}
+
+// RecoveryCode creates a recovery link and code for an identity (API flow, so
+// native clients and tests can complete it without a browser).
+func (c *Client) RecoveryCode(ctx context.Context, id uuid.UUID, expiresIn time.Duration) (Recovery, error) {
+	exp := expiresIn.String()
+	flow := "api"
+	rc, _, err := c.admin.IdentityAPI.CreateRecoveryCodeForIdentity(ctx).CreateRecoveryCodeForIdentityBody(ory.CreateRecoveryCodeForIdentityBody{
+		IdentityId: id.String(), ExpiresIn: &exp, FlowType: &flow,
+	}).Execute()
+	if err != nil {
+		return Recovery{}, fmt.Errorf("kratos recovery code: %w", err)
+	}
+	r := Recovery{Link: rc.RecoveryLink, Code: rc.RecoveryCode}
+	if rc.ExpiresAt != nil {
+		r.ExpiresAt = *rc.ExpiresAt
+	}
+	return r, nil
+}
+
+// DeleteIdentity removes an identity; deleting a missing one succeeds (compensations retry).
+func (c *Client) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
+	resp, err := c.admin.IdentityAPI.DeleteIdentity(ctx, id.String()).Execute()
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+// PublicAPI exposes the generated public client (tests drive login flows with it).
+func (c *Client) PublicAPI() *ory.APIClient { return c.public }
