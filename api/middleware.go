@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,8 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/secureops/secureops/internal/observability"
-	"github.com/secureops/secureops/internal/tenant"
 )
+
+// logFields carries what inner middleware learns (the tenant) back out to the
+// access log, which wraps them and only sees the outer request.
+type logFields struct{ tenantID, userID string }
+
+type logFieldsKey struct{}
 
 // requestContext exposes chi's request id to clients and puts it on every log
 // record of the request.
@@ -23,6 +29,7 @@ func requestContext(next http.Handler) http.Handler {
 		id := middleware.GetReqID(r.Context())
 		w.Header().Set("X-Request-Id", id)
 		ctx := observability.WithAttrs(r.Context(), slog.String("request_id", id))
+		ctx = context.WithValue(ctx, logFieldsKey{}, &logFields{})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -93,22 +100,13 @@ func (m *httpMetrics) accessLog(next http.Handler) http.Handler {
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 		m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
 		attrs := []any{"method", r.Method, "route", route, "path", r.URL.Path, "status", status, "duration_ms", d.Milliseconds(), "bytes", ww.BytesWritten()}
-		if c, ok := tenant.From(r.Context()); ok {
-			attrs = append(attrs, "tenant_id", c.TenantID.String())
+		if lf, ok := r.Context().Value(logFieldsKey{}).(*logFields); ok && lf.tenantID != "" {
+			attrs = append(attrs, "tenant_id", lf.tenantID, "user_id", lf.userID)
 		}
 		level := slog.LevelInfo
 		if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 			level = slog.LevelDebug
 		}
 		slog.Log(r.Context(), level, "http request", attrs...)
-	})
-}
-
-// devCaller acts for the development tenant until authentication lands.
-func devCaller(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := tenant.Caller{TenantID: tenant.DevTenantID}
-		ctx := observability.WithAttrs(tenant.With(r.Context(), c), slog.String("tenant_id", c.TenantID.String()))
-		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

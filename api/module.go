@@ -13,6 +13,7 @@ import (
 
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/targets"
 )
@@ -23,15 +24,23 @@ type Listener struct{ Addr net.Addr }
 // Module serves the API on config.HTTPAddr for the app's lifetime.
 var Module = fx.Module("api",
 	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger) *Server {
-		return &Server{
-			DB: d, Temporal: tc, Metrics: m, Log: log,
+		s := &Server{
+			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit,
 			Policy: targets.Policy{LoopbackOnly: c.Mode != config.ModeProduction, Allowed: c.ScanAllowedCIDRs},
 		}
+		if c.KratosPublicURL != "" && c.KratosAdminURL != "" {
+			s.Kratos = kratos.New(c.KratosPublicURL, c.KratosAdminURL, nil, 30*time.Second)
+		}
+		return s
 	}),
-	fx.Provide(func(lc fx.Lifecycle, s *Server, c config.Config, log *slog.Logger) *Listener {
+	fx.Provide(func(lc fx.Lifecycle, s *Server, c config.Config, log *slog.Logger) (*Listener, error) {
 		l := &Listener{}
+		router, err := s.Router()
+		if err != nil {
+			return nil, err
+		}
 		srv := &http.Server{
-			Handler:           s.Router(),
+			Handler:           router,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		}
@@ -52,7 +61,7 @@ var Module = fx.Module("api",
 			},
 			OnStop: func(ctx context.Context) error { return srv.Shutdown(ctx) },
 		})
-		return l
+		return l, nil
 	}),
 	fx.Invoke(func(*Listener) {}),
 )

@@ -86,12 +86,15 @@ func TestOpenAPISpecValidates(t *testing.T) {
 		if len(op.Tags) == 0 {
 			t.Errorf("%s: no tag", key)
 		}
-		if op.Security != nil {
-			t.Errorf("%s: security must not be required yet", key)
+		// Public operations opt out of the document-wide authentication.
+		public := strings.HasPrefix(key, "GET /healthz") || strings.HasPrefix(key, "GET /readyz") ||
+			strings.HasPrefix(key, "GET /metrics") || strings.HasPrefix(key, "GET /docs") || key == "GET /api/v1/openapi.json"
+		if public && (op.Security == nil || len(*op.Security) != 0) {
+			t.Errorf("%s: a public operation must declare security: []", key)
 		}
 	}
-	if doc.Security != nil {
-		t.Error("top-level security must not be required yet")
+	if len(doc.Security) != 3 {
+		t.Errorf("top-level security lists %d schemes, want the 3 ways to authenticate", len(doc.Security))
 	}
 	for _, name := range []string{"sessionCookie", "sessionToken", "apiKey"} {
 		if doc.Components.SecuritySchemes[name] == nil {
@@ -211,8 +214,8 @@ func TestSpecOperations(t *testing.T) {
 			t.Errorf("SpecOperations lacks %q", k)
 		}
 	}
-	if len(ops) != len(want) {
-		t.Errorf("SpecOperations has %d operations, want %d: %v", len(ops), len(want), ops)
+	if len(ops) < len(want) {
+		t.Errorf("SpecOperations has %d operations, want at least %d: %v", len(ops), len(want), ops)
 	}
 }
 
@@ -225,8 +228,11 @@ func TestSpecMatchesRouter(t *testing.T) {
 		t.Fatal(err)
 	}
 	routes := map[string]bool{}
-	s := &Server{} // Metrics nil: /metrics is not mounted
-	err = chi.Walk(s.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+	router, err := (&Server{}).Router()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		route = strings.TrimSuffix(route, "/")
 		if route == "" {
 			route = "/"
@@ -246,9 +252,6 @@ func TestSpecMatchesRouter(t *testing.T) {
 		}
 	}
 	for op := range ops {
-		if op == "GET /metrics" {
-			continue
-		}
 		if !routes[op] {
 			t.Errorf("operation %q is in api/openapi.yaml but not routed", op)
 		}

@@ -3,15 +3,20 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/targets"
 )
@@ -23,17 +28,78 @@ type Server struct {
 	Metrics  *observability.Metrics
 	Policy   targets.Policy
 	Log      *slog.Logger
+	// Kratos validates sessions and administers identities; nil disables
+	// session authentication (API keys still work).
+	Kratos *kratos.Client
+	// RateLimit is requests per minute per API key or session (0: 600).
+	RateLimit int
+
+	limiter *httprate.RateLimiter
 }
 
-// Router builds the complete route table.
-func (s *Server) Router() chi.Router {
-	r := chi.NewRouter()
-	var m *httpMetrics
-	if s.Metrics != nil {
-		m = newHTTPMetrics(s.Metrics.Registry)
-	} else {
-		m = newHTTPMetrics(nil)
+// Route is one operation and the permission it requires. Every route is
+// declared here, with its permission, or it is not served.
+type Route struct {
+	Method     string
+	Pattern    string
+	Permission auth.Permission
+	handler    http.HandlerFunc
+}
+
+// Routes is the complete route table.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{"GET", "/healthz", auth.PermPublic, s.healthz},
+		{"GET", "/readyz", auth.PermPublic, s.readyz},
+		{"GET", "/metrics", auth.PermPublic, s.metrics},
+		{"GET", "/docs", auth.PermPublic, ServeDocs},
+		{"GET", "/docs/*", auth.PermPublic, ServeDocs},
+		{"GET", "/api/v1/openapi.json", auth.PermPublic, ServeOpenAPI},
+
+		{"GET", "/api/v1/me", auth.PermAuthenticated, s.me},
+
+		{"POST", "/api/v1/scans", auth.PermScansStart, s.scanCreate},
+		{"GET", "/api/v1/scans/{id}", auth.PermFindingsView, s.scanGet},
+		{"GET", "/api/v1/scans/{id}/findings", auth.PermFindingsView, s.scanFindingsList},
+
+		{"GET", "/api/v1/tenants/{id}", auth.PermFindingsView, s.tenantGet},
+		{"POST", "/api/v1/tenants/{id}/children", auth.PermUsersManage, s.tenantChildCreate},
+		{"GET", "/api/v1/tenants/{id}/children", auth.PermFindingsView, s.tenantChildrenList},
+		{"GET", "/api/v1/tenants/{id}/tree", auth.PermFindingsView, s.tenantTree},
+
+		{"POST", "/api/v1/teams", auth.PermUsersManage, s.teamCreate},
+		{"GET", "/api/v1/teams", auth.PermFindingsView, s.teamList},
+		{"GET", "/api/v1/teams/{id}", auth.PermFindingsView, s.teamGet},
+		{"PATCH", "/api/v1/teams/{id}", auth.PermUsersManage, s.teamUpdate},
+		{"DELETE", "/api/v1/teams/{id}", auth.PermUsersManage, s.teamDelete},
+
+		{"POST", "/api/v1/users", auth.PermUsersManage, s.userInvite},
+		{"GET", "/api/v1/users", auth.PermUsersManage, s.userList},
+		{"PATCH", "/api/v1/users/{id}", auth.PermUsersManage, s.userUpdate},
+		{"DELETE", "/api/v1/users/{id}", auth.PermUsersManage, s.userRemove},
+
+		{"POST", "/api/v1/api-keys", auth.PermAPIKeysManage, s.apiKeyCreate},
+		{"GET", "/api/v1/api-keys", auth.PermAPIKeysManage, s.apiKeyList},
+		{"DELETE", "/api/v1/api-keys/{id}", auth.PermAPIKeysManage, s.apiKeyRevoke},
+
+		{"GET", "/api/v1/audit", auth.PermUsersManage, s.auditList},
+
+		{"GET", "/api/v1/admin/tenants", auth.PermPlatformTenants, s.adminTenantsList},
+		{"POST", "/api/v1/admin/tenants/{id}/suspend", auth.PermPlatformTenants, s.adminTenantSetStatus("suspended", "tenant.suspended")},
+		{"POST", "/api/v1/admin/tenants/{id}/resume", auth.PermPlatformTenants, s.adminTenantSetStatus("active", "tenant.resumed")},
+		{"POST", "/api/v1/admin/impersonations", auth.PermPlatformImpersonate, s.adminImpersonationCreate},
 	}
+}
+
+// Router builds the chi router from Routes. It fails when a route reached
+// the router without a declared permission, so such a server never starts.
+func (s *Server) Router() (chi.Router, error) {
+	r := chi.NewRouter()
+	var reg prometheus.Registerer
+	if s.Metrics != nil {
+		reg = s.Metrics.Registry
+	}
+	m := newHTTPMetrics(reg)
 	r.Use(middleware.RequestID, requestContext, m.accessLog, recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no route for " + r.URL.Path, Instance: r.URL.Path})
@@ -41,25 +107,39 @@ func (s *Server) Router() chi.Router {
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed on " + r.URL.Path, Instance: r.URL.Path})
 	})
-
-	r.Get("/healthz", s.healthz)
-	r.Get("/readyz", s.readyz)
-	if s.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", s.Metrics.Handler())
+	limit := s.RateLimit
+	if limit <= 0 {
+		limit = 600
 	}
-	r.Get("/docs", ServeDocs)
-	r.Get("/docs/*", ServeDocs)
-
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Get("/openapi.json", ServeOpenAPI)
-		r.Group(func(r chi.Router) {
-			r.Use(devCaller)
-			r.Post("/scans", s.scanCreate)
-			r.Get("/scans/{id}", s.scanGet)
-			r.Get("/scans/{id}/findings", s.scanFindingsList)
-		})
+	s.limiter = httprate.NewRateLimiter(limit, time.Minute, httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Status: http.StatusTooManyRequests, Detail: "rate limit exceeded; retry after the time in Retry-After", Instance: r.URL.Path})
+	}))
+	declared := map[string]bool{}
+	for _, rt := range s.Routes() {
+		if rt.Permission == "" {
+			return nil, fmt.Errorf("route %s %s declares no permission", rt.Method, rt.Pattern)
+		}
+		declared[rt.Method+" "+rt.Pattern] = true
+		r.With(s.guard(rt.Permission)).MethodFunc(rt.Method, rt.Pattern, rt.handler)
+	}
+	err := chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if !declared[method+" "+route] {
+			return fmt.Errorf("route %s %s has no declared permission", method, route)
+		}
+		return nil
 	})
-	return r
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	if s.Metrics == nil {
+		writeError(w, r, errNotFound)
+		return
+	}
+	s.Metrics.Handler().ServeHTTP(w, r)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -22,12 +23,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/activities/scanner"
+	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/internal/tenant"
 	"github.com/secureops/secureops/workflows/scan"
 )
 
@@ -51,12 +52,17 @@ func decodeJSON(r *http.Request, v any, limit int64) error {
 			return statusErr(http.StatusUnsupportedMediaType, "the body must be application/json")
 		}
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, limit+1))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
+		var mbe *http.MaxBytesError
 		switch {
+		case errors.As(err, &mbe):
+			return statusErr(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit))
+		case errors.As(err, &te) && te.Field == "":
+			return &ValidationError{Detail: "the body must be a JSON object"}
 		case errors.Is(err, io.EOF):
 			return &ValidationError{Detail: "the body is empty; a JSON object is required"}
 		case errors.As(err, &se):
@@ -73,15 +79,6 @@ func decodeJSON(r *http.Request, v any, limit int64) error {
 		return &ValidationError{Detail: "unexpected data after the JSON object"}
 	}
 	return nil
-}
-
-func (s *Server) caller(r *http.Request) tenant.Caller {
-	c, ok := tenant.From(r.Context())
-	if !ok {
-		// Routes are mounted behind the caller middleware; reaching this is a bug.
-		panic("api: request without caller")
-	}
-	return c
 }
 
 func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
@@ -122,36 +119,58 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	c := s.caller(r)
+	a := accessFrom(r.Context())
+	if err := requireTenant(a); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(t.String()) > 2048 {
+		writeError(w, r, invalid("target", "the target is longer than 2048 characters once normalised"))
+		return
+	}
 	id := uuid.New()
-	in := scan.Input{TenantID: c.TenantID, ScanID: id, Target: t.String(), Scanners: req.Scanners}
+	in := scan.Input{TenantID: a.TenantID, ScanID: id, Target: t.String(), Scanners: req.Scanners}
 	wid := scan.WorkflowID(id)
-	err = s.DB.InTx(r.Context(), db.TenantScope(c.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: id, TenantID: c.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: wid,
-		})
-		return err
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
+			ID: id, TenantID: a.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: wid,
+		}); err != nil {
+			return err
+		}
+		return audit(ctx, tx, r, a, uuid.Nil, "scan.started", "scan", id.String(), map[string]any{"target": in.Target, "scanners": in.Scanners})
 	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	_, err = s.Temporal.ExecuteWorkflow(r.Context(), client.StartWorkflowOptions{
+	// The start must not be abandoned half-way because the client hung up:
+	// the row already exists and would otherwise wait for a workflow forever.
+	startCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
+	defer cancel()
+	_, err = s.Temporal.ExecuteWorkflow(startCtx, client.StartWorkflowOptions{
 		ID:                       wid,
 		TaskQueue:                temporalx.QueueScans,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporalx.SATenantID.ValueSet(c.TenantID.String()),
+			temporalx.SATenantID.ValueSet(a.TenantID.String()),
 			temporalx.SAKind.ValueSet("scan"),
-			temporalx.SAScanTarget.ValueSet(in.Target),
+			// Keyword attributes are VARCHAR(255) in SQL visibility stores.
+			temporalx.SAScanTarget.ValueSet(truncateUTF8(in.Target, 255)),
 		),
 	}, scan.WorkflowName, in)
 	if err != nil {
+		// A timeout can hide a start that succeeded: ask before giving up.
+		if _, derr := s.Temporal.DescribeWorkflowExecution(startCtx, wid, ""); derr == nil {
+			err = nil
+		}
+	}
+	if err != nil {
 		// The row must not stay queued forever for a workflow that never began.
-		_ = s.DB.InTx(context.WithoutCancel(r.Context()), db.TenantScope(c.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		_ = s.DB.InTx(context.WithoutCancel(r.Context()), db.TenantScope(a.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 			msg := "could not start the scan workflow"
-			return db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: id, Status: "failed", Error: &msg})
+			_, err := db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: id, Status: "failed", Error: &msg})
+			return err
 		})
 		s.logErr(r, "start scan workflow", err)
 		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the scan could not be started; try again shortly"))
@@ -216,9 +235,8 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	c := s.caller(r)
 	var sc dbq.Scan
-	err = s.DB.InTx(r.Context(), db.TenantScope(c.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		sc, err = db.Q.ScanGet(ctx, tx, id)
 		return err
 	})
@@ -305,9 +323,8 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		}
 		params.AfterID = uuid.NullUUID{UUID: after, Valid: true}
 	}
-	c := s.caller(r)
 	var rows []dbq.Finding
-	err = s.DB.InTx(r.Context(), db.TenantScope(c.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		if _, err := db.Q.ScanGet(ctx, tx, id); err != nil {
 			return err
 		}
@@ -328,6 +345,17 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, findingView(f))
 	}
 	writeJSON(w, http.StatusOK, page)
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 func encodeCursor(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }

@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/targets"
@@ -142,7 +143,9 @@ func (a *Activities) runNmap(ctx context.Context, in RunInput, t targets.Target,
 func (a *Activities) runProcess(ctx context.Context, in RunInput, path string, args []string, progress func([]byte) (int, bool)) ([]byte, error) {
 	log := a.logger(ctx)
 	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the worker dies, its scanner dies with it instead of
+	// running on beside the retry's scanner.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		if cmd.Process == nil {
 			return nil
@@ -198,7 +201,7 @@ func (a *Activities) runProcess(ctx context.Context, in RunInput, path string, a
 
 // saveProgress is best effort: a missed update only delays what the user sees.
 func (a *Activities) saveProgress(ctx context.Context, in RunInput, pct int) {
-	if pct < 0 {
+	if pct < 0 || a.DB == nil {
 		return
 	}
 	if pct > 99 {
@@ -206,7 +209,7 @@ func (a *Activities) saveProgress(ctx context.Context, in RunInput, pct int) {
 	}
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		return db.Q.ScanSetProgress(ctx, tx, dbq.ScanSetProgressParams{
-			ID: in.ScanID, Progress: int32(pct), Message: in.Scanner + " running",
+			ID: in.ScanID, Progress: int32(pct), Message: in.Scanner + " running", RunID: store.RunID(ctx),
 		})
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -152,8 +152,10 @@ func TestCancelKillsScannerProcessGroup(t *testing.T) {
 	}()
 	start := time.Now()
 	_, err := env.ExecuteActivity(a.Run, RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nmap", Target: "127.0.0.1:9"})
-	if err == nil {
-		t.Fatal("cancelled activity returned no error")
+	// The test environment reports the cancellation as an activity error
+	// wrapping the context's; anything else (a panic, a scanner failure) fails.
+	if err == nil || !strings.Contains(err.Error(), context.Canceled.Error()) || strings.Contains(err.Error(), "panic") {
+		t.Fatalf("cancelled activity returned %v, want a cancellation", err)
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Fatalf("cancel took %v", d)

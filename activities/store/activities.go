@@ -1,6 +1,7 @@
 // Package store holds the activities that write scan state and findings to
-// PostgreSQL. Every write is keyed by natural keys, so a retried activity or a
-// workflow reset from the Web UI repeats nothing.
+// PostgreSQL. Writes are keyed by natural keys (scan, fingerprint) and by the
+// Temporal run that owns the scan: a retried activity repeats nothing, and a
+// run started by a reset from the Web UI takes the scan over cleanly.
 package store
 
 import (
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/db"
@@ -39,10 +41,27 @@ type ScanRef struct {
 	ScanID   uuid.UUID `json:"scan_id"`
 }
 
-// ScanMarkRunning moves a queued scan to running.
+// ErrScanGone is the non-retryable type for a scan whose row is missing.
+const ErrScanGone = "ScanGone"
+
+// RunID is the Temporal run an activity belongs to; "" outside Temporal.
+func RunID(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return ""
+	}
+	return activity.GetInfo(ctx).WorkflowExecution.RunID
+}
+
+// ScanMarkRunning moves the scan to running and makes this run its owner.
 func (a *Activities) ScanMarkRunning(ctx context.Context, in ScanRef) error {
 	return a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		return db.Q.ScanMarkRunning(ctx, tx, in.ScanID)
+		_, err := db.Q.ScanMarkRunning(ctx, tx, dbq.ScanMarkRunningParams{ID: in.ScanID, RunID: RunID(ctx)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// No row, or this very run already finished it: scanning again
+			// would only repeat work nobody can see.
+			return temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist or this run already finished it", ErrScanGone, err)
+		}
+		return err
 	})
 }
 
@@ -70,7 +89,7 @@ func (a *Activities) IngestReport(ctx context.Context, in IngestInput) (db.Inges
 			}
 			return err
 		}
-		res, err = db.IngestFindings(ctx, tx, in.TenantID, in.ScanID, fs)
+		res, err = db.IngestFindings(ctx, tx, in.TenantID, in.ScanID, in.Scanner, fs)
 		return err
 	})
 	return res, err
@@ -105,7 +124,10 @@ func (a *Activities) ScanFinish(ctx context.Context, in FinishInput) (Counts, er
 		return c, temporal.NewNonRetryableApplicationError("unknown scan status "+in.Status, "InvalidArgument", nil)
 	}
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		row, err := db.Q.ScanCountsRefresh(ctx, tx, in.ScanID)
+		row, err := db.Q.ScanCountsRefresh(ctx, tx, dbq.ScanCountsRefreshParams{ID: in.ScanID, RunID: RunID(ctx)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // a newer run owns the scan now; nothing of ours to record
+		}
 		if err != nil {
 			return err
 		}
@@ -114,7 +136,8 @@ func (a *Activities) ScanFinish(ctx context.Context, in FinishInput) (Counts, er
 		if in.Error != "" {
 			errText = &in.Error
 		}
-		return db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: in.ScanID, Status: in.Status, Error: errText})
+		_, err = db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: in.ScanID, Status: in.Status, Error: errText, RunID: RunID(ctx)})
+		return err
 	})
 	return c, err
 }

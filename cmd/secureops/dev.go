@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,9 +17,13 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/secureops/secureops/api"
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/devserver"
+	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/kratosdev"
 	"github.com/secureops/secureops/internal/pgcluster"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workers"
@@ -25,7 +31,7 @@ import (
 
 func devCmd() *cobra.Command {
 	var dataDir string
-	var apiPort, temporalPort, uiPort int
+	var apiPort, temporalPort, uiPort, kratosPublic, kratosAdmin int
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole platform in one process on embedded defaults (Temporal + UI, PostgreSQL, API, workers)",
@@ -72,6 +78,18 @@ func devCmd() *cobra.Command {
 				return err
 			}
 
+			// Kratos: real, with its identities in SQLite under .data/kratos.
+			if cfg.KratosPublicURL == "" {
+				kp, err := kratosdev.Start(ctx, kratosdev.Options{
+					Dir: filepath.Join(abs, "kratos"), PublicPort: kratosPublic, AdminPort: kratosAdmin, SQLite: true, Log: log,
+				})
+				if err != nil {
+					return fmt.Errorf("Kratos: %w", err)
+				}
+				defer kp.Stop()
+				cfg.KratosPublicURL, cfg.KratosAdminURL = kp.PublicURL, kp.AdminURL
+			}
+
 			ts, err := devserver.Start(ctx, devserver.Options{
 				DBFile:           filepath.Join(abs, "temporal.db"),
 				FrontendPort:     temporalPort,
@@ -109,6 +127,10 @@ func devCmd() *cobra.Command {
 			if err := app.Start(startCtx); err != nil {
 				return err
 			}
+			demo, err := seedDemo(ctx, cfg, abs)
+			if err != nil {
+				return fmt.Errorf("seeding the demo tenant: %w", err)
+			}
 			endpoints := [][2]string{
 				{"SECUREOPS_API_URL", "http://" + lis.Addr.String()},
 				{"TEMPORAL_UI_URL", ts.UIURL()},
@@ -116,6 +138,9 @@ func devCmd() *cobra.Command {
 				{"TEMPORAL_NAMESPACE", ts.Namespace()},
 				{"DATABASE_URL", cfg.DatabaseURL},
 				{"APP_DATABASE_URL", cfg.AppDatabaseURL},
+				{"KRATOS_PUBLIC_URL", cfg.KratosPublicURL},
+				{"KRATOS_ADMIN_URL", cfg.KratosAdminURL},
+				{"SECUREOPS_DEMO_API_KEY", demo.APIKey},
 			}
 			if err := writeEndpoints(filepath.Join(abs, "endpoints.env"), endpoints); err != nil {
 				return err
@@ -125,6 +150,12 @@ func devCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", kv[0], kv[1])
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "API docs", "http://"+lis.Addr.String()+"/docs")
+			if demo.Password != "" {
+				// Printed once, on the console only: it is stored nowhere else.
+				fmt.Fprintf(cmd.OutOrStdout(), "Demo owner (shown once): %s / %s\n", demo.Email, demo.Password)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Demo owner: %s (password shown at first start)\n", demo.Email)
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Press Ctrl-C to stop.")
 
 			<-ctx.Done()
@@ -138,6 +169,8 @@ func devCmd() *cobra.Command {
 	c.Flags().IntVar(&apiPort, "api-port", envInt("API_PORT", 8080), "API port (HTTP_ADDR overrides)")
 	c.Flags().IntVar(&temporalPort, "temporal-port", envInt("TEMPORAL_PORT", 7233), "Temporal frontend port")
 	c.Flags().IntVar(&uiPort, "ui-port", envInt("TEMPORAL_UI_PORT", 8233), "Temporal Web UI port")
+	c.Flags().IntVar(&kratosPublic, "kratos-public-port", envInt("KRATOS_PUBLIC_PORT", 4433), "Kratos public API port")
+	c.Flags().IntVar(&kratosAdmin, "kratos-admin-port", envInt("KRATOS_ADMIN_PORT", 4434), "Kratos admin API port")
 	return c
 }
 
@@ -156,16 +189,46 @@ func writeEndpoints(path string, kvs [][2]string) error {
 	return os.Rename(tmp, path)
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
+type demoSeed struct {
+	Email, Password, APIKey string
 }
 
-func envInt(k string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
-		return v
+// seedDemo makes sure the demo tenant, its owner and a demo API key exist.
+// The key's secret is kept in .data/demo-api-key (dev data, mode 0600) so
+// later starts can publish the same key; the owner's password is generated
+// and printed only when the identity is first created.
+func seedDemo(ctx context.Context, cfg config.Config, dataDir string) (demoSeed, error) {
+	d, err := db.Open(ctx, cfg.AppDatabaseURL)
+	if err != nil {
+		return demoSeed{}, err
 	}
-	return def
+	defer d.Close()
+	kr := kratos.New(cfg.KratosPublicURL, cfg.KratosAdminURL, nil, time.Second)
+	seed := demoSeed{Email: "owner@demo.secureops.local"}
+	pw := make([]byte, 12)
+	if _, err := rand.Read(pw); err != nil {
+		return seed, err
+	}
+	password := hex.EncodeToString(pw)
+	t, err := bootstrap.CreateTenant(ctx, d, kr, bootstrap.TenantInput{
+		Name: "Demo Company", Slug: "demo", Tier: "pro", OwnerEmail: seed.Email, OwnerName: "Demo Owner",
+		OwnerPassword: password, Existing: true,
+	})
+	if err != nil {
+		return seed, err
+	}
+	if t.OwnerCreated {
+		seed.Password = password
+	}
+	keyFile := filepath.Join(dataDir, "demo-api-key")
+	if b, err := os.ReadFile(keyFile); err == nil && !t.Created {
+		seed.APIKey = strings.TrimSpace(string(b))
+		return seed, nil
+	}
+	key, _, err := bootstrap.CreateAPIKey(ctx, d, t.Slug, auth.RoleClientAdmin, nil, "demo")
+	if err != nil {
+		return seed, err
+	}
+	seed.APIKey = key
+	return seed, os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	NiktoPath         string
 	ScanAllowedCIDRs  []netip.Prefix
 	ShutdownTimeout   time.Duration
+	KratosPublicURL   string
+	KratosAdminURL    string
+	RateLimit         int // API requests per minute per key or session
 }
 
 // FromEnv reads the environment. defaultMode is what the subcommand implies
@@ -55,7 +59,19 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		LogLevel:          get("LOG_LEVEL", "info"),
 		NmapPath:          get("NMAP_PATH", "nmap"),
 		NiktoPath:         get("NIKTO_PATH", "nikto"),
-		ShutdownTimeout:   15 * time.Second,
+		// Above the workers' 10 s stop timeout plus the scanner kill delay and
+		// the HTTP drain, so fx still runs every stop hook.
+		ShutdownTimeout: 30 * time.Second,
+		KratosPublicURL: os.Getenv("KRATOS_PUBLIC_URL"),
+		KratosAdminURL:  os.Getenv("KRATOS_ADMIN_URL"),
+		RateLimit:       600,
+	}
+	if v := os.Getenv("API_RATE_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("API_RATE_LIMIT=%q: want a positive integer", v)
+		}
+		c.RateLimit = n
 	}
 	switch c.Mode {
 	case ModeProduction, ModeDev, ModeTest:

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -102,9 +103,31 @@ func TestTenantScopeIsolation(t *testing.T) {
 	if err := app.InTx(ctx, db.Scope{}, func(context.Context, pgx.Tx) error { return nil }); !errors.Is(err, db.ErrNoScope) {
 		t.Fatalf("InTx without scope: %v, want ErrNoScope", err)
 	}
-	// A raw app-role connection that never set a scope sees nothing at all.
+	// A raw app-role connection that never set a scope sees nothing at all,
+	// in every table that has a tenant_id (listed from the catalog, so a new
+	// table is covered without editing this test).
+	super := ownerConn(t, d.SuperDSN)
+	if _, err := super.Exec(ctx, "INSERT INTO audit_log (tenant_id, action) VALUES ($1, 'seed'), ($2, 'seed')", a, b); err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	rows, err := super.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind = 'r'
+		  AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	if len(tables) < 8 {
+		t.Fatalf("only %d tenant tables found", len(tables))
+	}
 	raw := ownerConn(t, d.AppDSN)
-	for _, table := range []string{"tenants", "scans", "findings", "scan_findings", "scan_reports"} {
+	for _, table := range tables {
 		var n int
 		if err := raw.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatal(err)
@@ -113,8 +136,24 @@ func TestTenantScopeIsolation(t *testing.T) {
 			t.Errorf("unscoped app connection sees %d rows of %s", n, table)
 		}
 	}
+	// Scoped to A, no table shows a row of another tenant.
+	err = app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
+		for _, table := range tables {
+			var n int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE tenant_id <> $1", a).Scan(&n); err != nil {
+				return err
+			}
+			if n != 0 {
+				t.Errorf("scope A sees %d foreign rows of %s", n, table)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Scoped to A: A's scan, never B's, even with a query lacking WHERE.
-	err := app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
+	err = app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := db.Q.ScanGet(ctx, tx, scanA); err != nil {
 			t.Errorf("own scan: %v", err)
 		}
@@ -178,7 +217,7 @@ func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 		var res db.IngestResult
 		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
 			var err error
-			res, err = db.IngestFindings(ctx, tx, tid, scan, batch())
+			res, err = db.IngestFindings(ctx, tx, tid, scan, "nmap", batch())
 			return err
 		})
 		if err != nil {
@@ -206,7 +245,7 @@ func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 				t.Errorf("duplicate kept severity %s, want the worst (high)", f.Severity)
 			}
 		}
-		c, err := db.Q.ScanCountsRefresh(ctx, tx, scan1)
+		c, err := db.Q.ScanCountsRefresh(ctx, tx, dbq.ScanCountsRefreshParams{ID: scan1, RunID: ""})
 		if err != nil {
 			return err
 		}
@@ -243,6 +282,74 @@ func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 func TestMigrateTwiceIsNoop(t *testing.T) {
 	d := pgtest.New(t)
 	if err := db.Migrate(context.Background(), d.OwnerDSN, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The audit log is append-only for the application role.
+func TestAuditLogAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	owner := ownerConn(t, d.SuperDSN)
+	a := seedTenant(t, owner, "audited")
+	app := d.OpenApp(t)
+	err := app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
+		return db.Q.AuditInsert(ctx, tx, dbq.AuditInsertParams{TenantID: a, Action: "test.action", Details: []byte("{}")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"} {
+		err := app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, stmt)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s as secureops_app: %v, want permission denied", stmt, err)
+		}
+	}
+	var n int
+	if err := owner.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE action = 'test.action'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("audit rows %d %v", n, err)
+	}
+}
+
+// Auth helpers see through RLS for exactly their question, and leave no
+// admin flag behind in the caller's transaction.
+func TestAuthFunctionsDoNotLeakAdminFlag(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	owner := ownerConn(t, d.SuperDSN)
+	a := seedTenant(t, owner, "root-co")
+	if _, err := owner.Exec(ctx, "INSERT INTO tenants (slug, name, parent_id) VALUES ('child-co', 'c', $1)", a); err != nil {
+		t.Fatal(err)
+	}
+	app := d.OpenApp(t)
+	err := app.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		ids, err := db.Q.AuthTenantSubtree(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		if len(ids) != 2 {
+			t.Errorf("subtree %v, want the tenant and its child", ids)
+		}
+		var flag string
+		if err := tx.QueryRow(ctx, "SELECT COALESCE(current_setting('secureops.platform_admin', true), '')").Scan(&flag); err != nil {
+			return err
+		}
+		if flag == "on" {
+			t.Error("admin flag leaked into the caller's transaction")
+		}
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM tenants").Scan(&n); err != nil {
+			return err
+		}
+		if n != 0 {
+			t.Errorf("after the auth helper, an unscoped query sees %d tenants", n)
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -22,8 +22,10 @@ type IngestResult struct {
 // IngestFindings stores a scan's findings in one round of COPY plus two
 // set-based statements, whatever the batch size: COPY into a transaction-local
 // staging table, one upsert on (tenant_id, fingerprint), one insert of the
-// scan's occurrences. Running it twice for the same scan changes nothing more.
-func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, batch []findings.Finding) (IngestResult, error) {
+// scan's occurrences. Running it again for the same scan and scanner replaces
+// that scanner's occurrences: a retry changes nothing, a re-run after a reset
+// drops what it no longer finds.
+func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, scanner string, batch []findings.Finding) (IngestResult, error) {
 	var res IngestResult
 	// Shadows public.finding_stage for this transaction only (see the migration).
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE finding_stage (LIKE public.finding_stage) ON COMMIT DROP"); err != nil {
@@ -63,6 +65,9 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, 
 	res.Staged = n
 	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{TenantID: tenantID, ScanID: scanID}); err != nil {
 		return res, fmt.Errorf("upsert findings: %w", err)
+	}
+	if _, err = Q.ScanFindingPruneForScanner(ctx, tx, dbq.ScanFindingPruneForScannerParams{ScanID: scanID, Scanner: scanner}); err != nil {
+		return res, fmt.Errorf("prune findings of a re-run: %w", err)
 	}
 	if res.Linked, err = Q.ScanFindingInsertFromStage(ctx, tx, dbq.ScanFindingInsertFromStageParams{ScanID: scanID, TenantID: tenantID}); err != nil {
 		return res, fmt.Errorf("link findings to scan: %w", err)

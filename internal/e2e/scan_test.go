@@ -20,14 +20,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
 	"github.com/secureops/secureops/api"
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/devserver"
+	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/internal/tenant"
 	"github.com/secureops/secureops/internal/testutil/pgtest"
 	"github.com/secureops/secureops/workers"
 )
@@ -37,9 +41,21 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type platform struct {
 	api      *httptest.Server
 	temporal client.Client
+	db       *db.DB
+	tenant   uuid.UUID
+	key      string // an analyst's API key of tenant
+	server   *api.Server
 }
 
-func start(t *testing.T) *platform {
+type options struct {
+	kratos    *kratos.Client
+	noWorkers bool
+	rateLimit int
+}
+
+func start(t *testing.T) *platform { return startWith(t, options{}) }
+
+func startWith(t *testing.T, o options) *platform {
 	t.Helper()
 	if _, err := exec.LookPath("nmap"); err != nil {
 		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {
@@ -78,14 +94,31 @@ func start(t *testing.T) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ws.Start(); err != nil {
+	if o.rateLimit == 0 {
+		o.rateLimit = 100000
+	}
+	if !o.noWorkers {
+		if err := ws.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ws.Stop)
+	}
+	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: workers.ScanPolicy(cfg), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit}
+	router, err := srv.Router()
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(ws.Stop)
-	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: workers.ScanPolicy(cfg), Log: log}
-	hs := httptest.NewServer(srv.Router())
+	hs := httptest.NewServer(router)
 	t.Cleanup(hs.Close)
-	return &platform{api: hs, temporal: tc}
+	ten, err := bootstrap.CreateTenant(ctx, h, nil, bootstrap.TenantInput{Name: "Acme Corp", Tier: "pro"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := bootstrap.CreateAPIKey(ctx, h, ten.Slug, auth.RoleClientAnalyst, nil, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &platform{api: hs, temporal: tc, db: h, tenant: ten.ID, key: key, server: srv}
 }
 
 func (p *platform) do(t *testing.T, method, path, contentType, body string) (int, map[string]any) {
@@ -96,6 +129,9 @@ func (p *platform) do(t *testing.T, method, path, contentType, body string) (int
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if p.key != "" {
+		req.Header.Set("Authorization", "Bearer "+p.key)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -185,7 +221,7 @@ func TestScanThinSlice(t *testing.T) {
 	// Operators find the scan in the Web UI by tenant and kind.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	q := fmt.Sprintf("TenantId = '%s' AND Kind = 'scan' AND ScanTarget = '127.0.0.1:%d'", tenant.DevTenantID, port)
+	q := fmt.Sprintf("TenantId = '%s' AND Kind = 'scan' AND ScanTarget = '127.0.0.1:%d'", p.tenant, port)
 	for {
 		resp, err := p.temporal.ListWorkflow(ctx, listReq(q))
 		if err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == "scan/"+id {
@@ -258,4 +294,15 @@ func TestScanBadInput(t *testing.T) {
 	if code, body := p.do(t, "GET", "/readyz", "", ""); code != 200 || body["status"] != "ok" {
 		t.Errorf("readyz %d %v", code, body)
 	}
+	// Without credentials, or with a forged key: 401 problem.
+	key := p.key
+	p.key = ""
+	if code, _ := p.do(t, "POST", "/api/v1/scans", "application/json", `{"target":"127.0.0.1"}`); code != 401 {
+		t.Errorf("unauthenticated create: %d", code)
+	}
+	p.key = key[:len(key)-4] + "0000"
+	if code, _ := p.do(t, "GET", "/api/v1/me", "", ""); code != 401 {
+		t.Errorf("forged key: %d", code)
+	}
+	p.key = key
 }

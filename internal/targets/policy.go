@@ -39,6 +39,8 @@ var forbidden = []struct {
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 	{netip.MustParsePrefix("fd00:ec2::254/128"), "cloud metadata"},
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64 (may embed private IPv4)"},
+	{netip.MustParsePrefix("2002::/16"), "6to4 (embeds an IPv4 address)"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo (embeds an IPv4 address)"},
 }
 
 // Check refuses addresses outside the policy, saying why.

@@ -47,12 +47,13 @@ ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
     END;
 
 -- name: FindingListByScan :many
--- Keyset pagination on (severity rank desc, id).
+-- Keyset pagination on id. The severity filter uses the severity this scan
+-- recorded, the same one its counts are made of.
 SELECT f.*
 FROM scan_findings sf
 JOIN findings f ON f.id = sf.finding_id
 WHERE sf.scan_id = sqlc.arg(scan_id)
-  AND (sqlc.narg(severity)::text IS NULL OR f.severity = sqlc.narg(severity)::text)
+  AND (sqlc.narg(severity)::text IS NULL OR sf.severity = sqlc.narg(severity)::text)
   AND (sqlc.narg(after_id)::uuid IS NULL OR f.id > sqlc.narg(after_id)::uuid)
 ORDER BY f.id
 LIMIT sqlc.arg(lim);

@@ -6,28 +6,37 @@ RETURNING *;
 -- name: ScanGet :one
 SELECT * FROM scans WHERE id = $1;
 
--- name: ScanMarkRunning :exec
--- Only a queued scan starts; a retried activity after completion changes nothing.
+-- name: ScanMarkRunning :one
+-- A queued scan starts; a retry of the same run changes nothing; a new run
+-- (a reset from the Web UI) takes the scan over, whatever its state.
 UPDATE scans
-SET status = 'running', started_at = COALESCE(started_at, now()), progress_message = 'started'
-WHERE id = $1 AND status IN ('queued', 'running');
+SET status = 'running',
+    started_at = CASE WHEN run_id = sqlc.arg(run_id)::text THEN COALESCE(started_at, now()) ELSE now() END,
+    progress = CASE WHEN run_id = sqlc.arg(run_id)::text THEN progress ELSE 0 END,
+    progress_message = 'started', error = NULL, finished_at = NULL,
+    run_id = sqlc.arg(run_id)::text
+WHERE id = sqlc.arg(id)
+  AND (status IN ('queued', 'running') OR run_id <> sqlc.arg(run_id)::text)
+RETURNING status;
 
 -- name: ScanSetProgress :exec
 UPDATE scans
 SET progress = GREATEST(progress, sqlc.arg(progress)::integer), progress_message = sqlc.arg(message)::text
-WHERE id = sqlc.arg(id) AND status = 'running';
+WHERE id = sqlc.arg(id) AND status = 'running' AND run_id = sqlc.arg(run_id)::text;
 
--- name: ScanFinish :exec
--- Terminal states are final: a late retry cannot turn a cancelled scan into a completed one.
+-- name: ScanFinish :execrows
+-- Terminal states are final for a run: a late retry cannot turn a cancelled
+-- scan into a completed one, and an older run cannot overwrite a newer one.
 UPDATE scans
 SET status = sqlc.arg(status)::text,
     error = sqlc.narg(error),
     progress = CASE WHEN sqlc.arg(status)::text = 'completed' THEN 100 ELSE progress END,
     progress_message = sqlc.arg(status)::text,
     finished_at = now()
-WHERE id = sqlc.arg(id) AND status IN ('queued', 'running');
+WHERE id = sqlc.arg(id) AND status IN ('queued', 'running') AND run_id = sqlc.arg(run_id)::text;
 
 -- name: ScanCountsRefresh :one
+-- Only the run that owns the scan may rewrite its counts.
 UPDATE scans s
 SET count_critical = c.critical, count_high = c.high, count_medium = c.medium,
     count_low = c.low, count_info = c.info
@@ -37,7 +46,7 @@ FROM (
            count(*) FILTER (WHERE severity = 'medium')::integer   AS medium,
            count(*) FILTER (WHERE severity = 'low')::integer      AS low,
            count(*) FILTER (WHERE severity = 'info')::integer     AS info
-    FROM scan_findings WHERE scan_id = $1
+    FROM scan_findings WHERE scan_id = sqlc.arg(id)
 ) c
-WHERE s.id = $1
+WHERE s.id = sqlc.arg(id) AND s.run_id = sqlc.arg(run_id)::text
 RETURNING s.count_critical, s.count_high, s.count_medium, s.count_low, s.count_info;

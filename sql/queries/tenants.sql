@@ -15,19 +15,19 @@ SELECT * FROM tenants WHERE parent_id = $1 ORDER BY name, id;
 -- name: TenantTree :many
 -- The subtree below (and including) a tenant, depth-first by name.
 WITH RECURSIVE tree AS (
-    SELECT t.id, t.parent_id, t.slug, t.name, t.tier, t.status, 0 AS depth,
+    SELECT t.id, t.parent_id, t.slug, t.name, t.tier, t.status, t.created_at, 0 AS depth,
            ARRAY[t.name::text] AS path
     FROM tenants t WHERE t.id = sqlc.arg(root)::uuid
     UNION ALL
-    SELECT c.id, c.parent_id, c.slug, c.name, c.tier, c.status, tree.depth + 1,
+    SELECT c.id, c.parent_id, c.slug, c.name, c.tier, c.status, c.created_at, tree.depth + 1,
            tree.path || c.name::text
     FROM tenants c JOIN tree ON c.parent_id = tree.id
     WHERE tree.depth < 64
 )
-SELECT id, parent_id, slug, name, tier, status, depth::integer AS depth FROM tree ORDER BY path;
+SELECT id, parent_id, slug, name, tier, status, created_at, depth::integer AS depth FROM tree ORDER BY path;
 
 -- name: TenantListAll :many
--- Platform admins only (the admin policy); keyset on (created_at, id).
+-- Platform admins only (the admin policy); keyset on id.
 SELECT * FROM tenants
 WHERE (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
   AND (sqlc.narg(after_id)::uuid IS NULL OR id > sqlc.narg(after_id)::uuid)

@@ -27,13 +27,5 @@ CREATE POLICY tenants_platform_admin ON tenants
     WITH CHECK (secureops_is_platform_admin());
 GRANT SELECT, INSERT, UPDATE ON tenants TO secureops_app;
 
--- The development tenant owns API calls until authentication lands; its id is
--- fixed so dev tooling and tests can refer to it. RLS is forced even for the
--- table owner, so the seed goes through the admin policy rather than needing
--- an owner with BYPASSRLS.
-SELECT set_config('secureops.platform_admin', 'on', true);
-INSERT INTO tenants (id, slug, name, tier, status)
-VALUES ('00000000-0000-0000-0000-000000000001', 'dev', 'Development tenant', 'enterprise', 'active');
-
 -- +goose Down
 DROP TABLE tenants;

@@ -9,6 +9,9 @@ CREATE TABLE scans (
     progress         integer NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
     progress_message text NOT NULL DEFAULT '',
     workflow_id      text NOT NULL,
+    -- The Temporal run that owns the row: a reset from the Web UI starts a new
+    -- run, which takes the scan over; late writes of older runs are ignored.
+    run_id           text NOT NULL DEFAULT '',
     error            text,
     count_critical   integer NOT NULL DEFAULT 0,
     count_high       integer NOT NULL DEFAULT 0,

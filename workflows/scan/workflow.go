@@ -83,7 +83,7 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		if err == nil {
 			return
 		}
-		status, msg := "failed", errorMessage(err)
+		status, msg := "failed", errorMessage(ctx, err)
 		if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
 			status, msg = "cancelled", "cancelled by request"
 		}
@@ -103,7 +103,6 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 	w.set(ctx, "running", "scanning", 0)
 
 	scanCtx := workflow.WithActivityOptions(ctx, scannerOptions())
-	total := 0
 	for i, name := range w.in.Scanners {
 		w.progress.Scanners[i].State = "running"
 		w.set(ctx, "running", name, i*100/len(w.in.Scanners))
@@ -119,7 +118,7 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 			Upserted int64 `json:"upserted"`
 			Linked   int64 `json:"linked"`
 		}
-		err = workflow.ExecuteActivity(storeCtx, store.IngestReportName, store.IngestInput{
+		err = workflow.ExecuteActivity(workflow.WithStartToCloseTimeout(storeCtx, 15*time.Minute), store.IngestReportName, store.IngestInput{
 			TenantID: w.in.TenantID, ScanID: w.in.ScanID, ReportID: run.ReportID, Scanner: name,
 		}).Get(ctx, &ing)
 		if err != nil {
@@ -128,7 +127,6 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		}
 		w.progress.Scanners[i].State = "done"
 		w.progress.Scanners[i].Findings = int(ing.Linked)
-		total += int(ing.Linked)
 	}
 
 	var counts store.Counts
@@ -160,16 +158,18 @@ func (w *scanWorkflow) finish(ctx workflow.Context, status, msg string) {
 	w.progress.UpdatedAt, w.progress.FinishedAt = now, &now
 }
 
-// errorMessage keeps the user-facing reason (e.g. why a target was refused)
-// and drops Temporal's wrapping.
-func errorMessage(err error) string {
+// userFacing lists the error types whose message is meant for the tenant
+// (why a target was refused, what is wrong with a report). Anything else may
+// carry internals (database hosts, scanner stderr) and stays in the history.
+var userFacing = map[string]bool{
+	scanner.ErrInvalidTarget: true, scanner.ErrTargetNotAllowed: true, scanner.ErrUnknownScanner: true,
+	scanner.ErrScannerNotPresent: true, store.ErrReportMalformed: true, "ReportTooLarge": true,
+}
+
+func errorMessage(ctx workflow.Context, err error) string {
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
+	if errors.As(err, &app) && userFacing[app.Type()] {
 		return app.Message()
 	}
-	var act *temporal.ActivityError
-	if errors.As(err, &act) && act.Unwrap() != nil {
-		return act.Unwrap().Error()
-	}
-	return fmt.Sprint(err)
+	return fmt.Sprintf("the scan failed; operators can inspect workflow %s", workflow.GetInfo(ctx).WorkflowExecution.ID)
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const auditInsert = `-- name: AuditInsert :exec
@@ -66,7 +65,7 @@ type AuditListParams struct {
 	Action   *string       `json:"action"`
 	Actor    uuid.NullUUID `json:"actor"`
 	Since    *time.Time    `json:"since"`
-	BeforeID pgtype.Int8   `json:"before_id"`
+	BeforeID *int64        `json:"before_id"`
 	Lim      int32         `json:"lim"`
 }
 

@@ -16,7 +16,7 @@ SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, 
 FROM scan_findings sf
 JOIN findings f ON f.id = sf.finding_id
 WHERE sf.scan_id = $1
-  AND ($2::text IS NULL OR f.severity = $2::text)
+  AND ($2::text IS NULL OR sf.severity = $2::text)
   AND ($3::uuid IS NULL OR f.id > $3::uuid)
 ORDER BY f.id
 LIMIT $4
@@ -29,7 +29,8 @@ type FindingListByScanParams struct {
 	Lim      int32         `json:"lim"`
 }
 
-// Keyset pagination on (severity rank desc, id).
+// Keyset pagination on id. The severity filter uses the severity this scan
+// recorded, the same one its counts are made of.
 func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingListByScanParams) ([]Finding, error) {
 	rows, err := db.Query(ctx, findingListByScan,
 		arg.ScanID,

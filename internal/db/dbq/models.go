@@ -41,6 +41,19 @@ type AuditLog struct {
 	CreatedAt       time.Time     `json:"created_at"`
 }
 
+type EmailOutbox struct {
+	ID             uuid.UUID  `json:"id"`
+	TenantID       uuid.UUID  `json:"tenant_id"`
+	IdempotencyKey string     `json:"idempotency_key"`
+	ToAddress      string     `json:"to_address"`
+	Subject        string     `json:"subject"`
+	BodyText       string     `json:"body_text"`
+	BodyHtml       string     `json:"body_html"`
+	CreatedAt      time.Time  `json:"created_at"`
+	SentAt         *time.Time `json:"sent_at"`
+	ProviderID     string     `json:"provider_id"`
+}
+
 type Finding struct {
 	ID               uuid.UUID     `json:"id"`
 	TenantID         uuid.UUID     `json:"tenant_id"`
@@ -123,6 +136,7 @@ type Scan struct {
 	Progress        int32      `json:"progress"`
 	ProgressMessage string     `json:"progress_message"`
 	WorkflowID      string     `json:"workflow_id"`
+	RunID           string     `json:"run_id"`
 	Error           *string    `json:"error"`
 	CountCritical   int32      `json:"count_critical"`
 	CountHigh       int32      `json:"count_high"`

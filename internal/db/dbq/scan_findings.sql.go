@@ -32,3 +32,27 @@ func (q *Queries) ScanFindingInsertFromStage(ctx context.Context, db DBTX, arg S
 	}
 	return result.RowsAffected(), nil
 }
+
+const scanFindingPruneForScanner = `-- name: ScanFindingPruneForScanner :execrows
+DELETE FROM scan_findings sf
+USING findings f
+WHERE sf.scan_id = $1::uuid
+  AND f.id = sf.finding_id
+  AND f.scanner = $2::text
+  AND f.fingerprint NOT IN (SELECT fingerprint FROM finding_stage)
+`
+
+type ScanFindingPruneForScannerParams struct {
+	ScanID  uuid.UUID `json:"scan_id"`
+	Scanner string    `json:"scanner"`
+}
+
+// A re-run of a scan (retry or reset) replaces what this scanner reported for
+// it, so issues the re-run no longer sees are not counted twice.
+func (q *Queries) ScanFindingPruneForScanner(ctx context.Context, db DBTX, arg ScanFindingPruneForScannerParams) (int64, error) {
+	result, err := db.Exec(ctx, scanFindingPruneForScanner, arg.ScanID, arg.Scanner)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}

@@ -23,9 +23,14 @@ FROM (
            count(*) FILTER (WHERE severity = 'info')::integer     AS info
     FROM scan_findings WHERE scan_id = $1
 ) c
-WHERE s.id = $1
+WHERE s.id = $1 AND s.run_id = $2::text
 RETURNING s.count_critical, s.count_high, s.count_medium, s.count_low, s.count_info
 `
+
+type ScanCountsRefreshParams struct {
+	ID    uuid.UUID `json:"id"`
+	RunID string    `json:"run_id"`
+}
 
 type ScanCountsRefreshRow struct {
 	CountCritical int32 `json:"count_critical"`
@@ -35,8 +40,9 @@ type ScanCountsRefreshRow struct {
 	CountInfo     int32 `json:"count_info"`
 }
 
-func (q *Queries) ScanCountsRefresh(ctx context.Context, db DBTX, id uuid.UUID) (ScanCountsRefreshRow, error) {
-	row := db.QueryRow(ctx, scanCountsRefresh, id)
+// Only the run that owns the scan may rewrite its counts.
+func (q *Queries) ScanCountsRefresh(ctx context.Context, db DBTX, arg ScanCountsRefreshParams) (ScanCountsRefreshRow, error) {
+	row := db.QueryRow(ctx, scanCountsRefresh, arg.ID, arg.RunID)
 	var i ScanCountsRefreshRow
 	err := row.Scan(
 		&i.CountCritical,
@@ -51,7 +57,7 @@ func (q *Queries) ScanCountsRefresh(ctx context.Context, db DBTX, id uuid.UUID) 
 const scanCreate = `-- name: ScanCreate :one
 INSERT INTO scans (id, tenant_id, target, scanners, workflow_id)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at
+RETURNING id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at
 `
 
 type ScanCreateParams struct {
@@ -80,6 +86,7 @@ func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams)
 		&i.Progress,
 		&i.ProgressMessage,
 		&i.WorkflowID,
+		&i.RunID,
 		&i.Error,
 		&i.CountCritical,
 		&i.CountHigh,
@@ -93,30 +100,40 @@ func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams)
 	return i, err
 }
 
-const scanFinish = `-- name: ScanFinish :exec
+const scanFinish = `-- name: ScanFinish :execrows
 UPDATE scans
 SET status = $1::text,
     error = $2,
     progress = CASE WHEN $1::text = 'completed' THEN 100 ELSE progress END,
     progress_message = $1::text,
     finished_at = now()
-WHERE id = $3 AND status IN ('queued', 'running')
+WHERE id = $3 AND status IN ('queued', 'running') AND run_id = $4::text
 `
 
 type ScanFinishParams struct {
 	Status string    `json:"status"`
 	Error  *string   `json:"error"`
 	ID     uuid.UUID `json:"id"`
+	RunID  string    `json:"run_id"`
 }
 
-// Terminal states are final: a late retry cannot turn a cancelled scan into a completed one.
-func (q *Queries) ScanFinish(ctx context.Context, db DBTX, arg ScanFinishParams) error {
-	_, err := db.Exec(ctx, scanFinish, arg.Status, arg.Error, arg.ID)
-	return err
+// Terminal states are final for a run: a late retry cannot turn a cancelled
+// scan into a completed one, and an older run cannot overwrite a newer one.
+func (q *Queries) ScanFinish(ctx context.Context, db DBTX, arg ScanFinishParams) (int64, error) {
+	result, err := db.Exec(ctx, scanFinish,
+		arg.Status,
+		arg.Error,
+		arg.ID,
+		arg.RunID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const scanGet = `-- name: ScanGet :one
-SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at FROM scans WHERE id = $1
+SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at FROM scans WHERE id = $1
 `
 
 func (q *Queries) ScanGet(ctx context.Context, db DBTX, id uuid.UUID) (Scan, error) {
@@ -131,6 +148,7 @@ func (q *Queries) ScanGet(ctx context.Context, db DBTX, id uuid.UUID) (Scan, err
 		&i.Progress,
 		&i.ProgressMessage,
 		&i.WorkflowID,
+		&i.RunID,
 		&i.Error,
 		&i.CountCritical,
 		&i.CountHigh,
@@ -144,31 +162,51 @@ func (q *Queries) ScanGet(ctx context.Context, db DBTX, id uuid.UUID) (Scan, err
 	return i, err
 }
 
-const scanMarkRunning = `-- name: ScanMarkRunning :exec
+const scanMarkRunning = `-- name: ScanMarkRunning :one
 UPDATE scans
-SET status = 'running', started_at = COALESCE(started_at, now()), progress_message = 'started'
-WHERE id = $1 AND status IN ('queued', 'running')
+SET status = 'running',
+    started_at = CASE WHEN run_id = $1::text THEN COALESCE(started_at, now()) ELSE now() END,
+    progress = CASE WHEN run_id = $1::text THEN progress ELSE 0 END,
+    progress_message = 'started', error = NULL, finished_at = NULL,
+    run_id = $1::text
+WHERE id = $2
+  AND (status IN ('queued', 'running') OR run_id <> $1::text)
+RETURNING status
 `
 
-// Only a queued scan starts; a retried activity after completion changes nothing.
-func (q *Queries) ScanMarkRunning(ctx context.Context, db DBTX, id uuid.UUID) error {
-	_, err := db.Exec(ctx, scanMarkRunning, id)
-	return err
+type ScanMarkRunningParams struct {
+	RunID string    `json:"run_id"`
+	ID    uuid.UUID `json:"id"`
+}
+
+// A queued scan starts; a retry of the same run changes nothing; a new run
+// (a reset from the Web UI) takes the scan over, whatever its state.
+func (q *Queries) ScanMarkRunning(ctx context.Context, db DBTX, arg ScanMarkRunningParams) (string, error) {
+	row := db.QueryRow(ctx, scanMarkRunning, arg.RunID, arg.ID)
+	var status string
+	err := row.Scan(&status)
+	return status, err
 }
 
 const scanSetProgress = `-- name: ScanSetProgress :exec
 UPDATE scans
 SET progress = GREATEST(progress, $1::integer), progress_message = $2::text
-WHERE id = $3 AND status = 'running'
+WHERE id = $3 AND status = 'running' AND run_id = $4::text
 `
 
 type ScanSetProgressParams struct {
 	Progress int32     `json:"progress"`
 	Message  string    `json:"message"`
 	ID       uuid.UUID `json:"id"`
+	RunID    string    `json:"run_id"`
 }
 
 func (q *Queries) ScanSetProgress(ctx context.Context, db DBTX, arg ScanSetProgressParams) error {
-	_, err := db.Exec(ctx, scanSetProgress, arg.Progress, arg.Message, arg.ID)
+	_, err := db.Exec(ctx, scanSetProgress,
+		arg.Progress,
+		arg.Message,
+		arg.ID,
+		arg.RunID,
+	)
 	return err
 }

@@ -7,6 +7,7 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -109,7 +110,7 @@ type TenantListAllParams struct {
 	Lim     int32         `json:"lim"`
 }
 
-// Platform admins only (the admin policy); keyset on (created_at, id).
+// Platform admins only (the admin policy); keyset on id.
 func (q *Queries) TenantListAll(ctx context.Context, db DBTX, arg TenantListAllParams) ([]Tenant, error) {
 	rows, err := db.Query(ctx, tenantListAll, arg.Status, arg.AfterID, arg.Lim)
 	if err != nil {
@@ -205,26 +206,27 @@ func (q *Queries) TenantSetStatus(ctx context.Context, db DBTX, arg TenantSetSta
 
 const tenantTree = `-- name: TenantTree :many
 WITH RECURSIVE tree AS (
-    SELECT t.id, t.parent_id, t.slug, t.name, t.tier, t.status, 0 AS depth,
+    SELECT t.id, t.parent_id, t.slug, t.name, t.tier, t.status, t.created_at, 0 AS depth,
            ARRAY[t.name::text] AS path
     FROM tenants t WHERE t.id = $1::uuid
     UNION ALL
-    SELECT c.id, c.parent_id, c.slug, c.name, c.tier, c.status, tree.depth + 1,
+    SELECT c.id, c.parent_id, c.slug, c.name, c.tier, c.status, c.created_at, tree.depth + 1,
            tree.path || c.name::text
     FROM tenants c JOIN tree ON c.parent_id = tree.id
     WHERE tree.depth < 64
 )
-SELECT id, parent_id, slug, name, tier, status, depth::integer AS depth FROM tree ORDER BY path
+SELECT id, parent_id, slug, name, tier, status, created_at, depth::integer AS depth FROM tree ORDER BY path
 `
 
 type TenantTreeRow struct {
-	ID       uuid.UUID     `json:"id"`
-	ParentID uuid.NullUUID `json:"parent_id"`
-	Slug     string        `json:"slug"`
-	Name     string        `json:"name"`
-	Tier     string        `json:"tier"`
-	Status   string        `json:"status"`
-	Depth    int32         `json:"depth"`
+	ID        uuid.UUID     `json:"id"`
+	ParentID  uuid.NullUUID `json:"parent_id"`
+	Slug      string        `json:"slug"`
+	Name      string        `json:"name"`
+	Tier      string        `json:"tier"`
+	Status    string        `json:"status"`
+	CreatedAt time.Time     `json:"created_at"`
+	Depth     int32         `json:"depth"`
 }
 
 // The subtree below (and including) a tenant, depth-first by name.
@@ -244,6 +246,7 @@ func (q *Queries) TenantTree(ctx context.Context, db DBTX, root uuid.UUID) ([]Te
 			&i.Name,
 			&i.Tier,
 			&i.Status,
+			&i.CreatedAt,
 			&i.Depth,
 		); err != nil {
 			return nil, err

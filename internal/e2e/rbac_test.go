@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/bootstrap"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/kratos"
+)
+
+var seq atomic.Int64
+
+func next() int64 { return seq.Add(1) }
+
+var adminScope = db.Scope{PlatformAdmin: true}
+
+// fixtures creates objects the route under test acts on, inside tenant ten.
+type fixtures struct {
+	t  *testing.T
+	p  *platform
+	kr *kratos.Client
+}
+
+func (f fixtures) tx(fn func(ctx context.Context, tx pgx.Tx) error) {
+	f.t.Helper()
+	if err := f.p.db.InTx(context.Background(), adminScope, fn); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f fixtures) scan(ten uuid.UUID) uuid.UUID {
+	id := uuid.New()
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: id, TenantID: ten, Target: "127.0.0.1:9", Scanners: []string{"nmap"}, WorkflowID: "scan/" + id.String()})
+		return err
+	})
+	return id
+}
+
+func (f fixtures) team(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		t, err := db.Q.TeamCreate(ctx, tx, dbq.TeamCreateParams{TenantID: ten, Name: fmt.Sprintf("team-%d", next())})
+		id = t.ID
+		return err
+	})
+	return id
+}
+
+// member adds a user (no Kratos identity needed: the API never asks Kratos
+// about users it only manages) with role readonly.
+func (f fixtures) member(ten uuid.UUID) uuid.UUID {
+	id := uuid.New()
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: id, Email: fmt.Sprintf("m%d@example.test", next()), Name: "M"}); err != nil {
+			return err
+		}
+		_, err := db.Q.MembershipUpsert(ctx, tx, dbq.MembershipUpsertParams{UserID: id, TenantID: ten, Role: "client_readonly"})
+		return err
+	})
+	return id
+}
+
+func (f fixtures) apiKey(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	_, prefix, hash, _ := auth.NewAPIKey()
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		k, err := db.Q.APIKeyCreate(ctx, tx, dbq.APIKeyCreateParams{TenantID: ten, Prefix: prefix, SecretHash: hash, Role: "client_readonly", Scopes: []string{}})
+		id = k.ID
+		return err
+	})
+	return id
+}
+
+func (f fixtures) child(ten uuid.UUID, status string) uuid.UUID {
+	id := uuid.New()
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		_, err := db.Q.TenantCreate(ctx, tx, dbq.TenantCreateParams{ID: id, ParentID: uuid.NullUUID{UUID: ten, Valid: true},
+			Slug: fmt.Sprintf("throwaway-%d", next()), Name: "Throwaway", Tier: "basic", Status: status})
+		return err
+	})
+	return id
+}
+
+// request builds a valid call of the route acting on tenant ten, so that the
+// only reason for a refusal is the caller's access.
+func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body string) {
+	n := next()
+	switch method + " " + pattern {
+	case "POST /api/v1/scans":
+		return pattern, `{"target":"127.0.0.1:9"}`
+	case "GET /api/v1/scans/{id}", "GET /api/v1/scans/{id}/findings":
+		return strings.Replace(pattern, "{id}", f.scan(ten).String(), 1), ""
+	case "GET /api/v1/tenants/{id}", "GET /api/v1/tenants/{id}/children", "GET /api/v1/tenants/{id}/tree":
+		return strings.Replace(pattern, "{id}", ten.String(), 1), ""
+	case "POST /api/v1/tenants/{id}/children":
+		return strings.Replace(pattern, "{id}", ten.String(), 1), fmt.Sprintf(`{"name":"Child %d"}`, n)
+	case "POST /api/v1/teams":
+		return pattern, fmt.Sprintf(`{"name":"New team %d"}`, n)
+	case "GET /api/v1/teams/{id}", "DELETE /api/v1/teams/{id}":
+		return strings.Replace(pattern, "{id}", f.team(ten).String(), 1), ""
+	case "PATCH /api/v1/teams/{id}":
+		return strings.Replace(pattern, "{id}", f.team(ten).String(), 1), fmt.Sprintf(`{"name":"Renamed %d"}`, n)
+	case "POST /api/v1/users":
+		return pattern, fmt.Sprintf(`{"email":"invitee%d@example.test","name":"Invitee","role":"client_readonly"}`, n)
+	case "PATCH /api/v1/users/{id}":
+		return strings.Replace(pattern, "{id}", f.member(ten).String(), 1), `{"role":"client_analyst"}`
+	case "DELETE /api/v1/users/{id}":
+		return strings.Replace(pattern, "{id}", f.member(ten).String(), 1), ""
+	case "POST /api/v1/api-keys":
+		return pattern, `{"name":"ci","role":"client_readonly"}`
+	case "DELETE /api/v1/api-keys/{id}":
+		return strings.Replace(pattern, "{id}", f.apiKey(ten).String(), 1), ""
+	case "POST /api/v1/admin/tenants/{id}/suspend":
+		return strings.Replace(pattern, "{id}", f.child(ten, "active").String(), 1), ""
+	case "POST /api/v1/admin/tenants/{id}/resume":
+		return strings.Replace(pattern, "{id}", f.child(ten, "suspended").String(), 1), ""
+	case "POST /api/v1/admin/impersonations":
+		return pattern, fmt.Sprintf(`{"user_id":%q,"reason":"support ticket %d","minutes":5}`, f.member(ten), n)
+	}
+	return pattern, ""
+}
+
+type caller struct {
+	role    auth.Role
+	session string // X-Session-Token
+	key     string // API key
+	scopes  []auth.Permission
+}
+
+// TestPermissionMatrix: every route × every role × {own tenant, child
+// tenant, sibling tenant}. The only successful calls are those the matrix
+// allows; the rest are 403 (own and child tenants) or 404 (a sibling tenant,
+// whose existence must not leak).
+func TestPermissionMatrix(t *testing.T) {
+	kr := startKratos(t)
+	p := startWith(t, options{kratos: kr, noWorkers: true})
+	ctx := context.Background()
+	own, err := bootstrap.CreateTenant(ctx, p.db, nil, bootstrap.TenantInput{Name: "Own Co"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	childT, err := bootstrap.CreateTenant(ctx, p.db, nil, bootstrap.TenantInput{Name: "Own Child", ParentSlug: own.Slug})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sibling, err := bootstrap.CreateTenant(ctx, p.db, nil, bootstrap.TenantInput{Name: "Sibling Co"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fixtures{t: t, p: p, kr: kr}
+
+	var callers []caller
+	for _, role := range auth.MemberRoles {
+		email := fmt.Sprintf("%s@own.example.test", role)
+		pw := "correct-horse-" + string(role)
+		ident, err := kr.EnsureIdentity(ctx, email, string(role), pw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.tx(func(ctx context.Context, tx pgx.Tx) error {
+			if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: ident.ID, Email: email, Name: string(role)}); err != nil {
+				return err
+			}
+			_, err := db.Q.MembershipUpsert(ctx, tx, dbq.MembershipUpsertParams{UserID: ident.ID, TenantID: own.ID, Role: string(role)})
+			return err
+		})
+		callers = append(callers, caller{role: role, session: login(t, kr, email, pw)})
+	}
+	adminIdent, err := kr.EnsureIdentity(ctx, "root@platform.example.test", "Root", "correct-horse-admin", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bootstrap.SetPlatformAdmin(ctx, p.db, adminIdent.ID, adminIdent.Email, "Root"); err != nil {
+		t.Fatal(err)
+	}
+	callers = append(callers, caller{role: auth.RolePlatformAdmin, session: login(t, kr, adminIdent.Email, "correct-horse-admin")})
+	scopes := []string{"findings:view", "scans:start"}
+	key, _, err := bootstrap.CreateAPIKey(ctx, p.db, own.Slug, auth.RoleClientAPI, scopes, "matrix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callers = append(callers, caller{role: auth.RoleClientAPI, key: key, scopes: []auth.Permission{auth.PermFindingsView, auth.PermScansStart}})
+
+	router := p.server.Routes()
+	contexts := []struct {
+		name    string
+		tenant  uuid.UUID
+		sibling bool
+	}{{"own", own.ID, false}, {"child", childT.ID, false}, {"sibling", sibling.ID, true}}
+
+	checked := 0
+	for _, rt := range router {
+		if rt.Permission == auth.PermPublic {
+			continue
+		}
+		for _, c := range callers {
+			for _, cx := range contexts {
+				path, body := f.request(rt.Method, rt.Pattern, cx.tenant)
+				allowed := expectAllowed(c, rt.Permission, cx.sibling)
+				code := c.call(t, p, rt.Method, path, body, cx.tenant)
+				checked++
+				ok := code >= 200 && code < 300
+				switch {
+				case allowed && !ok:
+					t.Errorf("%s %s as %s in %s tenant: %d, want success", rt.Method, rt.Pattern, c.role, cx.name, code)
+				case !allowed && cx.sibling && c.role != auth.RolePlatformAdmin && code != http.StatusNotFound:
+					t.Errorf("%s %s as %s in %s tenant: %d, want 404", rt.Method, rt.Pattern, c.role, cx.name, code)
+				case !allowed && !cx.sibling && code != http.StatusForbidden:
+					t.Errorf("%s %s as %s in %s tenant: %d, want 403", rt.Method, rt.Pattern, c.role, cx.name, code)
+				}
+			}
+		}
+	}
+	if checked < 25*6*3 {
+		t.Fatalf("checked only %d calls", checked)
+	}
+
+	// Object ids of another tenant answer 404 even without naming the tenant.
+	foreign := f.scan(sibling.ID)
+	for _, c := range callers[:len(callers)-2] {
+		if code := c.call(t, p, "GET", "/api/v1/scans/"+foreign.String(), "", uuid.Nil); code != http.StatusNotFound {
+			t.Errorf("%s reading a sibling's scan by id: %d, want 404", c.role, code)
+		}
+	}
+	// No credentials at all: 401 on every non-public route.
+	for _, rt := range router {
+		if rt.Permission == auth.PermPublic {
+			continue
+		}
+		path, body := f.request(rt.Method, rt.Pattern, own.ID)
+		if code := (caller{}).call(t, p, rt.Method, path, body, uuid.Nil); code != http.StatusUnauthorized {
+			t.Errorf("%s %s without credentials: %d, want 401", rt.Method, rt.Pattern, code)
+		}
+	}
+}
+
+func expectAllowed(c caller, perm auth.Permission, sibling bool) bool {
+	if c.role == auth.RolePlatformAdmin {
+		return true
+	}
+	if sibling {
+		return false
+	}
+	a := &auth.Access{Principal: &auth.Principal{KeyScopes: c.scopes}, Role: c.role}
+	if c.key != "" {
+		a.Principal.APIKeyID = uuid.New()
+	}
+	return a.Can(perm)
+}
+
+func (c caller) call(t *testing.T, p *platform, method, path, body string, tenant uuid.UUID) int {
+	t.Helper()
+	req, err := http.NewRequest(method, p.api.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tenant != uuid.Nil {
+		req.Header.Set("X-Tenant-Id", tenant.String())
+	}
+	switch {
+	case c.key != "":
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	case c.session != "":
+		req.Header.Set("X-Session-Token", c.session)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
