@@ -353,3 +353,74 @@ func TestAuthFunctionsDoNotLeakAdminFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A scan belongs to the Temporal run that last took it over: a retry of the
+// same run changes nothing, a reset (new run) takes over even a finished scan,
+// and the old run's late writes are ignored.
+func TestScanRunOwnership(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	owner := ownerConn(t, d.SuperDSN)
+	ten := seedTenant(t, owner, "runs")
+	scan := seedScan(t, owner, ten)
+	app := d.OpenApp(t)
+	in := func(fn func(ctx context.Context, tx pgx.Tx) error) {
+		t.Helper()
+		if err := app.InTx(ctx, db.TenantScope(ten), fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() (s string, runID string) {
+		t.Helper()
+		if err := owner.QueryRow(ctx, "SELECT status, run_id FROM scans WHERE id = $1", scan).Scan(&s, &runID); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	finish := func(run, st string) int64 {
+		var n int64
+		in(func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			n, err = db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: scan, Status: st, RunID: run})
+			return err
+		})
+		return n
+	}
+	mark := func(run string) error {
+		return app.InTx(ctx, db.TenantScope(ten), func(ctx context.Context, tx pgx.Tx) error {
+			_, err := db.Q.ScanMarkRunning(ctx, tx, dbq.ScanMarkRunningParams{ID: scan, RunID: run})
+			return err
+		})
+	}
+	if err := mark("run-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mark("run-1"); err != nil { // retried activity
+		t.Fatal(err)
+	}
+	if n := finish("run-1", "failed"); n != 1 {
+		t.Fatalf("run-1 finish updated %d rows", n)
+	}
+	if err := mark("run-1"); !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("run-1 restarting its finished scan: %v, want no rows", err)
+	}
+	// Reset from the Web UI: run-2 takes the failed scan over.
+	if err := mark("run-2"); err != nil {
+		t.Fatal(err)
+	}
+	if s, r := status(); s != "running" || r != "run-2" {
+		t.Fatalf("after reset: %s %s", s, r)
+	}
+	if n := finish("run-1", "cancelled"); n != 0 { // a late write of the old run
+		t.Fatalf("old run's finish updated %d rows", n)
+	}
+	if n := finish("run-2", "completed"); n != 1 {
+		t.Fatalf("run-2 finish updated %d rows", n)
+	}
+	if s, _ := status(); s != "completed" {
+		t.Fatalf("final status %s", s)
+	}
+	if n := finish("run-2", "failed"); n != 0 { // terminal states are final
+		t.Fatalf("second finish updated %d rows", n)
+	}
+}

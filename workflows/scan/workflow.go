@@ -88,7 +88,11 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 			status, msg = "cancelled", "cancelled by request"
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		dctx = workflow.WithActivityOptions(dctx, storeOptions())
+		// The last word on the scan must outlast a long database outage.
+		final := storeOptions()
+		final.ScheduleToCloseTimeout = 24 * time.Hour
+		final.RetryPolicy.MaximumAttempts = 0
+		dctx = workflow.WithActivityOptions(dctx, final)
 		var counts store.Counts
 		if ferr := workflow.ExecuteActivity(dctx, store.ScanFinishName,
 			store.FinishInput{TenantID: w.in.TenantID, ScanID: w.in.ScanID, Status: status, Error: msg}).Get(dctx, &counts); ferr != nil {
