@@ -81,7 +81,9 @@ func seedTenant(t *testing.T, c *pgx.Conn, slug string) uuid.UUID {
 	return id
 }
 
-func seedScan(t *testing.T, c *pgx.Conn, tenant uuid.UUID) uuid.UUID {
+func seedScan(t *testing.T, c *pgx.Conn, tenant uuid.UUID) uuid.UUID { return seedScanTB(t, c, tenant) }
+
+func seedScanTB(t testing.TB, c *pgx.Conn, tenant uuid.UUID) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
 	if _, err := c.Exec(context.Background(),

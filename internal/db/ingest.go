@@ -19,10 +19,10 @@ type IngestResult struct {
 	Linked   int64 `json:"linked"`   // occurrences recorded for the scan
 }
 
-// IngestFindings stores a scan's findings in one round of COPY plus two
-// set-based statements, whatever the batch size: COPY into a transaction-local
-// staging table, one upsert on (tenant_id, fingerprint), one insert of the
-// scan's occurrences. Running it again for the same scan and scanner replaces
+// IngestFindings stores a scan's findings in one round of COPY plus one
+// set-based statement, whatever the batch size: COPY into a transaction-local
+// staging table, then one upsert on (tenant_id, fingerprint) that also records
+// the scan's occurrences. Running it again for the same scan and scanner replaces
 // that scanner's occurrences: a retry changes nothing, a re-run after a reset
 // drops what it no longer finds.
 func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, scanner string, batch []findings.Finding) (IngestResult, error) {
@@ -63,15 +63,17 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, 
 		return res, fmt.Errorf("copy findings: %w", err)
 	}
 	res.Staged = n
-	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{TenantID: tenantID, ScanID: scanID}); err != nil {
-		return res, fmt.Errorf("upsert findings: %w", err)
+	// Temp tables have no statistics; without them the planner guesses.
+	if _, err := tx.Exec(ctx, "ANALYZE finding_stage"); err != nil {
+		return res, fmt.Errorf("analyze staging table: %w", err)
 	}
 	if _, err = Q.ScanFindingPruneForScanner(ctx, tx, dbq.ScanFindingPruneForScannerParams{ScanID: scanID, Scanner: scanner}); err != nil {
 		return res, fmt.Errorf("prune findings of a re-run: %w", err)
 	}
-	if res.Linked, err = Q.ScanFindingInsertFromStage(ctx, tx, dbq.ScanFindingInsertFromStageParams{ScanID: scanID, TenantID: tenantID}); err != nil {
-		return res, fmt.Errorf("link findings to scan: %w", err)
+	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{TenantID: tenantID, ScanID: scanID}); err != nil {
+		return res, fmt.Errorf("upsert findings: %w", err)
 	}
+	res.Linked = res.Upserted
 	return res, nil
 }
 

@@ -11,28 +11,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const scanFindingInsertFromStage = `-- name: ScanFindingInsertFromStage :execrows
-INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity)
-SELECT $1::uuid, f.id, f.tenant_id, f.severity
-FROM findings f
-WHERE f.tenant_id = $2::uuid
-  AND f.fingerprint IN (SELECT fingerprint FROM finding_stage)
-ON CONFLICT (scan_id, finding_id) DO UPDATE SET severity = EXCLUDED.severity
-`
-
-type ScanFindingInsertFromStageParams struct {
-	ScanID   uuid.UUID `json:"scan_id"`
-	TenantID uuid.UUID `json:"tenant_id"`
-}
-
-func (q *Queries) ScanFindingInsertFromStage(ctx context.Context, db DBTX, arg ScanFindingInsertFromStageParams) (int64, error) {
-	result, err := db.Exec(ctx, scanFindingInsertFromStage, arg.ScanID, arg.TenantID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const scanFindingPruneForScanner = `-- name: ScanFindingPruneForScanner :execrows
 DELETE FROM scan_findings sf
 USING findings f
