@@ -163,13 +163,13 @@ func (s *Server) impersonate(ctx context.Context, admin *auth.Principal, token s
 		return nil, errForbidden
 	}
 	var imp struct {
-		id, admin, user uuid.UUID
-		expires         time.Time
-		ended           bool
+		id, admin, user, tenant uuid.UUID
+		expires                 time.Time
+		ended                   bool
 	}
 	err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		i, err := db.Q.AuthImpersonation(ctx, tx, auth.HashSecret(token))
-		imp.id, imp.admin, imp.user, imp.expires, imp.ended = i.ID, i.AdminUserID, i.UserID, i.ExpiresAt, i.Ended
+		imp.id, imp.admin, imp.user, imp.tenant, imp.expires, imp.ended = i.ID, i.AdminUserID, i.UserID, i.TenantID, i.ExpiresAt, i.Ended
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (imp.admin != admin.UserID || imp.ended || !time.Now().Before(imp.expires))) {
@@ -182,8 +182,14 @@ func (s *Server) impersonate(ctx context.Context, admin *auth.Principal, token s
 	if err != nil {
 		return nil, err
 	}
-	// Acting as the user: their rights, never the admin's.
+	// Acting as the user: their rights, never the admin's, and only in the
+	// tenant the impersonation was opened for.
 	p.PlatformAdmin = false
+	role, ok := p.Memberships[imp.tenant]
+	if !ok {
+		return nil, statusErr(http.StatusForbidden, "the impersonated user no longer belongs to the impersonation's tenant")
+	}
+	p.Memberships = map[uuid.UUID]auth.Role{imp.tenant: role}
 	p.RealUserID = admin.UserID
 	p.ImpersonationID = imp.id
 	return p, nil
@@ -241,6 +247,22 @@ func (s *Server) resolveAccess(r *http.Request, p *auth.Principal) (*auth.Access
 		a.Role = auth.RolePlatformAdmin // platform-wide, no tenant
 	case len(p.Memberships) > 1:
 		a.Role = "" // must name a tenant for tenant routes
+	}
+	if a.TenantID != uuid.Nil && a.Role != auth.RolePlatformAdmin {
+		// A suspended tenant blocks its whole subtree, also for callers whose
+		// role comes from a tenant above it.
+		var blocked bool
+		err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			blocked, err = db.Q.AuthTenantBlocked(ctx, tx, a.TenantID)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if blocked {
+			return nil, statusErr(http.StatusForbidden, "this tenant is suspended")
+		}
 	}
 	if a.TenantID != uuid.Nil {
 		sub, err := s.subtree(ctx, a.TenantID)

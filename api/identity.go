@@ -214,6 +214,10 @@ func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(tiers, req.Tier) {
 			return invalid("tier", "tier must be basic, pro or enterprise")
 		}
+		// What a sub-tenant may use is paid for by its parent.
+		if slices.Index(tiers, req.Tier) > slices.Index(tiers, p.Tier) && a.Role != auth.RolePlatformAdmin {
+			return statusErr(http.StatusForbidden, "a sub-tenant's tier cannot exceed its parent's ("+p.Tier+")")
+		}
 		t, err = db.Q.TenantCreate(ctx, tx, dbq.TenantCreateParams{
 			ID: newID, ParentID: uuid.NullUUID{UUID: parent, Valid: true}, Slug: req.Slug,
 			Name: req.Name, Tier: req.Tier, Status: "active",
@@ -675,10 +679,15 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	rec, err := s.Kratos.RecoveryCode(r.Context(), ident.ID, 72*time.Hour)
-	if err != nil {
-		writeError(w, r, err)
-		return
+	// A recovery code is a way into the account: only a person who has no
+	// account yet gets one. Someone who already has one is told they were
+	// added and signs in as usual.
+	var rec kratos.Recovery
+	if ident.Created {
+		if rec, err = s.Kratos.RecoveryCode(r.Context(), ident.ID, 72*time.Hour); err != nil {
+			writeError(w, r, err)
+			return
+		}
 	}
 	var m dbq.Membership
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -702,9 +711,13 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		body := fmt.Sprintf("You have been invited to SecureOps.\n\nSet your password here: %s\nor enter the code %s.\nThe link expires in 72 hours.\n", rec.Link, rec.Code)
+		body := "You have been added to a tenant on SecureOps. Sign in with your existing account.\n"
+		if ident.Created {
+			body = fmt.Sprintf("You have been invited to SecureOps.\n\nSet your password here: %s\nor enter the code %s.\nThe link expires in 72 hours.\n", rec.Link, rec.Code)
+		}
+		// Keyed by membership: a re-invitation after removal is a new email.
 		if _, err := db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
-			TenantID: a.TenantID, IdempotencyKey: "email/invite/" + a.TenantID.String() + "/" + ident.ID.String(),
+			TenantID: a.TenantID, IdempotencyKey: "email/invite/" + m.ID.String(),
 			ToAddress: email, Subject: "You are invited to SecureOps", BodyText: body,
 		}); err != nil {
 			return err

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Problem is an RFC 9457 problem detail.
@@ -58,6 +61,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := Problem{Instance: r.URL.Path}
 	var ve *ValidationError
 	var se *StatusError
+	var pe *pgconn.PgError
 	switch {
 	case errors.As(err, &ve):
 		p.Status, p.Detail, p.Errors = http.StatusBadRequest, ve.Detail, ve.Fields
@@ -65,6 +69,15 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Status, p.Detail = se.Status, se.Detail
 	case errors.Is(err, pgx.ErrNoRows):
 		p.Status, p.Detail = http.StatusNotFound, errNotFound.Detail
+	case errors.As(err, &pe) && pe.Code == "23505":
+		p.Status, p.Detail = http.StatusConflict, "this conflicts with an existing object"
+	case errors.As(err, &pe) && pe.Code == "23503":
+		p.Status, p.Detail = http.StatusConflict, "this refers to an object that does not exist or is still in use"
+	case errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || pe.Code == "23514"):
+		// Data exceptions (NUL bytes, invalid encodings, out-of-range values).
+		p.Status, p.Detail = http.StatusBadRequest, "a value in the request is not acceptable"
+	case errors.Is(err, context.Canceled):
+		p.Status, p.Detail = 499, "the client closed the request"
 	default:
 		slog.ErrorContext(r.Context(), "request failed", "error", err, "path", r.URL.Path)
 		p.Status, p.Detail = http.StatusInternalServerError, "internal error; the request id in X-Request-Id helps support find it"

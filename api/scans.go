@@ -46,11 +46,11 @@ type scanCreateResponse struct {
 // decodeJSON reads a JSON body strictly: right media type, bounded size, no
 // unknown fields, nothing after the object.
 func decodeJSON(r *http.Request, v any, limit int64) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return statusErr(http.StatusUnsupportedMediaType, "the body must be application/json")
-		}
+	// Requiring the media type also keeps cross-site form posts out: a
+	// browser cannot send application/json cross-origin without a preflight.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return statusErr(http.StatusUnsupportedMediaType, "the body must be sent with Content-Type: application/json")
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
 	dec.DisallowUnknownFields()

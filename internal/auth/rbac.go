@@ -123,7 +123,14 @@ func (a *Access) Can(p Permission) bool {
 		return true
 	}
 	pr := a.Principal
-	if pr.Impersonating() && (p == PermAPIKeysManage || p == PermBillingView || p == PermPlatformImpersonate) {
+	// An impersonating admin helps the user; they must not be able to hand
+	// themselves lasting access (keys, memberships) or touch money.
+	if pr.Impersonating() && (p == PermAPIKeysManage || p == PermBillingView || p == PermPlatformImpersonate || p == PermUsersManage) {
+		return false
+	}
+	// A key is a machine credential: it never mints keys or people, so a
+	// leaked key cannot outlive its own revocation.
+	if pr.IsAPIKey() && (p == PermAPIKeysManage || p == PermUsersManage) {
 		return false
 	}
 	if a.Role == RoleClientAPI {

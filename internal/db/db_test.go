@@ -426,3 +426,42 @@ func TestScanRunOwnership(t *testing.T) {
 		t.Fatalf("second finish updated %d rows", n)
 	}
 }
+
+// Nothing a tenant-scoped transaction can run makes anyone a platform admin
+// or changes a tenant's status, tier or parent.
+func TestNoEscalationThroughUsersOrTenants(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	super := ownerConn(t, d.SuperDSN)
+	a := seedTenant(t, super, "esc")
+	u := uuid.New()
+	if _, err := super.Exec(ctx, "INSERT INTO users (id, email) VALUES ($1, 'u@esc.test')", u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := super.Exec(ctx, "INSERT INTO memberships (user_id, tenant_id, role) VALUES ($1, $2, 'client_admin')", u, a); err != nil {
+		t.Fatal(err)
+	}
+	app := d.OpenApp(t)
+	scope := db.Scope{TenantIDs: []uuid.UUID{a}, UserID: u}
+	attempts := []string{
+		"UPDATE users SET is_platform_admin = true",
+		"UPDATE users SET email = 'evil@x.test'",
+		"INSERT INTO users (id, email, is_platform_admin) VALUES (gen_random_uuid(), 'root@x.test', true)",
+		"UPDATE tenants SET status = 'active', tier = 'enterprise', parent_id = NULL",
+		"UPDATE impersonations SET ended_at = NULL",
+	}
+	for _, stmt := range attempts {
+		err := app.InTx(ctx, scope, func(ctx context.Context, tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, stmt)
+			if err == nil && tag.RowsAffected() > 0 {
+				t.Errorf("%q changed %d rows", stmt, tag.RowsAffected())
+			}
+			return err
+		})
+		_ = err // refused (permission or policy) or no row affected: both are fine
+	}
+	var admin bool
+	if err := super.QueryRow(ctx, "SELECT bool_or(is_platform_admin) FROM users").Scan(&admin); err != nil || admin {
+		t.Fatalf("someone became platform admin: %v %v", admin, err)
+	}
+}

@@ -236,8 +236,11 @@ func TestImpersonationSuspensionAndRateLimit(t *testing.T) {
 	if code, _, _ := doJSON(admin, "POST", "/api/v1/api-keys", `{"role":"client_readonly"}`, as); code != 403 {
 		t.Errorf("API key creation while impersonating: %d, want 403", code)
 	}
-	if code, _, _ := doJSON(admin, "POST", "/api/v1/teams", `{"name":"Created for the user"}`, as); code != 201 {
-		t.Fatalf("team creation while impersonating: %d", code)
+	if code, _, _ := doJSON(admin, "POST", "/api/v1/users", `{"email":"backdoor@example.test","role":"client_owner"}`, as); code != 403 {
+		t.Errorf("inviting while impersonating: %d, want 403", code)
+	}
+	if code, _, _ := doJSON(admin, "POST", "/api/v1/scans", `{"target":"127.0.0.1:9"}`, as); code != 202 {
+		t.Fatalf("starting a scan for the user while impersonating: %d", code)
 	}
 	// The token is bound to the admin who started it.
 	owner := caller{session: login(t, kr, "owner@helpme.example.test", "owner-password-1")}
@@ -246,7 +249,7 @@ func TestImpersonationSuspensionAndRateLimit(t *testing.T) {
 	}
 	var entries []dbq.AuditLog
 	_ = p.db.InTx(ctx, db.TenantScope(ten.ID), func(ctx context.Context, tx pgx.Tx) error {
-		a := "team.created"
+		a := "scan.started"
 		entries, err = db.Q.AuditList(ctx, tx, dbq.AuditListParams{Action: &a, Lim: 10})
 		return err
 	})
@@ -290,6 +293,33 @@ func TestImpersonationSuspensionAndRateLimit(t *testing.T) {
 	}
 	if code, _, _ := doJSON(ci, "GET", "/api/v1/me", "", nil); code != 401 {
 		t.Errorf("revoked key: %d, want 401", code)
+	}
+
+	// An admin key still cannot mint keys or invite people.
+	adminKey, _, err := bootstrap.CreateAPIKey(ctx, p.db, ten.Slug, auth.RoleClientAdmin, nil, "admin-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := doJSON(caller{key: adminKey}, "POST", "/api/v1/api-keys", `{"role":"client_admin"}`, nil); code != 403 {
+		t.Errorf("key creating a key: %d, want 403", code)
+	}
+	// A suspended sub-tenant is closed also to roles inherited from above.
+	code, child, _ := doJSON(owner, "POST", "/api/v1/tenants/"+ten.ID.String()+"/children", `{"name":"Branch Office"}`, nil)
+	if code != 201 {
+		t.Fatalf("create child: %d %v", code, child)
+	}
+	if code, _, _ := doJSON(owner, "POST", "/api/v1/tenants/"+ten.ID.String()+"/children", `{"name":"Upgrade","tier":"enterprise"}`, nil); code != 403 {
+		t.Errorf("child above the parent's tier: %d, want 403", code)
+	}
+	inChild := map[string]string{"X-Tenant-Id": child["id"].(string)}
+	if code, _, _ := doJSON(owner, "GET", "/api/v1/teams", "", inChild); code != 200 {
+		t.Fatalf("owner in child: %d", code)
+	}
+	if code, _, _ := doJSON(admin, "POST", "/api/v1/admin/tenants/"+child["id"].(string)+"/suspend", "", nil); code != 200 {
+		t.Fatalf("suspend child: %d", code)
+	}
+	if code, _, _ := doJSON(owner, "GET", "/api/v1/teams", "", inChild); code != 403 {
+		t.Errorf("owner in suspended child: %d, want 403", code)
 	}
 
 	// Rate limit: per key, 429 with Retry-After once the budget is spent.

@@ -29,3 +29,6 @@ SELECT secureops_tenant_subtree(sqlc.arg(root)::uuid)::uuid[] AS ids;
 
 -- name: AuthTenantAncestors :one
 SELECT secureops_tenant_ancestors(sqlc.arg(id)::uuid)::uuid[] AS ids;
+
+-- name: AuthTenantBlocked :one
+SELECT secureops_tenant_chain_blocked(sqlc.arg(id)::uuid)::boolean AS blocked;

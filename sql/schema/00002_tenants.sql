@@ -19,9 +19,12 @@ CREATE INDEX tenants_parent_idx ON tenants (parent_id);
 ALTER TABLE tenants ADD COLUMN tenant_id uuid GENERATED ALWAYS AS (id) STORED;
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenants_scoped ON tenants
-    USING (id = ANY (secureops_scope()))
-    WITH CHECK (id = ANY (secureops_scope()));
+-- Tenant users read their subtree and create sub-tenants in it; only the
+-- platform-admin policy may change a tenant (status, tier, parent).
+CREATE POLICY tenants_scoped_read ON tenants FOR SELECT
+    USING (id = ANY (secureops_scope()));
+CREATE POLICY tenants_scoped_create ON tenants FOR INSERT
+    WITH CHECK (id = ANY (secureops_scope()) AND parent_id = ANY (secureops_scope()));
 CREATE POLICY tenants_platform_admin ON tenants
     USING (secureops_is_platform_admin())
     WITH CHECK (secureops_is_platform_admin());

@@ -123,19 +123,23 @@ $$;
 -- +goose StatementEnd
 GRANT EXECUTE ON FUNCTION secureops_user_id() TO secureops_app;
 
-CREATE POLICY users_self ON users USING (id = secureops_user_id()) WITH CHECK (id = secureops_user_id());
-CREATE POLICY users_scoped ON users
-    USING (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id AND m.tenant_id = ANY (secureops_scope())))
-    WITH CHECK (true);
+-- Reading: a user's own row, members of tenants in scope, everyone for admins.
+-- Writing: anyone may record a (non-admin) user when inviting; only the
+-- platform-admin policy may change a user, and only name and the admin flag
+-- are updatable at all.
+CREATE POLICY users_self ON users FOR SELECT USING (id = secureops_user_id());
+CREATE POLICY users_scoped ON users FOR SELECT
+    USING (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id AND m.tenant_id = ANY (secureops_scope())));
+CREATE POLICY users_invite ON users FOR INSERT WITH CHECK (NOT is_platform_admin);
 CREATE POLICY users_platform_admin ON users
     USING (secureops_is_platform_admin()) WITH CHECK (secureops_is_platform_admin());
 
-GRANT SELECT, INSERT, UPDATE ON users TO secureops_app;
+GRANT SELECT, INSERT (id, email, name), UPDATE (name, is_platform_admin, updated_at) ON users TO secureops_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON teams TO secureops_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON memberships TO secureops_app;
 GRANT SELECT, INSERT, UPDATE ON api_keys TO secureops_app;
 GRANT SELECT, INSERT ON audit_log TO secureops_app;
-GRANT SELECT, INSERT, UPDATE ON impersonations TO secureops_app;
+GRANT SELECT, INSERT ON impersonations TO secureops_app;
 GRANT DELETE ON scans, findings TO secureops_app;
 
 -- Authentication happens before any tenant scope exists. These SECURITY
@@ -262,7 +266,31 @@ END
 $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+CREATE FUNCTION secureops_tenant_chain_blocked(p_id uuid) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS
+$$
+DECLARE
+    prev text := secureops_definer_begin();
+    blocked boolean;
+BEGIN
+    -- A suspended (or cancelled, failed) tenant blocks its whole subtree.
+    WITH RECURSIVE up AS (
+        SELECT t.id, t.parent_id, t.status, 0 AS depth FROM tenants t WHERE t.id = p_id
+        UNION ALL
+        SELECT t.id, t.parent_id, t.status, up.depth + 1 FROM tenants t JOIN up ON t.id = up.parent_id
+        WHERE up.depth < 64
+    )
+    SELECT COALESCE(bool_or(up.status NOT IN ('active', 'onboarding')), false) INTO blocked FROM up;
+    PERFORM set_config('secureops.platform_admin', prev, true);
+    RETURN blocked;
+END
+$$;
+-- +goose StatementEnd
+
 REVOKE ALL ON FUNCTION secureops_definer_begin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION secureops_tenant_chain_blocked(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION secureops_tenant_chain_blocked(uuid) TO secureops_app;
 REVOKE ALL ON FUNCTION secureops_auth_api_key(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION secureops_auth_touch_api_key(uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION secureops_auth_user(uuid) FROM PUBLIC;
@@ -283,6 +311,7 @@ DROP FUNCTION secureops_auth_impersonation(bytea);
 DROP FUNCTION secureops_auth_user(uuid);
 DROP FUNCTION secureops_auth_touch_api_key(uuid);
 DROP FUNCTION secureops_auth_api_key(text);
+DROP FUNCTION secureops_tenant_chain_blocked(uuid);
 DROP FUNCTION secureops_definer_begin();
 DROP TABLE impersonations;
 DROP TABLE audit_log;

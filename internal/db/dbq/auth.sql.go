@@ -92,6 +92,17 @@ func (q *Queries) AuthTenantAncestors(ctx context.Context, db DBTX, id uuid.UUID
 	return ids, err
 }
 
+const authTenantBlocked = `-- name: AuthTenantBlocked :one
+SELECT secureops_tenant_chain_blocked($1::uuid)::boolean AS blocked
+`
+
+func (q *Queries) AuthTenantBlocked(ctx context.Context, db DBTX, id uuid.UUID) (bool, error) {
+	row := db.QueryRow(ctx, authTenantBlocked, id)
+	var blocked bool
+	err := row.Scan(&blocked)
+	return blocked, err
+}
+
 const authTenantSubtree = `-- name: AuthTenantSubtree :one
 SELECT secureops_tenant_subtree($1::uuid)::uuid[] AS ids
 `
