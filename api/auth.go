@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -313,9 +314,20 @@ func (s *Server) guard(perm auth.Permission) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
+			ip := clientIP(r)
+			// Status answers whether the key is still within its limit.
+			if within, _, _ := s.failures.Status(ip); !within {
+				w.Header().Set("Retry-After", "60")
+				writeProblem(w, Problem{Status: http.StatusTooManyRequests, Detail: "too many failed authentications from this address; retry after the time in Retry-After", Instance: r.URL.Path})
+				return
+			}
 			p, err := s.authenticate(r)
 			if err != nil {
-				if errors.Is(err, errUnauthenticated) {
+				var se *StatusError
+				if errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+					if s.failures.RespondOnLimit(w, r, ip) {
+						return
+					}
 					w.Header().Set("WWW-Authenticate", `Bearer realm="secureops"`)
 				}
 				writeError(w, r, err)
@@ -364,4 +376,14 @@ func rateKey(p *auth.Principal) string {
 		return "key:" + p.APIKeyID.String()
 	}
 	return "user:" + p.RealUserID.String()
+}
+
+// clientIP is the peer address. Behind a proxy, mount chi's RealIP first so
+// RemoteAddr is the client's.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

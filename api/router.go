@@ -35,6 +35,9 @@ type Server struct {
 	RateLimit int
 
 	limiter *httprate.RateLimiter
+	// failures counts failed authentications per client IP: junk
+	// credentials cost a database or Kratos round trip each.
+	failures *httprate.RateLimiter
 }
 
 // Route is one operation and the permission it requires. Every route is
@@ -113,6 +116,9 @@ func (s *Server) Router() (chi.Router, error) {
 	}
 	s.limiter = httprate.NewRateLimiter(limit, time.Minute, httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusTooManyRequests, Detail: "rate limit exceeded; retry after the time in Retry-After", Instance: r.URL.Path})
+	}))
+	s.failures = httprate.NewRateLimiter(60, time.Minute, httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Status: http.StatusTooManyRequests, Detail: "too many failed authentications from this address; retry after the time in Retry-After", Instance: r.URL.Path})
 	}))
 	declared := map[string]bool{}
 	for _, rt := range s.Routes() {

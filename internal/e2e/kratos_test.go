@@ -337,4 +337,13 @@ func TestImpersonationSuspensionAndRateLimit(t *testing.T) {
 	if code, _, _ := doJSON(owner, "GET", "/api/v1/me", "", nil); code != 200 {
 		t.Errorf("another caller during someone's rate limit: %d", code)
 	}
+	// Guessing keys from one address is throttled too.
+	forged := caller{key: key2[:len(key2)-8] + "00000000"}
+	last = 0
+	for i := 0; i < 70 && last != 429; i++ {
+		last, _, hdr = doJSON(forged, "GET", "/api/v1/me", "", nil)
+	}
+	if last != 429 || hdr.Get("Retry-After") == "" {
+		t.Fatalf("after 70 failed authentications: %d", last)
+	}
 }
