@@ -15,6 +15,7 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 )
@@ -81,26 +82,15 @@ func (s *Server) authAPIKey(ctx context.Context, token string) (*auth.Principal,
 	if err != nil {
 		return nil, errUnauthenticated
 	}
-	var row struct {
-		id, tenant uuid.UUID
-		hash       []byte
-		role       string
-		scopes     []string
-		expires    time.Time
-		revoked    bool
-		status     string
-	}
+	var k dbq.AuthAPIKeyRow
 	err = s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		k, err := db.Q.AuthAPIKey(ctx, tx, prefix)
-		if err != nil {
+		if k, err = db.Q.AuthAPIKey(ctx, tx, prefix); err != nil {
 			return err
 		}
-		row.id, row.tenant, row.hash, row.role, row.scopes = k.ID, k.TenantID, k.SecretHash, k.Role, k.Scopes
-		row.expires, row.revoked, row.status = k.ExpiresAt, k.Revoked, k.TenantStatus
-		if auth.SecretMatches(secret, k.SecretHash) && !k.Revoked && time.Now().Before(k.ExpiresAt) {
-			return db.Q.AuthTouchAPIKey(ctx, tx, k.ID)
+		if !auth.SecretMatches(secret, k.SecretHash) || k.Revoked || !time.Now().Before(k.ExpiresAt) {
+			return errUnauthenticated
 		}
-		return nil
+		return db.Q.AuthTouchAPIKey(ctx, tx, k.ID)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errUnauthenticated
@@ -108,14 +98,11 @@ func (s *Server) authAPIKey(ctx context.Context, token string) (*auth.Principal,
 	if err != nil {
 		return nil, err
 	}
-	if !auth.SecretMatches(secret, row.hash) || row.revoked || !time.Now().Before(row.expires) {
-		return nil, errUnauthenticated
+	if !tenantUsable(k.TenantStatus) {
+		return nil, statusErr(http.StatusForbidden, "the tenant of this API key is "+k.TenantStatus)
 	}
-	if !tenantUsable(row.status) {
-		return nil, statusErr(http.StatusForbidden, "the tenant of this API key is "+row.status)
-	}
-	p := &auth.Principal{APIKeyID: row.id, KeyTenant: row.tenant, KeyRole: auth.Role(row.role)}
-	for _, sc := range row.scopes {
+	p := &auth.Principal{APIKeyID: k.ID, KeyTenant: k.TenantID, KeyRole: auth.Role(k.Role)}
+	for _, sc := range k.Scopes {
 		p.KeyScopes = append(p.KeyScopes, auth.Permission(sc))
 	}
 	return p, nil
@@ -125,22 +112,10 @@ func (s *Server) authAPIKey(ctx context.Context, token string) (*auth.Principal,
 func tenantUsable(status string) bool { return status == "active" || status == "onboarding" }
 
 func (s *Server) userPrincipal(ctx context.Context, userID uuid.UUID) (*auth.Principal, error) {
-	var rows []struct {
-		tenant uuid.UUID
-		role   string
-		status string
-		admin  bool
-	}
+	var rows []dbq.AuthUserRow
 	err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		rs, err := db.Q.AuthUser(ctx, tx, userID)
-		for _, r := range rs {
-			rows = append(rows, struct {
-				tenant uuid.UUID
-				role   string
-				status string
-				admin  bool
-			}{r.TenantID, r.Role, r.TenantStatus, r.IsPlatformAdmin})
-		}
+		var err error
+		rows, err = db.Q.AuthUser(ctx, tx, userID)
 		return err
 	})
 	if err != nil {
@@ -151,9 +126,9 @@ func (s *Server) userPrincipal(ctx context.Context, userID uuid.UUID) (*auth.Pri
 	}
 	p := &auth.Principal{UserID: userID, RealUserID: userID, Memberships: map[uuid.UUID]auth.Role{}}
 	for _, r := range rows {
-		p.PlatformAdmin = p.PlatformAdmin || r.admin
-		if r.tenant != uuid.Nil && tenantUsable(r.status) {
-			p.Memberships[r.tenant] = auth.Role(r.role)
+		p.PlatformAdmin = p.PlatformAdmin || r.IsPlatformAdmin
+		if r.TenantID != uuid.Nil && tenantUsable(r.TenantStatus) {
+			p.Memberships[r.TenantID] = auth.Role(r.Role)
 		}
 	}
 	return p, nil
@@ -163,36 +138,32 @@ func (s *Server) impersonate(ctx context.Context, admin *auth.Principal, token s
 	if !admin.PlatformAdmin {
 		return nil, errForbidden
 	}
-	var imp struct {
-		id, admin, user, tenant uuid.UUID
-		expires                 time.Time
-		ended                   bool
-	}
+	var imp dbq.AuthImpersonationRow
 	err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		i, err := db.Q.AuthImpersonation(ctx, tx, auth.HashSecret(token))
-		imp.id, imp.admin, imp.user, imp.tenant, imp.expires, imp.ended = i.ID, i.AdminUserID, i.UserID, i.TenantID, i.ExpiresAt, i.Ended
+		var err error
+		imp, err = db.Q.AuthImpersonation(ctx, tx, auth.HashSecret(token))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (imp.admin != admin.UserID || imp.ended || !time.Now().Before(imp.expires))) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (imp.AdminUserID != admin.UserID || imp.Ended || !time.Now().Before(imp.ExpiresAt))) {
 		return nil, statusErr(http.StatusUnauthorized, "the impersonation token is unknown, expired or belongs to another admin")
 	}
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.userPrincipal(ctx, imp.user)
+	p, err := s.userPrincipal(ctx, imp.UserID)
 	if err != nil {
 		return nil, err
 	}
 	// Acting as the user: their rights, never the admin's, and only in the
 	// tenant the impersonation was opened for.
 	p.PlatformAdmin = false
-	role, ok := p.Memberships[imp.tenant]
+	role, ok := p.Memberships[imp.TenantID]
 	if !ok {
 		return nil, statusErr(http.StatusForbidden, "the impersonated user no longer belongs to the impersonation's tenant")
 	}
-	p.Memberships = map[uuid.UUID]auth.Role{imp.tenant: role}
+	p.Memberships = map[uuid.UUID]auth.Role{imp.TenantID: role}
 	p.RealUserID = admin.UserID
-	p.ImpersonationID = imp.id
+	p.ImpersonationID = imp.ID
 	return p, nil
 }
 
@@ -200,7 +171,6 @@ func (s *Server) impersonate(ctx context.Context, admin *auth.Principal, token s
 // caller's only tenant) and the role that applies there. A tenant outside the
 // caller's reach answers 404, like any foreign object.
 func (s *Server) resolveAccess(r *http.Request, p *auth.Principal) (*auth.Access, error) {
-	ctx := r.Context()
 	var want uuid.UUID
 	if h := r.Header.Get("X-Tenant-Id"); h != "" {
 		id, err := uuid.Parse(h)
@@ -210,89 +180,66 @@ func (s *Server) resolveAccess(r *http.Request, p *auth.Principal) (*auth.Access
 		want = id
 	}
 	a := &auth.Access{Principal: p}
-	switch {
-	case p.IsAPIKey():
-		a.TenantID, a.Role = p.KeyTenant, p.KeyRole
-		if want != uuid.Nil && want != p.KeyTenant {
-			anc, err := s.ancestors(ctx, want)
-			if err != nil {
-				return nil, err
+	// One transaction for every lookup: this runs on every request.
+	err := s.DB.Auth(r.Context(), func(ctx context.Context, tx pgx.Tx) error {
+		var anc []uuid.UUID // the named tenant and its ancestors, nearest first
+		if want != uuid.Nil {
+			var err error
+			if anc, err = db.Q.AuthTenantAncestors(ctx, tx, want); err != nil {
+				return err
 			}
-			if !slices.Contains(anc, p.KeyTenant) {
-				return nil, errNotFound
-			}
-			a.TenantID = want
 		}
-	case want != uuid.Nil:
-		anc, err := s.ancestors(ctx, want)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range anc { // nearest first: the closest membership wins
-			if role, ok := p.Memberships[t]; ok {
-				a.TenantID, a.Role = want, role
-				break
+		switch {
+		case p.IsAPIKey():
+			a.TenantID, a.Role = p.KeyTenant, p.KeyRole
+			if want != uuid.Nil {
+				if !slices.Contains(anc, p.KeyTenant) {
+					return errNotFound
+				}
+				a.TenantID = want
 			}
+		case want != uuid.Nil:
+			for _, t := range anc { // the closest membership wins
+				if role, ok := p.Memberships[t]; ok {
+					a.TenantID, a.Role = want, role
+					break
+				}
+			}
+			if a.TenantID == uuid.Nil {
+				if !p.PlatformAdmin || len(anc) == 0 {
+					return errNotFound
+				}
+				a.TenantID, a.Role = want, auth.RolePlatformAdmin
+			}
+		case len(p.Memberships) == 1 && !p.PlatformAdmin:
+			for t, role := range p.Memberships {
+				a.TenantID, a.Role = t, role
+			}
+		case p.PlatformAdmin:
+			a.Role = auth.RolePlatformAdmin // platform-wide, no tenant
 		}
 		if a.TenantID == uuid.Nil {
-			if !p.PlatformAdmin || len(anc) == 0 {
-				return nil, errNotFound
+			return nil
+		}
+		if a.Role != auth.RolePlatformAdmin {
+			// A suspended tenant blocks its whole subtree, also for callers
+			// whose role comes from a tenant above it.
+			blocked, err := db.Q.AuthTenantBlocked(ctx, tx, a.TenantID)
+			if err != nil {
+				return err
 			}
-			a.TenantID, a.Role = want, auth.RolePlatformAdmin
+			if blocked {
+				return statusErr(http.StatusForbidden, "this tenant is suspended")
+			}
 		}
-	case len(p.Memberships) == 1 && !p.PlatformAdmin:
-		for t, role := range p.Memberships {
-			a.TenantID, a.Role = t, role
-		}
-	case p.PlatformAdmin:
-		a.Role = auth.RolePlatformAdmin // platform-wide, no tenant
-	case len(p.Memberships) > 1:
-		a.Role = "" // must name a tenant for tenant routes
-	}
-	if a.TenantID != uuid.Nil && a.Role != auth.RolePlatformAdmin {
-		// A suspended tenant blocks its whole subtree, also for callers whose
-		// role comes from a tenant above it.
-		var blocked bool
-		err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
-			var err error
-			blocked, err = db.Q.AuthTenantBlocked(ctx, tx, a.TenantID)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if blocked {
-			return nil, statusErr(http.StatusForbidden, "this tenant is suspended")
-		}
-	}
-	if a.TenantID != uuid.Nil {
-		sub, err := s.subtree(ctx, a.TenantID)
-		if err != nil {
-			return nil, err
-		}
-		a.Scope = sub
+		var err error
+		a.Scope, err = db.Q.AuthTenantSubtree(ctx, tx, a.TenantID)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
-}
-
-func (s *Server) ancestors(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
-	var ids []uuid.UUID
-	err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		ids, err = db.Q.AuthTenantAncestors(ctx, tx, id)
-		return err
-	})
-	return ids, err
-}
-
-func (s *Server) subtree(ctx context.Context, id uuid.UUID) ([]uuid.UUID, error) {
-	var ids []uuid.UUID
-	err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		var err error
-		ids, err = db.Q.AuthTenantSubtree(ctx, tx, id)
-		return err
-	})
-	return ids, err
 }
 
 // scope is the database scope of an access: the acting tenant's subtree, or

@@ -83,9 +83,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	for t, role := range p.Memberships {
 		v.Memberships[t.String()] = string(role)
 	}
-	for _, perm := range []auth.Permission{auth.PermFindingsView, auth.PermFindingsTriage, auth.PermFindingsDelete,
-		auth.PermScansStart, auth.PermReportsView, auth.PermReportsGenerate, auth.PermUsersManage, auth.PermBillingView,
-		auth.PermAPIKeysManage, auth.PermIntegrationsConfig, auth.PermPlatformTenants, auth.PermPlatformImpersonate} {
+	for _, perm := range auth.Permissions {
 		if a.Role != "" && a.Can(perm) {
 			v.Permissions = append(v.Permissions, string(perm))
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
-	"github.com/secureops/secureops/internal/targets"
 )
 
 // Listener is the API's bound address, known once the app has started.
@@ -26,7 +25,7 @@ var Module = fx.Module("api",
 	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger) *Server {
 		s := &Server{
 			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit,
-			Policy: targets.Policy{LoopbackOnly: c.Mode != config.ModeProduction, Allowed: c.ScanAllowedCIDRs},
+			Policy: c.ScanPolicy(),
 		}
 		if c.KratosPublicURL != "" && c.KratosAdminURL != "" {
 			s.Kratos = kratos.New(c.KratosPublicURL, c.KratosAdminURL, nil, 30*time.Second)

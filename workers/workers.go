@@ -19,7 +19,6 @@ import (
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/scan"
 )
@@ -51,11 +50,6 @@ func ParseQueues(qs []string) ([]string, error) {
 	return qs, nil
 }
 
-// ScanPolicy is the scan target policy of the configured mode.
-func ScanPolicy(c config.Config) targets.Policy {
-	return targets.Policy{LoopbackOnly: c.Mode != config.ModeProduction, Allowed: c.ScanAllowedCIDRs}
-}
-
 // New builds (but does not start) one worker per queue.
 func New(d Deps, queues []string) (*Workers, error) {
 	queues, err := ParseQueues(queues)
@@ -79,7 +73,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 		case temporalx.QueueScanners:
 			sc := &scanner.Activities{
 				DB:       d.DB,
-				Policy:   ScanPolicy(d.Config),
+				Policy:   d.Config.ScanPolicy(),
 				Resolver: net.DefaultResolver,
 				NmapPath: d.Config.NmapPath,
 				Log:      d.Log,

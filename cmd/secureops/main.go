@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -135,7 +136,7 @@ func workerCmd() *cobra.Command {
 			}
 			if len(queues) == 0 {
 				if env := os.Getenv("WORKER_QUEUES"); env != "" {
-					queues = splitList(env)
+					queues = strings.FieldsFunc(env, func(r rune) bool { return r == ',' || r == ' ' })
 				}
 			}
 			qs, err := workers.ParseQueues(queues)
@@ -171,20 +172,6 @@ func migrateCmd() *cobra.Command {
 			return db.Migrate(cmd.Context(), cfg.DatabaseURL, log)
 		},
 	}
-}
-
-func splitList(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ',' {
-			if v := s[start:i]; v != "" {
-				out = append(out, v)
-			}
-			start = i + 1
-		}
-	}
-	return out
 }
 
 func envOr(k, def string) string {

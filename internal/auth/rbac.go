@@ -56,6 +56,13 @@ const (
 	PermCrossTenantView Permission = "platform:cross_tenant_view"
 )
 
+// Permissions lists every grantable permission, in the matrix's order.
+var Permissions = []Permission{
+	PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
+	PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
+	PermPlatformTenants, PermPlatformImpersonate,
+}
+
 // Scopes are the permissions an API key with role client_api can be granted.
 var Scopes = []Permission{PermFindingsView, PermFindingsTriage, PermScansStart, PermReportsView, PermReportsGenerate}
 

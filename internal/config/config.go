@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/secureops/secureops/internal/targets"
 )
 
 // Mode decides how strict the platform is about what it may scan.
@@ -93,6 +95,12 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		c.AppDatabaseURL = app
 	}
 	return c, nil
+}
+
+// ScanPolicy is what this mode may scan: loopback only in dev and test; in
+// production everything public plus SCAN_ALLOWED_CIDRS.
+func (c Config) ScanPolicy() targets.Policy {
+	return targets.Policy{LoopbackOnly: c.Mode != ModeProduction, Allowed: c.ScanAllowedCIDRs}
 }
 
 // RequireDatabase reports a clear error when a production-shape process has no database.

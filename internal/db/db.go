@@ -105,7 +105,5 @@ func (d *DB) InTx(ctx context.Context, scope Scope, fn func(ctx context.Context,
 // scope set, every table policy hides every row, so fn can do nothing but call
 // the SECURITY DEFINER auth functions (dbq's Auth* queries).
 func (d *DB) Auth(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{AccessMode: pgx.ReadWrite}, func(tx pgx.Tx) error {
-		return fn(ctx, tx)
-	})
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(ctx, tx) })
 }

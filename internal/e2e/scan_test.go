@@ -103,7 +103,7 @@ func startWith(t *testing.T, o options) *platform {
 		}
 		t.Cleanup(ws.Stop)
 	}
-	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: workers.ScanPolicy(cfg), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit}
+	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit}
 	router, err := srv.Router()
 	if err != nil {
 		t.Fatal(err)
