@@ -40,6 +40,9 @@ type Config struct {
 	LogLevel          string
 	NmapPath          string
 	NiktoPath         string
+	ZAPPath           string // ZAP, Trivy, Nuclei: unset means this worker has none
+	TrivyPath         string
+	NucleiPath        string
 	ScanAllowedCIDRs  []netip.Prefix
 	ShutdownTimeout   time.Duration
 	KratosPublicURL   string
@@ -61,6 +64,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		LogLevel:          get("LOG_LEVEL", "info"),
 		NmapPath:          get("NMAP_PATH", "nmap"),
 		NiktoPath:         get("NIKTO_PATH", "nikto"),
+		ZAPPath:           os.Getenv("ZAP_PATH"),
+		TrivyPath:         os.Getenv("TRIVY_PATH"),
+		NucleiPath:        os.Getenv("NUCLEI_PATH"),
 		// Above the workers' 10 s stop timeout plus the scanner kill delay and
 		// the HTTP drain, so fx still runs every stop hook.
 		ShutdownTimeout: 30 * time.Second,
