@@ -27,7 +27,10 @@ type Server struct {
 	Temporal client.Client
 	Metrics  *observability.Metrics
 	Policy   targets.Policy
-	Log      *slog.Logger
+	// VerifyFirstInterval is the first wait between ownership checks
+	// (0: the workflow's default of a minute); tests shorten it.
+	VerifyFirstInterval time.Duration
+	Log                 *slog.Logger
 	// Kratos validates sessions and administers identities; nil disables
 	// session authentication (API keys still work).
 	Kratos *kratos.Client
@@ -62,8 +65,21 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/me", auth.PermAuthenticated, s.me},
 
 		{"POST", "/api/v1/scans", auth.PermScansStart, s.scanCreate},
+		{"GET", "/api/v1/scans", auth.PermFindingsView, s.scanList},
+		{"POST", "/api/v1/scans/import", auth.PermScansStart, s.scanImport},
 		{"GET", "/api/v1/scans/{id}", auth.PermFindingsView, s.scanGet},
 		{"GET", "/api/v1/scans/{id}/findings", auth.PermFindingsView, s.scanFindingsList},
+
+		{"GET", "/api/v1/findings", auth.PermFindingsView, s.findingList},
+		{"PATCH", "/api/v1/findings", auth.PermFindingsTriage, s.findingBulkPatch},
+		{"GET", "/api/v1/findings/{id}", auth.PermFindingsView, s.findingGet},
+		{"PATCH", "/api/v1/findings/{id}", auth.PermFindingsTriage, s.findingPatch},
+
+		{"POST", "/api/v1/targets", auth.PermScansStart, s.targetCreate},
+		{"GET", "/api/v1/targets", auth.PermFindingsView, s.targetList},
+		{"GET", "/api/v1/targets/{id}", auth.PermFindingsView, s.targetGet},
+		{"DELETE", "/api/v1/targets/{id}", auth.PermScansStart, s.targetDelete},
+		{"POST", "/api/v1/targets/{id}/verify", auth.PermScansStart, s.targetVerify},
 
 		{"GET", "/api/v1/tenants/{id}", auth.PermFindingsView, s.tenantGet},
 		{"POST", "/api/v1/tenants/{id}/children", auth.PermUsersManage, s.tenantChildCreate},

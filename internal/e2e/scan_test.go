@@ -51,6 +51,7 @@ type options struct {
 	kratos    *kratos.Client
 	noWorkers bool
 	rateLimit int
+	resolver  *net.Resolver // DNS for scans and ownership checks (nil: system)
 }
 
 func start(t *testing.T) *platform { return startWith(t, options{}) }
@@ -90,7 +91,7 @@ func startWith(t *testing.T, o options) *platform {
 	t.Cleanup(tc.Close)
 	h := d.OpenApp(t)
 	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap"}
-	ws, err := workers.New(workers.Deps{Client: tc, DB: h, Config: cfg, Log: log}, nil)
+	ws, err := workers.New(workers.Deps{Client: tc, DB: h, Config: cfg, Log: log, Resolver: o.resolver}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,8 @@ func startWith(t *testing.T, o options) *platform {
 		}
 		t.Cleanup(ws.Stop)
 	}
-	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit}
+	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
+		VerifyFirstInterval: time.Second}
 	router, err := srv.Router()
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func storeOptions() workflow.ActivityOptions {
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
 			MaximumAttempts:        20,
-			NonRetryableErrorTypes: []string{store.ErrReportMalformed, "InvalidArgument"},
+			NonRetryableErrorTypes: []string{store.ErrReportMalformed, store.ErrTargetNotVerified, "InvalidArgument"},
 		},
 	}
 }
@@ -104,6 +104,15 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 	if err = workflow.ExecuteActivity(storeCtx, store.ScanMarkRunningName, ref).Get(ctx, nil); err != nil {
 		return Result{}, err
 	}
+	imported := w.in.ReportID != nil
+	// Histories recorded before ownership checks moved into the workflow
+	// replay without the step.
+	if !imported && workflow.GetVersion(ctx, "authorize-target", workflow.DefaultVersion, 1) == 1 {
+		w.set(ctx, "running", "authorizing", 0)
+		if err = workflow.ExecuteActivity(storeCtx, store.ScanAuthorizeName, ref).Get(ctx, nil); err != nil {
+			return Result{}, err
+		}
+	}
 	w.set(ctx, "running", "scanning", 0)
 
 	scanCtx := workflow.WithActivityOptions(ctx, scannerOptions())
@@ -111,9 +120,13 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		w.progress.Scanners[i].State = "running"
 		w.set(ctx, "running", name, i*100/len(w.in.Scanners))
 		var run scanner.RunResult
-		err = workflow.ExecuteActivity(scanCtx, scanner.RunName, scanner.RunInput{
-			TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name, Target: w.in.Target,
-		}).Get(ctx, &run)
+		if imported {
+			run = scanner.RunResult{ReportID: *w.in.ReportID, Scanner: name}
+		} else {
+			err = workflow.ExecuteActivity(scanCtx, scanner.RunName, scanner.RunInput{
+				TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name, Target: w.in.Target,
+			}).Get(ctx, &run)
+		}
 		if err != nil {
 			w.progress.Scanners[i].State = "failed"
 			return Result{}, err
@@ -148,6 +161,7 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 			"critical": counts.Critical, "high": counts.High, "medium": counts.Medium,
 			"low": counts.Low, "info": counts.Info,
 		},
+		Diff: &counts.Diff,
 	}, nil
 }
 
@@ -168,6 +182,7 @@ func (w *scanWorkflow) finish(ctx workflow.Context, status, msg string) {
 var userFacing = map[string]bool{
 	scanner.ErrInvalidTarget: true, scanner.ErrTargetNotAllowed: true, scanner.ErrUnknownScanner: true,
 	scanner.ErrScannerNotPresent: true, store.ErrReportMalformed: true, "ReportTooLarge": true,
+	store.ErrTargetNotVerified: true,
 }
 
 func errorMessage(ctx workflow.Context, err error) string {

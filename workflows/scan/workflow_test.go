@@ -28,7 +28,10 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(st.ScanMarkRunning, activity.RegisterOptions{Name: store.ScanMarkRunningName})
 	env.RegisterActivityWithOptions(st.IngestReport, activity.RegisterOptions{Name: store.IngestReportName})
 	env.RegisterActivityWithOptions(st.ScanFinish, activity.RegisterOptions{Name: store.ScanFinishName})
+	env.RegisterActivityWithOptions(st.ScanAuthorize, activity.RegisterOptions{Name: store.ScanAuthorizeName})
 	env.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
+	// Ownership is tested against Postgres in activities/store; here it passes.
+	env.OnActivity(store.ScanAuthorizeName, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env
 }
 
