@@ -377,14 +377,26 @@ INSERT INTO findings (
     component, component_version, host, port, protocol, url, target, scanner, rule_id,
     description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by
 )
-SELECT DISTINCT ON (s.fingerprint)
+SELECT
     $2::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
     $1::uuid, $1::uuid, $3::text, $4::text
-FROM finding_stage s
-ORDER BY s.fingerprint,
-         CASE s.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC
+FROM (
+    SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence
+    FROM finding_stage
+    ORDER BY fingerprint,
+             CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC
+) s
+WHERE NOT EXISTS (
+    SELECT 1 FROM findings f
+    WHERE f.tenant_id = $2::uuid AND f.fingerprint = s.fingerprint
+      AND f.last_scan_id = $1::uuid
+      AND (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,
+           f.description, f.remediation, f.refs, f.evidence, f.scan_target, f.reported_by)
+          IS NOT DISTINCT FROM
+          (s.title, s.severity, s.cves, s.cwes, s.cvss_score, s.cvss_vector, s.component, s.component_version,
+           s.description, s.remediation, s.refs, s.evidence, $3::text, $4::text))
 ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
     title = EXCLUDED.title,
     severity = EXCLUDED.severity,
@@ -450,6 +462,9 @@ type FindingUpsertFromStageParams struct {
 // fixed → reopened; triage states (false_positive, accepted_risk) stay.
 // A retry of the same scan with the same content updates nothing (the
 // conflict WHERE), which is what makes a re-import nearly free.
+// A retry of the same scan with unchanged content has nothing to write:
+// leaving those rows out here is much cheaper than letting ON CONFLICT find,
+// lock and skip them.
 func (q *Queries) FindingUpsertFromStage(ctx context.Context, db DBTX, arg FindingUpsertFromStageParams) (int64, error) {
 	result, err := db.Exec(ctx, findingUpsertFromStage,
 		arg.ScanID,
