@@ -25,7 +25,7 @@ var Module = fx.Module("api",
 	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger) *Server {
 		s := &Server{
 			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit,
-			Policy: c.ScanPolicy(),
+			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits,
 		}
 		if c.KratosPublicURL != "" && c.KratosAdminURL != "" {
 			s.Kratos = kratos.New(c.KratosPublicURL, c.KratosAdminURL, nil, 30*time.Second)

@@ -357,6 +357,8 @@ func TestSpecOperations(t *testing.T) {
 		"POST /api/v1/scans/import",
 		"GET /api/v1/scans/{id}",
 		"GET /api/v1/scans/{id}/findings",
+		"GET /api/v1/scans/{id}/events",
+		"POST /api/v1/scans/{id}/cancel",
 		"GET /api/v1/findings",
 		"PATCH /api/v1/findings",
 		"GET /api/v1/findings/{id}",

@@ -30,7 +30,12 @@ type Server struct {
 	// VerifyFirstInterval is the first wait between ownership checks
 	// (0: the workflow's default of a minute); tests shorten it.
 	VerifyFirstInterval time.Duration
-	Log                 *slog.Logger
+	// EventsPollInterval is how often a scan's event stream looks for
+	// changes (0: 500 ms).
+	EventsPollInterval time.Duration
+	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
+	ScanLimits map[string]int
+	Log        *slog.Logger
 	// Kratos validates sessions and administers identities; nil disables
 	// session authentication (API keys still work).
 	Kratos *kratos.Client
@@ -69,6 +74,8 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/scans/import", auth.PermScansStart, s.scanImport},
 		{"GET", "/api/v1/scans/{id}", auth.PermFindingsView, s.scanGet},
 		{"GET", "/api/v1/scans/{id}/findings", auth.PermFindingsView, s.scanFindingsList},
+		{"GET", "/api/v1/scans/{id}/events", auth.PermFindingsView, s.scanEvents},
+		{"POST", "/api/v1/scans/{id}/cancel", auth.PermScansStart, s.scanCancel},
 
 		{"GET", "/api/v1/findings", auth.PermFindingsView, s.findingList},
 		{"PATCH", "/api/v1/findings", auth.PermFindingsTriage, s.findingBulkPatch},

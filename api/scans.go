@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
@@ -153,6 +154,8 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 	wid := scan.WorkflowID(id)
 	var in scan.Input
 	var target dbq.Target
+	var limit int
+	var requested time.Time
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
 		switch {
@@ -191,12 +194,19 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		in = scan.Input{TenantID: a.TenantID, ScanID: id, Target: target.Value, Scanners: scanners}
-		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: id, TenantID: a.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: wid,
-			TargetID: uuid.NullUUID{UUID: target.ID, Valid: true}, Source: "scan", Complete: true,
-		}); err != nil {
+		ten, err := db.Q.TenantGet(ctx, tx, a.TenantID)
+		if err != nil {
 			return err
 		}
+		limit = s.ScanLimits[ten.Tier]
+		row, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
+			ID: id, TenantID: a.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: wid,
+			TargetID: uuid.NullUUID{UUID: target.ID, Valid: true}, Source: "scan", Complete: true,
+		})
+		if err != nil {
+			return err
+		}
+		requested = row.CreatedAt
 		return audit(ctx, tx, r, a, uuid.Nil, "scan.started", "scan", id.String(), map[string]any{"target": in.Target, "scanners": in.Scanners})
 	})
 	if err != nil {
@@ -205,6 +215,15 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.startScan(w, r, in) {
 		return
+	}
+	// Join the tenant's queue now, in request order; the workflow joins
+	// again (harmlessly) if this fails.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := agate.Enqueue(qctx, s.Temporal, agate.AcquireInput{
+		TenantID: in.TenantID, ScanWorkflowID: wid, Limit: limit, RequestedAt: requested,
+	}); err != nil {
+		s.logErr(r, "queue scan at the tenant's gate", err)
 	}
 	w.Header().Set("Location", "/api/v1/scans/"+id.String())
 	writeJSON(w, http.StatusAccepted, scanCreateResponse{ID: id, TargetID: target.ID, WorkflowID: wid, Status: "queued"})

@@ -15,12 +15,14 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/fx"
 
+	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
 	averify "github.com/secureops/secureops/activities/verify"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/gate"
 	"github.com/secureops/secureops/workflows/scan"
 	"github.com/secureops/secureops/workflows/verify"
 )
@@ -75,11 +77,16 @@ func New(d Deps, queues []string) (*Workers, error) {
 		switch q {
 		case temporalx.QueueScans:
 			w.RegisterWorkflowWithOptions(scan.ScanWorkflow, scan.RegisterOptions())
-			st := &store.Activities{DB: d.DB}
+			st := &store.Activities{DB: d.DB, ScanLimits: d.Config.ScanLimits}
 			w.RegisterActivityWithOptions(st.ScanMarkRunning, activity.RegisterOptions{Name: store.ScanMarkRunningName})
 			w.RegisterActivityWithOptions(st.IngestReport, activity.RegisterOptions{Name: store.IngestReportName})
 			w.RegisterActivityWithOptions(st.ScanFinish, activity.RegisterOptions{Name: store.ScanFinishName})
 			w.RegisterActivityWithOptions(st.ScanAuthorize, activity.RegisterOptions{Name: store.ScanAuthorizeName})
+			w.RegisterActivityWithOptions(st.ScanClaim, activity.RegisterOptions{Name: store.ScanClaimName})
+			w.RegisterWorkflowWithOptions(gate.Workflow, gate.RegisterOptions())
+			ga := &agate.Activities{Client: d.Client}
+			w.RegisterActivityWithOptions(ga.Acquire, activity.RegisterOptions{Name: agate.AcquireName})
+			w.RegisterActivityWithOptions(ga.Ended, activity.RegisterOptions{Name: agate.EndedName})
 			// Ownership checks are light DNS and HTTP requests: they run with
 			// the orchestration, not on scanner hosts.
 			w.RegisterWorkflowWithOptions(verify.Workflow, verify.RegisterOptions())

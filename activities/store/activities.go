@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,7 @@ const (
 	IngestReportName    = "store.IngestReport"
 	ScanFinishName      = "store.ScanFinish"
 	ScanAuthorizeName   = "store.ScanAuthorize"
+	ScanClaimName       = "store.ScanClaim"
 )
 
 // ErrTargetNotVerified is the non-retryable type of an active scan of a target
@@ -38,6 +40,8 @@ const ErrReportMalformed = "ReportMalformed"
 // Activities writes through the tenant-scoped database handle.
 type Activities struct {
 	DB *db.DB
+	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
+	ScanLimits map[string]int
 }
 
 // ScanRef names a scan of a tenant.
@@ -184,8 +188,17 @@ func (a *Activities) ScanFinish(ctx context.Context, in FinishInput) (Counts, er
 // registered target whose owner proved control of it (or an image, which is
 // pulled rather than attacked). Addresses are checked again by the scanner
 // after it resolves the name.
-func (a *Activities) ScanAuthorize(ctx context.Context, in ScanRef) error {
-	return a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+func (a *Activities) ScanAuthorize(ctx context.Context, in ScanRef) (AuthorizeResult, error) {
+	var res AuthorizeResult
+	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		ten, err := db.Q.TenantGet(ctx, tx, in.TenantID)
+		if err != nil {
+			return fmt.Errorf("load tenant: %w", err)
+		}
+		res.Tier, res.Limit = ten.Tier, a.ScanLimits[ten.Tier]
+		if res.Limit < 1 {
+			res.Limit = 1
+		}
 		sc, err := db.Q.ScanGet(ctx, tx, in.ScanID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist", ErrScanGone, err)
@@ -193,6 +206,7 @@ func (a *Activities) ScanAuthorize(ctx context.Context, in ScanRef) error {
 		if err != nil {
 			return err
 		}
+		res.RequestedAt = sc.CreatedAt
 		if !sc.TargetID.Valid {
 			return temporal.NewNonRetryableApplicationError(
 				"the target "+sc.Target+" is not registered; register it with POST /api/v1/targets and verify it before scanning", ErrTargetNotVerified, nil)
@@ -209,5 +223,25 @@ func (a *Activities) ScanAuthorize(ctx context.Context, in ScanRef) error {
 				"the target "+t.Value+" is not verified (status "+t.VerificationStatus+"); prove ownership with POST /api/v1/targets/"+t.ID.String()+"/verify", ErrTargetNotVerified, nil)
 		}
 		return nil
+	})
+	return res, err
+}
+
+// AuthorizeResult is what the scan needs to know about its tenant.
+type AuthorizeResult struct {
+	Tier        string    `json:"tier"`
+	Limit       int       `json:"limit"` // concurrent scans the tier allows
+	RequestedAt time.Time `json:"requested_at"`
+}
+
+// ScanClaim makes this run the scan's owner and leaves it queued until the
+// tenant's gate grants a slot.
+func (a *Activities) ScanClaim(ctx context.Context, in ScanRef) error {
+	return a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := db.Q.ScanClaim(ctx, tx, dbq.ScanClaimParams{ID: in.ScanID, RunID: RunID(ctx)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist or this run already finished it", ErrScanGone, err)
+		}
+		return err
 	})
 }

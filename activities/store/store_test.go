@@ -32,7 +32,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { super.Close(ctx) })
 	e := &env{t: t, super: super, app: d.OpenApp(t)}
-	e.acts = &store.Activities{DB: e.app}
+	e.acts = &store.Activities{DB: e.app, ScanLimits: map[string]int{"basic": 2, "pro": 10}}
 	if err := super.QueryRow(ctx, "INSERT INTO tenants (slug, name, status) VALUES ('acme', 'Acme', 'active') RETURNING id").Scan(&e.tenant); err != nil {
 		t.Fatal(err)
 	}
@@ -197,9 +197,12 @@ func TestScanAuthorizeNeedsAVerifiedTarget(t *testing.T) {
 		{"unregistered", scanOf("other.example.com", nil), false},
 	}
 	for _, c := range cases {
-		err := e.acts.ScanAuthorize(ctx, store.ScanRef{TenantID: e.tenant, ScanID: c.scan})
+		res, err := e.acts.ScanAuthorize(ctx, store.ScanRef{TenantID: e.tenant, ScanID: c.scan})
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
+		}
+		if err == nil && (res.Tier != "basic" || res.Limit != 2 || res.RequestedAt.IsZero()) {
+			t.Errorf("%s: authorize result %+v, want the basic tier's limit 2 and the request time", c.name, res)
 		}
 	}
 }

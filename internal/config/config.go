@@ -48,6 +48,30 @@ type Config struct {
 	KratosPublicURL   string
 	KratosAdminURL    string
 	RateLimit         int // API requests per minute per key or session
+	// ScanLimits is the number of scans a tenant of each tier may run at
+	// once (SCAN_CONCURRENCY); more wait, queued, at the tenant's gate.
+	ScanLimits map[string]int
+}
+
+// DefaultScanLimits are the tiers' concurrent scans.
+var DefaultScanLimits = map[string]int{"basic": 2, "pro": 10, "enterprise": 50}
+
+// ParseScanLimits reads "basic=2,pro=10,enterprise=50"; tiers left out keep
+// their default.
+func ParseScanLimits(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for k, n := range DefaultScanLimits {
+		out[k] = n
+	}
+	for _, kv := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		k, n, ok := strings.Cut(kv, "=")
+		lim, err := strconv.Atoi(n)
+		if _, known := DefaultScanLimits[k]; !ok || !known || err != nil || lim < 1 {
+			return nil, fmt.Errorf("SCAN_CONCURRENCY: %q is not tier=limit with a known tier and a positive limit", kv)
+		}
+		out[k] = lim
+	}
+	return out, nil
 }
 
 // FromEnv reads the environment. defaultMode is what the subcommand implies
@@ -81,6 +105,11 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		}
 		c.RateLimit = n
 	}
+	limits, err := ParseScanLimits(os.Getenv("SCAN_CONCURRENCY"))
+	if err != nil {
+		return c, err
+	}
+	c.ScanLimits = limits
 	switch c.Mode {
 	case ModeProduction, ModeDev, ModeTest:
 	default:

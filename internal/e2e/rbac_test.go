@@ -10,12 +10,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/scan"
 )
 
 var seq atomic.Int64
@@ -44,6 +47,18 @@ func (f fixtures) scan(ten uuid.UUID) uuid.UUID {
 		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: id, TenantID: ten, Target: "127.0.0.1:9", Scanners: []string{"nmap"}, WorkflowID: "scan/" + id.String(), Source: "scan", Complete: true})
 		return err
 	})
+	return id
+}
+
+// startedScan is a scan whose workflow exists (no worker runs it here), so
+// it can be cancelled.
+func (f fixtures) startedScan(ten uuid.UUID) uuid.UUID {
+	id := f.scan(ten)
+	_, err := f.p.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: scan.WorkflowID(id), TaskQueue: temporalx.QueueScans},
+		scan.WorkflowName, scan.Input{TenantID: ten, ScanID: id, Target: "127.0.0.1:9", Scanners: []string{"nmap"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	return id
 }
 
@@ -147,7 +162,9 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), `{"status":"accepted_risk","comment":"compensating control"}`
 	case "PATCH /api/v1/findings":
 		return pattern, fmt.Sprintf(`{"ids":[%q],"status":"false_positive"}`, f.finding(ten))
-	case "GET /api/v1/scans/{id}", "GET /api/v1/scans/{id}/findings":
+	case "POST /api/v1/scans/{id}/cancel":
+		return strings.Replace(pattern, "{id}", f.startedScan(ten).String(), 1), ""
+	case "GET /api/v1/scans/{id}", "GET /api/v1/scans/{id}/findings", "GET /api/v1/scans/{id}/events":
 		return strings.Replace(pattern, "{id}", f.scan(ten).String(), 1), ""
 	case "GET /api/v1/tenants/{id}", "GET /api/v1/tenants/{id}/children", "GET /api/v1/tenants/{id}/tree":
 		return strings.Replace(pattern, "{id}", ten.String(), 1), ""

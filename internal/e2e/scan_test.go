@@ -90,7 +90,7 @@ func startWith(t *testing.T, o options) *platform {
 	}
 	t.Cleanup(tc.Close)
 	h := d.OpenApp(t)
-	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap"}
+	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap", ScanLimits: config.DefaultScanLimits}
 	ws, err := workers.New(workers.Deps{Client: tc, DB: h, Config: cfg, Log: log, Resolver: o.resolver}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func startWith(t *testing.T, o options) *platform {
 		t.Cleanup(ws.Stop)
 	}
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
-		VerifyFirstInterval: time.Second}
+		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits}
 	router, err := srv.Router()
 	if err != nil {
 		t.Fatal(err)

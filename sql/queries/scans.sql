@@ -70,3 +70,13 @@ RETURNING s.count_critical, s.count_high, s.count_medium, s.count_low, s.count_i
 -- name: ScanOwnedByRun :one
 -- The scan as the run that owns it sees it; no row for any other run.
 SELECT * FROM scans WHERE id = sqlc.arg(id) AND run_id = sqlc.arg(run_id)::text;
+
+-- name: ScanClaim :one
+-- The run takes the scan over and waits, queued, for a slot of its tenant's
+-- gate; a retry of the same run changes nothing.
+UPDATE scans
+SET status = 'queued', progress = 0, progress_message = 'waiting for a scan slot',
+    error = NULL, finished_at = NULL, started_at = NULL, run_id = sqlc.arg(run_id)::text
+WHERE id = sqlc.arg(id)
+  AND (status IN ('queued', 'running') OR run_id <> sqlc.arg(run_id)::text)
+RETURNING status;

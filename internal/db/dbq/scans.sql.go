@@ -12,6 +12,29 @@ import (
 	"github.com/google/uuid"
 )
 
+const scanClaim = `-- name: ScanClaim :one
+UPDATE scans
+SET status = 'queued', progress = 0, progress_message = 'waiting for a scan slot',
+    error = NULL, finished_at = NULL, started_at = NULL, run_id = $1::text
+WHERE id = $2
+  AND (status IN ('queued', 'running') OR run_id <> $1::text)
+RETURNING status
+`
+
+type ScanClaimParams struct {
+	RunID string    `json:"run_id"`
+	ID    uuid.UUID `json:"id"`
+}
+
+// The run takes the scan over and waits, queued, for a slot of its tenant's
+// gate; a retry of the same run changes nothing.
+func (q *Queries) ScanClaim(ctx context.Context, db DBTX, arg ScanClaimParams) (string, error) {
+	row := db.QueryRow(ctx, scanClaim, arg.RunID, arg.ID)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
 const scanCountsRefresh = `-- name: ScanCountsRefresh :one
 UPDATE scans s
 SET count_critical = c.critical, count_high = c.high, count_medium = c.medium,
