@@ -348,6 +348,11 @@ func (s *Server) adminTenantSetStatus(status, action string) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
+		// Suspended tenants' schedules pause; resumed ones run again. Also
+		// on a repeated call: it heals a sync that failed to start before.
+		if err := s.syncTenantSchedules(r.Context(), id); err != nil {
+			s.logErr(r, "start the schedule sync of tenant "+id.String(), err)
+		}
 		writeJSON(w, http.StatusOK, tenantViewOf(t))
 	}
 }

@@ -17,9 +17,14 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/parsers"
+	"github.com/secureops/secureops/internal/schedules"
+	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/webhook"
 )
 
 // loadSpec parses the embedded document with kin-openapi. kin-openapi
@@ -61,25 +66,41 @@ func TestOpenAPISpecValidates(t *testing.T) {
 	}
 
 	wantIDs := map[string]string{
-		"POST /api/v1/targets":             "TargetCreate",
-		"GET /api/v1/targets":              "TargetList",
-		"GET /api/v1/targets/{id}":         "TargetGet",
-		"DELETE /api/v1/targets/{id}":      "TargetDelete",
-		"POST /api/v1/targets/{id}/verify": "TargetVerify",
-		"POST /api/v1/scans":               "ScanCreate",
-		"GET /api/v1/scans":                "ScanList",
-		"POST /api/v1/scans/import":        "ScanImport",
-		"GET /api/v1/scans/{id}":           "ScanGet",
-		"GET /api/v1/scans/{id}/findings":  "ScanFindingsList",
-		"GET /api/v1/findings":             "FindingList",
-		"PATCH /api/v1/findings":           "FindingBulkTriage",
-		"GET /api/v1/findings/{id}":        "FindingGet",
-		"PATCH /api/v1/findings/{id}":      "FindingTriage",
-		"GET /healthz":                     "Healthz",
-		"GET /readyz":                      "Readyz",
-		"GET /metrics":                     "Metrics",
-		"GET /api/v1/openapi.json":         "OpenAPISpec",
-		"GET /docs":                        "Docs",
+		"POST /api/v1/targets":                 "TargetCreate",
+		"GET /api/v1/targets":                  "TargetList",
+		"GET /api/v1/targets/{id}":             "TargetGet",
+		"DELETE /api/v1/targets/{id}":          "TargetDelete",
+		"POST /api/v1/targets/{id}/verify":     "TargetVerify",
+		"POST /api/v1/scans":                   "ScanCreate",
+		"GET /api/v1/scans":                    "ScanList",
+		"POST /api/v1/scans/import":            "ScanImport",
+		"GET /api/v1/scans/{id}":               "ScanGet",
+		"GET /api/v1/scans/{id}/findings":      "ScanFindingsList",
+		"GET /api/v1/findings":                 "FindingList",
+		"PATCH /api/v1/findings":               "FindingBulkTriage",
+		"GET /api/v1/findings/{id}":            "FindingGet",
+		"PATCH /api/v1/findings/{id}":          "FindingTriage",
+		"POST /api/v1/schedules":               "ScheduleCreate",
+		"GET /api/v1/schedules":                "ScheduleList",
+		"GET /api/v1/schedules/{id}":           "ScheduleGet",
+		"PATCH /api/v1/schedules/{id}":         "ScheduleUpdate",
+		"DELETE /api/v1/schedules/{id}":        "ScheduleDelete",
+		"POST /api/v1/schedules/{id}/pause":    "SchedulePause",
+		"POST /api/v1/schedules/{id}/resume":   "ScheduleResume",
+		"POST /api/v1/schedules/{id}/trigger":  "ScheduleTrigger",
+		"GET /api/v1/dashboard":                "DashboardGet",
+		"PATCH /api/v1/dashboard/sla":          "DashboardSLAUpdate",
+		"GET /api/v1/usage":                    "UsageList",
+		"POST /api/v1/webhooks":                "WebhookCreate",
+		"GET /api/v1/webhooks":                 "WebhookList",
+		"DELETE /api/v1/webhooks/{id}":         "WebhookDelete",
+		"GET /api/v1/webhooks/{id}/deliveries": "WebhookDeliveryList",
+		"POST /api/v1/webhooks/{id}/test":      "WebhookTest",
+		"GET /healthz":                         "Healthz",
+		"GET /readyz":                          "Readyz",
+		"GET /metrics":                         "Metrics",
+		"GET /api/v1/openapi.json":             "OpenAPISpec",
+		"GET /docs":                            "Docs",
 	}
 	for key, id := range wantIDs {
 		method, path, _ := strings.Cut(key, " ")
@@ -176,6 +197,24 @@ func TestOpenAPISchemasAcceptExamples(t *testing.T) {
 	check("FindingBulkTriageRequest", `{"ids":["4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02"],"status":"open"}`, true)
 	check("FindingBulkTriageRequest", `{"ids":[],"status":"open"}`, false)
 	check("FindingBulkTriageRequest", `{"ids":["4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02","4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02"],"status":"open"}`, false)
+	const tgt = `"target_id":"4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02"`
+	check("ScheduleCreateRequest", `{`+tgt+`,"interval":"24h"}`, true)
+	check("ScheduleCreateRequest", `{`+tgt+`,"cron":"0 3 * * 1","timezone":"Europe/Berlin","scanners":["nmap","nuclei"],"description":"weekly","paused":true}`, true)
+	check("ScheduleCreateRequest", `{`+tgt+`,"interval":"1h30m"}`, true)
+	check("ScheduleCreateRequest", `{`+tgt+`}`, false)
+	check("ScheduleCreateRequest", `{`+tgt+`,"cron":"0 3 * * 1","interval":"24h"}`, false)
+	check("ScheduleCreateRequest", `{"interval":"24h"}`, false)
+	check("ScheduleCreateRequest", `{`+tgt+`,"interval":"daily"}`, false)
+	check("ScheduleCreateRequest", `{`+tgt+`,"cron":""}`, false)
+	check("ScheduleCreateRequest", `{`+tgt+`,"interval":"24h","scanners":[]}`, false)
+	check("ScheduleCreateRequest", `{`+tgt+`,"interval":"24h","extra":1}`, false)
+	check("ScheduleUpdateRequest", `{}`, true)
+	check("ScheduleUpdateRequest", `{"interval":"6h","description":""}`, true)
+	check("ScheduleUpdateRequest", `{"cron":"30 1 * * *","timezone":"America/New_York","scanners":["zap"]}`, true)
+	check("ScheduleUpdateRequest", `{"cron":"30 1 * * *","interval":"6h"}`, false)
+	check("ScheduleUpdateRequest", `{"paused":true}`, false)
+	check("ScheduleUpdateRequest", `{`+tgt+`}`, false)
+	check("SchedulePage", `{"items":[],"next_cursor":null}`, true)
 
 	// The scanners documented are those the API accepts; the import
 	// formats are exactly those the parsers read.
@@ -338,7 +377,339 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 		Items      []TargetView `json:"items"`
 		NextCursor *string      `json:"next_cursor"`
 	}{Items: []TargetView{}})
+
+	// Schedules: with a live state from Temporal, and without (Temporal
+	// could not be reached), timed by a cron or by an interval.
+	schedID := uuid.New()
+	withState := ScheduleView{
+		ID: schedID, TenantID: tenant, TargetID: tid, Target: "example.com", Scanners: []string{"nmap", "nuclei"},
+		Cron: "0 3 * * 1", TimeZone: "Europe/Berlin", Description: "weekly", ScheduleID: schedules.ID(schedID),
+		CreatedAt: now, UpdatedAt: now,
+		State: &schedules.State{
+			Paused: true, Note: "paused: the tenant is suspended", NextRuns: []time.Time{now, now.Add(7 * 24 * time.Hour)},
+			RecentRuns: []schedules.Run{{ScheduledAt: now, StartedAt: now, WorkflowID: "scheduled-scan/" + schedID.String() + "-2026-01-05T10:00:00Z"}},
+			Running:    []string{"scheduled-scan/" + schedID.String() + "-2026-01-05T10:00:00Z"}, Actions: 3, Skipped: 1,
+		},
+	}
+	validate("Schedule", withState)
+	idle := withState
+	idle.State = &schedules.State{NextRuns: []time.Time{}, RecentRuns: []schedules.Run{}, Running: []string{}}
+	validate("Schedule", idle)
+	noState := ScheduleView{
+		ID: uuid.New(), TenantID: tenant, TargetID: uuid.New(), Target: "image:docker.io/library/nginx:1.27",
+		Scanners: []string{"trivy"}, Interval: (24 * time.Hour).String(), TimeZone: "UTC", Paused: true,
+		ScheduleID: schedules.ID(schedID), CreatedAt: now, UpdatedAt: now,
+	}
+	validate("Schedule", noState)
+	schedCur := encodeTimeCursor(now, schedID)
+	validate("SchedulePage", struct {
+		Items      []ScheduleView `json:"items"`
+		NextCursor *string        `json:"next_cursor"`
+	}{Items: []ScheduleView{withState, idle, noState}, NextCursor: &schedCur})
+	validate("SchedulePage", struct {
+		Items      []ScheduleView `json:"items"`
+		NextCursor *string        `json:"next_cursor"`
+	}{Items: []ScheduleView{}})
+	// A view must carry exactly one of cron and interval.
+	both := noState
+	both.Cron = "0 3 * * 1"
+	if b, _ := json.Marshal(both); doc.Components.Schemas["Schedule"].Value.VisitJSON(mustGeneric(t, b), openapi3.EnableJSONSchema2020()) == nil {
+		t.Errorf("Schedule accepts both cron and interval: %s", b)
+	}
+
+	// Webhooks: the list (one switched off), the creation answer with its
+	// secret, and deliveries as the test and the delivery log write them.
+	hookID := uuid.New()
+	hook := webhookViewOf(dbq.WebhookGetRow{
+		ID: hookID, TenantID: tenant, Url: "https://hooks.example.com/secureops",
+		Events: []string{"scan.completed", "finding.critical"}, Description: "SOC pipeline", Active: true, CreatedAt: now,
+	})
+	validate("Webhook", hook)
+	off := webhookViewOf(dbq.WebhookGetRow{
+		ID: uuid.New(), TenantID: tenant, Url: "https://old.example.com/hook", Events: []string{"finding.critical"},
+		DisabledReason: "the receiver answered 410 Gone on 2026-01-05T10:00:00Z", CreatedAt: now,
+	})
+	validate("Webhook", off)
+	validate("WebhookList", map[string]any{"items": []WebhookView{hook, off}})
+	validate("WebhookList", map[string]any{"items": []WebhookView{}})
+	created := hook
+	created.Secret = webhook.NewSecret()
+	validate("WebhookCreated", created)
+	if b, _ := json.Marshal(hook); doc.Components.Schemas["WebhookCreated"].Value.VisitJSON(mustGeneric(t, b), openapi3.EnableJSONSchema2020()) == nil {
+		t.Errorf("WebhookCreated accepts a webhook without its secret: %s", b)
+	}
+
+	ping, err := webhook.NewEvent("ping/"+uuid.NewString(), webhook.EventPing, tenant, now,
+		webhook.Ping{WebhookID: hookID, Message: "This is a test event from SecureOps."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pingBody, err := ping.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := deliveryViewOf(dbq.WebhookDelivery{
+		ID: uuid.New(), TenantID: tenant, WebhookID: hookID, EventID: ping.ID, EventType: ping.Type,
+		Payload: pingBody, Status: "pending", CreatedAt: ping.CreatedAt,
+	})
+	validate("WebhookDelivery", pending)
+	code200, code503 := int32(200), int32(503)
+	scanEvent := completedEvent(t, tenant, id, now)
+	scanBody, err := scanEvent.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivered := deliveryViewOf(dbq.WebhookDelivery{
+		ID: uuid.New(), TenantID: tenant, WebhookID: hookID, EventID: scanEvent.ID, EventType: scanEvent.Type,
+		Payload: scanBody, Status: "delivered", Attempts: 2, LastStatusCode: pgtype.Int4{Int32: 200, Valid: true},
+		CreatedAt: now, DeliveredAt: &now,
+	})
+	delivered.AttemptLog = []AttemptView{
+		{Attempt: 1, StatusCode: &code503, Error: "the receiver answered 503 Service Unavailable", DurationMS: 212, At: now},
+		{Attempt: 2, StatusCode: &code200, DurationMS: 98, At: now},
+	}
+	validate("WebhookDelivery", delivered)
+	critEvent := criticalEvent(t, tenant, id, now)
+	critBody, err := critEvent.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failedDelivery := deliveryViewOf(dbq.WebhookDelivery{
+		ID: uuid.New(), TenantID: tenant, WebhookID: hookID, EventID: critEvent.ID, EventType: critEvent.Type,
+		Payload: critBody, Status: "failed", Attempts: 1,
+		LastError: "refused by the address policy: target not allowed: 10.0.0.8 is a private address (add it to SCAN_ALLOWED_CIDRS to allow it)",
+		CreatedAt: now,
+	})
+	failedDelivery.AttemptLog = []AttemptView{{Attempt: 1, Error: failedDelivery.LastError, At: now}}
+	validate("WebhookDelivery", failedDelivery)
+	deliveryCur := encodeTimeCursor(now, delivered.ID)
+	validate("WebhookDeliveryPage", struct {
+		Items      []DeliveryView `json:"items"`
+		NextCursor *string        `json:"next_cursor"`
+	}{Items: []DeliveryView{pending, delivered, failedDelivery}, NextCursor: &deliveryCur})
+	validate("WebhookDeliveryPage", struct {
+		Items      []DeliveryView `json:"items"`
+		NextCursor *string        `json:"next_cursor"`
+	}{Items: []DeliveryView{}})
+
+	// The dashboard, built by the handler's own helpers from rows as the
+	// queries return them: a tenant with a critical override, and one with
+	// nothing yet.
+	from, to := now.AddDate(0, 0, -2).Truncate(24*time.Hour), now
+	days, overrides := slaDays([]byte(`{"critical": 3}`))
+	openRows := []dbq.DashboardOpenFindingsRow{
+		{Severity: "critical", Open: 2, Overdue: 1, OldestAgeSeconds: 4.5 * 86400},
+		{Severity: "high", Open: 7, OldestAgeSeconds: 3 * 86400},
+		{Severity: "info", Open: 8, OldestAgeSeconds: 40 * 86400},
+	}
+	fixedRows := []dbq.DashboardFixedRow{
+		{Day: from.AddDate(0, 0, 1).Format(time.DateOnly), Severity: "critical", Fixed: 1, OpenSeconds: 15300},
+		{Day: now.Format(time.DateOnly), Severity: "medium", Fixed: 4, OpenSeconds: 592272},
+	}
+	diffRows := []dbq.DashboardScanDiffsRow{{Day: from.Format(time.DateOnly), New: 12}, {Day: now.Format(time.DateOnly), New: 3, Reopened: 1}}
+	dash := DashboardView{TenantID: tenant, From: from, To: to, GeneratedAt: now, Trend: trend(from, to, diffRows, fixedRows), MTTR: mttr(fixedRows)}
+	dash.OpenFindings, dash.SLA = openAndSLA(openRows, days, overrides)
+	dash.Scans = scanCountsView{
+		Total:    9,
+		ByStatus: map[string]int64{"queued": 0, "running": 1, "completed": 7, "failed": 1, "cancelled": 0},
+		BySource: map[string]int64{"scan": 8, "import": 1},
+	}
+	dash.Usage = usageSummaryView{
+		Tier: "pro", ConcurrentScanLimit: 5, Running: 1, Scans: 8, ScanSeconds: 1843.27,
+		BySource: map[string]int64{"scan": 7, "import": 1},
+	}
+	dash.TopTargets = []targetRisk{
+		{Target: "example.com", TargetID: &tid, TenantID: tenant, Risk: 45,
+			Open: map[string]int64{"critical": 2, "high": 4, "medium": 2, "low": 1, "info": 3}},
+		{Target: "203.0.113.9:443", TenantID: uuid.New(), Risk: 5,
+			Open: map[string]int64{"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0}},
+	}
+	if len(dash.Trend) != 3 || dash.SLA.BySeverity["critical"].OldestOverdueDays == nil || dash.MTTR.Hours == nil {
+		t.Fatalf("unexpected dashboard: %+v", dash)
+	}
+	validate("Dashboard", dash)
+	emptyDays, emptyOverrides := slaDays([]byte(`{}`))
+	empty := DashboardView{TenantID: tenant, From: now, To: now, GeneratedAt: now, Trend: trend(now, now, nil, nil), MTTR: mttr(nil),
+		Scans:      scanCountsView{ByStatus: zeroCounts([]string{"queued", "running", "completed", "failed", "cancelled"}), BySource: zeroCounts([]string{"scan", "import"})},
+		Usage:      usageSummaryView{Tier: "basic", ConcurrentScanLimit: 1, BySource: map[string]int64{"scan": 0, "import": 0}},
+		TopTargets: []targetRisk{},
+	}
+	empty.OpenFindings, empty.SLA = openAndSLA(nil, emptyDays, emptyOverrides)
+	validate("Dashboard", empty)
+	// The SLA answer, as dashboardSLAPatch writes it.
+	validate("SLA", map[string]any{"days": days, "overrides": overrides})
+	validate("SLA", map[string]any{"days": emptyDays, "overrides": emptyOverrides})
+
+	// Usage records: a finished scan and an import cancelled before it started.
+	usage := []UsageEventView{
+		{ID: uuid.New(), TenantID: tenant, ScanID: id, Source: "scan", Scanners: []string{"nmap", "nuclei"}, Target: "example.com",
+			Status: "completed", StartedAt: &now, FinishedAt: now.Add(251532 * time.Millisecond), DurationMS: 251532, Findings: 14, CreatedAt: now},
+		{ID: uuid.New(), TenantID: uuid.New(), ScanID: uuid.New(), Source: "import", Scanners: []string{"zap"}, Target: "https://app.example.com",
+			Status: "cancelled", FinishedAt: now, CreatedAt: now},
+	}
+	usageCur := encodeTimeCursor(now, usage[1].ID)
+	validate("UsagePage", struct {
+		Items      []UsageEventView `json:"items"`
+		NextCursor *string          `json:"next_cursor"`
+	}{Items: usage, NextCursor: &usageCur})
+	validate("UsagePage", struct {
+		Items      []UsageEventView `json:"items"`
+		NextCursor *string          `json:"next_cursor"`
+	}{Items: []UsageEventView{}})
+
 	validate("Problem", Problem{Type: "about:blank", Title: "Bad Request", Status: 400, Errors: []FieldError{{Field: "target", Message: "m"}}})
+}
+
+// completedEvent is a scan.completed event as the notify activities build it.
+func completedEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhook.Event {
+	t.Helper()
+	ev, err := webhook.NewEvent("scan.completed/"+scanID.String(), webhook.EventScanCompleted, tenant, at, webhook.ScanCompleted{
+		ScanID: scanID, Target: "example.com", Status: "completed", Scanners: []string{"nmap", "nuclei"},
+		Counts:    webhook.SeverityCounts{Critical: 1, High: 2, Medium: 4, Low: 3, Info: 4},
+		Diff:      webhook.Diff{New: 3, Open: 11, Fixed: 1},
+		StartedAt: &at, FinishedAt: &at, URL: "https://app.example.com/scans/" + scanID.String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// criticalEvent is a finding.critical event as the notify activities build it.
+func criticalEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhook.Event {
+	t.Helper()
+	ev, err := webhook.NewEvent("finding.critical/"+scanID.String(), webhook.EventFindingCritical, tenant, at, webhook.FindingCritical{
+		ScanID: scanID, Target: "example.com", Total: 2,
+		Findings: []webhook.CriticalFinding{
+			{ID: uuid.New(), Title: "OpenSSH regreSSHion", Severity: "critical", CVEs: []string{"CVE-2024-6387"},
+				Host: "203.0.113.7", Port: 22, Component: "openssh", Version: "9.6p1", Target: "example.com"},
+			{ID: uuid.New(), Title: "Exposed admin console", Severity: "critical", CVEs: []string{},
+				URL: "https://example.com/admin", Target: "example.com"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// TestOpenAPIWebhookEvents checks the events, headers and signature the
+// spec documents against internal/webhook, which sends them.
+func TestOpenAPIWebhookEvents(t *testing.T) {
+	doc := loadSpec(t)
+	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	tenant, scanID := uuid.New(), uuid.New()
+	failed := completedEvent(t, tenant, scanID, now)
+	var data webhook.ScanCompleted
+	if err := json.Unmarshal(failed.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	data.Status, data.Error, data.URL, data.StartedAt = "failed", "nmap: exit status 1", "", nil
+	failed, err := webhook.NewEvent(failed.ID, failed.Type, tenant, now, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping, err := webhook.NewEvent("ping/"+uuid.NewString(), webhook.EventPing, tenant, now, webhook.Ping{WebhookID: uuid.New(), Message: "This is a test event from SecureOps."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ev := range map[string]webhook.Event{
+		"ScanCompletedEvent":   completedEvent(t, tenant, scanID, now),
+		"FindingCriticalEvent": criticalEvent(t, tenant, scanID, now),
+		"PingEvent":            ping,
+	} {
+		body, err := ev.Body()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, schema := range []string{name, "WebhookEvent"} {
+			if err := doc.Components.Schemas[schema].Value.VisitJSON(mustGeneric(t, body), openapi3.EnableJSONSchema2020()); err != nil {
+				t.Errorf("%s %s: %v", schema, body, err)
+			}
+		}
+		// Each event type is a top-level webhook with the delivery headers.
+		op := doc.Webhooks[ev.Type]
+		if op == nil || op.Post == nil {
+			t.Errorf("webhooks.%s missing", ev.Type)
+			continue
+		}
+		if got := op.Post.RequestBody.Value.Content.Get("application/json").Schema.Ref; got != "#/components/schemas/"+name {
+			t.Errorf("webhooks.%s body is %s", ev.Type, got)
+		}
+		for _, h := range []string{webhook.HeaderSignature, webhook.HeaderEventID, webhook.HeaderEventType, "User-Agent"} {
+			if p := op.Post.Parameters.GetByInAndName("header", h); p == nil || !p.Required {
+				t.Errorf("webhooks.%s: header %s missing", ev.Type, h)
+			}
+		}
+	}
+	body, err := failed.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Components.Schemas["WebhookEvent"].Value.VisitJSON(mustGeneric(t, body), openapi3.EnableJSONSchema2020()); err != nil {
+		t.Errorf("failed scan %s: %v", body, err)
+	}
+	if len(doc.Webhooks) != 3 {
+		t.Errorf("%d webhooks documented, want scan.completed, finding.critical and ping", len(doc.Webhooks))
+	}
+	if ua := doc.Components.Parameters["WebhookUserAgent"].Value.Schema.Value.Const; ua != webhook.UserAgent {
+		t.Errorf("User-Agent %v, want %q", ua, webhook.UserAgent)
+	}
+
+	// The subscribable types are the ones the API accepts.
+	var types []string
+	for _, v := range doc.Components.Schemas["WebhookEventType"].Value.Enum {
+		types = append(types, v.(string))
+	}
+	if !slices.Equal(types, webhook.Subscribable) {
+		t.Errorf("WebhookEventType = %v, want webhook.Subscribable %v", types, webhook.Subscribable)
+	}
+
+	// The worked example of the Webhooks tag is a real signature, and the
+	// secret looks like the ones the API hands out.
+	var desc string
+	for _, tag := range doc.Tags {
+		if tag.Name == "Webhooks" {
+			desc = tag.Description
+		}
+	}
+	const (
+		secret  = "whsec_NOJ82nWVakljBrsp3yIGMssdNenPUs_so8NvkKq60gk"
+		example = `{"id":"ping/2b7e4c19-8f3a-4d62-b0e5-9c1a7f3d6e48","type":"ping","created_at":"2026-01-05T10:00:00Z","tenant_id":"5d1c3a55-2f7e-4a0c-b1a9-6e2d7f3c8b90","data":{"webhook_id":"9a4e2c71-5b3f-4d86-a1e0-7c2f8b6d4e15","message":"This is a test event from SecureOps."}}`
+	)
+	sig := webhook.Sign(secret, time.Unix(1767607200, 0), []byte(example))
+	for _, want := range []string{secret, example, "`" + sig + "`"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("the Webhooks tag lacks %q", want)
+		}
+	}
+	if err := webhook.Verify(secret, sig, []byte(example), 0, time.Unix(1767607200, 0).Add(time.Minute)); err != nil {
+		t.Errorf("the example signature does not verify: %v", err)
+	}
+	if p := regexp.MustCompile(doc.Components.Schemas["WebhookCreated"].Value.AllOf[1].Value.Properties["secret"].Value.Pattern); !p.MatchString(webhook.NewSecret()) || !p.MatchString(secret) {
+		t.Errorf("the secret pattern %s does not match the secrets", p)
+	}
+	if p := regexp.MustCompile(doc.Components.Parameters["WebhookSignature"].Value.Schema.Value.Pattern); !p.MatchString(sig) {
+		t.Errorf("the signature pattern %s does not match %s", p, sig)
+	}
+
+	// The URL errors documented are the ones the policy gives.
+	examples := doc.Paths.Find("/api/v1/webhooks").Post.Responses.Status(400).Value.Content.Get("application/problem+json").Examples
+	for name, url := range map[string]string{
+		"https":      "http://hooks.example.com/secureops",
+		"scheme":     "ftp://hooks.example.com/secureops",
+		"notAllowed": "https://169.254.169.254/latest",
+	} {
+		_, err := webhook.CheckURL(url, targets.Policy{})
+		ex := examples[name]
+		if err == nil || ex == nil {
+			t.Errorf("%s: err %v, example %v", name, err, ex)
+			continue
+		}
+		if detail := ex.Value.Value.(map[string]any)["detail"]; detail != err.Error() {
+			t.Errorf("%s: example detail %q, CheckURL says %q", name, detail, err)
+		}
+	}
 }
 
 func TestSpecOperations(t *testing.T) {
@@ -363,6 +734,22 @@ func TestSpecOperations(t *testing.T) {
 		"PATCH /api/v1/findings",
 		"GET /api/v1/findings/{id}",
 		"PATCH /api/v1/findings/{id}",
+		"POST /api/v1/schedules",
+		"GET /api/v1/schedules",
+		"GET /api/v1/schedules/{id}",
+		"PATCH /api/v1/schedules/{id}",
+		"DELETE /api/v1/schedules/{id}",
+		"POST /api/v1/schedules/{id}/pause",
+		"POST /api/v1/schedules/{id}/resume",
+		"POST /api/v1/schedules/{id}/trigger",
+		"GET /api/v1/dashboard",
+		"PATCH /api/v1/dashboard/sla",
+		"GET /api/v1/usage",
+		"POST /api/v1/webhooks",
+		"GET /api/v1/webhooks",
+		"DELETE /api/v1/webhooks/{id}",
+		"GET /api/v1/webhooks/{id}/deliveries",
+		"POST /api/v1/webhooks/{id}/test",
 		"GET /healthz",
 		"GET /readyz",
 		"GET /metrics",
@@ -456,6 +843,15 @@ func TestServeOpenAPI(t *testing.T) {
 	}
 }
 
+func mustGeneric(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 var scriptSrc = regexp.MustCompile(`<script src="([^"]+)"></script>`)
 
 func TestServeDocs(t *testing.T) {
@@ -529,6 +925,35 @@ func TestServeDocs(t *testing.T) {
 		ServeDocs(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
+}
+
+// TestSpecPermissionsMatchRouter keeps each documented `x-permission` equal
+// to the permission the route table enforces.
+func TestSpecPermissionsMatchRouter(t *testing.T) {
+	doc := loadSpec(t)
+	for _, rt := range (&Server{}).Routes() {
+		item := doc.Paths.Find(rt.Pattern)
+		if item == nil {
+			continue // TestSpecMatchesRouter reports it
+		}
+		op := item.GetOperation(rt.Method)
+		if op == nil {
+			continue
+		}
+		got, ok := op.Extensions["x-permission"]
+		if !ok {
+			if rt.Permission != auth.PermPublic {
+				t.Errorf("%s %s: no x-permission, want %q", rt.Method, rt.Pattern, rt.Permission)
+			}
+			continue
+		}
+		if got != string(rt.Permission) {
+			t.Errorf("%s %s: x-permission %v, route requires %q", rt.Method, rt.Pattern, got, rt.Permission)
+		}
+		if desc := "**Permission:** `" + string(rt.Permission) + "`"; !strings.Contains(op.Description, desc) {
+			t.Errorf("%s %s: description lacks %q", rt.Method, rt.Pattern, desc)
 		}
 	}
 }

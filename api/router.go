@@ -82,11 +82,30 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/findings/{id}", auth.PermFindingsView, s.findingGet},
 		{"PATCH", "/api/v1/findings/{id}", auth.PermFindingsTriage, s.findingPatch},
 
+		{"GET", "/api/v1/dashboard", auth.PermFindingsView, s.dashboard},
+		{"PATCH", "/api/v1/dashboard/sla", auth.PermUsersManage, s.dashboardSLAPatch},
+		{"GET", "/api/v1/usage", auth.PermBillingView, s.usageList},
+
+		{"POST", "/api/v1/schedules", auth.PermScansStart, s.scheduleCreate},
+		{"GET", "/api/v1/schedules", auth.PermFindingsView, s.scheduleList},
+		{"GET", "/api/v1/schedules/{id}", auth.PermFindingsView, s.scheduleGet},
+		{"PATCH", "/api/v1/schedules/{id}", auth.PermScansStart, s.scheduleUpdate},
+		{"DELETE", "/api/v1/schedules/{id}", auth.PermScansStart, s.scheduleDelete},
+		{"POST", "/api/v1/schedules/{id}/pause", auth.PermScansStart, s.scheduleSetPaused(true)},
+		{"POST", "/api/v1/schedules/{id}/resume", auth.PermScansStart, s.scheduleSetPaused(false)},
+		{"POST", "/api/v1/schedules/{id}/trigger", auth.PermScansStart, s.scheduleTrigger},
+
 		{"POST", "/api/v1/targets", auth.PermScansStart, s.targetCreate},
 		{"GET", "/api/v1/targets", auth.PermFindingsView, s.targetList},
 		{"GET", "/api/v1/targets/{id}", auth.PermFindingsView, s.targetGet},
 		{"DELETE", "/api/v1/targets/{id}", auth.PermScansStart, s.targetDelete},
 		{"POST", "/api/v1/targets/{id}/verify", auth.PermScansStart, s.targetVerify},
+
+		{"POST", "/api/v1/webhooks", auth.PermIntegrationsConfig, s.webhookCreate},
+		{"GET", "/api/v1/webhooks", auth.PermIntegrationsConfig, s.webhookList},
+		{"DELETE", "/api/v1/webhooks/{id}", auth.PermIntegrationsConfig, s.webhookDelete},
+		{"GET", "/api/v1/webhooks/{id}/deliveries", auth.PermIntegrationsConfig, s.webhookDeliveries},
+		{"POST", "/api/v1/webhooks/{id}/test", auth.PermIntegrationsConfig, s.webhookTest},
 
 		{"GET", "/api/v1/tenants/{id}", auth.PermFindingsView, s.tenantGet},
 		{"POST", "/api/v1/tenants/{id}/children", auth.PermUsersManage, s.tenantChildCreate},

@@ -265,6 +265,17 @@ func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
+		// The target's schedules go with it (the rows cascade); their
+		// Temporal Schedules must not keep firing at a deleted target.
+		ids, err := db.Q.ScheduleIDsByTarget(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		for _, sid := range ids {
+			if err := s.syncer().Delete(ctx, sid); err != nil {
+				return err
+			}
+		}
 		if _, err := db.Q.TargetDelete(ctx, tx, id); err != nil {
 			return err
 		}

@@ -16,14 +16,19 @@ import (
 	"go.uber.org/fx"
 
 	agate "github.com/secureops/secureops/activities/gate"
+	anotify "github.com/secureops/secureops/activities/notify"
 	"github.com/secureops/secureops/activities/scanner"
+	aschedules "github.com/secureops/secureops/activities/schedules"
 	"github.com/secureops/secureops/activities/store"
 	averify "github.com/secureops/secureops/activities/verify"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/schedules"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/gate"
+	"github.com/secureops/secureops/workflows/notify"
 	"github.com/secureops/secureops/workflows/scan"
+	"github.com/secureops/secureops/workflows/schedule"
 	"github.com/secureops/secureops/workflows/verify"
 )
 
@@ -84,6 +89,17 @@ func New(d Deps, queues []string) (*Workers, error) {
 			w.RegisterActivityWithOptions(st.ScanAuthorize, activity.RegisterOptions{Name: store.ScanAuthorizeName})
 			w.RegisterActivityWithOptions(st.ScanClaim, activity.RegisterOptions{Name: store.ScanClaimName})
 			w.RegisterWorkflowWithOptions(gate.Workflow, gate.RegisterOptions())
+			w.RegisterWorkflowWithOptions(schedule.ScheduledScanWorkflow, schedule.RegisterOptions())
+			w.RegisterWorkflowWithOptions(schedule.SyncTenantWorkflow, schedule.SyncRegisterOptions())
+			w.RegisterActivityWithOptions(st.ScheduledScanCreate, activity.RegisterOptions{Name: store.ScheduledScanCreateName})
+			w.RegisterActivityWithOptions(st.RecordUsage, activity.RegisterOptions{Name: store.RecordUsageName})
+			w.RegisterWorkflowWithOptions(notify.NotifyWorkflow, notify.RegisterOptions())
+			na := &anotify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res}
+			w.RegisterActivityWithOptions(na.Prepare, activity.RegisterOptions{Name: anotify.PrepareName})
+			w.RegisterActivityWithOptions(na.Deliver, activity.RegisterOptions{Name: anotify.DeliverName})
+			w.RegisterActivityWithOptions(na.MarkFailed, activity.RegisterOptions{Name: anotify.MarkFailedName})
+			sa := &aschedules.Activities{DB: d.DB, Syncer: schedules.Syncer{Client: d.Client}}
+			w.RegisterActivityWithOptions(sa.SyncTenant, activity.RegisterOptions{Name: aschedules.SyncTenantName})
 			ga := &agate.Activities{Client: d.Client}
 			w.RegisterActivityWithOptions(ga.Acquire, activity.RegisterOptions{Name: agate.AcquireName})
 			w.RegisterActivityWithOptions(ga.Ended, activity.RegisterOptions{Name: agate.EndedName})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,16 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/webhook"
 )
+
+func (p *platform) tenantSlug(id uuid.UUID) (string, error) {
+	var slug string
+	err := p.db.InTx(context.Background(), db.TenantScope(id), func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT slug FROM tenants WHERE id = $1", id).Scan(&slug)
+	})
+	return slug, err
+}
 
 // as returns a copy of the platform client acting with another API key.
 func (p *platform) as(key string) *platform { q := *p; q.key = key; return &q }
@@ -285,5 +295,76 @@ func TestCancelKillsScannerAndEventsEnd(t *testing.T) {
 	}
 	if code, _ := p.do(t, "POST", "/api/v1/scans/"+id+"/cancel", "", ""); code != http.StatusConflict {
 		t.Errorf("cancelling an ended scan: %d, want 409", code)
+	}
+}
+
+// A finished scan reaches the tenant's webhook once, signed, and leaves one
+// usage event for billing.
+func TestScanNotifiesWebhookAndRecordsUsage(t *testing.T) {
+	p := start(t)
+	ten, err := p.tenantSlug(p.tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, _, err := bootstrap.CreateAPIKey(context.Background(), p.db, ten, auth.RoleClientAdmin, nil, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = p.as(owner)
+	type hit struct {
+		sig, id, typ string
+		body         []byte
+	}
+	hits := make(chan hit, 10)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits <- hit{r.Header.Get("X-SecureOps-Signature"), r.Header.Get("X-SecureOps-Event-Id"), r.Header.Get("X-SecureOps-Event-Type"), b}
+	}))
+	defer recv.Close()
+	code, wh := p.do(t, "POST", "/api/v1/webhooks", "application/json", fmt.Sprintf(`{"url":%q}`, recv.URL+"/hook"))
+	if code != http.StatusCreated {
+		t.Fatalf("webhook: %d %v", code, wh)
+	}
+	secret := wh["secret"].(string)
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	defer web.Close()
+	code, body := p.do(t, "POST", "/api/v1/scans", "application/json",
+		fmt.Sprintf(`{"target":"127.0.0.1:%d","scanners":["secureops"]}`, web.Listener.Addr().(*net.TCPAddr).Port))
+	if code != http.StatusAccepted {
+		t.Fatalf("scan: %d %v", code, body)
+	}
+	id := body["id"].(string)
+	if sc := p.waitScan(t, id); sc["status"] != "completed" {
+		t.Fatalf("scan %v", sc)
+	}
+	var got hit
+	select {
+	case got = <-hits:
+	case <-time.After(time.Minute):
+		t.Fatal("no webhook delivery")
+	}
+	if got.typ != "scan.completed" || got.id != "scan.completed/"+id {
+		t.Errorf("event %s %s", got.typ, got.id)
+	}
+	if err := webhook.Verify(secret, got.sig, got.body, 5*time.Minute, time.Now()); err != nil {
+		t.Errorf("signature does not verify: %v", err)
+	}
+	var ev map[string]any
+	_ = json.Unmarshal(got.body, &ev)
+	if d := ev["data"].(map[string]any); d["scan_id"] != id || d["status"] != "completed" {
+		t.Errorf("event data %v", d)
+	}
+	select {
+	case extra := <-hits:
+		t.Errorf("event delivered twice: %s", extra.id)
+	case <-time.After(2 * time.Second):
+	}
+	var n int
+	var scanners []string
+	err = p.db.InTx(context.Background(), db.TenantScope(p.tenant), func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*), max(scanners) FROM usage_events WHERE scan_id = $1", id).Scan(&n, &scanners)
+	})
+	if err != nil || n != 1 || fmt.Sprint(scanners) != "[secureops]" {
+		t.Errorf("usage events of the scan: %d %v %v", n, scanners, err)
 	}
 }

@@ -62,11 +62,45 @@ func (f fixtures) startedScan(ten uuid.UUID) uuid.UUID {
 	return id
 }
 
+func (f fixtures) verifiedTarget(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{TenantID: ten, Kind: "host",
+			Value: fmt.Sprintf("127.0.0.1:%d", 1024+next()), Host: "127.0.0.1", VerificationToken: "tok", VerificationStatus: "verified"})
+		id = row.ID
+		return err
+	})
+	return id
+}
+
+func (f fixtures) schedule(ten uuid.UUID) uuid.UUID {
+	target := f.verifiedTarget(ten)
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.ScheduleUpsert(ctx, tx, dbq.ScheduleUpsertParams{TenantID: ten, TargetID: target, Scanners: []string{"nmap"},
+			IntervalSeconds: int32(3600 + next()), Timezone: "UTC"})
+		id = row.ID
+		return err
+	})
+	return id
+}
+
 func (f fixtures) target(ten uuid.UUID) uuid.UUID {
 	var id uuid.UUID
 	f.tx(func(ctx context.Context, tx pgx.Tx) error {
 		row, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{TenantID: ten, Kind: "domain",
 			Value: fmt.Sprintf("t%d.example.com", next()), VerificationToken: "tok", VerificationStatus: "unverified"})
+		id = row.ID
+		return err
+	})
+	return id
+}
+
+func (f fixtures) webhook(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.WebhookCreate(ctx, tx, dbq.WebhookCreateParams{TenantID: ten, Url: fmt.Sprintf("http://127.0.0.1:9/hook%d", next()),
+			Secret: "whsec_matrix-fixture-secret-0123456789abcdef", Events: []string{"scan.completed"}})
 		id = row.ID
 		return err
 	})
@@ -152,14 +186,27 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return pattern, `{"target":"127.0.0.1:9"}`
 	case "POST /api/v1/scans/import":
 		return pattern, importBody()
+	case "POST /api/v1/schedules":
+		return pattern, fmt.Sprintf(`{"target_id":%q,"interval":"%ds"}`, f.verifiedTarget(ten), 3600+n)
+	case "GET /api/v1/schedules/{id}", "DELETE /api/v1/schedules/{id}", "POST /api/v1/schedules/{id}/pause",
+		"POST /api/v1/schedules/{id}/resume", "POST /api/v1/schedules/{id}/trigger":
+		return strings.Replace(pattern, "{id}", f.schedule(ten).String(), 1), ""
+	case "PATCH /api/v1/schedules/{id}":
+		return strings.Replace(pattern, "{id}", f.schedule(ten).String(), 1), `{"description":"renamed"}`
 	case "POST /api/v1/targets":
 		return pattern, fmt.Sprintf(`{"kind":"domain","value":"new%d.example.com"}`, n)
 	case "GET /api/v1/targets/{id}", "DELETE /api/v1/targets/{id}", "POST /api/v1/targets/{id}/verify":
 		return strings.Replace(pattern, "{id}", f.target(ten).String(), 1), ""
+	case "POST /api/v1/webhooks":
+		return pattern, fmt.Sprintf(`{"url":"http://127.0.0.1:9/hook%d"}`, n)
+	case "DELETE /api/v1/webhooks/{id}", "GET /api/v1/webhooks/{id}/deliveries", "POST /api/v1/webhooks/{id}/test":
+		return strings.Replace(pattern, "{id}", f.webhook(ten).String(), 1), ""
 	case "GET /api/v1/findings/{id}":
 		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), ""
 	case "PATCH /api/v1/findings/{id}":
 		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), `{"status":"accepted_risk","comment":"compensating control"}`
+	case "PATCH /api/v1/dashboard/sla":
+		return pattern, `{"critical":5}`
 	case "PATCH /api/v1/findings":
 		return pattern, fmt.Sprintf(`{"ids":[%q],"status":"false_positive"}`, f.finding(ten))
 	case "POST /api/v1/scans/{id}/cancel":

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/gate"
+	"github.com/secureops/secureops/workflows/notify"
 )
 
 // ScanWorkflow runs the scan described by in.
@@ -104,6 +106,7 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 			log.Error("recording scan end failed", "error", ferr)
 		}
 		w.finish(ctx, status, msg)
+		w.afterFinish(dctx, status)
 	}()
 
 	imported := w.in.ReportID != nil
@@ -169,6 +172,7 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		return Result{}, err
 	}
 	w.finish(ctx, "completed", "")
+	w.afterFinish(ctx, "completed")
 	w.progress.Percent = 100
 	return Result{
 		Status:   "completed",
@@ -213,6 +217,37 @@ func (w *scanWorkflow) waitForSlot(ctx, storeCtx workflow.Context, ref store.Sca
 		return ctx.Err()
 	}
 	return nil
+}
+
+// afterFinish records the scan's usage and starts its notifications (email,
+// webhooks) as a child that outlives the scan: a slow or dead receiver is
+// retried for a long time and must not keep the scan open. Both are keyed by
+// the scan, so a retried or reset scan neither bills nor notifies twice.
+func (w *scanWorkflow) afterFinish(ctx workflow.Context, status string) {
+	if workflow.GetVersion(ctx, "post-scan", workflow.DefaultVersion, 1) != 1 {
+		return
+	}
+	log := workflow.GetLogger(ctx)
+	ref := store.ScanRef{TenantID: w.in.TenantID, ScanID: w.in.ScanID}
+	sctx := workflow.WithActivityOptions(ctx, storeOptions())
+	if err := workflow.ExecuteActivity(sctx, store.RecordUsageName, ref).Get(ctx, nil); err != nil {
+		log.Error("recording the scan's usage failed", "error", err)
+	}
+	if status == "cancelled" {
+		return // the user stopped it; nothing to tell them
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            notify.WorkflowID(w.in.ScanID),
+		TaskQueue:             temporalx.QueueScans,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, notify.WorkflowName, notify.Input{TenantID: w.in.TenantID, ScanID: w.in.ScanID})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		// After a reset the previous run's notifications may still be
+		// running; they cover this scan.
+		log.Warn("starting the scan's notifications failed", "error", err)
+	}
 }
 
 // releaseSlot tells the gate the scan is done with its slot (or its place

@@ -18,6 +18,7 @@ import (
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/workflows/gate"
+	"github.com/secureops/secureops/workflows/notify"
 )
 
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
@@ -33,6 +34,8 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(st.ScanAuthorize, activity.RegisterOptions{Name: store.ScanAuthorizeName})
 	env.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
 	ga := &agate.Activities{}
+	env.RegisterActivityWithOptions(st.RecordUsage, activity.RegisterOptions{Name: store.RecordUsageName})
+	env.RegisterWorkflowWithOptions(notify.NotifyWorkflow, notify.RegisterOptions())
 	env.RegisterActivityWithOptions(st.ScanClaim, activity.RegisterOptions{Name: store.ScanClaimName})
 	env.RegisterActivityWithOptions(ga.Acquire, activity.RegisterOptions{Name: agate.AcquireName})
 	// Ownership is tested against Postgres in activities/store; here it
@@ -44,6 +47,8 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		return nil
 	}).Maybe()
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", gate.SignalRelease, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(store.RecordUsageName, mock.Anything, mock.Anything).Return(store.UsageEvent{}, nil).Maybe()
+	env.OnWorkflow(notify.WorkflowName, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type ApiKey struct {
@@ -169,6 +170,7 @@ type Scan struct {
 	DiffOpen        int32         `json:"diff_open"`
 	DiffFixed       int32         `json:"diff_fixed"`
 	DiffReopened    int32         `json:"diff_reopened"`
+	ScheduleID      uuid.NullUUID `json:"schedule_id"`
 }
 
 type ScanFinding struct {
@@ -186,6 +188,20 @@ type ScanReport struct {
 	Scanner   string    `json:"scanner"`
 	Content   []byte    `json:"content"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+type ScanSchedule struct {
+	ID              uuid.UUID `json:"id"`
+	TenantID        uuid.UUID `json:"tenant_id"`
+	TargetID        uuid.UUID `json:"target_id"`
+	Scanners        []string  `json:"scanners"`
+	Cron            string    `json:"cron"`
+	IntervalSeconds int32     `json:"interval_seconds"`
+	Timezone        string    `json:"timezone"`
+	Description     string    `json:"description"`
+	Paused          bool      `json:"paused"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 type Target struct {
@@ -226,6 +242,21 @@ type Tenant struct {
 	TenantID  uuid.NullUUID `json:"tenant_id"`
 }
 
+type UsageEvent struct {
+	ID         uuid.UUID  `json:"id"`
+	TenantID   uuid.UUID  `json:"tenant_id"`
+	ScanID     uuid.UUID  `json:"scan_id"`
+	Source     string     `json:"source"`
+	Scanners   []string   `json:"scanners"`
+	Target     string     `json:"target"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt time.Time  `json:"finished_at"`
+	DurationMs int64      `json:"duration_ms"`
+	Status     string     `json:"status"`
+	Findings   int32      `json:"findings"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
 type User struct {
 	ID              uuid.UUID `json:"id"`
 	Email           string    `json:"email"`
@@ -233,4 +264,42 @@ type User struct {
 	IsPlatformAdmin bool      `json:"is_platform_admin"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+type Webhook struct {
+	ID             uuid.UUID `json:"id"`
+	TenantID       uuid.UUID `json:"tenant_id"`
+	Url            string    `json:"url"`
+	Secret         string    `json:"secret"`
+	Events         []string  `json:"events"`
+	Description    string    `json:"description"`
+	Active         bool      `json:"active"`
+	DisabledReason string    `json:"disabled_reason"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+type WebhookAttempt struct {
+	ID         int64       `json:"id"`
+	TenantID   uuid.UUID   `json:"tenant_id"`
+	DeliveryID uuid.UUID   `json:"delivery_id"`
+	Attempt    int32       `json:"attempt"`
+	StatusCode pgtype.Int4 `json:"status_code"`
+	Error      string      `json:"error"`
+	DurationMs int32       `json:"duration_ms"`
+	At         time.Time   `json:"at"`
+}
+
+type WebhookDelivery struct {
+	ID             uuid.UUID   `json:"id"`
+	TenantID       uuid.UUID   `json:"tenant_id"`
+	WebhookID      uuid.UUID   `json:"webhook_id"`
+	EventID        string      `json:"event_id"`
+	EventType      string      `json:"event_type"`
+	Payload        []byte      `json:"payload"`
+	Status         string      `json:"status"`
+	Attempts       int32       `json:"attempts"`
+	LastStatusCode pgtype.Int4 `json:"last_status_code"`
+	LastError      string      `json:"last_error"`
+	CreatedAt      time.Time   `json:"created_at"`
+	DeliveredAt    *time.Time  `json:"delivered_at"`
 }

@@ -95,7 +95,7 @@ func (q *Queries) ScanCountsRefresh(ctx context.Context, db DBTX, arg ScanCounts
 const scanCreate = `-- name: ScanCreate :one
 INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, target_id, source, complete)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened
+RETURNING id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened, schedule_id
 `
 
 type ScanCreateParams struct {
@@ -147,6 +147,7 @@ func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams)
 		&i.DiffOpen,
 		&i.DiffFixed,
 		&i.DiffReopened,
+		&i.ScheduleID,
 	)
 	return i, err
 }
@@ -184,7 +185,7 @@ func (q *Queries) ScanFinish(ctx context.Context, db DBTX, arg ScanFinishParams)
 }
 
 const scanGet = `-- name: ScanGet :one
-SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened FROM scans WHERE id = $1
+SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened, schedule_id FROM scans WHERE id = $1
 `
 
 func (q *Queries) ScanGet(ctx context.Context, db DBTX, id uuid.UUID) (Scan, error) {
@@ -216,12 +217,13 @@ func (q *Queries) ScanGet(ctx context.Context, db DBTX, id uuid.UUID) (Scan, err
 		&i.DiffOpen,
 		&i.DiffFixed,
 		&i.DiffReopened,
+		&i.ScheduleID,
 	)
 	return i, err
 }
 
 const scanList = `-- name: ScanList :many
-SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened FROM scans
+SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened, schedule_id FROM scans
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::uuid IS NULL OR target_id = $2::uuid)
   AND ($3::timestamptz IS NULL
@@ -280,6 +282,7 @@ func (q *Queries) ScanList(ctx context.Context, db DBTX, arg ScanListParams) ([]
 			&i.DiffOpen,
 			&i.DiffFixed,
 			&i.DiffReopened,
+			&i.ScheduleID,
 		); err != nil {
 			return nil, err
 		}
@@ -318,7 +321,7 @@ func (q *Queries) ScanMarkRunning(ctx context.Context, db DBTX, arg ScanMarkRunn
 }
 
 const scanOwnedByRun = `-- name: ScanOwnedByRun :one
-SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened FROM scans WHERE id = $1 AND run_id = $2::text
+SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened, schedule_id FROM scans WHERE id = $1 AND run_id = $2::text
 `
 
 type ScanOwnedByRunParams struct {
@@ -356,6 +359,7 @@ func (q *Queries) ScanOwnedByRun(ctx context.Context, db DBTX, arg ScanOwnedByRu
 		&i.DiffOpen,
 		&i.DiffFixed,
 		&i.DiffReopened,
+		&i.ScheduleID,
 	)
 	return i, err
 }

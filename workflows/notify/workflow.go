@@ -1,0 +1,134 @@
+package notify
+
+import (
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	anotify "github.com/secureops/secureops/activities/notify"
+	"github.com/secureops/secureops/internal/temporalx"
+)
+
+// NotifyWorkflow prepares a finished scan's deliveries (or takes the given
+// ones) and delivers them all in parallel.
+func NotifyWorkflow(ctx workflow.Context, in Input) (Result, error) {
+	w := &notifyWorkflow{in: in}
+	return w.run(ctx)
+}
+
+type notifyWorkflow struct {
+	in Input
+}
+
+// Database steps are short and must outlast a Postgres restart.
+func storeOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           temporalx.QueueScans,
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        20,
+			NonRetryableErrorTypes: anotify.NonRetryable,
+		},
+	}
+}
+
+// DeliverRetry is a receiver's grace: about 40 minutes of retries, backing
+// off from 10 s to 10 min, before the delivery is marked failed.
+var DeliverRetry = temporal.RetryPolicy{
+	InitialInterval:        10 * time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        10 * time.Minute,
+	MaximumAttempts:        10,
+	NonRetryableErrorTypes: anotify.NonRetryable,
+}
+
+// One attempt is a 10 s HTTP request plus two short transactions.
+func deliverOptions() workflow.ActivityOptions {
+	rp := DeliverRetry
+	return workflow.ActivityOptions{
+		TaskQueue:           temporalx.QueueScans,
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &rp,
+	}
+}
+
+func (w *notifyWorkflow) run(ctx workflow.Context) (Result, error) {
+	ids := w.in.DeliveryIDs
+	if w.in.ScanID != uuid.Nil {
+		var p anotify.Prepared
+		sctx := workflow.WithActivityOptions(ctx, storeOptions())
+		err := workflow.ExecuteActivity(sctx, anotify.PrepareName,
+			anotify.ScanRef{TenantID: w.in.TenantID, ScanID: w.in.ScanID}).Get(ctx, &p)
+		if err != nil {
+			return Result{}, err
+		}
+		ids = append(ids, p.DeliveryIDs...)
+	}
+	outcomes := make([]string, len(ids))
+	wg := workflow.NewWaitGroup(ctx)
+	for i, id := range ids {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			outcomes[i] = w.deliver(ctx, id)
+		})
+	}
+	wg.Wait(ctx)
+	var res Result
+	for _, o := range outcomes {
+		switch o {
+		case "delivered":
+			res.Delivered++
+		case "gone":
+			res.Gone++
+		default:
+			res.Failed++
+		}
+	}
+	return res, nil
+}
+
+// deliver runs one delivery to its end and returns delivered, failed or gone.
+// Each delivery fails on its own: one dead receiver neither delays nor fails
+// the others, nor the workflow.
+func (w *notifyWorkflow) deliver(ctx workflow.Context, id uuid.UUID) string {
+	ref := anotify.DeliveryRef{TenantID: w.in.TenantID, DeliveryID: id}
+	var r anotify.DeliverResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, deliverOptions()), anotify.DeliverName, ref).Get(ctx, &r)
+	if err == nil {
+		return r.Status
+	}
+	reason := "gave up: " + errorMessage(err)
+	if temporal.IsCanceledError(err) || ctx.Err() != nil {
+		reason = "cancelled before it was delivered"
+	}
+	// A cancelled workflow still closes its deliveries, so none stays
+	// pending forever.
+	mctx, _ := workflow.NewDisconnectedContext(ctx)
+	mctx = workflow.WithActivityOptions(mctx, storeOptions())
+	if merr := workflow.ExecuteActivity(mctx, anotify.MarkFailedName,
+		anotify.MarkFailedInput{TenantID: w.in.TenantID, DeliveryID: id, Reason: reason}).Get(mctx, nil); merr != nil {
+		workflow.GetLogger(ctx).Error("marking a delivery failed", "delivery_id", id.String(), "error", merr)
+	}
+	return "failed"
+}
+
+// errorMessage is the innermost message of an activity failure, without
+// Temporal's wrapping ("activity error (type: …)").
+func errorMessage(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Message()
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return "the attempt timed out"
+	}
+	return err.Error()
+}

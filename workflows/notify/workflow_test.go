@@ -1,0 +1,172 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	anotify "github.com/secureops/secureops/activities/notify"
+	"github.com/secureops/secureops/workflows/notify"
+)
+
+type fakes struct {
+	mu       sync.Mutex
+	prepared []anotify.ScanRef
+	calls    map[uuid.UUID]int
+	failed   map[uuid.UUID]string
+	prepare  func(anotify.ScanRef) (anotify.Prepared, error)
+	deliver  func(id uuid.UUID, attempt int) (anotify.DeliverResult, error)
+}
+
+func run(t *testing.T, in notify.Input, f *fakes) (notify.Result, error) {
+	t.Helper()
+	f.calls, f.failed = map[uuid.UUID]int{}, map[uuid.UUID]string{}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(notify.NotifyWorkflow, notify.RegisterOptions())
+	env.RegisterActivityWithOptions(func(_ context.Context, in anotify.ScanRef) (anotify.Prepared, error) {
+		f.mu.Lock()
+		f.prepared = append(f.prepared, in)
+		f.mu.Unlock()
+		return f.prepare(in)
+	}, activity.RegisterOptions{Name: anotify.PrepareName})
+	env.RegisterActivityWithOptions(func(_ context.Context, in anotify.DeliveryRef) (anotify.DeliverResult, error) {
+		f.mu.Lock()
+		f.calls[in.DeliveryID]++
+		n := f.calls[in.DeliveryID]
+		f.mu.Unlock()
+		return f.deliver(in.DeliveryID, n)
+	}, activity.RegisterOptions{Name: anotify.DeliverName})
+	env.RegisterActivityWithOptions(func(_ context.Context, in anotify.MarkFailedInput) error {
+		f.mu.Lock()
+		f.failed[in.DeliveryID] = in.Reason
+		f.mu.Unlock()
+		return nil
+	}, activity.RegisterOptions{Name: anotify.MarkFailedName})
+	env.ExecuteWorkflow(notify.WorkflowName, in)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		return notify.Result{}, err
+	}
+	var res notify.Result
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res, nil
+}
+
+// Three deliveries in parallel: one at once, one after two 503s, one
+// refused for good (not retried, marked failed by the activity itself; the
+// workflow's MarkFailed is then a no-op but still called).
+func TestWebhookDeliversEachOnItsOwn(t *testing.T) {
+	ok, flaky, rejected := uuid.New(), uuid.New(), uuid.New()
+	scan := anotify.ScanRef{TenantID: uuid.New(), ScanID: uuid.New()}
+	f := &fakes{
+		prepare: func(anotify.ScanRef) (anotify.Prepared, error) {
+			return anotify.Prepared{DeliveryIDs: []uuid.UUID{ok, flaky, rejected}}, nil
+		},
+		deliver: func(id uuid.UUID, attempt int) (anotify.DeliverResult, error) {
+			switch {
+			case id == flaky && attempt < 3:
+				return anotify.DeliverResult{}, temporal.NewApplicationError("the receiver answered 503 Service Unavailable", anotify.ErrDeliveryFailed)
+			case id == rejected:
+				return anotify.DeliverResult{}, temporal.NewNonRetryableApplicationError("the receiver answered 404 Not Found", anotify.ErrDeliveryRejected, nil)
+			}
+			return anotify.DeliverResult{Status: "delivered", StatusCode: 200}, nil
+		},
+	}
+	res, err := run(t, notify.Input{TenantID: scan.TenantID, ScanID: scan.ScanID}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (notify.Result{Delivered: 2, Failed: 1}) {
+		t.Errorf("result %+v", res)
+	}
+	if len(f.prepared) != 1 || f.prepared[0] != scan {
+		t.Errorf("prepared %v, want once for %v", f.prepared, scan)
+	}
+	if f.calls[ok] != 1 || f.calls[flaky] != 3 || f.calls[rejected] != 1 {
+		t.Errorf("attempts %v: want 1, 3 (two retries), 1 (not retried)", f.calls)
+	}
+	if len(f.failed) != 1 || f.failed[rejected] != "gave up: the receiver answered 404 Not Found" {
+		t.Errorf("marked failed %v", f.failed)
+	}
+}
+
+func TestWebhookGivesUpAfterTheRetryPolicy(t *testing.T) {
+	dead := uuid.New()
+	f := &fakes{
+		prepare: func(anotify.ScanRef) (anotify.Prepared, error) {
+			return anotify.Prepared{DeliveryIDs: []uuid.UUID{dead}}, nil
+		},
+		deliver: func(uuid.UUID, int) (anotify.DeliverResult, error) {
+			return anotify.DeliverResult{}, temporal.NewApplicationError("dial tcp: connection refused", anotify.ErrDeliveryFailed)
+		},
+	}
+	res, err := run(t, notify.Input{TenantID: uuid.New(), ScanID: uuid.New()}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (notify.Result{Failed: 1}) {
+		t.Errorf("result %+v", res)
+	}
+	if f.calls[dead] != int(notify.DeliverRetry.MaximumAttempts) {
+		t.Errorf("%d attempts, want %d", f.calls[dead], notify.DeliverRetry.MaximumAttempts)
+	}
+	if f.failed[dead] != "gave up: dial tcp: connection refused" {
+		t.Errorf("marked failed with %q", f.failed[dead])
+	}
+}
+
+// A ping names its delivery: nothing is prepared.
+func TestWebhookDeliversGivenDeliveriesWithoutPreparing(t *testing.T) {
+	ping := uuid.New()
+	f := &fakes{
+		prepare: func(anotify.ScanRef) (anotify.Prepared, error) { return anotify.Prepared{}, errors.New("unexpected") },
+		deliver: func(uuid.UUID, int) (anotify.DeliverResult, error) {
+			return anotify.DeliverResult{Status: "delivered", StatusCode: 204}, nil
+		},
+	}
+	res, err := run(t, notify.Input{TenantID: uuid.New(), DeliveryIDs: []uuid.UUID{ping}}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (notify.Result{Delivered: 1}) || len(f.prepared) != 0 || f.calls[ping] != 1 {
+		t.Errorf("result %+v, prepared %v, calls %v", res, f.prepared, f.calls)
+	}
+}
+
+func TestWebhookNoneSubscribedNothingToDo(t *testing.T) {
+	f := &fakes{
+		prepare: func(anotify.ScanRef) (anotify.Prepared, error) { return anotify.Prepared{}, nil },
+		deliver: func(uuid.UUID, int) (anotify.DeliverResult, error) {
+			t.Error("nothing to deliver, yet Deliver ran")
+			return anotify.DeliverResult{}, nil
+		},
+	}
+	res, err := run(t, notify.Input{TenantID: uuid.New(), ScanID: uuid.New()}, f)
+	if err != nil || res != (notify.Result{}) {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+}
+
+func TestWebhookScanGoneFailsTheWorkflowWithoutRetrying(t *testing.T) {
+	f := &fakes{
+		prepare: func(anotify.ScanRef) (anotify.Prepared, error) {
+			return anotify.Prepared{}, temporal.NewNonRetryableApplicationError("scan does not exist", anotify.ErrScanGone, nil)
+		},
+	}
+	_, err := run(t, notify.Input{TenantID: uuid.New(), ScanID: uuid.New()}, f)
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != anotify.ErrScanGone || len(f.prepared) != 1 {
+		t.Fatalf("error %v after %d prepares, want ScanGone after 1", err, len(f.prepared))
+	}
+}
