@@ -45,6 +45,7 @@ type Config struct {
 	KratosPublicURL   string
 	KratosAdminURL    string
 	RateLimit         int // API requests per minute per key or session
+	Onboarding
 }
 
 // FromEnv reads the environment. defaultMode is what the subcommand implies
@@ -74,6 +75,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 			return c, fmt.Errorf("API_RATE_LIMIT=%q: want a positive integer", v)
 		}
 		c.RateLimit = n
+	}
+	if err := loadOnboarding(&c); err != nil {
+		return c, err
 	}
 	switch c.Mode {
 	case ModeProduction, ModeDev, ModeTest:
