@@ -81,7 +81,7 @@ func registerOnboarding(w worker.Worker, d Deps) (func(context.Context), error) 
 		// Products and prices exist before the first sign-up needs them;
 		// a failure here is retried by the subscription step itself.
 		if sa.API != nil {
-			if _, err := stripe.Bootstrap(ctx, sa.API); err != nil && d.Log != nil {
+			if err := sa.WarmCatalog(ctx); err != nil && d.Log != nil {
 				d.Log.Warn("Stripe catalogue bootstrap failed; retried on first sign-up", "error", err)
 			}
 		}

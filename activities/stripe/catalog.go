@@ -15,7 +15,7 @@ import (
 // stripe-mock's address in dev and tests.
 func NewAPI(key, base string) *client.API {
 	if key == "" {
-		key = "sk_test_secureops_dev" // stripe-mock accepts any test key
+		key = "sk_test_123" // stripe-mock accepts any well-formed test key
 	}
 	// Temporal retries the activity with the same idempotency key; the
 	// SDK's own retries would only hide how long a call really took.
@@ -122,4 +122,13 @@ func (c *catalogCache) get(ctx context.Context, api *client.API) (Catalog, error
 	}
 	c.cat = cat
 	return cat, nil
+}
+
+// WarmCatalog bootstraps the catalogue ahead of the first sign-up.
+func (a *Activities) WarmCatalog(ctx context.Context) error {
+	if a.API == nil {
+		return nil
+	}
+	_, err := a.catalog.get(ctx, a.API)
+	return err
 }

@@ -103,3 +103,7 @@ type Step struct {
 
 // RegisterOptions registers OnboardingWorkflow under its stable name.
 func RegisterOptions() workflow.RegisterOptions { return workflow.RegisterOptions{Name: WorkflowName} }
+
+// TestCodecKey is the payload codec key of recorded test histories
+// (testdata/): public on purpose, never a deployment's key.
+const TestCodecKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
