@@ -121,9 +121,10 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 			fields = append(fields, ve.Fields...)
 		}
 	}
-	add(plainText("company_name", in.CompanyName, 2, 100))
+	companyErr := plainText("company_name", in.CompanyName, 2, 100)
+	add(companyErr)
 	in.Slug = bootstrap.Slug(in.CompanyName)
-	if in.CompanyName != "" && len(in.Slug) < 2 {
+	if companyErr == nil && len(in.Slug) < 2 {
 		add(invalid("company_name", "company_name must contain at least two letters or digits"))
 	}
 	add(plainText("contact_name", in.ContactName, 1, 200))
