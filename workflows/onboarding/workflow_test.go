@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/mock"
@@ -58,7 +59,7 @@ func input() Input {
 
 // newHarness registers the real activity signatures under their production
 // names and mocks every body; each call is recorded.
-func newHarness(t *testing.T, in Input, failAt string, skipStripe, skipDojo bool) *harness {
+func newHarness(t *testing.T, in Input, failAt string, skipStripe, skipDojo bool, slowWelcome ...time.Duration) *harness {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
@@ -148,12 +149,15 @@ func newHarness(t *testing.T, in Input, failAt string, skipStripe, skipDojo bool
 		Return(func(context.Context, store.PolicyInput) error { return fail(store.RecordScanPolicyName) })
 	env.OnActivity(store.DeleteScanPolicyName, mock.Anything, store.TenantInput{TenantID: in.TenantID}).
 		Return(func(context.Context, store.TenantInput) error { return fail(store.DeleteScanPolicyName) })
-	env.OnActivity(email.SendWelcomeName, mock.Anything, mock.Anything).Return(func(_ context.Context, wi email.WelcomeInput) (string, error) {
+	welcome := env.OnActivity(email.SendWelcomeName, mock.Anything, mock.Anything).Return(func(_ context.Context, wi email.WelcomeInput) (string, error) {
 		if wi.RecoveryLink != "http://kratos/recovery?flow=1" || wi.To != in.Email || wi.TenantID != in.TenantID {
 			t.Errorf("welcome input %+v", wi)
 		}
 		return "", fail(email.SendWelcomeName)
 	})
+	if len(slowWelcome) > 0 {
+		welcome.After(slowWelcome[0])
+	}
 	env.OnActivity(store.CreateBaselineScanName, mock.Anything, mock.Anything).Return(func(_ context.Context, bi store.BaselineInput) error {
 		if bi.ScanID != BaselineScanID(in.TenantID) || bi.WorkflowID != scan.WorkflowID(bi.ScanID) || bi.Target != in.InitialTarget {
 			t.Errorf("baseline input %+v", bi)
@@ -375,5 +379,30 @@ func TestOnboardingBaselineScanFailureIsNotFatal(t *testing.T) {
 	}
 	if slices.Contains(h.rec.list(), store.FailTenantName) {
 		t.Fatal("a failed baseline scan failed the onboarding")
+	}
+}
+
+// An operator cancelling a running onboarding gets the same clean-up as a
+// failure: the compensations run in a disconnected context.
+func TestOnboardingCancelledCompensates(t *testing.T) {
+	in := input()
+	h := newHarness(t, in, "", false, false, time.Hour)
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Minute)
+	h.env.ExecuteWorkflow(OnboardingWorkflow, in)
+	if err := h.env.GetWorkflowError(); err == nil {
+		t.Fatal("a cancelled onboarding completed")
+	}
+	got := h.rec.list()
+	want := []string{
+		store.DeleteScanPolicyName, store.RevokeInitialAPIKeyName, defectdojo.DeleteProductName, identity.RemoveOwnerName,
+		stripe.CancelSubscriptionName, stripe.DeleteCustomerName, store.FailTenantName, email.NotifyOpsName + "/failed",
+	}
+	i := slices.Index(got, store.DeleteScanPolicyName)
+	if i < 0 || !slices.Equal(got[i:], want) {
+		t.Fatalf("calls %v, want them to end with %v", got, want)
+	}
+	p := h.progress(t)
+	if p.Status != StatusFailed || p.FailureReason != StepWelcomeEmail+": cancelled by an operator" {
+		t.Fatalf("progress %+v", p)
 	}
 }
