@@ -21,10 +21,19 @@ type WelcomeInput struct {
 	RecoveryCode  string    `json:"recovery_code"`
 	InitialTarget string    `json:"initial_target,omitempty"`
 	TrialDays     int       `json:"trial_days"`
+	Attempt       int       `json:"attempt"`
 }
 
-// WelcomeKey is the welcome email's idempotency key: one per tenant, ever.
-func WelcomeKey(tenant uuid.UUID) string { return "email/welcome/" + tenant.String() }
+// WelcomeKey is the welcome email's idempotency key: one per tenant and
+// onboarding attempt. A failed attempt deleted the identity its email's
+// recovery link was for, so a restarted onboarding sends a new one.
+func WelcomeKey(tenant uuid.UUID, attempt int) string {
+	k := "email/welcome/" + tenant.String()
+	if attempt > 1 {
+		k += fmt.Sprintf("/attempt-%d", attempt)
+	}
+	return k
+}
 
 const welcomeText = `Hello {{.In.ContactName}},
 
@@ -80,7 +89,7 @@ func (a *Activities) SendWelcome(ctx context.Context, in WelcomeInput) (string, 
 		return "", err
 	}
 	return a.Send(ctx, Message{
-		TenantID: in.TenantID, IdempotencyKey: WelcomeKey(in.TenantID), To: in.To,
+		TenantID: in.TenantID, IdempotencyKey: WelcomeKey(in.TenantID, in.Attempt), To: in.To,
 		Subject: "Welcome to SecureOps: set your password", Text: text.String(), HTML: html.String(), Category: "welcome",
 	})
 }

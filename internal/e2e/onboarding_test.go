@@ -314,6 +314,12 @@ func newFakeDojo(t testing.TB) *fakeDojo {
 	return f
 }
 
+func (f *fakeDojo) counts() (products, creates, deletes int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.products), f.creates, len(f.deletes)
+}
+
 // ---- the platform with everything onboarding talks to ----
 
 type onboardEnv struct {
@@ -692,39 +698,17 @@ func TestOnboardingResetIsSafe(t *testing.T) {
 	}
 	e.exactlyOnce(t, s)
 	wid := onboarding.WorkflowID(s.Slug)
-	desc, err := e.temporal.DescribeWorkflowExecution(ctx, wid, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := desc.WorkflowExecutionInfo.Execution.RunId
-	taskDone := int64(0)
-	it := e.temporal.GetWorkflowHistory(ctx, wid, first, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() && taskDone == 0 {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.EventType == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
-			taskDone = ev.EventId
-		}
-	}
-	res, err := e.temporal.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
-		Namespace: e.cfg.TemporalNamespace, WorkflowExecution: desc.WorkflowExecutionInfo.Execution,
-		Reason: "operator test: replay the onboarding", WorkflowTaskFinishEventId: taskDone, RequestId: uuid.NewString(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first, res := e.resetToFirstTask(t, wid)
 	var out onboarding.Result
-	if err := e.temporal.GetWorkflow(ctx, wid, res.RunId).Get(ctx, &out); err != nil {
+	if err := e.temporal.GetWorkflow(ctx, wid, res).Get(ctx, &out); err != nil {
 		t.Fatalf("reset run: %v", err)
 	}
-	if res.RunId == first || out.Status != "active" {
-		t.Fatalf("reset run %s: %+v", res.RunId, out)
+	if res == first || out.Status != "active" {
+		t.Fatalf("reset run %s: %+v", res, out)
 	}
 	// The reset run really did every step again, against the same services.
 	rerun := map[string]int{}
-	it = e.temporal.GetWorkflowHistory(ctx, wid, res.RunId, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := e.temporal.GetWorkflowHistory(ctx, wid, res, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -740,11 +724,12 @@ func TestOnboardingResetIsSafe(t *testing.T) {
 		}
 	}
 	e.exactlyOnce(t, s)
-	if e.dojo.creates != 1 {
-		t.Errorf("defectdojo creates: %d", e.dojo.creates)
+	if _, creates, _ := e.dojo.counts(); creates != 1 {
+		t.Errorf("defectdojo creates: %d", creates)
 	}
 	var keys []dbq.ApiKey
 	_ = e.db.InTx(ctx, db.TenantScope(s.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		var err error
 		keys, err = db.Q.APIKeyList(ctx, tx, s.TenantID)
 		return err
 	})
@@ -793,8 +778,8 @@ func TestOnboardingFailureCompensates(t *testing.T) {
 	if n := len(e.identities(t, s.Email)); n != 0 {
 		t.Errorf("identities left: %d", n)
 	}
-	if len(e.dojo.products) != 0 || len(e.dojo.deletes) != 1 {
-		t.Errorf("dojo products %v deletes %v", e.dojo.products, e.dojo.deletes)
+	if products, _, deletes := e.dojo.counts(); products != 0 || deletes != 1 {
+		t.Errorf("dojo products %d deletes %d", products, deletes)
 	}
 	recordHistory(t, e.temporal, onboarding.WorkflowID(s.Slug), "../../workflows/onboarding/testdata/onboarding_failed.json")
 	if ops := e.resend.byKey(fmt.Sprintf("email/ops/%s/failed/1", tid)); len(ops) != 1 || !strings.Contains(ops[0].Text, "welcome_email") {
@@ -902,4 +887,95 @@ func BenchmarkSignupToActive(b *testing.B) {
 		worst = max(worst, time.Since(start))
 	}
 	b.ReportMetric(worst.Seconds(), "worst-s")
+}
+
+// resetToFirstTask resets the workflow's current run to its first completed
+// workflow task, as an operator does in the Web UI, and returns the old and
+// the new run id.
+func (e *onboardEnv) resetToFirstTask(t *testing.T, wid string) (first, next string) {
+	t.Helper()
+	ctx := context.Background()
+	desc, err := e.temporal.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first = desc.WorkflowExecutionInfo.Execution.RunId
+	taskDone := int64(0)
+	it := e.temporal.GetWorkflowHistory(ctx, wid, first, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() && taskDone == 0 {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.EventType == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			taskDone = ev.EventId
+		}
+	}
+	res, err := e.temporal.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace: e.cfg.TemporalNamespace, WorkflowExecution: desc.WorkflowExecutionInfo.Execution,
+		Reason: "operator test: run the onboarding again", WorkflowTaskFinishEventId: taskDone, RequestId: uuid.NewString(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return first, res.RunId
+}
+
+// TestOnboardingFailedThenResetCompletes: an onboarding failed and was
+// compensated; once the cause is fixed, an operator resets it and it
+// completes as a second attempt, with new Stripe idempotency keys (Stripe
+// would replay the deleted customer for the first ones) and a new welcome
+// email with a working recovery link.
+func TestOnboardingFailedThenResetCompletes(t *testing.T) {
+	e := startOnboarding(t, true)
+	ctx := context.Background()
+	e.resend.mu.Lock()
+	e.resend.reject = func(key string) bool { return strings.HasPrefix(key, "email/welcome/") }
+	e.resend.mu.Unlock()
+	s := e.signup(t, "Hooli", "gavin@hooli.test", "")
+	if st := e.wait(t, s); st["status"] != onboarding.StatusFailed {
+		t.Fatalf("status %v", st)
+	}
+	e.resend.mu.Lock()
+	e.resend.reject = nil
+	e.resend.mu.Unlock()
+
+	wid := onboarding.WorkflowID(s.Slug)
+	_, run := e.resetToFirstTask(t, wid)
+	var out onboarding.Result
+	if err := e.temporal.GetWorkflow(ctx, wid, run).Get(ctx, &out); err != nil || out.Status != "active" {
+		t.Fatalf("reset run: %+v %v", out, err)
+	}
+	if st := e.wait(t, s); st["status"] != onboarding.StatusCompleted {
+		t.Fatalf("status after reset %v", st)
+	}
+	ten := e.tenant(t, s.TenantID)
+	if ten.Status != "active" || ten.OnboardingAttempt != 2 || ten.FailureReason != nil || ten.StripeCustomerID == nil {
+		t.Fatalf("tenant %+v", ten)
+	}
+	var keys []string
+	for _, c := range e.stripe.calls("POST", "/v1/customers") {
+		keys = append(keys, c.IdempotencyKey)
+	}
+	want := []string{"stripe/customer/" + s.TenantID.String(), "stripe/customer/" + s.TenantID.String() + "/attempt-2"}
+	if len(keys) != 2 || keys[0] != want[0] || keys[1] != want[1] {
+		t.Errorf("customer idempotency keys %v, want %v", keys, want)
+	}
+	welcome := e.resend.byKey("email/welcome/" + s.TenantID.String() + "/attempt-2")
+	if len(welcome) != 1 {
+		t.Fatalf("second attempt's welcome emails: %+v", welcome)
+	}
+	if n := len(e.identities(t, s.Email)); n != 1 {
+		t.Errorf("identities: %d", n)
+	}
+	// The new email's link works: the owner signs in.
+	link, code := recoveryFrom(t, welcome[0].Text)
+	completeRecovery(t, e.kr, link, code, "hooli-owner-password-1")
+	sess := login(t, e.kr, s.Email, "hooli-owner-password-1")
+	if c, out, _ := call(t, "POST", e.api.URL+"/api/v1/api-keys/initial/reveal", map[string]string{"X-Session-Token": sess}, ""); c != http.StatusOK {
+		t.Fatalf("reveal after the second attempt: %d %v", c, out)
+	}
+	if products, creates, deletes := e.dojo.counts(); products != 1 || creates != 2 || deletes != 1 {
+		t.Errorf("dojo products %d creates %d deletes %d", products, creates, deletes)
+	}
 }

@@ -237,7 +237,7 @@ func (w *onboardingWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		return workflow.ExecuteActivity(extCtx, email.SendWelcomeName, email.WelcomeInput{
 			TenantID: in.TenantID, To: in.Email, ContactName: in.ContactName, CompanyName: in.CompanyName,
 			Tier: in.Tier, RecoveryLink: owner.RecoveryLink, RecoveryCode: owner.RecoveryCode,
-			InitialTarget: in.InitialTarget, TrialDays: trial,
+			InitialTarget: in.InitialTarget, TrialDays: trial, Attempt: w.attempt,
 		}).Get(ctx, nil)
 	}); err != nil {
 		return Result{}, err
