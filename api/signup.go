@@ -107,7 +107,7 @@ func plainText(field, v string, minLen, maxLen int) error {
 	return nil
 }
 
-// validate checks every field and normalises them into the workflow input;
+// validateSignup checks every field and normalises them into the workflow input;
 // all field errors are reported at once.
 func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 	in := onboarding.Input{
