@@ -26,7 +26,7 @@ var Module = fx.Module("api",
 	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec) *Server {
 		s := &Server{
 			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit,
-			Policy: c.ScanPolicy(),
+			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits,
 			Onboarding: OnboardingOptions{
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/parsers"
 )
 
 // loadSpec parses the embedded document with kin-openapi. kin-openapi
@@ -59,14 +61,25 @@ func TestOpenAPISpecValidates(t *testing.T) {
 	}
 
 	wantIDs := map[string]string{
-		"POST /api/v1/scans":              "ScanCreate",
-		"GET /api/v1/scans/{id}":          "ScanGet",
-		"GET /api/v1/scans/{id}/findings": "ScanFindingsList",
-		"GET /healthz":                    "Healthz",
-		"GET /readyz":                     "Readyz",
-		"GET /metrics":                    "Metrics",
-		"GET /api/v1/openapi.json":        "OpenAPISpec",
-		"GET /docs":                       "Docs",
+		"POST /api/v1/targets":             "TargetCreate",
+		"GET /api/v1/targets":              "TargetList",
+		"GET /api/v1/targets/{id}":         "TargetGet",
+		"DELETE /api/v1/targets/{id}":      "TargetDelete",
+		"POST /api/v1/targets/{id}/verify": "TargetVerify",
+		"POST /api/v1/scans":               "ScanCreate",
+		"GET /api/v1/scans":                "ScanList",
+		"POST /api/v1/scans/import":        "ScanImport",
+		"GET /api/v1/scans/{id}":           "ScanGet",
+		"GET /api/v1/scans/{id}/findings":  "ScanFindingsList",
+		"GET /api/v1/findings":             "FindingList",
+		"PATCH /api/v1/findings":           "FindingBulkTriage",
+		"GET /api/v1/findings/{id}":        "FindingGet",
+		"PATCH /api/v1/findings/{id}":      "FindingTriage",
+		"GET /healthz":                     "Healthz",
+		"GET /readyz":                      "Readyz",
+		"GET /metrics":                     "Metrics",
+		"GET /api/v1/openapi.json":         "OpenAPISpec",
+		"GET /docs":                        "Docs",
 	}
 	for key, id := range wantIDs {
 		method, path, _ := strings.Cut(key, " ")
@@ -139,9 +152,13 @@ func TestOpenAPISchemasAcceptExamples(t *testing.T) {
 	}
 	check("ScanCreateRequest", `{"target":"127.0.0.1:8000"}`, true)
 	check("ScanCreateRequest", `{"target":"https://example.com","scanners":["nmap"]}`, true)
+	check("ScanCreateRequest", `{"target_id":"4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02"}`, true)
+	check("ScanCreateRequest", `{"target":"https://example.com","scanners":["zap","nuclei","nikto","secureops"]}`, true)
+	check("ScanCreateRequest", `{"target":"image:nginx:1.27","scanners":["trivy"]}`, true)
+	check("ScanCreateRequest", `{"target_id":"4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02","target":"example.com"}`, false)
 	check("ScanCreateRequest", `{"target":""}`, false)
 	check("ScanCreateRequest", `{}`, false)
-	check("ScanCreateRequest", `{"target":"example.com","scanners":["zap"]}`, false)
+	check("ScanCreateRequest", `{"target":"example.com","scanners":["nessus"]}`, false)
 	check("ScanCreateRequest", `{"target":"example.com","scanners":["nmap","nmap"]}`, false)
 	check("ScanCreateRequest", `{"target":"example.com","scanners":[]}`, false)
 	check("ScanCreateRequest", `{"target":"example.com","extra":1}`, false)
@@ -149,6 +166,33 @@ func TestOpenAPISchemasAcceptExamples(t *testing.T) {
 	check("FindingPage", `{"items":[],"next_cursor":null}`, true)
 	check("FindingPage", `{"items":[],"next_cursor":"abc"}`, true)
 	check("FindingPage", `{"items":[]}`, false)
+	check("TargetCreateRequest", `{"value":"example.com"}`, true)
+	check("TargetCreateRequest", `{"kind":"image","value":"nginx:1.27","name":"web"}`, true)
+	check("TargetCreateRequest", `{"kind":"ip","value":"203.0.113.7"}`, false)
+	check("TargetCreateRequest", `{"kind":"host"}`, false)
+	check("FindingTriageRequest", `{"status":"false_positive","comment":"backported fix"}`, true)
+	check("FindingTriageRequest", `{"status":"reopened"}`, false)
+	check("FindingTriageRequest", `{"comment":"no status"}`, false)
+	check("FindingBulkTriageRequest", `{"ids":["4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02"],"status":"open"}`, true)
+	check("FindingBulkTriageRequest", `{"ids":[],"status":"open"}`, false)
+	check("FindingBulkTriageRequest", `{"ids":["4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02","4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02"],"status":"open"}`, false)
+
+	// The scanners documented are those the API accepts; the import
+	// formats are exactly those the parsers read.
+	var names []string
+	for _, v := range schemas["ScannerName"].Value.Enum {
+		names = append(names, v.(string))
+	}
+	if want := []string{"nmap", "nikto", "secureops", "zap", "trivy", "nuclei"}; !slices.Equal(names, want) {
+		t.Errorf("ScannerName = %v, want %v", names, want)
+	}
+	var formats []string
+	for _, v := range schemas["ReportFormat"].Value.Enum {
+		formats = append(formats, v.(string))
+	}
+	if !slices.Equal(formats, parsers.Scanners) {
+		t.Errorf("ReportFormat = %v, want parsers.Scanners %v", formats, parsers.Scanners)
+	}
 }
 
 // TestOpenAPIMatchesHandlerTypes keeps the schemas honest: what the handlers
@@ -172,25 +216,128 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	msg := "scanner failed"
 	id := uuid.New()
-	validate("Scan", scanView(dbq.Scan{
+	tid := uuid.New()
+	queued := scanView(dbq.Scan{
 		ID: id, TenantID: uuid.New(), Target: "127.0.0.1:8000", Scanners: []string{"nmap"},
 		Status: "queued", WorkflowID: "scan/" + id.String(), CreatedAt: now,
-	}))
-	validate("Scan", scanView(dbq.Scan{
-		ID: id, TenantID: uuid.New(), Target: "example.com", Scanners: []string{"nmap"},
+		TargetID: uuid.NullUUID{UUID: tid, Valid: true}, Source: "scan", Complete: true,
+	})
+	validate("Scan", queued)
+	failed := scanView(dbq.Scan{
+		ID: id, TenantID: uuid.New(), Target: "example.com", Scanners: []string{"nmap", "nuclei"},
 		Status: "failed", Progress: 40, ProgressMessage: "nmap", WorkflowID: "scan/" + id.String(),
 		Error: &msg, CountHigh: 2, CountInfo: 3, CreatedAt: now, StartedAt: &now, FinishedAt: &now,
-	}))
-	validate("ScanCreateResponse", scanCreateResponse{ID: id, WorkflowID: "scan/" + id.String(), Status: "queued"})
+		Source: "scan", Complete: true, DiffNew: 1, DiffOpen: 4, DiffFixed: 2, DiffReopened: 1,
+	})
+	validate("Scan", failed)
+	// An import of a partial report, its target since deleted.
+	imported := scanView(dbq.Scan{
+		ID: id, TenantID: uuid.New(), Target: "image:docker.io/library/nginx:1.27", Scanners: []string{"generic"},
+		Status: "completed", Progress: 100, ProgressMessage: "done", WorkflowID: "scan/" + id.String(),
+		CreatedAt: now, StartedAt: &now, FinishedAt: &now, Source: "import", Complete: false,
+	})
+	validate("Scan", imported)
+	validate("ScanCreateResponse", scanCreateResponse{ID: id, TargetID: tid, WorkflowID: "scan/" + id.String(), Status: "queued"})
+	scanCur := encodeTimeCursor(now, id)
+	validate("ScanPage", struct {
+		Items      []ScanView `json:"items"`
+		NextCursor *string    `json:"next_cursor"`
+	}{Items: []ScanView{queued, failed, imported}, NextCursor: &scanCur})
+	validate("ScanPage", struct {
+		Items      []ScanView `json:"items"`
+		NextCursor *string    `json:"next_cursor"`
+	}{Items: []ScanView{}})
+	// The import answer, as scanImport writes it.
+	validate("ScanImportResponse", map[string]any{
+		"id": id, "workflow_id": "scan/" + id.String(), "status": "queued", "target": "example.com",
+		"scanner": "zap", "findings_in_report": 0,
+	})
+
+	sid := uuid.NullUUID{UUID: id, Valid: true}
 	f := findingView(dbq.Finding{
 		ID: uuid.New(), Fingerprint: "abc", Title: "t", Severity: "high", Status: "new",
 		Cves: []string{"CVE-2023-38408"}, Cwes: []int32{79}, CvssScore: 9.8, Host: "127.0.0.1", Port: 22,
 		Protocol: "tcp", Scanner: "nmap", Refs: []string{}, FirstSeenAt: now, LastSeenAt: now,
+		StatusChangedAt: now, ScanTarget: "127.0.0.1:22", ReportedBy: "nmap", FirstScanID: sid, LastScanID: sid,
 	})
 	validate("Finding", f)
+	fixed := findingView(dbq.Finding{
+		ID: uuid.New(), Fingerprint: "def", Title: "t", Severity: "info", Status: "fixed",
+		Cves: []string{}, Cwes: []int32{}, Refs: []string{}, Target: "docker.io/library/nginx:1.27",
+		Scanner: "trivy", FirstSeenAt: now, LastSeenAt: now, StatusChangedAt: now, FixedAt: &now,
+		ScanTarget: "image:docker.io/library/nginx:1.27", ReportedBy: "trivy",
+	})
+	validate("Finding", fixed)
+	inScan := f
+	inScan.Change = "reopened"
 	cur := "abc"
-	validate("FindingPage", findingPage{Items: []FindingView{f}, NextCursor: &cur})
+	validate("FindingPage", findingPage{Items: []FindingView{f, fixed, inScan}, NextCursor: &cur})
 	validate("FindingPage", findingPage{Items: []FindingView{}})
+	validate("FindingDetail", findingDetail{
+		FindingView: f,
+		Occurrences: []occurrenceView{
+			{ScanID: id, Target: "127.0.0.1:22", Source: "scan", Status: "completed", Change: "new", Severity: "high", CreatedAt: now},
+			{ScanID: uuid.New(), Target: "127.0.0.1:22", Source: "import", Status: "running", Change: "fixed", Severity: "medium", CreatedAt: now},
+		},
+		Events: []eventView{{Actor: "user:" + uuid.NewString(), FromStatus: "new", ToStatus: "accepted_risk", Comment: "lab host", CreatedAt: now}},
+	})
+	validate("FindingDetail", findingDetail{FindingView: fixed, Occurrences: []occurrenceView{}, Events: []eventView{}})
+	// The bulk triage answer, as findingBulkPatch writes it.
+	validate("FindingBulkTriageResponse", map[string]any{"updated": 3, "status": "false_positive"})
+
+	// Targets in each verification state; the unverified ones carry instructions.
+	tenant := uuid.New()
+	domain := targetViewOf(dbq.Target{
+		ID: tid, TenantID: tenant, Kind: "domain", Value: "example.com", Host: "example.com", Name: "site",
+		VerificationToken: "9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c", VerificationStatus: "unverified", CreatedAt: now,
+	})
+	if domain.Instructions == nil || domain.Instructions.DNS == nil || domain.Instructions.HTTP == nil {
+		t.Fatalf("an unverified domain has no DNS and HTTP instructions: %+v", domain)
+	}
+	validate("Target", domain)
+	ip := targetViewOf(dbq.Target{
+		ID: uuid.New(), TenantID: tenant, Kind: "host", Value: "203.0.113.7:8443", Host: "203.0.113.7",
+		VerificationToken: "tok", VerificationStatus: "pending", VerificationChecks: 3,
+		VerificationError: "no TXT record", VerificationStartedAt: &now, VerificationCheckedAt: &now, CreatedAt: now,
+	})
+	if ip.Instructions == nil || ip.Instructions.DNS != nil || ip.Instructions.HTTP == nil {
+		t.Fatalf("a pending IP target should have HTTP instructions only: %+v", ip)
+	}
+	validate("Target", ip)
+	url := targetViewOf(dbq.Target{
+		ID: uuid.New(), TenantID: tenant, Kind: "url", Value: "https://app.example.com/login", Host: "app.example.com",
+		VerificationToken: "tok", VerificationStatus: "failed", VerificationChecks: 40, VerificationError: "timeout",
+		VerificationStartedAt: &now, VerificationCheckedAt: &now, CreatedAt: now,
+	})
+	validate("Target", url)
+	verified := targetViewOf(dbq.Target{
+		ID: uuid.New(), TenantID: tenant, Kind: "domain", Value: "example.org", Host: "example.org",
+		VerificationToken: "tok", VerificationStatus: "verified", VerificationMethod: "dns", VerificationChecks: 1,
+		VerificationStartedAt: &now, VerificationCheckedAt: &now, VerifiedAt: &now, CreatedAt: now,
+	})
+	if verified.Instructions != nil {
+		t.Errorf("a verified target carries instructions: %+v", verified)
+	}
+	validate("Target", verified)
+	auto := targetViewOf(dbq.Target{
+		ID: uuid.New(), TenantID: tenant, Kind: "host", Value: "127.0.0.1:8000", Host: "127.0.0.1",
+		VerificationToken: "tok", VerificationStatus: "verified", VerificationMethod: "auto", VerifiedAt: &now, CreatedAt: now,
+	})
+	validate("Target", auto)
+	image := targetViewOf(dbq.Target{
+		ID: uuid.New(), TenantID: tenant, Kind: "image", Value: "image:docker.io/library/nginx:1.27",
+		VerificationToken: "tok", VerificationStatus: "not_required", CreatedAt: now,
+	})
+	validate("Target", image)
+	targetCur := encodeTimeCursor(now, tid)
+	validate("TargetPage", struct {
+		Items      []TargetView `json:"items"`
+		NextCursor *string      `json:"next_cursor"`
+	}{Items: []TargetView{domain, ip, url, verified, auto, image}, NextCursor: &targetCur})
+	validate("TargetPage", struct {
+		Items      []TargetView `json:"items"`
+		NextCursor *string      `json:"next_cursor"`
+	}{Items: []TargetView{}})
 	validate("Problem", Problem{Type: "about:blank", Title: "Bad Request", Status: 400, Errors: []FieldError{{Field: "target", Message: "m"}}})
 }
 
@@ -200,9 +347,22 @@ func TestSpecOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
+		"POST /api/v1/targets",
+		"GET /api/v1/targets",
+		"GET /api/v1/targets/{id}",
+		"DELETE /api/v1/targets/{id}",
+		"POST /api/v1/targets/{id}/verify",
 		"POST /api/v1/scans",
+		"GET /api/v1/scans",
+		"POST /api/v1/scans/import",
 		"GET /api/v1/scans/{id}",
 		"GET /api/v1/scans/{id}/findings",
+		"GET /api/v1/scans/{id}/events",
+		"POST /api/v1/scans/{id}/cancel",
+		"GET /api/v1/findings",
+		"PATCH /api/v1/findings",
+		"GET /api/v1/findings/{id}",
+		"PATCH /api/v1/findings/{id}",
 		"GET /healthz",
 		"GET /readyz",
 		"GET /metrics",

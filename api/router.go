@@ -27,7 +27,15 @@ type Server struct {
 	Temporal client.Client
 	Metrics  *observability.Metrics
 	Policy   targets.Policy
-	Log      *slog.Logger
+	// VerifyFirstInterval is the first wait between ownership checks
+	// (0: the workflow's default of a minute); tests shorten it.
+	VerifyFirstInterval time.Duration
+	// EventsPollInterval is how often a scan's event stream looks for
+	// changes (0: 500 ms).
+	EventsPollInterval time.Duration
+	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
+	ScanLimits map[string]int
+	Log        *slog.Logger
 	// Kratos validates sessions and administers identities; nil disables
 	// session authentication (API keys still work).
 	Kratos *kratos.Client
@@ -72,8 +80,23 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/codec/decode", auth.PermPlatformTenants, s.codecHandler(true)},
 
 		{"POST", "/api/v1/scans", auth.PermScansStart, s.scanCreate},
+		{"GET", "/api/v1/scans", auth.PermFindingsView, s.scanList},
+		{"POST", "/api/v1/scans/import", auth.PermScansStart, s.scanImport},
 		{"GET", "/api/v1/scans/{id}", auth.PermFindingsView, s.scanGet},
 		{"GET", "/api/v1/scans/{id}/findings", auth.PermFindingsView, s.scanFindingsList},
+		{"GET", "/api/v1/scans/{id}/events", auth.PermFindingsView, s.scanEvents},
+		{"POST", "/api/v1/scans/{id}/cancel", auth.PermScansStart, s.scanCancel},
+
+		{"GET", "/api/v1/findings", auth.PermFindingsView, s.findingList},
+		{"PATCH", "/api/v1/findings", auth.PermFindingsTriage, s.findingBulkPatch},
+		{"GET", "/api/v1/findings/{id}", auth.PermFindingsView, s.findingGet},
+		{"PATCH", "/api/v1/findings/{id}", auth.PermFindingsTriage, s.findingPatch},
+
+		{"POST", "/api/v1/targets", auth.PermScansStart, s.targetCreate},
+		{"GET", "/api/v1/targets", auth.PermFindingsView, s.targetList},
+		{"GET", "/api/v1/targets/{id}", auth.PermFindingsView, s.targetGet},
+		{"DELETE", "/api/v1/targets/{id}", auth.PermScansStart, s.targetDelete},
+		{"POST", "/api/v1/targets/{id}/verify", auth.PermScansStart, s.targetVerify},
 
 		{"GET", "/api/v1/tenants/{id}", auth.PermFindingsView, s.tenantGet},
 		{"POST", "/api/v1/tenants/{id}/children", auth.PermUsersManage, s.tenantChildCreate},

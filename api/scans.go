@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
@@ -33,12 +35,14 @@ import (
 )
 
 type scanCreateRequest struct {
-	Target   string   `json:"target"`
-	Scanners []string `json:"scanners"`
+	TargetID *uuid.UUID `json:"target_id"`
+	Target   string     `json:"target"`
+	Scanners []string   `json:"scanners"`
 }
 
 type scanCreateResponse struct {
 	ID         uuid.UUID `json:"id"`
+	TargetID   uuid.UUID `json:"target_id"`
 	WorkflowID string    `json:"workflow_id"`
 	Status     string    `json:"status"`
 }
@@ -81,80 +85,170 @@ func decodeJSON(r *http.Request, v any, limit int64) error {
 	return nil
 }
 
+// scannersFor validates the requested scanners for a target kind: images
+// are for trivy alone, and trivy scans nothing else.
+func scannersFor(kind targets.Kind, req []string) ([]string, error) {
+	if req == nil {
+		if kind == targets.KindImage {
+			return []string{"trivy"}, nil
+		}
+		return []string{"nmap"}, nil
+	}
+	if len(req) == 0 {
+		return nil, invalid("scanners", "scanners must list at least one scanner (or be omitted for the default)")
+	}
+	seen := map[string]bool{}
+	for i, sc := range req {
+		field := fmt.Sprintf("scanners[%d]", i)
+		switch {
+		case !scanner.Known[sc]:
+			return nil, invalid(field, fmt.Sprintf("unknown scanner %q", sc))
+		case seen[sc]:
+			return nil, invalid(field, fmt.Sprintf("scanner %q listed twice", sc))
+		case kind == targets.KindImage && sc != "trivy":
+			return nil, invalid(field, fmt.Sprintf("scanner %q cannot scan a container image; use trivy", sc))
+		case kind != targets.KindImage && sc == "trivy":
+			return nil, invalid(field, "trivy scans container images; register the image as a target of kind image")
+		}
+		seen[sc] = true
+	}
+	return req, nil
+}
+
 func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 	var req scanCreateRequest
 	if err := decodeJSON(r, &req, 64<<10); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	t, err := targets.Parse(req.Target)
-	if err != nil {
-		writeError(w, r, invalid("target", err.Error()))
+	switch {
+	case req.TargetID == nil && req.Target == "":
+		writeError(w, r, invalid("target", "target is required (or target_id, the id of a registered target)"))
+		return
+	case req.TargetID != nil && req.Target != "":
+		writeError(w, r, invalid("target_id", "give either target_id or target, not both"))
 		return
 	}
-	if req.Scanners == nil {
-		req.Scanners = []string{"nmap"}
-	} else if len(req.Scanners) == 0 {
-		writeError(w, r, invalid("scanners", "scanners must list at least one scanner (or be omitted for nmap)"))
-		return
-	}
-	seen := map[string]bool{}
-	for i, sc := range req.Scanners {
-		if !scanner.Known[sc] {
-			writeError(w, r, invalid(fmt.Sprintf("scanners[%d]", i), fmt.Sprintf("unknown scanner %q", sc)))
+	var parsed targets.Target
+	if req.Target != "" {
+		var err error
+		if parsed, err = targets.Parse(req.Target); err != nil {
+			writeError(w, r, invalid("target", err.Error()))
 			return
 		}
-		if seen[sc] {
-			writeError(w, r, invalid(fmt.Sprintf("scanners[%d]", i), fmt.Sprintf("scanner %q listed twice", sc)))
-			return
-		}
-		seen[sc] = true
-	}
-	// Fast feedback for literal addresses; names are checked after resolution
-	// inside the scan itself, which is the check that cannot be bypassed.
-	if ip, err := netip.ParseAddr(t.Host); err == nil {
-		if err := s.Policy.Check(ip); err != nil {
-			writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
-			return
+		// Fast feedback for literal addresses; names are checked after
+		// resolution inside the scan itself, the check that cannot be bypassed.
+		if ip, err := netip.ParseAddr(parsed.Host); err == nil {
+			if err := s.Policy.Check(ip); err != nil {
+				writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
+				return
+			}
 		}
 	}
-
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if len(t.String()) > 2048 {
-		writeError(w, r, invalid("target", "the target is longer than 2048 characters once normalised"))
-		return
-	}
 	id := uuid.New()
-	in := scan.Input{TenantID: a.TenantID, ScanID: id, Target: t.String(), Scanners: req.Scanners}
 	wid := scan.WorkflowID(id)
-	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: id, TenantID: a.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: wid,
-		}); err != nil {
+	var in scan.Input
+	var target dbq.Target
+	var limit int
+	var requested time.Time
+	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		var err error
+		switch {
+		case req.TargetID != nil:
+			if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); errors.Is(err, pgx.ErrNoRows) {
+				return invalid("target_id", "no target with this id")
+			} else if err != nil {
+				return err
+			}
+			if target.TenantID != a.TenantID {
+				return invalid("target_id", "the target belongs to another tenant; act as that tenant with X-Tenant-Id")
+			}
+		default:
+			target, err = db.Q.TargetByValue(ctx, tx, dbq.TargetByValueParams{TenantID: a.TenantID, Value: parsed.String()})
+			if errors.Is(err, pgx.ErrNoRows) && (s.Policy.AutoVerifies(parsed) || parsed.Kind == targets.KindImage) {
+				var row dbq.TargetCreateRow
+				if row, err = s.registerTarget(ctx, tx, a.TenantID, parsed, ""); err == nil {
+					target = targetFromCreateRow(row)
+				}
+			}
+			if errors.Is(err, pgx.ErrNoRows) {
+				return statusErr(http.StatusUnprocessableEntity, fmt.Sprintf(
+					"the target %s is not registered; register it with POST /api/v1/targets and verify it before scanning", parsed.String()))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if target.VerificationStatus != "verified" && target.VerificationStatus != "not_required" {
+			return statusErr(http.StatusUnprocessableEntity, fmt.Sprintf(
+				"the target %s is not verified (status %s); prove ownership with POST /api/v1/targets/%s/verify",
+				target.Value, target.VerificationStatus, target.ID))
+		}
+		scanners, err := scannersFor(targets.Kind(target.Kind), req.Scanners)
+		if err != nil {
 			return err
 		}
+		in = scan.Input{TenantID: a.TenantID, ScanID: id, Target: target.Value, Scanners: scanners}
+		ten, err := db.Q.TenantGet(ctx, tx, a.TenantID)
+		if err != nil {
+			return err
+		}
+		limit = s.ScanLimits[ten.Tier]
+		row, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
+			ID: id, TenantID: a.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: wid,
+			TargetID: uuid.NullUUID{UUID: target.ID, Valid: true}, Source: "scan", Complete: true,
+		})
+		if err != nil {
+			return err
+		}
+		requested = row.CreatedAt
 		return audit(ctx, tx, r, a, uuid.Nil, "scan.started", "scan", id.String(), map[string]any{"target": in.Target, "scanners": in.Scanners})
 	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	if !s.startScan(w, r, in) {
+		return
+	}
+	// Join the tenant's queue now, in request order; the workflow joins
+	// again (harmlessly) if this fails.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := agate.Enqueue(qctx, s.Temporal, agate.AcquireInput{
+		TenantID: in.TenantID, ScanWorkflowID: wid, Limit: limit, RequestedAt: requested,
+	}); err != nil {
+		s.logErr(r, "queue scan at the tenant's gate", err)
+	}
+	w.Header().Set("Location", "/api/v1/scans/"+id.String())
+	writeJSON(w, http.StatusAccepted, scanCreateResponse{ID: id, TargetID: target.ID, WorkflowID: wid, Status: "queued"})
+}
+
+// startScan starts the scan's workflow for a row that exists already; on
+// failure it marks the row failed, answers 503 and returns false.
+func (s *Server) startScan(w http.ResponseWriter, r *http.Request, in scan.Input) bool {
+	wid := scan.WorkflowID(in.ScanID)
+	kind := "scan"
+	if in.ReportID != nil {
+		kind = "import"
+	}
 	// The start must not be abandoned half-way because the client hung up:
 	// the row already exists and would otherwise wait for a workflow forever.
 	startCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
-	_, err = s.Temporal.ExecuteWorkflow(startCtx, client.StartWorkflowOptions{
+	_, err := s.Temporal.ExecuteWorkflow(startCtx, client.StartWorkflowOptions{
 		ID:                       wid,
 		TaskQueue:                temporalx.QueueScans,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporalx.SATenantID.ValueSet(a.TenantID.String()),
-			temporalx.SAKind.ValueSet("scan"),
+			temporalx.SATenantID.ValueSet(in.TenantID.String()),
+			temporalx.SAKind.ValueSet(kind),
 			// Keyword attributes are VARCHAR(255) in SQL visibility stores.
 			temporalx.SAScanTarget.ValueSet(truncateUTF8(in.Target, 255)),
 		),
@@ -165,19 +259,18 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 			err = nil
 		}
 	}
-	if err != nil {
-		// The row must not stay queued forever for a workflow that never began.
-		_ = s.DB.InTx(context.WithoutCancel(r.Context()), db.TenantScope(a.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-			msg := "could not start the scan workflow"
-			_, err := db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: id, Status: "failed", Error: &msg})
-			return err
-		})
-		s.logErr(r, "start scan workflow", err)
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the scan could not be started; try again shortly"))
-		return
+	if err == nil {
+		return true
 	}
-	w.Header().Set("Location", "/api/v1/scans/"+id.String())
-	writeJSON(w, http.StatusAccepted, scanCreateResponse{ID: id, WorkflowID: wid, Status: "queued"})
+	// The row must not stay queued forever for a workflow that never began.
+	_ = s.DB.InTx(context.WithoutCancel(r.Context()), db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		msg := "could not start the scan workflow"
+		_, err := db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: in.ScanID, Status: "failed", Error: &msg})
+		return err
+	})
+	s.logErr(r, "start scan workflow", err)
+	writeError(w, r, statusErr(http.StatusServiceUnavailable, "the scan could not be started; try again shortly"))
+	return false
 }
 
 func (s *Server) logErr(r *http.Request, what string, err error) {
@@ -190,6 +283,9 @@ func (s *Server) logErr(r *http.Request, what string, err error) {
 type ScanView struct {
 	ID              uuid.UUID      `json:"id"`
 	TenantID        uuid.UUID      `json:"tenant_id"`
+	TargetID        *uuid.UUID     `json:"target_id"`
+	Source          string         `json:"source"`
+	Complete        bool           `json:"complete"`
 	Target          string         `json:"target"`
 	Scanners        []string       `json:"scanners"`
 	Status          string         `json:"status"`
@@ -202,6 +298,7 @@ type ScanView struct {
 	FinishedAt      *time.Time     `json:"finished_at"`
 	Counts          map[string]int `json:"counts"`
 	FindingsTotal   int            `json:"findings_total"`
+	Diff            map[string]int `json:"diff"`
 }
 
 func scanView(sc dbq.Scan) ScanView {
@@ -214,10 +311,11 @@ func scanView(sc dbq.Scan) ScanView {
 		total += n
 	}
 	return ScanView{
-		ID: sc.ID, TenantID: sc.TenantID, Target: sc.Target, Scanners: sc.Scanners, Status: sc.Status,
+		ID: sc.ID, TenantID: sc.TenantID, TargetID: nullPtr(sc.TargetID), Source: sc.Source, Complete: sc.Complete, Target: sc.Target, Scanners: sc.Scanners, Status: sc.Status,
 		Progress: int(sc.Progress), ProgressMessage: sc.ProgressMessage, WorkflowID: sc.WorkflowID,
 		Error: sc.Error, CreatedAt: sc.CreatedAt, StartedAt: sc.StartedAt, FinishedAt: sc.FinishedAt,
 		Counts: counts, FindingsTotal: total,
+		Diff: map[string]int{"new": int(sc.DiffNew), "open": int(sc.DiffOpen), "fixed": int(sc.DiffFixed), "reopened": int(sc.DiffReopened)},
 	}
 }
 
@@ -249,30 +347,38 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) {
 
 // FindingView is the API representation of a finding.
 type FindingView struct {
-	ID               uuid.UUID `json:"id"`
-	Fingerprint      string    `json:"fingerprint"`
-	Title            string    `json:"title"`
-	Severity         string    `json:"severity"`
-	Status           string    `json:"status"`
-	CVEs             []string  `json:"cves"`
-	CWEs             []int32   `json:"cwes"`
-	CVSSScore        float64   `json:"cvss_score"`
-	CVSSVector       string    `json:"cvss_vector"`
-	Component        string    `json:"component"`
-	ComponentVersion string    `json:"component_version"`
-	Host             string    `json:"host"`
-	Port             int32     `json:"port"`
-	Protocol         string    `json:"protocol"`
-	URL              string    `json:"url"`
-	Target           string    `json:"target"`
-	Scanner          string    `json:"scanner"`
-	RuleID           string    `json:"rule_id"`
-	Description      string    `json:"description"`
-	Remediation      string    `json:"remediation"`
-	References       []string  `json:"references"`
-	Evidence         string    `json:"evidence"`
-	FirstSeenAt      time.Time `json:"first_seen_at"`
-	LastSeenAt       time.Time `json:"last_seen_at"`
+	ID               uuid.UUID  `json:"id"`
+	Fingerprint      string     `json:"fingerprint"`
+	Title            string     `json:"title"`
+	Severity         string     `json:"severity"`
+	Status           string     `json:"status"`
+	CVEs             []string   `json:"cves"`
+	CWEs             []int32    `json:"cwes"`
+	CVSSScore        float64    `json:"cvss_score"`
+	CVSSVector       string     `json:"cvss_vector"`
+	Component        string     `json:"component"`
+	ComponentVersion string     `json:"component_version"`
+	Host             string     `json:"host"`
+	Port             int32      `json:"port"`
+	Protocol         string     `json:"protocol"`
+	URL              string     `json:"url"`
+	Target           string     `json:"target"`
+	Scanner          string     `json:"scanner"`
+	RuleID           string     `json:"rule_id"`
+	Description      string     `json:"description"`
+	Remediation      string     `json:"remediation"`
+	References       []string   `json:"references"`
+	Evidence         string     `json:"evidence"`
+	FirstSeenAt      time.Time  `json:"first_seen_at"`
+	LastSeenAt       time.Time  `json:"last_seen_at"`
+	StatusChangedAt  time.Time  `json:"status_changed_at"`
+	FixedAt          *time.Time `json:"fixed_at"`
+	ScanTarget       string     `json:"scan_target"`
+	ReportedBy       string     `json:"reported_by"`
+	FirstScanID      *uuid.UUID `json:"first_scan_id"`
+	LastScanID       *uuid.UUID `json:"last_scan_id"`
+	// Change is what the listed scan meant for the finding (scan listings only).
+	Change string `json:"change,omitempty"`
 }
 
 func findingView(f dbq.Finding) FindingView {
@@ -282,7 +388,8 @@ func findingView(f dbq.Finding) FindingView {
 		Component: f.Component, ComponentVersion: f.ComponentVersion, Host: f.Host, Port: f.Port,
 		Protocol: f.Protocol, URL: f.Url, Target: f.Target, Scanner: f.Scanner, RuleID: f.RuleID,
 		Description: f.Description, Remediation: f.Remediation, References: f.Refs, Evidence: f.Evidence,
-		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt,
+		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
+		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: nullPtr(f.FirstScanID), LastScanID: nullPtr(f.LastScanID),
 	}
 }
 
@@ -315,6 +422,15 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		}
 		params.Severity = &v
 	}
+	if v := q.Get("change"); v != "" {
+		switch v {
+		case "new", "open", "reopened", "fixed":
+		default:
+			writeError(w, r, invalid("change", "change must be one of new, open, reopened, fixed"))
+			return
+		}
+		params.Change = &v
+	}
 	if v := q.Get("cursor"); v != "" {
 		after, err := decodeCursor(v)
 		if err != nil {
@@ -323,7 +439,7 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		}
 		params.AfterID = uuid.NullUUID{UUID: after, Valid: true}
 	}
-	var rows []dbq.Finding
+	var rows []dbq.FindingListByScanRow
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		if _, err := db.Q.ScanGet(ctx, tx, id); err != nil {
 			return err
@@ -338,11 +454,13 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 	page := findingPage{Items: make([]FindingView, 0, len(rows))}
 	if len(rows) > limit {
 		rows = rows[:limit]
-		cur := encodeCursor(rows[len(rows)-1].ID)
+		cur := encodeCursor(rows[len(rows)-1].Finding.ID)
 		page.NextCursor = &cur
 	}
 	for _, f := range rows {
-		page.Items = append(page.Items, findingView(f))
+		v := findingView(f.Finding)
+		v.Change = f.Change
+		page.Items = append(page.Items, v)
 	}
 	writeJSON(w, http.StatusOK, page)
 }
@@ -366,4 +484,21 @@ func decodeCursor(s string) (uuid.UUID, error) {
 		return uuid.Nil, err
 	}
 	return uuid.FromBytes(b)
+}
+
+// Time-ordered keyset cursors: (created_at, id) of the last row served.
+func encodeTimeCursor(ts time.Time, id uuid.UUID) string {
+	b := make([]byte, 0, 24)
+	b = binary.BigEndian.AppendUint64(b, uint64(ts.UnixMicro()))
+	b = append(b, id[:]...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeTimeCursor(s string) (time.Time, uuid.UUID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 24 {
+		return time.Time{}, uuid.Nil, errors.New("bad cursor")
+	}
+	id, err := uuid.FromBytes(b[8:])
+	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))), id, err
 }

@@ -30,7 +30,7 @@ func registerOnboarding(w worker.Worker, d Deps) (func(context.Context), error) 
 	}
 	w.RegisterWorkflowWithOptions(onboarding.OnboardingWorkflow, onboarding.RegisterOptions())
 
-	st := &store.Onboarding{DB: d.DB, SealKey: c.SealKey}
+	st := &store.Onboarding{DB: d.DB, SealKey: c.SealKey, Policy: c.ScanPolicy()}
 	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg(st.ReserveTenant, store.ReserveTenantName)
 	reg(st.CreateInitialAPIKey, store.CreateInitialAPIKeyName)

@@ -15,12 +15,16 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/fx"
 
+	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
+	averify "github.com/secureops/secureops/activities/verify"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/gate"
 	"github.com/secureops/secureops/workflows/scan"
+	"github.com/secureops/secureops/workflows/verify"
 )
 
 // Deps are what the activities need.
@@ -29,6 +33,9 @@ type Deps struct {
 	DB     *db.DB
 	Config config.Config
 	Log    *slog.Logger
+	// Resolver answers scan-time and ownership-check DNS questions (nil: the
+	// system resolver); tests point it at a DNS server they control.
+	Resolver *net.Resolver
 }
 
 // Workers is the set of Temporal workers of one process.
@@ -60,6 +67,10 @@ func New(d Deps, queues []string) (*Workers, error) {
 		return nil, err
 	}
 	ws := &Workers{log: d.Log}
+	res := d.Resolver
+	if res == nil {
+		res = net.DefaultResolver
+	}
 	for _, q := range queues {
 		w := worker.New(d.Client, q, worker.Options{
 			// Lets in-flight activities (a scanner mid-run) finish or notice
@@ -69,17 +80,32 @@ func New(d Deps, queues []string) (*Workers, error) {
 		switch q {
 		case temporalx.QueueScans:
 			w.RegisterWorkflowWithOptions(scan.ScanWorkflow, scan.RegisterOptions())
-			st := &store.Activities{DB: d.DB}
+			st := &store.Activities{DB: d.DB, ScanLimits: d.Config.ScanLimits}
 			w.RegisterActivityWithOptions(st.ScanMarkRunning, activity.RegisterOptions{Name: store.ScanMarkRunningName})
 			w.RegisterActivityWithOptions(st.IngestReport, activity.RegisterOptions{Name: store.IngestReportName})
 			w.RegisterActivityWithOptions(st.ScanFinish, activity.RegisterOptions{Name: store.ScanFinishName})
+			w.RegisterActivityWithOptions(st.ScanAuthorize, activity.RegisterOptions{Name: store.ScanAuthorizeName})
+			w.RegisterActivityWithOptions(st.ScanClaim, activity.RegisterOptions{Name: store.ScanClaimName})
+			w.RegisterWorkflowWithOptions(gate.Workflow, gate.RegisterOptions())
+			ga := &agate.Activities{Client: d.Client}
+			w.RegisterActivityWithOptions(ga.Acquire, activity.RegisterOptions{Name: agate.AcquireName})
+			w.RegisterActivityWithOptions(ga.Ended, activity.RegisterOptions{Name: agate.EndedName})
+			// Ownership checks are light DNS and HTTP requests: they run with
+			// the orchestration, not on scanner hosts.
+			w.RegisterWorkflowWithOptions(verify.Workflow, verify.RegisterOptions())
+			va := &averify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res, TXT: res}
+			w.RegisterActivityWithOptions(va.Check, activity.RegisterOptions{Name: averify.CheckName})
 		case temporalx.QueueScanners:
 			sc := &scanner.Activities{
-				DB:       d.DB,
-				Policy:   d.Config.ScanPolicy(),
-				Resolver: net.DefaultResolver,
-				NmapPath: d.Config.NmapPath,
-				Log:      d.Log,
+				DB:         d.DB,
+				Policy:     d.Config.ScanPolicy(),
+				Resolver:   res,
+				NmapPath:   d.Config.NmapPath,
+				NiktoPath:  d.Config.NiktoPath,
+				ZAPPath:    d.Config.ZAPPath,
+				TrivyPath:  d.Config.TrivyPath,
+				NucleiPath: d.Config.NucleiPath,
+				Log:        d.Log,
 			}
 			w.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
 		case temporalx.QueueOnboarding:

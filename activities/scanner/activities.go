@@ -11,9 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -24,16 +23,22 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/internal/checks"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/targets"
 )
 
 // RunName is the registered name of Run.
 const RunName = "scanner.Run"
 
-// Known lists the scanners Run can start.
-var Known = map[string]bool{"nmap": true}
+// Known lists the scanners Run can start; the API validates requested
+// scanner names against it. Whether a worker has a scanner's binary is only
+// known on that worker, so Run reports a missing one itself.
+var Known = map[string]bool{
+	"nmap": true, "nikto": true, "secureops": true, "zap": true, "trivy": true, "nuclei": true,
+}
 
 // maxReport caps what we keep of a scanner's output (the import limit too).
 const maxReport = 100 << 20
@@ -43,8 +48,18 @@ type Activities struct {
 	DB       *db.DB
 	Policy   targets.Policy
 	Resolver targets.Resolver
-	NmapPath string
-	Log      *slog.Logger
+	// Scanner binaries: a name looked up in PATH or a path. An empty path
+	// means the scanner is not available on this worker.
+	NmapPath   string
+	NiktoPath  string
+	ZAPPath    string
+	TrivyPath  string
+	NucleiPath string
+	// NiktoMaxTime bounds each nikto run (its -maxtime); zero means an hour.
+	NiktoMaxTime time.Duration
+	// CheckOptions tune the native "secureops" scanner (Progress is replaced).
+	CheckOptions checks.Options
+	Log          *slog.Logger
 	// HeartbeatEvery is how often a running scanner reports progress.
 	HeartbeatEvery time.Duration
 }
@@ -61,12 +76,23 @@ type RunInput struct {
 type RunResult struct {
 	ReportID uuid.UUID `json:"report_id"`
 	Scanner  string    `json:"scanner"`
-	Address  string    `json:"address"`
+	Address  string    `json:"address"` // empty for image targets
 	Bytes    int       `json:"bytes"`
 }
 
-// Run resolves the target once, checks the resolved address against the
-// policy, runs the scanner on that address and stores the raw report.
+// job is one scanner run: the parsed target and, for network targets, the
+// one address the policy accepted. Scanners connect only to addr; the
+// target's name is passed as virtual host / SNI where the tool allows it.
+type job struct {
+	in   RunInput
+	t    targets.Target
+	addr netip.Addr
+	bin  string // resolved executable, empty for the native scanner
+}
+
+// Run resolves the target once, checks every address it resolves to
+// against the policy, runs the scanner on the accepted address and stores
+// the raw report once it is known to parse.
 func (a *Activities) Run(ctx context.Context, in RunInput) (RunResult, error) {
 	if !Known[in.Scanner] {
 		return RunResult{}, temporal.NewNonRetryableApplicationError("unknown scanner "+in.Scanner, ErrUnknownScanner, nil)
@@ -75,20 +101,45 @@ func (a *Activities) Run(ctx context.Context, in RunInput) (RunResult, error) {
 	if err != nil {
 		return RunResult{}, nonRetryable(err)
 	}
-	addr, err := targets.Resolve(ctx, a.Resolver, t)
-	if err != nil {
-		return RunResult{}, err // DNS failures may be transient
+	if err := acceptsKind(in.Scanner, t); err != nil {
+		return RunResult{}, err
 	}
-	if err := a.Policy.Check(addr); err != nil {
-		return RunResult{}, nonRetryable(err)
+	j := job{in: in, t: t}
+	if t.Kind != targets.KindImage {
+		j.addr, err = targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
+		if err != nil {
+			return RunResult{}, nonRetryable(err) // DNS failures stay retryable
+		}
+	}
+	// After the policy: a refused target is refused on every worker, which
+	// is the answer the tenant needs, whatever this worker has installed.
+	if j.bin, err = a.binary(in.Scanner); err != nil {
+		return RunResult{}, err
 	}
 	var report []byte
 	switch in.Scanner {
 	case "nmap":
-		report, err = a.runNmap(ctx, in, t, addr)
+		report, err = a.runNmap(ctx, j)
+	case "nikto":
+		report, err = a.runNikto(ctx, j)
+	case "secureops":
+		report, err = a.runChecks(ctx, j)
+	case "zap":
+		report, err = a.runZAP(ctx, j)
+	case "trivy":
+		report, err = a.runTrivy(ctx, j)
+	case "nuclei":
+		report, err = a.runNuclei(ctx, j)
 	}
 	if err != nil {
 		return RunResult{}, err
+	}
+	// A scanner can exit 0 without a usable report (nikto with an unknown
+	// -Format, a tool version that changed its output); failing here names
+	// the scanner run instead of failing later in ingest. Retrying would
+	// only reproduce it.
+	if _, err := parsers.Parse(in.Scanner, report); err != nil {
+		return RunResult{}, temporal.NewNonRetryableApplicationError(in.Scanner+" produced a report that does not parse: "+err.Error(), store.ErrReportMalformed, err)
 	}
 	var id uuid.UUID
 	err = a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
@@ -101,48 +152,82 @@ func (a *Activities) Run(ctx context.Context, in RunInput) (RunResult, error) {
 	if err != nil {
 		return RunResult{}, fmt.Errorf("store report: %w", err)
 	}
-	return RunResult{ReportID: id, Scanner: in.Scanner, Address: addr.String(), Bytes: len(report)}, nil
+	res := RunResult{ReportID: id, Scanner: in.Scanner, Bytes: len(report)}
+	if j.addr.IsValid() {
+		res.Address = j.addr.String()
+	}
+	return res, nil
 }
 
-// nmap writes <taskprogress … percent="42.10" …/> into its XML every
-// --stats-every interval; that is our progress signal.
-var nmapProgress = regexp.MustCompile(`<taskprogress [^>]*percent="([0-9.]+)"`)
+// acceptsKind keeps image targets and network scanners apart: trivy reads
+// an image from its registry, every other scanner connects to a host.
+func acceptsKind(scanner string, t targets.Target) error {
+	switch {
+	case scanner == "trivy" && t.Kind != targets.KindImage:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"trivy scans container images, and %s is a %s target; register the image as image:<reference>", t, t.Kind), ErrInvalidTarget, nil)
+	case scanner != "trivy" && t.Kind == targets.KindImage:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"%s scans hosts over the network and cannot scan the image %s; only trivy scans images", scanner, t.Image), ErrInvalidTarget, nil)
+	}
+	return nil
+}
 
-func (a *Activities) runNmap(ctx context.Context, in RunInput, t targets.Target, addr netip.Addr) ([]byte, error) {
-	path, err := exec.LookPath(a.NmapPath)
+// pathEnv names the variable that configures each external scanner.
+var pathEnv = map[string]string{
+	"nmap": "NMAP_PATH", "nikto": "NIKTO_PATH", "zap": "ZAP_PATH", "trivy": "TRIVY_PATH", "nuclei": "NUCLEI_PATH",
+}
+
+// binary finds the scanner's executable on this worker.
+func (a *Activities) binary(scanner string) (string, error) {
+	var p string
+	switch scanner {
+	case "secureops":
+		return "", nil // built in
+	case "nmap":
+		p = a.NmapPath
+	case "nikto":
+		p = a.NiktoPath
+	case "zap":
+		p = a.ZAPPath
+	case "trivy":
+		p = a.TrivyPath
+	case "nuclei":
+		p = a.NucleiPath
+	}
+	env := pathEnv[scanner]
+	if p == "" {
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s is not configured on this worker: set %s to its executable", scanner, env), ErrScannerNotPresent, nil)
+	}
+	path, err := exec.LookPath(p)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError("nmap is not installed on this worker: "+err.Error(), ErrScannerNotPresent, err)
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s is not installed on this worker (%s=%s: %v): install it or set %s to its executable", scanner, env, p, err, env), ErrScannerNotPresent, err)
 	}
-	// -sT works unprivileged; -Pn because the target was just resolved and
-	// policy-checked, so host discovery only adds time; -n: we resolved already.
-	args := []string{"-sT", "-sV", "-Pn", "-n", "--stats-every", "2s", "-oX", "-"}
-	if t.Port > 0 {
-		args = append(args, "-p", strconv.Itoa(t.Port))
-	}
-	if addr.Is6() {
-		args = append(args, "-6")
-	}
-	args = append(args, addr.String())
-	return a.runProcess(ctx, in, path, args, func(out []byte) (int, bool) {
-		m := nmapProgress.FindAllSubmatch(out, -1)
-		if len(m) == 0 {
-			return 0, false
-		}
-		f, err := strconv.ParseFloat(string(m[len(m)-1][1]), 64)
-		if err != nil {
-			return 0, false
-		}
-		return int(f), true
-	})
+	return path, nil
+}
+
+// process is one scanner execution. progress reads a percentage from the
+// tail of what the scanner printed so far (nil: none, heartbeats carry -1).
+type process struct {
+	path     string
+	args     []string
+	env      []string // added to the worker's environment
+	progress func([]byte) (int, bool)
 }
 
 // runProcess starts a scanner in its own process group, heartbeats while it
 // runs (with the progress parsed from its output), and kills the group when
 // the activity context ends: cancellation of the workflow reaches us through
-// the heartbeat, and the scanner must not outlive it.
-func (a *Activities) runProcess(ctx context.Context, in RunInput, path string, args []string, progress func([]byte) (int, bool)) ([]byte, error) {
+// the heartbeat, and the scanner must not outlive it. It returns what the
+// scanner wrote to stdout.
+func (a *Activities) runProcess(ctx context.Context, in RunInput, p process) ([]byte, error) {
 	log := a.logger(ctx)
-	cmd := exec.CommandContext(ctx, path, args...)
+	cmd := exec.CommandContext(ctx, p.path, p.args...)
+	if len(p.env) > 0 {
+		cmd.Env = append(os.Environ(), p.env...)
+	}
 	// Pdeathsig: if the worker dies, its scanner dies with it instead of
 	// running on beside the retry's scanner.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -157,7 +242,11 @@ func (a *Activities) runProcess(ctx context.Context, in RunInput, path string, a
 	var stderr bytes.Buffer
 	cmd.Stdout = out
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
-	log.Info("scanner starting", "scanner", in.Scanner, "args", args)
+	progress := p.progress
+	if progress == nil {
+		progress = func([]byte) (int, bool) { return 0, false }
+	}
+	log.Info("scanner starting", "scanner", in.Scanner, "args", p.args)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", in.Scanner, err)
 	}

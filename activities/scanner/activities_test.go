@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/testutil/pgtest"
 )
@@ -61,20 +63,25 @@ func requireNmap(t *testing.T) {
 func TestRunNmapAgainstLoopbackStoresReport(t *testing.T) {
 	requireNmap(t)
 	h, tenant, scan := scanFixture(t)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	var mu sync.Mutex
+	var hosts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
 		// A banner nmap has a signature for, so -sV ends at once instead of
 		// trying every probe on an unknown service (≈ 90 s).
 		w.Header().Set("Server", "nginx/1.22.1")
-		_, _ = w.Write([]byte("hello"))
+		_, _ = w.Write([]byte("<html><head><title>Shop front</title></head></html>"))
 	}))
 	defer srv.Close()
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, NmapPath: "nmap"}
+	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback, NmapPath: "nmap"}
 	env.RegisterActivity(a.Run)
-	val, err := env.ExecuteActivity(a.Run, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nmap", Target: "127.0.0.1:" + strconv.Itoa(port)})
+	val, err := env.ExecuteActivity(a.Run, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nmap", Target: "app.example.test:" + strconv.Itoa(port)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,19 +92,31 @@ func TestRunNmapAgainstLoopbackStoresReport(t *testing.T) {
 	if res.Address != "127.0.0.1" || res.Bytes == 0 {
 		t.Fatalf("result %+v", res)
 	}
-	err = h.InTx(context.Background(), db.TenantScope(tenant), func(ctx context.Context, tx pgx.Tx) error {
-		rep, err := db.Q.ScanReportGet(ctx, tx, res.ReportID)
-		if err != nil {
-			return err
-		}
-		body := string(rep.Content)
-		if !strings.Contains(body, "<nmaprun") || !strings.Contains(body, `portid="`+strconv.Itoa(port)+`"`) || !strings.Contains(body, `state="open"`) {
-			t.Errorf("report does not show the open port %d:\n%.2000s", port, body)
-		}
-		return nil
-	})
+	body := storedReport(t, h, tenant, res.ReportID)
+	if !strings.Contains(string(body), "<nmaprun") || !strings.Contains(string(body), `portid="`+strconv.Itoa(port)+`"`) || !strings.Contains(string(body), `state="open"`) {
+		t.Errorf("report does not show the open port %d:\n%.2000s", port, body)
+	}
+	fs, err := parsers.Parse("nmap", body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Port != port || fs[0].Component != "nginx" {
+		t.Fatalf("findings %+v", fs)
+	}
+	// The NSE output is what makes the finding useful beyond "port open".
+	for _, want := range []string{"http-title:", "Shop front", "http-headers:", "Server: nginx/1.22.1"} {
+		if !strings.Contains(fs[0].Evidence, want) {
+			t.Errorf("evidence lacks %q:\n%s", want, fs[0].Evidence)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	named := false
+	for _, h := range hosts {
+		named = named || strings.HasPrefix(h, "app.example.test")
+	}
+	if !named {
+		t.Error("the NSE scripts never sent the target's name as Host")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,13 @@ const (
 	ScanMarkRunningName = "store.ScanMarkRunning"
 	IngestReportName    = "store.IngestReport"
 	ScanFinishName      = "store.ScanFinish"
+	ScanAuthorizeName   = "store.ScanAuthorize"
+	ScanClaimName       = "store.ScanClaim"
 )
+
+// ErrTargetNotVerified is the non-retryable type of an active scan of a target
+// whose owner has not proved control of it.
+const ErrTargetNotVerified = "TargetNotVerified"
 
 // ErrReportMalformed is the non-retryable error type of a report no parser can read.
 const ErrReportMalformed = "ReportMalformed"
@@ -33,6 +40,8 @@ const ErrReportMalformed = "ReportMalformed"
 // Activities writes through the tenant-scoped database handle.
 type Activities struct {
 	DB *db.DB
+	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
+	ScanLimits map[string]int
 }
 
 // ScanRef names a scan of a tenant.
@@ -77,6 +86,10 @@ type IngestInput struct {
 func (a *Activities) IngestReport(ctx context.Context, in IngestInput) (db.IngestResult, error) {
 	var res db.IngestResult
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		sc, err := db.Q.ScanGet(ctx, tx, in.ScanID)
+		if err != nil {
+			return fmt.Errorf("load scan %s: %w", in.ScanID, err)
+		}
 		rep, err := db.Q.ScanReportGet(ctx, tx, in.ReportID)
 		if err != nil {
 			return fmt.Errorf("load report %s: %w", in.ReportID, err)
@@ -89,7 +102,9 @@ func (a *Activities) IngestReport(ctx context.Context, in IngestInput) (db.Inges
 			}
 			return err
 		}
-		res, err = db.IngestFindings(ctx, tx, in.TenantID, in.ScanID, in.Scanner, fs)
+		res, err = db.IngestFindings(ctx, tx, db.IngestBatch{
+			TenantID: in.TenantID, ScanID: in.ScanID, Scanner: in.Scanner, ScanTarget: sc.Target, Findings: fs,
+		})
 		return err
 	})
 	return res, err
@@ -103,13 +118,22 @@ type FinishInput struct {
 	Error    string    `json:"error,omitempty"`
 }
 
-// Counts of a scan's findings by severity.
+// Counts of a scan's findings by severity, and what the scan changed.
 type Counts struct {
-	Critical int `json:"critical"`
-	High     int `json:"high"`
-	Medium   int `json:"medium"`
-	Low      int `json:"low"`
-	Info     int `json:"info"`
+	Critical int  `json:"critical"`
+	High     int  `json:"high"`
+	Medium   int  `json:"medium"`
+	Low      int  `json:"low"`
+	Info     int  `json:"info"`
+	Diff     Diff `json:"diff"`
+}
+
+// Diff is what a scan changed in the findings store.
+type Diff struct {
+	New      int `json:"new"`
+	Open     int `json:"open"` // seen before and still there
+	Fixed    int `json:"fixed"`
+	Reopened int `json:"reopened"`
 }
 
 // Total of all severities.
@@ -124,14 +148,31 @@ func (a *Activities) ScanFinish(ctx context.Context, in FinishInput) (Counts, er
 		return c, temporal.NewNonRetryableApplicationError("unknown scan status "+in.Status, "InvalidArgument", nil)
 	}
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		row, err := db.Q.ScanCountsRefresh(ctx, tx, dbq.ScanCountsRefreshParams{ID: in.ScanID, RunID: RunID(ctx)})
+		sc, err := db.Q.ScanOwnedByRun(ctx, tx, dbq.ScanOwnedByRunParams{ID: in.ScanID, RunID: RunID(ctx)})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // a newer run owns the scan now; nothing of ours to record
 		}
 		if err != nil {
 			return err
 		}
-		c = Counts{Critical: int(row.CountCritical), High: int(row.CountHigh), Medium: int(row.CountMedium), Low: int(row.CountLow), Info: int(row.CountInfo)}
+		// Only a scan that ran every scanner to the end may say what is gone,
+		// and only once: a finished scan is final for its run.
+		if in.Status == "completed" && sc.Complete && (sc.Status == "running" || sc.Status == "queued") {
+			if _, err := db.Q.FindingsMarkFixed(ctx, tx, dbq.FindingsMarkFixedParams{
+				TenantID: in.TenantID, ScanTarget: sc.Target, Scanners: sc.Scanners, ScanID: in.ScanID,
+			}); err != nil {
+				return fmt.Errorf("mark fixed findings: %w", err)
+			}
+		}
+		row, err := db.Q.ScanCountsRefresh(ctx, tx, dbq.ScanCountsRefreshParams{ID: in.ScanID, RunID: RunID(ctx)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c = Counts{Critical: int(row.CountCritical), High: int(row.CountHigh), Medium: int(row.CountMedium), Low: int(row.CountLow), Info: int(row.CountInfo),
+			Diff: Diff{New: int(row.DiffNew), Open: int(row.DiffOpen), Fixed: int(row.DiffFixed), Reopened: int(row.DiffReopened)}}
 		var errText *string
 		if in.Error != "" {
 			errText = &in.Error
@@ -140,4 +181,67 @@ func (a *Activities) ScanFinish(ctx context.Context, in FinishInput) (Counts, er
 		return err
 	})
 	return c, err
+}
+
+// ScanAuthorize is the scan policy's ownership rule, enforced inside the
+// workflow so that no path around the API can skip it: an active scan needs a
+// registered target whose owner proved control of it (or an image, which is
+// pulled rather than attacked). Addresses are checked again by the scanner
+// after it resolves the name.
+func (a *Activities) ScanAuthorize(ctx context.Context, in ScanRef) (AuthorizeResult, error) {
+	var res AuthorizeResult
+	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		ten, err := db.Q.TenantGet(ctx, tx, in.TenantID)
+		if err != nil {
+			return fmt.Errorf("load tenant: %w", err)
+		}
+		res.Tier, res.Limit = ten.Tier, a.ScanLimits[ten.Tier]
+		if res.Limit < 1 {
+			res.Limit = 1
+		}
+		sc, err := db.Q.ScanGet(ctx, tx, in.ScanID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist", ErrScanGone, err)
+		}
+		if err != nil {
+			return err
+		}
+		res.RequestedAt = sc.CreatedAt
+		if !sc.TargetID.Valid {
+			return temporal.NewNonRetryableApplicationError(
+				"the target "+sc.Target+" is not registered; register it with POST /api/v1/targets and verify it before scanning", ErrTargetNotVerified, nil)
+		}
+		t, err := db.Q.TargetGet(ctx, tx, sc.TargetID.UUID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return temporal.NewNonRetryableApplicationError("the target "+sc.Target+" was deleted", ErrTargetNotVerified, err)
+		}
+		if err != nil {
+			return err
+		}
+		if t.VerificationStatus != "verified" && t.VerificationStatus != "not_required" {
+			return temporal.NewNonRetryableApplicationError(
+				"the target "+t.Value+" is not verified (status "+t.VerificationStatus+"); prove ownership with POST /api/v1/targets/"+t.ID.String()+"/verify", ErrTargetNotVerified, nil)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// AuthorizeResult is what the scan needs to know about its tenant.
+type AuthorizeResult struct {
+	Tier        string    `json:"tier"`
+	Limit       int       `json:"limit"` // concurrent scans the tier allows
+	RequestedAt time.Time `json:"requested_at"`
+}
+
+// ScanClaim makes this run the scan's owner and leaves it queued until the
+// tenant's gate grants a slot.
+func (a *Activities) ScanClaim(ctx context.Context, in ScanRef) error {
+	return a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := db.Q.ScanClaim(ctx, tx, dbq.ScanClaimParams{ID: in.ScanID, RunID: RunID(ctx)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist or this run already finished it", ErrScanGone, err)
+		}
+		return err
+	})
 }

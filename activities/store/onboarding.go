@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/secretbox"
+	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/tiers"
 )
 
@@ -42,6 +45,8 @@ const ErrNotConfigured = "NotConfigured"
 type Onboarding struct {
 	DB      *db.DB
 	SealKey *secretbox.Key
+	// Policy decides which initial targets count as verified on sight.
+	Policy targets.Policy
 }
 
 var platform = db.Scope{PlatformAdmin: true}
@@ -213,10 +218,48 @@ type BaselineInput struct {
 	WorkflowID string    `json:"workflow_id"`
 }
 
-// CreateBaselineScan creates the scan row the child Scan workflow fills in;
-// an existing row (retry, reset) is left as it is.
-func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) error {
-	return o.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+// BaselineResult says whether the first scan can run.
+type BaselineResult struct {
+	TargetID uuid.UUID `json:"target_id"`
+	// NeedsVerification: the target is registered but its ownership is not
+	// proven yet, so no scan row was made. (Its zero value keeps histories
+	// recorded before targets existed replaying as they ran.)
+	NeedsVerification bool `json:"needs_verification,omitempty"`
+}
+
+// CreateBaselineScan registers the initial target (verified on sight where
+// the policy allows it: loopback in dev and test) and, when it may be
+// scanned, creates the scan row the child Scan workflow fills in. Existing
+// rows (retry, reset) are left as they are.
+func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) (BaselineResult, error) {
+	t, err := targets.Parse(in.Target)
+	if err != nil {
+		return BaselineResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidArgument", err)
+	}
+	var res BaselineResult
+	err = o.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		status, method := "unverified", ""
+		var at *time.Time
+		if o.Policy.AutoVerifies(t) {
+			now := time.Now()
+			status, method, at = "verified", "auto", &now
+		}
+		token := make([]byte, 16)
+		if _, err := rand.Read(token); err != nil {
+			return err
+		}
+		row, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{
+			TenantID: in.TenantID, Kind: string(t.Kind), Value: t.String(), Host: t.Host, Name: "initial target",
+			VerificationToken: hex.EncodeToString(token), VerificationStatus: status, VerificationMethod: method, VerifiedAt: at,
+		})
+		if err != nil {
+			return err
+		}
+		res.TargetID = row.ID
+		if row.VerificationStatus != "verified" && row.VerificationStatus != "not_required" {
+			res.NeedsVerification = true
+			return nil
+		}
 		if _, err := db.Q.ScanGet(ctx, tx, in.ScanID); err == nil {
 			return nil
 		} else if !errors.Is(err, pgx.ErrNoRows) {
@@ -224,11 +267,13 @@ func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) e
 		}
 		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
 			ID: in.ScanID, TenantID: in.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: in.WorkflowID,
+			TargetID: uuid.NullUUID{UUID: row.ID, Valid: true}, Source: "scan", Complete: true,
 		}); err != nil {
 			return err
 		}
 		return systemAudit(ctx, tx, in.TenantID, "scan.started", "scan", in.ScanID.String(), map[string]any{"target": in.Target, "scanners": in.Scanners, "via": "onboarding"})
 	})
+	return res, err
 }
 
 // ActivateTenant makes the tenant active and audits it.

@@ -14,8 +14,6 @@ import (
 	"github.com/secureops/secureops/internal/testutil/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 func sealKey(t *testing.T) *secretbox.Key {
 	s, _ := secretbox.GenerateKey()
 	k, err := secretbox.ParseKey(s)

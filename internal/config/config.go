@@ -40,12 +40,39 @@ type Config struct {
 	LogLevel          string
 	NmapPath          string
 	NiktoPath         string
+	ZAPPath           string // ZAP, Trivy, Nuclei: unset means this worker has none
+	TrivyPath         string
+	NucleiPath        string
 	ScanAllowedCIDRs  []netip.Prefix
 	ShutdownTimeout   time.Duration
 	KratosPublicURL   string
 	KratosAdminURL    string
 	RateLimit         int // API requests per minute per key or session
+	// ScanLimits is the number of scans a tenant of each tier may run at
+	// once (SCAN_CONCURRENCY); more wait, queued, at the tenant's gate.
+	ScanLimits map[string]int
 	Onboarding
+}
+
+// DefaultScanLimits are the tiers' concurrent scans.
+var DefaultScanLimits = map[string]int{"basic": 2, "pro": 10, "enterprise": 50}
+
+// ParseScanLimits reads "basic=2,pro=10,enterprise=50"; tiers left out keep
+// their default.
+func ParseScanLimits(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for k, n := range DefaultScanLimits {
+		out[k] = n
+	}
+	for _, kv := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		k, n, ok := strings.Cut(kv, "=")
+		lim, err := strconv.Atoi(n)
+		if _, known := DefaultScanLimits[k]; !ok || !known || err != nil || lim < 1 {
+			return nil, fmt.Errorf("SCAN_CONCURRENCY: %q is not tier=limit with a known tier and a positive limit", kv)
+		}
+		out[k] = lim
+	}
+	return out, nil
 }
 
 // FromEnv reads the environment. defaultMode is what the subcommand implies
@@ -62,6 +89,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		LogLevel:          get("LOG_LEVEL", "info"),
 		NmapPath:          get("NMAP_PATH", "nmap"),
 		NiktoPath:         get("NIKTO_PATH", "nikto"),
+		ZAPPath:           os.Getenv("ZAP_PATH"),
+		TrivyPath:         os.Getenv("TRIVY_PATH"),
+		NucleiPath:        os.Getenv("NUCLEI_PATH"),
 		// Above the workers' 10 s stop timeout plus the scanner kill delay and
 		// the HTTP drain, so fx still runs every stop hook.
 		ShutdownTimeout: 30 * time.Second,
@@ -76,6 +106,11 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		}
 		c.RateLimit = n
 	}
+	limits, err := ParseScanLimits(os.Getenv("SCAN_CONCURRENCY"))
+	if err != nil {
+		return c, err
+	}
+	c.ScanLimits = limits
 	if err := loadOnboarding(&c); err != nil {
 		return c, err
 	}

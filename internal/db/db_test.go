@@ -176,7 +176,7 @@ func TestTenantScopeIsolation(t *testing.T) {
 	}
 	// Writing a row for B from A's scope is refused by WITH CHECK.
 	err = app.InTx(ctx, db.TenantScope(a), func(ctx context.Context, tx pgx.Tx) error {
-		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: uuid.New(), TenantID: b, Target: "x.example", Scanners: []string{"nmap"}, WorkflowID: "w"})
+		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: uuid.New(), TenantID: b, Target: "x.example", Scanners: []string{"nmap"}, WorkflowID: "w", Source: "scan", Complete: true})
 		return err
 	})
 	if err == nil {
@@ -219,7 +219,7 @@ func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 		var res db.IngestResult
 		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
 			var err error
-			res, err = db.IngestFindings(ctx, tx, tid, scan, "nmap", batch())
+			res, err = db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tid, ScanID: scan, Scanner: "nmap", ScanTarget: "127.0.0.1", Findings: batch()})
 			return err
 		})
 		if err != nil {
@@ -231,7 +231,9 @@ func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 	if r1.Staged != 4 || r1.Upserted != 3 || r1.Linked != 3 {
 		t.Fatalf("first ingest %+v, want staged 4 upserted 3 linked 3", r1)
 	}
-	ingest(scan1) // a retried activity
+	if r := ingest(scan1); r.Upserted != 0 || r.Linked != 3 { // a retried activity
+		t.Errorf("unchanged re-ingest %+v, want nothing upserted and 3 linked", r)
+	}
 	statuses := map[string]string{}
 	err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
 		fs, err := db.Q.FindingListByScan(ctx, tx, dbq.FindingListByScanParams{ScanID: scan1, Lim: 100})
@@ -241,7 +243,8 @@ func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 		if len(fs) != 3 {
 			t.Errorf("scan 1 has %d findings after retry, want 3", len(fs))
 		}
-		for _, f := range fs {
+		for _, row := range fs {
+			f := row.Finding
 			statuses[f.Title] = f.Status
 			if f.Title == "Open port 22/tcp: ssh" && f.Severity != "high" {
 				t.Errorf("duplicate kept severity %s, want the worst (high)", f.Severity)

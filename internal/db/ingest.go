@@ -15,8 +15,21 @@ import (
 // IngestResult says what one batch did to the findings store.
 type IngestResult struct {
 	Staged   int64 `json:"staged"`   // rows copied in
-	Upserted int64 `json:"upserted"` // distinct findings inserted or updated
-	Linked   int64 `json:"linked"`   // occurrences recorded for the scan
+	Upserted int64 `json:"upserted"` // occurrences inserted or changed (0 for an unchanged re-import)
+	Linked   int64 `json:"linked"`   // distinct findings the scan now holds for this scanner
+}
+
+// IngestBatch is one scanner's findings for one scan.
+type IngestBatch struct {
+	TenantID uuid.UUID
+	ScanID   uuid.UUID
+	// Scanner is the scan's scanner (the report format), which owns the
+	// occurrences: a re-run replaces them, and a complete scan by it fixes
+	// what it no longer reports.
+	Scanner string
+	// ScanTarget is the scan's canonical target, the scope of "fixed".
+	ScanTarget string
+	Findings   []findings.Finding
 }
 
 // IngestFindings stores a scan's findings in one round of COPY plus one
@@ -25,8 +38,13 @@ type IngestResult struct {
 // the scan's occurrences. Running it again for the same scan and scanner replaces
 // that scanner's occurrences: a retry changes nothing, a re-run after a reset
 // drops what it no longer finds.
-func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, scanner string, batch []findings.Finding) (IngestResult, error) {
+func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult, error) {
 	var res IngestResult
+	batch := b.Findings
+	// The upsert sorts the batch by fingerprint; in memory, not on disk.
+	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
+		return res, fmt.Errorf("set work_mem: %w", err)
+	}
 	// Shadows public.finding_stage for this transaction only (see the migration).
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE finding_stage (LIKE public.finding_stage) ON COMMIT DROP"); err != nil {
 		return res, fmt.Errorf("create staging table: %w", err)
@@ -63,17 +81,30 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, tenantID, scanID uuid.UUID, 
 		return res, fmt.Errorf("copy findings: %w", err)
 	}
 	res.Staged = n
-	// Temp tables have no statistics; without them the planner guesses.
-	if _, err := tx.Exec(ctx, "ANALYZE finding_stage"); err != nil {
+	// The prune probes the stage once per occurrence the scan already has.
+	// Right after a large first import the findings tables' statistics are
+	// stale (autovacuum has not run), the planner expects one occurrence and
+	// picks a nested loop: without this index each probe is a full scan of
+	// the stage, and re-importing 100k findings took minutes.
+	if _, err := tx.Exec(ctx, "CREATE INDEX ON finding_stage (fingerprint)"); err != nil {
+		return res, fmt.Errorf("index staging table: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE finding_stage (fingerprint)"); err != nil {
 		return res, fmt.Errorf("analyze staging table: %w", err)
 	}
-	if _, err = Q.ScanFindingPruneForScanner(ctx, tx, dbq.ScanFindingPruneForScannerParams{ScanID: scanID, Scanner: scanner}); err != nil {
+	if _, err = Q.ScanFindingPruneForScanner(ctx, tx, dbq.ScanFindingPruneForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner}); err != nil {
 		return res, fmt.Errorf("prune findings of a re-run: %w", err)
 	}
-	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{TenantID: tenantID, ScanID: scanID}); err != nil {
+	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{
+		TenantID: b.TenantID, ScanID: b.ScanID, ScanTarget: b.ScanTarget, ReportedBy: b.Scanner,
+	}); err != nil {
 		return res, fmt.Errorf("upsert findings: %w", err)
 	}
-	res.Linked = res.Upserted
+	// Distinct fingerprints staged = occurrences this scanner now has in the
+	// scan: unchanged ones were linked by the earlier attempt.
+	if err := tx.QueryRow(ctx, "SELECT count(DISTINCT fingerprint) FROM finding_stage").Scan(&res.Linked); err != nil {
+		return res, fmt.Errorf("count staged findings: %w", err)
+	}
 	return res, nil
 }
 

@@ -43,7 +43,7 @@ func BenchmarkIngest10k(b *testing.B) {
 		scan := seedScanTB(b, super, tenant)
 		b.StartTimer()
 		err := app.InTx(ctx, db.TenantScope(tenant), func(ctx context.Context, tx pgx.Tx) error {
-			_, err := db.IngestFindings(ctx, tx, tenant, scan, "trivy", batch)
+			_, err := db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tenant, ScanID: scan, Scanner: "trivy", ScanTarget: "image:registry.example/app:1.0", Findings: batch})
 			return err
 		})
 		if err != nil {

@@ -568,7 +568,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if policy.Tier != "pro" || policy.InitialTarget == nil || *policy.InitialTarget != tgt || policy.ScheduleSeconds != 7*24*3600 || policy.MaxConcurrentScans != 3 {
+	if policy.Tier != "pro" || policy.InitialTarget == nil || *policy.InitialTarget != tgt || policy.ScheduleSeconds != 7*24*3600 || policy.MaxConcurrentScans != 10 {
 		t.Errorf("scan policy %+v", policy)
 	}
 

@@ -10,12 +10,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/scan"
 )
 
 var seq atomic.Int64
@@ -41,10 +44,58 @@ func (f fixtures) tx(fn func(ctx context.Context, tx pgx.Tx) error) {
 func (f fixtures) scan(ten uuid.UUID) uuid.UUID {
 	id := uuid.New()
 	f.tx(func(ctx context.Context, tx pgx.Tx) error {
-		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: id, TenantID: ten, Target: "127.0.0.1:9", Scanners: []string{"nmap"}, WorkflowID: "scan/" + id.String()})
+		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: id, TenantID: ten, Target: "127.0.0.1:9", Scanners: []string{"nmap"}, WorkflowID: "scan/" + id.String(), Source: "scan", Complete: true})
 		return err
 	})
 	return id
+}
+
+// startedScan is a scan whose workflow exists (no worker runs it here), so
+// it can be cancelled.
+func (f fixtures) startedScan(ten uuid.UUID) uuid.UUID {
+	id := f.scan(ten)
+	_, err := f.p.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: scan.WorkflowID(id), TaskQueue: temporalx.QueueScans},
+		scan.WorkflowName, scan.Input{TenantID: ten, ScanID: id, Target: "127.0.0.1:9", Scanners: []string{"nmap"}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+func (f fixtures) target(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{TenantID: ten, Kind: "domain",
+			Value: fmt.Sprintf("t%d.example.com", next()), VerificationToken: "tok", VerificationStatus: "unverified"})
+		id = row.ID
+		return err
+	})
+	return id
+}
+
+func (f fixtures) finding(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner)
+			VALUES ($1, $2, 'A finding', 'high', 'nmap') RETURNING id`, ten, fmt.Sprintf("fp-%d", next())).Scan(&id)
+	})
+	return id
+}
+
+// multipartBoundary marks a request body as multipart/form-data for call.
+const multipartBoundary = "secureops-matrix-boundary"
+
+func importBody() string {
+	var b strings.Builder
+	field := func(name, v string) {
+		fmt.Fprintf(&b, "--%s\r\nContent-Disposition: form-data; name=%q\r\n\r\n%s\r\n", multipartBoundary, name, v)
+	}
+	field("scanner", "nmap")
+	field("target", "127.0.0.1")
+	fmt.Fprintf(&b, "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.xml\"\r\nContent-Type: application/xml\r\n\r\n", multipartBoundary)
+	b.WriteString(`<?xml version="1.0"?><nmaprun scanner="nmap"></nmaprun>` + "\r\n")
+	fmt.Fprintf(&b, "--%s--\r\n", multipartBoundary)
+	return b.String()
 }
 
 func (f fixtures) team(ten uuid.UUID) uuid.UUID {
@@ -99,7 +150,21 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 	switch method + " " + pattern {
 	case "POST /api/v1/scans":
 		return pattern, `{"target":"127.0.0.1:9"}`
-	case "GET /api/v1/scans/{id}", "GET /api/v1/scans/{id}/findings":
+	case "POST /api/v1/scans/import":
+		return pattern, importBody()
+	case "POST /api/v1/targets":
+		return pattern, fmt.Sprintf(`{"kind":"domain","value":"new%d.example.com"}`, n)
+	case "GET /api/v1/targets/{id}", "DELETE /api/v1/targets/{id}", "POST /api/v1/targets/{id}/verify":
+		return strings.Replace(pattern, "{id}", f.target(ten).String(), 1), ""
+	case "GET /api/v1/findings/{id}":
+		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), ""
+	case "PATCH /api/v1/findings/{id}":
+		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), `{"status":"accepted_risk","comment":"compensating control"}`
+	case "PATCH /api/v1/findings":
+		return pattern, fmt.Sprintf(`{"ids":[%q],"status":"false_positive"}`, f.finding(ten))
+	case "POST /api/v1/scans/{id}/cancel":
+		return strings.Replace(pattern, "{id}", f.startedScan(ten).String(), 1), ""
+	case "GET /api/v1/scans/{id}", "GET /api/v1/scans/{id}/findings", "GET /api/v1/scans/{id}/events":
 		return strings.Replace(pattern, "{id}", f.scan(ten).String(), 1), ""
 	case "GET /api/v1/tenants/{id}", "GET /api/v1/tenants/{id}/children", "GET /api/v1/tenants/{id}/tree":
 		return strings.Replace(pattern, "{id}", ten.String(), 1), ""
@@ -272,7 +337,10 @@ func (c caller) call(t *testing.T, p *platform, method, path, body string, tenan
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
+	switch {
+	case strings.HasPrefix(body, "--"+multipartBoundary):
+		req.Header.Set("Content-Type", "multipart/form-data; boundary="+multipartBoundary)
+	case body != "":
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if tenant != uuid.Nil {

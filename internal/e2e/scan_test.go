@@ -51,6 +51,7 @@ type options struct {
 	kratos    *kratos.Client
 	noWorkers bool
 	rateLimit int
+	resolver  *net.Resolver // DNS for scans and ownership checks (nil: system)
 	// configure adjusts the workers' and API's configuration (onboarding).
 	configure func(*config.Config)
 }
@@ -85,7 +86,7 @@ func startWith(t testing.TB, o options) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap", TemporalNamespace: ts.Namespace()}
+	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap", TemporalNamespace: ts.Namespace(), ScanLimits: config.DefaultScanLimits}
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
@@ -104,7 +105,7 @@ func startWith(t testing.TB, o options) *platform {
 	}
 	t.Cleanup(tc.Close)
 	h := d.OpenApp(t)
-	ws, err := workers.New(workers.Deps{Client: tc, DB: h, Config: cfg, Log: log}, nil)
+	ws, err := workers.New(workers.Deps{Client: tc, DB: h, Config: cfg, Log: log, Resolver: o.resolver}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +119,7 @@ func startWith(t testing.TB, o options) *platform {
 		t.Cleanup(ws.Stop)
 	}
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
+		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits,
 		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
 	router, err := srv.Router()
 	if err != nil {

@@ -117,3 +117,15 @@ func FuzzParseGeneric(f *testing.F) {
 	)
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzParse(t, "generic", data) })
 }
+
+func FuzzParseSecureOps(f *testing.F) {
+	addSeeds(f, "secureops",
+		``,
+		`[]`,
+		`null`,
+		`[{}]`,
+		`[null,{"title":"t","severity":"high","scanner":"secureops","port":443,"host":"h","cvss_score":9.8,"cves":["cve-1"],"cwes":[79]}]`,
+		`[{"title":"x\n\ty","severity":"nope","port":70000,"cvss_score":-1,"url":"https://h/p?q#f","references":["", "r", "r"]}] `,
+	)
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzParse(t, "secureops", data) })
+}

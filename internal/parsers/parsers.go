@@ -21,7 +21,7 @@ import (
 )
 
 // Scanners lists the supported report formats.
-var Scanners = []string{"nmap", "nikto", "zap", "trivy", "nuclei", "generic"}
+var Scanners = []string{"nmap", "nikto", "zap", "trivy", "nuclei", "generic", "secureops"}
 
 // ErrUnknownScanner is returned (wrapped) by Parse for a scanner name that is
 // not in Scanners.
@@ -72,6 +72,8 @@ func Parse(scanner string, data []byte) ([]findings.Finding, error) {
 		out, err = parseNuclei(data)
 	case "generic":
 		out, err = parseGeneric(data)
+	case "secureops":
+		out, err = parseSecureOps(data)
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownScanner, scanner)
 	}

@@ -3,10 +3,12 @@ package parsers
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,6 +187,7 @@ func TestDetectSmall(t *testing.T) {
 		``:                                          "",
 		`hello`:                                     "",
 		`{"broken":`:                                "",
+		`[{"fingerprint":"","title":"t","severity":"low","scanner":"secureops"}]`: "secureops",
 	}
 	for in, want := range cases {
 		if got := Detect([]byte(in)); got != want {
@@ -378,7 +381,7 @@ func TestUnknownScanner(t *testing.T) {
 	if _, err := Parse(" NMAP ", []byte("<nmaprun></nmaprun>")); err != nil {
 		t.Errorf("scanner names are case-insensitive: %v", err)
 	}
-	if len(Scanners) != 6 {
+	if len(Scanners) != 7 {
 		t.Errorf("Scanners = %v", Scanners)
 	}
 }
@@ -425,6 +428,13 @@ func TestMalformed(t *testing.T) {
 		{"generic", `{"findings":[{"title":"t","severity":"Urgent","description":"d"}]}`},
 		{"generic", `{"findings":[{"title":"","severity":"Low","description":"d"}]}`},
 		{"generic", `{"findings":["x"]}`},
+		{"secureops", ""},
+		{"secureops", "null"},
+		{"secureops", `{"title":"t"}`},
+		{"secureops", `[{"title":"t"}`},
+		{"secureops", `[{"title":"t"}] [`},
+		{"secureops", `[1]`},
+		{"secureops", `[{"port":"443"}]`},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.scanner, []byte(c.in))
@@ -491,6 +501,8 @@ func TestEmptyButValid(t *testing.T) {
 		{"nuclei", `[]`},
 		{"generic", `{}`},
 		{"generic", `{"findings":[]}`},
+		{"secureops", `[]`},
+		{"secureops", " [ ]\n"},
 	}
 	for _, c := range cases {
 		out, err := Parse(c.scanner, []byte(c.in))
@@ -727,5 +739,38 @@ func TestDeepNesting(t *testing.T) {
 		if _, err := Parse(s, []byte(jsonDoc)); err == nil {
 			t.Errorf("%s: deep nesting accepted", s)
 		}
+	}
+}
+
+// The native scanner's report is its findings as json.Marshal writes them;
+// reading one back gives the same findings, and what a report claims about
+// identity (scanner, fingerprint) is recomputed rather than believed.
+func TestSecureOpsRoundTrip(t *testing.T) {
+	in := []findings.Finding{
+		{Title: "Certificate expires in 12 days", Severity: findings.SeverityMedium, Host: "app.example.com", Port: 443,
+			Protocol: "tcp", Scanner: "secureops", RuleID: "tls-cert-expiring", CWEs: []int{298}, Evidence: "notAfter=2026-12-05"},
+		{Title: "Missing Content-Security-Policy", Severity: findings.SeverityLow, URL: "https://app.example.com/",
+			Scanner: "secureops", RuleID: "http-missing-csp", References: []string{"https://developer.mozilla.org/en-US/docs/Web/HTTP/CSP"}},
+	}
+	for i := range in {
+		in[i].Normalize()
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Detect(data); got != "secureops" {
+		t.Errorf("Detect = %q", got)
+	}
+	out := mustParse(t, "secureops", data)
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("round trip changed the findings:\n got %+v\nwant %+v", out, in)
+	}
+
+	forged := `[{"fingerprint":"x","title":"  a\nb ","severity":"URGENT","scanner":"nmap","rule_id":"r","cvss_score":42,"cves":["cve-2024-1"],"cwes":[-1,79]}]`
+	f := mustParse(t, "secureops", []byte(forged))[0]
+	if f.Scanner != "secureops" || f.Fingerprint == "x" || f.Title != "a b" || f.Severity != findings.SeverityCritical ||
+		f.CVSSScore != 0 || !slices.Equal(f.CVEs, []string{"CVE-2024-1"}) || !slices.Equal(f.CWEs, []int{79}) {
+		t.Errorf("forged finding not normalised: %+v", f)
 	}
 }

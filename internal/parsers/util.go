@@ -315,6 +315,8 @@ func detectJSON(b []byte) string {
 		return "nuclei"
 	case has("vulnerabilities") && (has("host") || has("ip") || has("banner")):
 		return "nikto"
+	case b[0] == '[' && has("fingerprint") && has("severity") && has("scanner"):
+		return "secureops"
 	case has("findings") && b[0] == '{':
 		return "generic"
 	}

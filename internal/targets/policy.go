@@ -67,3 +67,17 @@ func (p Policy) Check(addr netip.Addr) error {
 	}
 	return nil
 }
+
+// AutoVerifies reports whether t needs no ownership proof under this policy:
+// in dev and test modes, this machine (a loopback address or "localhost")
+// is the tenant's by definition.
+func (p Policy) AutoVerifies(t Target) bool {
+	if !p.LoopbackOnly || t.Kind == KindImage {
+		return false
+	}
+	if t.Host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(t.Host)
+	return err == nil && ip.IsLoopback()
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distribution/reference"
 	"golang.org/x/net/idna"
 )
 
@@ -21,22 +22,35 @@ import (
 type Kind string
 
 const (
-	KindHost Kind = "host" // an IP address or host name, optionally with a port
-	KindURL  Kind = "url"  // http(s)://…
+	KindDomain Kind = "domain" // a DNS name the tenant owns, scanned on its default ports
+	KindHost   Kind = "host"   // an IP address or host name, optionally with a port
+	KindURL    Kind = "url"    // http(s)://…
+	KindImage  Kind = "image"  // a container image reference, scanned without network access to the tenant
 )
+
+// Kinds lists the target kinds in the order the API documents them.
+var Kinds = []Kind{KindDomain, KindHost, KindURL, KindImage}
 
 // Target is a parsed, normalised scan target.
 type Target struct {
-	Kind Kind   `json:"kind"`
-	Host string `json:"host"`           // lower-case ASCII (punycode) name or IP literal, no brackets
-	Port int    `json:"port,omitempty"` // 0: the scanner's default port set
-	URL  string `json:"url,omitempty"`
+	Kind  Kind   `json:"kind"`
+	Host  string `json:"host,omitempty"` // lower-case ASCII (punycode) name or IP literal, no brackets
+	Port  int    `json:"port,omitempty"` // 0: the scanner's default port set
+	URL   string `json:"url,omitempty"`
+	Image string `json:"image,omitempty"` // fully qualified: docker.io/library/nginx:latest
 }
+
+// ImagePrefix marks an image in the one-string form of a target that scans
+// and search attributes carry ("image:docker.io/library/nginx:1.27").
+const ImagePrefix = "image:"
 
 // String is the canonical form stored on a scan and used as a search attribute.
 func (t Target) String() string {
-	if t.Kind == KindURL {
+	switch t.Kind {
+	case KindURL:
 		return t.URL
+	case KindImage:
+		return ImagePrefix + t.Image
 	}
 	if t.Port > 0 {
 		return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
@@ -47,8 +61,59 @@ func (t Target) String() string {
 // ErrInvalid marks a target that cannot be parsed.
 var ErrInvalid = errors.New("invalid target")
 
+// ParseAs parses s as a target of the given kind; an empty kind is inferred
+// (see Parse). A domain is a bare name: no port, no IP literal.
+func ParseAs(kind Kind, s string) (Target, error) {
+	switch kind {
+	case "":
+		return Parse(s)
+	case KindImage:
+		return parseImage(strings.TrimPrefix(strings.TrimSpace(s), ImagePrefix))
+	case KindDomain:
+		t, err := Parse(s)
+		if err != nil {
+			return t, err
+		}
+		if t.Kind != KindHost || t.Port != 0 || t.IsIP() {
+			return Target{}, fmt.Errorf("%w: a domain is a DNS name without port or scheme, such as example.com", ErrInvalid)
+		}
+		t.Kind = KindDomain
+		return t, nil
+	case KindHost, KindURL:
+		t, err := Parse(s)
+		if err != nil {
+			return t, err
+		}
+		if t.Kind != kind {
+			if kind == KindURL {
+				return Target{}, fmt.Errorf("%w: a url target starts with http:// or https://", ErrInvalid)
+			}
+			return Target{}, fmt.Errorf("%w: a host target is an IP address or name with an optional port, not a URL", ErrInvalid)
+		}
+		return t, nil
+	}
+	return Target{}, fmt.Errorf("%w: unknown target kind %q (domain, host, url or image)", ErrInvalid, kind)
+}
+
+// parseImage normalises a container image reference the way docker does
+// ("nginx" is docker.io/library/nginx:latest); digests are kept.
+func parseImage(s string) (Target, error) {
+	if s == "" {
+		return Target{}, fmt.Errorf("%w: image reference is empty", ErrInvalid)
+	}
+	if len(s) > 1024 {
+		return Target{}, fmt.Errorf("%w: image reference longer than 1024 characters", ErrInvalid)
+	}
+	ref, err := reference.ParseDockerRef(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("%w: image reference %q: %v", ErrInvalid, s, err)
+	}
+	return Target{Kind: KindImage, Image: ref.String()}, nil
+}
+
 // Parse validates and normalises a target string: "127.0.0.1:8000",
-// "example.com", "[::1]:443", "https://example.com/app".
+// "example.com", "[::1]:443", "https://example.com/app", and
+// "image:nginx:1.27" for container images.
 func Parse(s string) (Target, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -56,6 +121,9 @@ func Parse(s string) (Target, error) {
 	}
 	if len(s) > 2048 {
 		return Target{}, fmt.Errorf("%w: target longer than 2048 characters", ErrInvalid)
+	}
+	if strings.HasPrefix(s, ImagePrefix) {
+		return parseImage(s[len(ImagePrefix):])
 	}
 	if strings.Contains(s, "://") {
 		u, err := url.Parse(s)
@@ -162,24 +230,65 @@ type Resolver interface {
 // Resolve returns the address the scanner must be given: the IP literal
 // itself, or the first address the name resolves to.
 func Resolve(ctx context.Context, r Resolver, t Target) (netip.Addr, error) {
+	addrs, err := ResolveAll(ctx, r, t)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	// Prefer IPv4: scanners and the targets users register mostly speak it.
+	for _, a := range addrs {
+		if a.Is4() {
+			return a, nil
+		}
+	}
+	return addrs[0], nil
+}
+
+// ResolveChecked resolves t once and returns the address to scan, refusing
+// the target when any address the name has is outside the policy: a name
+// that answers with one public and one internal address must not be scanned
+// through whichever answer comes first.
+func ResolveChecked(ctx context.Context, r Resolver, p Policy, t Target) (netip.Addr, error) {
+	if t.Kind == KindImage {
+		return netip.Addr{}, fmt.Errorf("%w: an image has no network address", ErrInvalid)
+	}
+	addrs, err := ResolveAll(ctx, r, t)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	for _, a := range addrs {
+		if err := p.Check(a); err != nil {
+			if !t.IsIP() {
+				return netip.Addr{}, fmt.Errorf("%w (%s resolves to it)", err, t.Host)
+			}
+			return netip.Addr{}, err
+		}
+	}
+	for _, a := range addrs {
+		if a.Is4() {
+			return a, nil
+		}
+	}
+	return addrs[0], nil
+}
+
+// ResolveAll returns every address of the target (the literal itself for IPs).
+func ResolveAll(ctx context.Context, r Resolver, t Target) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(t.Host); err == nil {
-		return ip.Unmap(), nil
+		return []netip.Addr{ip.Unmap()}, nil
 	}
 	if r == nil {
 		r = net.DefaultResolver
 	}
 	addrs, err := r.LookupNetIP(ctx, "ip", t.Host)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("resolve %s: %w", t.Host, err)
+		return nil, fmt.Errorf("resolve %s: %w", t.Host, err)
 	}
 	if len(addrs) == 0 {
-		return netip.Addr{}, fmt.Errorf("resolve %s: no addresses", t.Host)
+		return nil, fmt.Errorf("resolve %s: no addresses", t.Host)
 	}
-	// Prefer IPv4: scanners and the targets users register mostly speak it.
-	for _, a := range addrs {
-		if a.Unmap().Is4() {
-			return a.Unmap(), nil
-		}
+	out := make([]netip.Addr, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.Unmap()
 	}
-	return addrs[0].Unmap(), nil
+	return out, nil
 }

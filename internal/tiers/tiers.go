@@ -16,7 +16,8 @@ type Tier struct {
 	MonthlyCents int64
 	// PriceLookupKey names the tier's monthly price in Stripe.
 	PriceLookupKey string
-	// Default scan policy.
+	// Default scan policy. MaxConcurrentScans matches config.DefaultScanLimits
+	// (SCAN_CONCURRENCY overrides what the scan gate enforces).
 	Scanners           []string
 	MaxConcurrentScans int
 	ScheduleInterval   time.Duration
@@ -39,15 +40,15 @@ const TrialDays = 14
 var All = []Tier{
 	{
 		Name: "basic", Title: "SecureOps Basic", MonthlyCents: 4900, PriceLookupKey: "secureops_basic_monthly",
-		Scanners: []string{"nmap"}, MaxConcurrentScans: 1, ScheduleInterval: 7 * 24 * time.Hour,
+		Scanners: []string{"nmap"}, MaxConcurrentScans: 2, ScheduleInterval: 7 * 24 * time.Hour,
 	},
 	{
 		Name: "pro", Title: "SecureOps Pro", MonthlyCents: 19900, PriceLookupKey: "secureops_pro_monthly",
-		Scanners: []string{"nmap", "nikto"}, MaxConcurrentScans: 3, ScheduleInterval: 7 * 24 * time.Hour,
+		Scanners: []string{"nmap", "nikto"}, MaxConcurrentScans: 10, ScheduleInterval: 7 * 24 * time.Hour,
 	},
 	{
 		Name: "enterprise", Title: "SecureOps Enterprise", MonthlyCents: 99900, PriceLookupKey: "secureops_enterprise_monthly",
-		Scanners: []string{"nmap", "nikto", "nuclei"}, MaxConcurrentScans: 10, ScheduleInterval: 7 * 24 * time.Hour,
+		Scanners: []string{"nmap", "nikto", "nuclei"}, MaxConcurrentScans: 50, ScheduleInterval: 7 * 24 * time.Hour,
 	},
 }
 

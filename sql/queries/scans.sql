@@ -1,7 +1,17 @@
 -- name: ScanCreate :one
-INSERT INTO scans (id, tenant_id, target, scanners, workflow_id)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, target_id, source, complete)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING *;
+
+-- name: ScanList :many
+-- Newest first, keyset on (created_at, id).
+SELECT * FROM scans
+WHERE (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(target_id)::uuid IS NULL OR target_id = sqlc.narg(target_id)::uuid)
+  AND (sqlc.narg(before_created)::timestamptz IS NULL
+       OR (created_at, id) < (sqlc.narg(before_created)::timestamptz, sqlc.narg(before_id)::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT sqlc.arg(lim);
 
 -- name: ScanGet :one
 SELECT * FROM scans WHERE id = $1;
@@ -39,14 +49,34 @@ WHERE id = sqlc.arg(id) AND status IN ('queued', 'running') AND run_id = sqlc.ar
 -- Only the run that owns the scan may rewrite its counts.
 UPDATE scans s
 SET count_critical = c.critical, count_high = c.high, count_medium = c.medium,
-    count_low = c.low, count_info = c.info
+    count_low = c.low, count_info = c.info,
+    diff_new = c.new, diff_open = c.open, diff_fixed = c.fixed, diff_reopened = c.reopened
 FROM (
-    SELECT count(*) FILTER (WHERE severity = 'critical')::integer AS critical,
-           count(*) FILTER (WHERE severity = 'high')::integer     AS high,
-           count(*) FILTER (WHERE severity = 'medium')::integer   AS medium,
-           count(*) FILTER (WHERE severity = 'low')::integer      AS low,
-           count(*) FILTER (WHERE severity = 'info')::integer     AS info
+    SELECT count(*) FILTER (WHERE severity = 'critical' AND change <> 'fixed')::integer AS critical,
+           count(*) FILTER (WHERE severity = 'high' AND change <> 'fixed')::integer     AS high,
+           count(*) FILTER (WHERE severity = 'medium' AND change <> 'fixed')::integer   AS medium,
+           count(*) FILTER (WHERE severity = 'low' AND change <> 'fixed')::integer      AS low,
+           count(*) FILTER (WHERE severity = 'info' AND change <> 'fixed')::integer     AS info,
+           count(*) FILTER (WHERE change = 'new')::integer      AS new,
+           count(*) FILTER (WHERE change = 'open')::integer     AS open,
+           count(*) FILTER (WHERE change = 'fixed')::integer    AS fixed,
+           count(*) FILTER (WHERE change = 'reopened')::integer AS reopened
     FROM scan_findings WHERE scan_id = sqlc.arg(id)
 ) c
 WHERE s.id = sqlc.arg(id) AND s.run_id = sqlc.arg(run_id)::text
-RETURNING s.count_critical, s.count_high, s.count_medium, s.count_low, s.count_info;
+RETURNING s.count_critical, s.count_high, s.count_medium, s.count_low, s.count_info,
+          s.diff_new, s.diff_open, s.diff_fixed, s.diff_reopened;
+
+-- name: ScanOwnedByRun :one
+-- The scan as the run that owns it sees it; no row for any other run.
+SELECT * FROM scans WHERE id = sqlc.arg(id) AND run_id = sqlc.arg(run_id)::text;
+
+-- name: ScanClaim :one
+-- The run takes the scan over and waits, queued, for a slot of its tenant's
+-- gate; a retry of the same run changes nothing.
+UPDATE scans
+SET status = 'queued', progress = 0, progress_message = 'waiting for a scan slot',
+    error = NULL, finished_at = NULL, started_at = NULL, run_id = sqlc.arg(run_id)::text
+WHERE id = sqlc.arg(id)
+  AND (status IN ('queued', 'running') OR run_id <> sqlc.arg(run_id)::text)
+RETURNING status;

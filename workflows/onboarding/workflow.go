@@ -287,9 +287,15 @@ func (w *onboardingWorkflow) baselineScan(ctx, storeCtx workflow.Context) uuid.U
 	if len(scanners) == 0 {
 		scanners = []string{"nmap"}
 	}
+	var reg store.BaselineResult
 	err := workflow.ExecuteActivity(storeCtx, store.CreateBaselineScanName, store.BaselineInput{
 		TenantID: in.TenantID, ScanID: id, Target: in.InitialTarget, Scanners: scanners, WorkflowID: wid,
-	}).Get(ctx, nil)
+	}).Get(ctx, &reg)
+	if err == nil && reg.NeedsVerification {
+		// Registered, not proven: scanning waits for the owner to verify it.
+		w.set(ctx, StepBaselineScan, StateSkipped, "the target must be verified before it is scanned: POST /api/v1/targets/"+reg.TargetID.String()+"/verify")
+		return uuid.Nil
+	}
 	if err == nil {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:            wid,

@@ -48,6 +48,8 @@ type harness struct {
 	in     Input
 	scans  []scan.Input
 	failAt string // activity name that fails for good
+	// unverified: the initial target's ownership is not proven yet.
+	unverified bool
 }
 
 func input() Input {
@@ -158,11 +160,11 @@ func newHarness(t *testing.T, in Input, failAt string, skipStripe, skipDojo bool
 	if len(slowWelcome) > 0 {
 		welcome.After(slowWelcome[0])
 	}
-	env.OnActivity(store.CreateBaselineScanName, mock.Anything, mock.Anything).Return(func(_ context.Context, bi store.BaselineInput) error {
+	env.OnActivity(store.CreateBaselineScanName, mock.Anything, mock.Anything).Return(func(_ context.Context, bi store.BaselineInput) (store.BaselineResult, error) {
 		if bi.ScanID != BaselineScanID(in.TenantID) || bi.WorkflowID != scan.WorkflowID(bi.ScanID) || bi.Target != in.InitialTarget {
 			t.Errorf("baseline input %+v", bi)
 		}
-		return fail(store.CreateBaselineScanName)
+		return store.BaselineResult{TargetID: uuid.New(), NeedsVerification: h.unverified}, fail(store.CreateBaselineScanName)
 	})
 	env.OnActivity(store.ActivateTenantName, mock.Anything, store.TenantInput{TenantID: in.TenantID}).
 		Return(func(context.Context, store.TenantInput) (string, error) {
@@ -404,5 +406,26 @@ func TestOnboardingCancelledCompensates(t *testing.T) {
 	p := h.progress(t)
 	if p.Status != StatusFailed || p.FailureReason != StepWelcomeEmail+": cancelled by an operator" {
 		t.Fatalf("progress %+v", p)
+	}
+}
+
+// An initial target that needs an ownership proof is registered, not
+// scanned; the onboarding completes.
+func TestOnboardingUnverifiedTargetIsNotScanned(t *testing.T) {
+	in := input()
+	h := newHarness(t, in, "", false, false)
+	h.unverified = true
+	h.env.ExecuteWorkflow(OnboardingWorkflow, in)
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	p := h.progress(t)
+	for _, s := range p.Steps {
+		if s.Name == StepBaselineScan && (s.State != StateSkipped || s.Error == nil || !strings.Contains(*s.Error, "/verify")) {
+			t.Fatalf("baseline step %+v", s)
+		}
+	}
+	if len(h.scans) != 0 {
+		t.Fatalf("an unverified target was scanned: %+v", h.scans)
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/secureops/secureops/activities/store"
 )
 
 // WorkflowName is the registered name; the API starts scans by it.
@@ -24,6 +26,10 @@ type Input struct {
 	ScanID   uuid.UUID `json:"scan_id"`
 	Target   string    `json:"target"`
 	Scanners []string  `json:"scanners"`
+	// ReportID makes the scan an import: the report of Scanners[0] was
+	// uploaded and stored already, so no scanner runs and no target is
+	// touched; the same ingest path stores it.
+	ReportID *uuid.UUID `json:"report_id,omitempty"`
 }
 
 // Result is what a completed scan produced.
@@ -31,6 +37,7 @@ type Result struct {
 	Status   string         `json:"status"`
 	Counts   map[string]int `json:"counts"`
 	Findings int            `json:"findings"`
+	Diff     *store.Diff    `json:"diff,omitempty"`
 }
 
 // Progress is the answer of the progress query.

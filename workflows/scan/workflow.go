@@ -8,9 +8,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/gate"
 )
 
 // ScanWorkflow runs the scan described by in.
@@ -25,6 +27,7 @@ func ScanWorkflow(ctx workflow.Context, in Input) (Result, error) {
 type scanWorkflow struct {
 	in       Input
 	progress Progress
+	queued   bool // joined the tenant's gate: must release
 }
 
 func (w *scanWorkflow) setup(ctx workflow.Context) error {
@@ -46,7 +49,7 @@ func storeOptions() workflow.ActivityOptions {
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
 			MaximumAttempts:        20,
-			NonRetryableErrorTypes: []string{store.ErrReportMalformed, "InvalidArgument"},
+			NonRetryableErrorTypes: []string{store.ErrReportMalformed, store.ErrTargetNotVerified, "InvalidArgument"},
 		},
 	}
 }
@@ -77,8 +80,10 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 	ref := store.ScanRef{TenantID: w.in.TenantID, ScanID: w.in.ScanID}
 	storeCtx := workflow.WithActivityOptions(ctx, storeOptions())
 
-	// Whatever ends the scan early, the row must say so. After a cancel the
-	// workflow context is done, so the final write uses a disconnected one.
+	// Whatever ends the scan, its slot goes back to the tenant's gate; and
+	// whatever ends it early, the row must say so. After a cancel the
+	// workflow context is done, so these last steps use a disconnected one.
+	defer w.releaseSlot(ctx)
 	defer func() {
 		if err == nil {
 			return
@@ -101,8 +106,28 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		w.finish(ctx, status, msg)
 	}()
 
-	if err = workflow.ExecuteActivity(storeCtx, store.ScanMarkRunningName, ref).Get(ctx, nil); err != nil {
-		return Result{}, err
+	imported := w.in.ReportID != nil
+	// Scans started before the per-tenant gate existed replay the old order.
+	gated := !imported && workflow.GetVersion(ctx, "concurrency-gate", workflow.DefaultVersion, 1) == 1
+	if gated {
+		if err = w.waitForSlot(ctx, storeCtx, ref); err != nil {
+			return Result{}, err
+		}
+		if err = workflow.ExecuteActivity(storeCtx, store.ScanMarkRunningName, ref).Get(ctx, nil); err != nil {
+			return Result{}, err
+		}
+	} else {
+		if err = workflow.ExecuteActivity(storeCtx, store.ScanMarkRunningName, ref).Get(ctx, nil); err != nil {
+			return Result{}, err
+		}
+		// Histories recorded before ownership checks moved into the workflow
+		// replay without the step.
+		if !imported && workflow.GetVersion(ctx, "authorize-target", workflow.DefaultVersion, 1) == 1 {
+			w.set(ctx, "running", "authorizing", 0)
+			if err = workflow.ExecuteActivity(storeCtx, store.ScanAuthorizeName, ref).Get(ctx, nil); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	w.set(ctx, "running", "scanning", 0)
 
@@ -111,9 +136,13 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		w.progress.Scanners[i].State = "running"
 		w.set(ctx, "running", name, i*100/len(w.in.Scanners))
 		var run scanner.RunResult
-		err = workflow.ExecuteActivity(scanCtx, scanner.RunName, scanner.RunInput{
-			TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name, Target: w.in.Target,
-		}).Get(ctx, &run)
+		if imported {
+			run = scanner.RunResult{ReportID: *w.in.ReportID, Scanner: name}
+		} else {
+			err = workflow.ExecuteActivity(scanCtx, scanner.RunName, scanner.RunInput{
+				TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name, Target: w.in.Target,
+			}).Get(ctx, &run)
+		}
 		if err != nil {
 			w.progress.Scanners[i].State = "failed"
 			return Result{}, err
@@ -148,7 +177,56 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 			"critical": counts.Critical, "high": counts.High, "medium": counts.Medium,
 			"low": counts.Low, "info": counts.Info,
 		},
+		Diff: &counts.Diff,
 	}, nil
+}
+
+// waitForSlot claims the scan for this run, checks the target may be
+// scanned, and waits — visibly queued — until the tenant's gate grants one of
+// the tier's concurrent-scan slots. A cancel while waiting leaves the queue.
+func (w *scanWorkflow) waitForSlot(ctx, storeCtx workflow.Context, ref store.ScanRef) error {
+	// The API may have queued the scan already: whatever happens from here,
+	// the gate must hear that the scan ended.
+	w.queued = true
+	if err := workflow.ExecuteActivity(storeCtx, store.ScanClaimName, ref).Get(ctx, nil); err != nil {
+		return err
+	}
+	w.set(ctx, "queued", "authorizing", 0)
+	var auth store.AuthorizeResult
+	if err := workflow.ExecuteActivity(storeCtx, store.ScanAuthorizeName, ref).Get(ctx, &auth); err != nil {
+		return err
+	}
+	w.set(ctx, "queued", "waiting for a scan slot", 0)
+	granted := workflow.GetSignalChannel(ctx, gate.SignalGranted)
+	if err := workflow.ExecuteActivity(storeCtx, agate.AcquireName, agate.AcquireInput{
+		TenantID: w.in.TenantID, ScanWorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Limit: auth.Limit,
+		RequestedAt: auth.RequestedAt,
+	}).Get(ctx, nil); err != nil {
+		return err
+	}
+	var cancelled bool
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(granted, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { cancelled = true })
+	sel.Select(ctx)
+	if cancelled {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// releaseSlot tells the gate the scan is done with its slot (or its place
+// in the queue). A gate that already ended has nothing to release.
+func (w *scanWorkflow) releaseSlot(ctx workflow.Context) {
+	if !w.queued {
+		return
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	err := workflow.SignalExternalWorkflow(dctx, gate.WorkflowID(w.in.TenantID), "", gate.SignalRelease,
+		gate.ReleaseRequest{ScanWorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID}).Get(dctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("releasing the scan slot failed; the gate reclaims it when it checks", "error", err)
+	}
 }
 
 func (w *scanWorkflow) set(ctx workflow.Context, status, step string, pct int) {
@@ -168,6 +246,7 @@ func (w *scanWorkflow) finish(ctx workflow.Context, status, msg string) {
 var userFacing = map[string]bool{
 	scanner.ErrInvalidTarget: true, scanner.ErrTargetNotAllowed: true, scanner.ErrUnknownScanner: true,
 	scanner.ErrScannerNotPresent: true, store.ErrReportMalformed: true, "ReportTooLarge": true,
+	store.ErrTargetNotVerified: true,
 }
 
 func errorMessage(ctx workflow.Context, err error) string {

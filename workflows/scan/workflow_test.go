@@ -13,9 +13,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/workflows/gate"
 )
 
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
@@ -28,7 +30,20 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(st.ScanMarkRunning, activity.RegisterOptions{Name: store.ScanMarkRunningName})
 	env.RegisterActivityWithOptions(st.IngestReport, activity.RegisterOptions{Name: store.IngestReportName})
 	env.RegisterActivityWithOptions(st.ScanFinish, activity.RegisterOptions{Name: store.ScanFinishName})
+	env.RegisterActivityWithOptions(st.ScanAuthorize, activity.RegisterOptions{Name: store.ScanAuthorizeName})
 	env.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
+	ga := &agate.Activities{}
+	env.RegisterActivityWithOptions(st.ScanClaim, activity.RegisterOptions{Name: store.ScanClaimName})
+	env.RegisterActivityWithOptions(ga.Acquire, activity.RegisterOptions{Name: agate.AcquireName})
+	// Ownership is tested against Postgres in activities/store; here it
+	// passes, and the tenant's gate grants a slot at once.
+	env.OnActivity(store.ScanAuthorizeName, mock.Anything, mock.Anything).Return(store.AuthorizeResult{Tier: "basic", Limit: 2}, nil).Maybe()
+	env.OnActivity(store.ScanClaimName, mock.Anything, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(agate.AcquireName, mock.Anything, mock.Anything).Return(func(ctx context.Context, in agate.AcquireInput) error {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(gate.SignalGranted, nil) }, time.Millisecond)
+		return nil
+	}).Maybe()
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", gate.SignalRelease, mock.Anything).Return(nil).Maybe()
 	return env
 }
 

@@ -7,71 +7,59 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
-const findingListByScan = `-- name: FindingListByScan :many
-SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id
-FROM scan_findings sf
-JOIN findings f ON f.id = sf.finding_id
-WHERE sf.scan_id = $1
-  AND ($2::text IS NULL OR sf.severity = $2::text)
-  AND ($3::uuid IS NULL OR f.id > $3::uuid)
-ORDER BY f.id
-LIMIT $4
+const findingEventAdd = `-- name: FindingEventAdd :exec
+INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status, comment)
+VALUES ($1, $2, $3, $4, $5, $6)
 `
 
-type FindingListByScanParams struct {
-	ScanID   uuid.UUID     `json:"scan_id"`
-	Severity *string       `json:"severity"`
-	AfterID  uuid.NullUUID `json:"after_id"`
-	Lim      int32         `json:"lim"`
+type FindingEventAddParams struct {
+	TenantID   uuid.UUID `json:"tenant_id"`
+	FindingID  uuid.UUID `json:"finding_id"`
+	Actor      string    `json:"actor"`
+	FromStatus string    `json:"from_status"`
+	ToStatus   string    `json:"to_status"`
+	Comment    string    `json:"comment"`
 }
 
-// Keyset pagination on id. The severity filter uses the severity this scan
-// recorded, the same one its counts are made of.
-func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingListByScanParams) ([]Finding, error) {
-	rows, err := db.Query(ctx, findingListByScan,
-		arg.ScanID,
-		arg.Severity,
-		arg.AfterID,
-		arg.Lim,
+func (q *Queries) FindingEventAdd(ctx context.Context, db DBTX, arg FindingEventAddParams) error {
+	_, err := db.Exec(ctx, findingEventAdd,
+		arg.TenantID,
+		arg.FindingID,
+		arg.Actor,
+		arg.FromStatus,
+		arg.ToStatus,
+		arg.Comment,
 	)
+	return err
+}
+
+const findingEvents = `-- name: FindingEvents :many
+SELECT id, tenant_id, finding_id, actor, from_status, to_status, comment, created_at FROM finding_events WHERE finding_id = $1 ORDER BY id DESC LIMIT 100
+`
+
+func (q *Queries) FindingEvents(ctx context.Context, db DBTX, findingID uuid.UUID) ([]FindingEvent, error) {
+	rows, err := db.Query(ctx, findingEvents, findingID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Finding{}
+	items := []FindingEvent{}
 	for rows.Next() {
-		var i Finding
+		var i FindingEvent
 		if err := rows.Scan(
 			&i.ID,
 			&i.TenantID,
-			&i.Fingerprint,
-			&i.Title,
-			&i.Severity,
-			&i.Status,
-			&i.Cves,
-			&i.Cwes,
-			&i.CvssScore,
-			&i.CvssVector,
-			&i.Component,
-			&i.ComponentVersion,
-			&i.Host,
-			&i.Port,
-			&i.Protocol,
-			&i.Url,
-			&i.Target,
-			&i.Scanner,
-			&i.RuleID,
-			&i.Description,
-			&i.Remediation,
-			&i.Refs,
-			&i.Evidence,
-			&i.FirstSeenAt,
-			&i.LastSeenAt,
-			&i.LastScanID,
+			&i.FindingID,
+			&i.Actor,
+			&i.FromStatus,
+			&i.ToStatus,
+			&i.Comment,
+			&i.CreatedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -81,6 +69,282 @@ func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingLis
 		return nil, err
 	}
 	return items, nil
+}
+
+const findingGet = `-- name: FindingGet :one
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at FROM findings WHERE id = $1
+`
+
+func (q *Queries) FindingGet(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
+	row := db.QueryRow(ctx, findingGet, id)
+	var i Finding
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.Fingerprint,
+		&i.Title,
+		&i.Severity,
+		&i.Status,
+		&i.Cves,
+		&i.Cwes,
+		&i.CvssScore,
+		&i.CvssVector,
+		&i.Component,
+		&i.ComponentVersion,
+		&i.Host,
+		&i.Port,
+		&i.Protocol,
+		&i.Url,
+		&i.Target,
+		&i.Scanner,
+		&i.RuleID,
+		&i.Description,
+		&i.Remediation,
+		&i.Refs,
+		&i.Evidence,
+		&i.FirstSeenAt,
+		&i.LastSeenAt,
+		&i.LastScanID,
+		&i.ScanTarget,
+		&i.ReportedBy,
+		&i.FirstScanID,
+		&i.FixedAt,
+		&i.StatusChangedAt,
+	)
+	return i, err
+}
+
+const findingGetForUpdate = `-- name: FindingGetForUpdate :one
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at FROM findings WHERE id = $1 FOR UPDATE
+`
+
+func (q *Queries) FindingGetForUpdate(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
+	row := db.QueryRow(ctx, findingGetForUpdate, id)
+	var i Finding
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.Fingerprint,
+		&i.Title,
+		&i.Severity,
+		&i.Status,
+		&i.Cves,
+		&i.Cwes,
+		&i.CvssScore,
+		&i.CvssVector,
+		&i.Component,
+		&i.ComponentVersion,
+		&i.Host,
+		&i.Port,
+		&i.Protocol,
+		&i.Url,
+		&i.Target,
+		&i.Scanner,
+		&i.RuleID,
+		&i.Description,
+		&i.Remediation,
+		&i.Refs,
+		&i.Evidence,
+		&i.FirstSeenAt,
+		&i.LastSeenAt,
+		&i.LastScanID,
+		&i.ScanTarget,
+		&i.ReportedBy,
+		&i.FirstScanID,
+		&i.FixedAt,
+		&i.StatusChangedAt,
+	)
+	return i, err
+}
+
+const findingListByScan = `-- name: FindingListByScan :many
+SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, sf.change
+FROM scan_findings sf
+JOIN findings f ON f.id = sf.finding_id
+WHERE sf.scan_id = $1
+  AND ($2::text IS NULL OR sf.severity = $2::text)
+  AND CASE WHEN $3::text IS NULL THEN sf.change <> 'fixed'
+           ELSE sf.change = $3::text END
+  AND ($4::uuid IS NULL OR f.id > $4::uuid)
+ORDER BY f.id
+LIMIT $5
+`
+
+type FindingListByScanParams struct {
+	ScanID   uuid.UUID     `json:"scan_id"`
+	Severity *string       `json:"severity"`
+	Change   *string       `json:"change"`
+	AfterID  uuid.NullUUID `json:"after_id"`
+	Lim      int32         `json:"lim"`
+}
+
+type FindingListByScanRow struct {
+	Finding Finding `json:"finding"`
+	Change  string  `json:"change"`
+}
+
+// Keyset pagination on id. The severity filter uses the severity this scan
+// recorded, the same one its counts are made of. Without a change filter the
+// list is the scan's occurrences (what it found), not what it fixed.
+func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingListByScanParams) ([]FindingListByScanRow, error) {
+	rows, err := db.Query(ctx, findingListByScan,
+		arg.ScanID,
+		arg.Severity,
+		arg.Change,
+		arg.AfterID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FindingListByScanRow{}
+	for rows.Next() {
+		var i FindingListByScanRow
+		if err := rows.Scan(
+			&i.Finding.ID,
+			&i.Finding.TenantID,
+			&i.Finding.Fingerprint,
+			&i.Finding.Title,
+			&i.Finding.Severity,
+			&i.Finding.Status,
+			&i.Finding.Cves,
+			&i.Finding.Cwes,
+			&i.Finding.CvssScore,
+			&i.Finding.CvssVector,
+			&i.Finding.Component,
+			&i.Finding.ComponentVersion,
+			&i.Finding.Host,
+			&i.Finding.Port,
+			&i.Finding.Protocol,
+			&i.Finding.Url,
+			&i.Finding.Target,
+			&i.Finding.Scanner,
+			&i.Finding.RuleID,
+			&i.Finding.Description,
+			&i.Finding.Remediation,
+			&i.Finding.Refs,
+			&i.Finding.Evidence,
+			&i.Finding.FirstSeenAt,
+			&i.Finding.LastSeenAt,
+			&i.Finding.LastScanID,
+			&i.Finding.ScanTarget,
+			&i.Finding.ReportedBy,
+			&i.Finding.FirstScanID,
+			&i.Finding.FixedAt,
+			&i.Finding.StatusChangedAt,
+			&i.Change,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const findingOccurrences = `-- name: FindingOccurrences :many
+SELECT s.id AS scan_id, s.target, s.source, s.status, s.created_at, sf.change, sf.severity
+FROM scan_findings sf
+JOIN scans s ON s.id = sf.scan_id
+WHERE sf.finding_id = $1
+ORDER BY s.created_at DESC, s.id DESC
+LIMIT 50
+`
+
+type FindingOccurrencesRow struct {
+	ScanID    uuid.UUID `json:"scan_id"`
+	Target    string    `json:"target"`
+	Source    string    `json:"source"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	Change    string    `json:"change"`
+	Severity  string    `json:"severity"`
+}
+
+// The finding's history across scans, newest first.
+func (q *Queries) FindingOccurrences(ctx context.Context, db DBTX, findingID uuid.UUID) ([]FindingOccurrencesRow, error) {
+	rows, err := db.Query(ctx, findingOccurrences, findingID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FindingOccurrencesRow{}
+	for rows.Next() {
+		var i FindingOccurrencesRow
+		if err := rows.Scan(
+			&i.ScanID,
+			&i.Target,
+			&i.Source,
+			&i.Status,
+			&i.CreatedAt,
+			&i.Change,
+			&i.Severity,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const findingSetStatus = `-- name: FindingSetStatus :one
+UPDATE findings
+SET status = $1::text,
+    status_changed_at = now(),
+    fixed_at = CASE WHEN $1::text = 'fixed' THEN COALESCE(fixed_at, now()) ELSE NULL END
+WHERE id = $2
+RETURNING id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at
+`
+
+type FindingSetStatusParams struct {
+	Status string    `json:"status"`
+	ID     uuid.UUID `json:"id"`
+}
+
+// Triage. "fixed" by hand is allowed (the next scan reopens it if it is not).
+func (q *Queries) FindingSetStatus(ctx context.Context, db DBTX, arg FindingSetStatusParams) (Finding, error) {
+	row := db.QueryRow(ctx, findingSetStatus, arg.Status, arg.ID)
+	var i Finding
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.Fingerprint,
+		&i.Title,
+		&i.Severity,
+		&i.Status,
+		&i.Cves,
+		&i.Cwes,
+		&i.CvssScore,
+		&i.CvssVector,
+		&i.Component,
+		&i.ComponentVersion,
+		&i.Host,
+		&i.Port,
+		&i.Protocol,
+		&i.Url,
+		&i.Target,
+		&i.Scanner,
+		&i.RuleID,
+		&i.Description,
+		&i.Remediation,
+		&i.Refs,
+		&i.Evidence,
+		&i.FirstSeenAt,
+		&i.LastSeenAt,
+		&i.LastScanID,
+		&i.ScanTarget,
+		&i.ReportedBy,
+		&i.FirstScanID,
+		&i.FixedAt,
+		&i.StatusChangedAt,
+	)
+	return i, err
 }
 
 type FindingStageCopyParams struct {
@@ -111,15 +375,28 @@ WITH up AS (
 INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
     component, component_version, host, port, protocol, url, target, scanner, rule_id,
-    description, remediation, refs, evidence, last_scan_id
+    description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by
 )
-SELECT DISTINCT ON (s.fingerprint)
+SELECT
     $2::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
-    s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence, $1::uuid
-FROM finding_stage s
-ORDER BY s.fingerprint,
-         CASE s.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC
+    s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
+    $1::uuid, $1::uuid, $3::text, $4::text
+FROM (
+    SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence
+    FROM finding_stage
+    ORDER BY fingerprint,
+             CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC
+) s
+WHERE NOT EXISTS (
+    SELECT 1 FROM findings f
+    WHERE f.tenant_id = $2::uuid AND f.fingerprint = s.fingerprint
+      AND f.last_scan_id = $1::uuid
+      AND (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,
+           f.description, f.remediation, f.refs, f.evidence, f.scan_target, f.reported_by)
+          IS NOT DISTINCT FROM
+          (s.title, s.severity, s.cves, s.cwes, s.cvss_score, s.cvss_vector, s.component, s.component_version,
+           s.description, s.remediation, s.refs, s.evidence, $3::text, $4::text))
 ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
     title = EXCLUDED.title,
     severity = EXCLUDED.severity,
@@ -133,34 +410,108 @@ ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
     remediation = EXCLUDED.remediation,
     refs = EXCLUDED.refs,
     evidence = EXCLUDED.evidence,
-    last_seen_at = now(),
+    scan_target = EXCLUDED.scan_target,
+    reported_by = EXCLUDED.reported_by,
+    last_seen_at = CASE WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id
+                        THEN findings.last_seen_at ELSE now() END,
     last_scan_id = EXCLUDED.last_scan_id,
+    fixed_at = CASE WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id
+                    THEN findings.fixed_at ELSE NULL END,
     status = CASE
         WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id THEN findings.status
         WHEN findings.status = 'fixed' THEN 'reopened'
-        WHEN findings.status = 'new' THEN 'open'
+        WHEN findings.status IN ('new', 'reopened') THEN 'open'
         ELSE findings.status
+    END,
+    status_changed_at = CASE
+        WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id THEN findings.status_changed_at
+        WHEN findings.status IN ('new', 'reopened', 'fixed') THEN now()
+        ELSE findings.status_changed_at
     END
-    RETURNING id, tenant_id, severity
+WHERE findings.last_scan_id IS DISTINCT FROM EXCLUDED.last_scan_id
+   OR (findings.title, findings.severity, findings.cves, findings.cwes, findings.cvss_score,
+       findings.cvss_vector, findings.component, findings.component_version, findings.description,
+       findings.remediation, findings.refs, findings.evidence, findings.scan_target, findings.reported_by)
+      IS DISTINCT FROM
+      (EXCLUDED.title, EXCLUDED.severity, EXCLUDED.cves, EXCLUDED.cwes, EXCLUDED.cvss_score,
+       EXCLUDED.cvss_vector, EXCLUDED.component, EXCLUDED.component_version, EXCLUDED.description,
+       EXCLUDED.remediation, EXCLUDED.refs, EXCLUDED.evidence, EXCLUDED.scan_target, EXCLUDED.reported_by)
+RETURNING id, tenant_id, severity, status, first_scan_id
 )
-INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity)
-SELECT $1::uuid, up.id, up.tenant_id, up.severity FROM up
-ON CONFLICT (scan_id, finding_id) DO UPDATE SET severity = EXCLUDED.severity
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
+SELECT $1::uuid, up.id, up.tenant_id, up.severity,
+       CASE WHEN up.first_scan_id = $1::uuid THEN 'new'
+            WHEN up.status = 'reopened' THEN 'reopened'
+            ELSE 'open' END
+FROM up
+ON CONFLICT (scan_id, finding_id) DO UPDATE SET severity = EXCLUDED.severity, change = EXCLUDED.change
 `
 
 type FindingUpsertFromStageParams struct {
-	ScanID   uuid.UUID `json:"scan_id"`
-	TenantID uuid.UUID `json:"tenant_id"`
+	ScanID     uuid.UUID `json:"scan_id"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	ScanTarget string    `json:"scan_target"`
+	ReportedBy string    `json:"reported_by"`
 }
 
 // One statement for the whole batch: upsert the findings and record their
 // occurrence in this scan from the upsert's RETURNING (looking the findings
 // up again costs a join per row under RLS, ≈ 10× the upsert itself). DISTINCT ON keeps the worst severity when
 // a report repeats a fingerprint (ON CONFLICT cannot touch a row twice).
-// Status: a fixed finding seen again is reopened; a new one seen by a later
-// scan becomes open; a retry of the same scan changes nothing.
+// Status, per scan that sees the finding: new → open, reopened → open,
+// fixed → reopened; triage states (false_positive, accepted_risk) stay.
+// A retry of the same scan with the same content updates nothing (the
+// conflict WHERE), which is what makes a re-import nearly free.
+// A retry of the same scan with unchanged content has nothing to write:
+// leaving those rows out here is much cheaper than letting ON CONFLICT find,
+// lock and skip them.
 func (q *Queries) FindingUpsertFromStage(ctx context.Context, db DBTX, arg FindingUpsertFromStageParams) (int64, error) {
-	result, err := db.Exec(ctx, findingUpsertFromStage, arg.ScanID, arg.TenantID)
+	result, err := db.Exec(ctx, findingUpsertFromStage,
+		arg.ScanID,
+		arg.TenantID,
+		arg.ScanTarget,
+		arg.ReportedBy,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const findingsMarkFixed = `-- name: FindingsMarkFixed :execrows
+WITH gone AS (
+    UPDATE findings f
+    SET status = 'fixed', fixed_at = now(), status_changed_at = now()
+    WHERE f.tenant_id = $2::uuid
+      AND f.scan_target = $3::text
+      AND f.reported_by = ANY ($4::text[])
+      AND f.status IN ('new', 'open', 'reopened')
+      AND NOT EXISTS (
+          SELECT 1 FROM scan_findings sf
+          WHERE sf.scan_id = $1::uuid AND sf.finding_id = f.id)
+    RETURNING f.id, f.tenant_id, f.severity
+)
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
+SELECT $1::uuid, gone.id, gone.tenant_id, gone.severity, 'fixed' FROM gone
+ON CONFLICT (scan_id, finding_id) DO NOTHING
+`
+
+type FindingsMarkFixedParams struct {
+	ScanID     uuid.UUID `json:"scan_id"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	ScanTarget string    `json:"scan_target"`
+	Scanners   []string  `json:"scanners"`
+}
+
+// After a complete scan: every open finding of this target and these
+// scanners that the scan did not see is fixed, and the scan records it.
+func (q *Queries) FindingsMarkFixed(ctx context.Context, db DBTX, arg FindingsMarkFixedParams) (int64, error) {
+	result, err := db.Exec(ctx, findingsMarkFixed,
+		arg.ScanID,
+		arg.TenantID,
+		arg.ScanTarget,
+		arg.Scanners,
+	)
 	if err != nil {
 		return 0, err
 	}

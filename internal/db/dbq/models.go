@@ -82,6 +82,22 @@ type Finding struct {
 	FirstSeenAt      time.Time     `json:"first_seen_at"`
 	LastSeenAt       time.Time     `json:"last_seen_at"`
 	LastScanID       uuid.NullUUID `json:"last_scan_id"`
+	ScanTarget       string        `json:"scan_target"`
+	ReportedBy       string        `json:"reported_by"`
+	FirstScanID      uuid.NullUUID `json:"first_scan_id"`
+	FixedAt          *time.Time    `json:"fixed_at"`
+	StatusChangedAt  time.Time     `json:"status_changed_at"`
+}
+
+type FindingEvent struct {
+	ID         int64     `json:"id"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	FindingID  uuid.UUID `json:"finding_id"`
+	Actor      string    `json:"actor"`
+	FromStatus string    `json:"from_status"`
+	ToStatus   string    `json:"to_status"`
+	Comment    string    `json:"comment"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 type FindingStage struct {
@@ -138,24 +154,31 @@ type Membership struct {
 }
 
 type Scan struct {
-	ID              uuid.UUID  `json:"id"`
-	TenantID        uuid.UUID  `json:"tenant_id"`
-	Target          string     `json:"target"`
-	Scanners        []string   `json:"scanners"`
-	Status          string     `json:"status"`
-	Progress        int32      `json:"progress"`
-	ProgressMessage string     `json:"progress_message"`
-	WorkflowID      string     `json:"workflow_id"`
-	RunID           string     `json:"run_id"`
-	Error           *string    `json:"error"`
-	CountCritical   int32      `json:"count_critical"`
-	CountHigh       int32      `json:"count_high"`
-	CountMedium     int32      `json:"count_medium"`
-	CountLow        int32      `json:"count_low"`
-	CountInfo       int32      `json:"count_info"`
-	CreatedAt       time.Time  `json:"created_at"`
-	StartedAt       *time.Time `json:"started_at"`
-	FinishedAt      *time.Time `json:"finished_at"`
+	ID              uuid.UUID     `json:"id"`
+	TenantID        uuid.UUID     `json:"tenant_id"`
+	Target          string        `json:"target"`
+	Scanners        []string      `json:"scanners"`
+	Status          string        `json:"status"`
+	Progress        int32         `json:"progress"`
+	ProgressMessage string        `json:"progress_message"`
+	WorkflowID      string        `json:"workflow_id"`
+	RunID           string        `json:"run_id"`
+	Error           *string       `json:"error"`
+	CountCritical   int32         `json:"count_critical"`
+	CountHigh       int32         `json:"count_high"`
+	CountMedium     int32         `json:"count_medium"`
+	CountLow        int32         `json:"count_low"`
+	CountInfo       int32         `json:"count_info"`
+	CreatedAt       time.Time     `json:"created_at"`
+	StartedAt       *time.Time    `json:"started_at"`
+	FinishedAt      *time.Time    `json:"finished_at"`
+	TargetID        uuid.NullUUID `json:"target_id"`
+	Source          string        `json:"source"`
+	Complete        bool          `json:"complete"`
+	DiffNew         int32         `json:"diff_new"`
+	DiffOpen        int32         `json:"diff_open"`
+	DiffFixed       int32         `json:"diff_fixed"`
+	DiffReopened    int32         `json:"diff_reopened"`
 }
 
 type ScanFinding struct {
@@ -163,6 +186,7 @@ type ScanFinding struct {
 	FindingID uuid.UUID `json:"finding_id"`
 	TenantID  uuid.UUID `json:"tenant_id"`
 	Severity  string    `json:"severity"`
+	Change    string    `json:"change"`
 }
 
 type ScanReport struct {
@@ -182,6 +206,24 @@ type Signup struct {
 	Email      string    `json:"email"`
 	WorkflowID string    `json:"workflow_id"`
 	CreatedAt  time.Time `json:"created_at"`
+}
+
+type Target struct {
+	ID                    uuid.UUID  `json:"id"`
+	TenantID              uuid.UUID  `json:"tenant_id"`
+	Kind                  string     `json:"kind"`
+	Value                 string     `json:"value"`
+	Host                  string     `json:"host"`
+	Name                  string     `json:"name"`
+	VerificationToken     string     `json:"verification_token"`
+	VerificationStatus    string     `json:"verification_status"`
+	VerificationMethod    string     `json:"verification_method"`
+	VerificationError     string     `json:"verification_error"`
+	VerificationChecks    int32      `json:"verification_checks"`
+	VerificationStartedAt *time.Time `json:"verification_started_at"`
+	VerificationCheckedAt *time.Time `json:"verification_checked_at"`
+	VerifiedAt            *time.Time `json:"verified_at"`
+	CreatedAt             time.Time  `json:"created_at"`
 }
 
 type Team struct {

@@ -16,8 +16,9 @@ DELETE FROM scan_findings sf
 USING findings f
 WHERE sf.scan_id = $1::uuid
   AND f.id = sf.finding_id
-  AND f.scanner = $2::text
-  AND f.fingerprint NOT IN (SELECT fingerprint FROM finding_stage)
+  AND f.reported_by = $2::text
+  AND sf.change <> 'fixed'
+  AND NOT EXISTS (SELECT 1 FROM finding_stage s WHERE s.fingerprint = f.fingerprint)
 `
 
 type ScanFindingPruneForScannerParams struct {
@@ -26,7 +27,9 @@ type ScanFindingPruneForScannerParams struct {
 }
 
 // A re-run of a scan (retry or reset) replaces what this scanner reported for
-// it, so issues the re-run no longer sees are not counted twice.
+// it, so issues the re-run no longer sees are not counted twice. NOT EXISTS,
+// not NOT IN: a hashed NOT IN falls back to a rescan per row once the staged
+// fingerprints outgrow work_mem, which made a 100k re-import take minutes.
 func (q *Queries) ScanFindingPruneForScanner(ctx context.Context, db DBTX, arg ScanFindingPruneForScannerParams) (int64, error) {
 	result, err := db.Exec(ctx, scanFindingPruneForScanner, arg.ScanID, arg.Scanner)
 	if err != nil {

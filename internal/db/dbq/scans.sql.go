@@ -7,24 +7,54 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
+const scanClaim = `-- name: ScanClaim :one
+UPDATE scans
+SET status = 'queued', progress = 0, progress_message = 'waiting for a scan slot',
+    error = NULL, finished_at = NULL, started_at = NULL, run_id = $1::text
+WHERE id = $2
+  AND (status IN ('queued', 'running') OR run_id <> $1::text)
+RETURNING status
+`
+
+type ScanClaimParams struct {
+	RunID string    `json:"run_id"`
+	ID    uuid.UUID `json:"id"`
+}
+
+// The run takes the scan over and waits, queued, for a slot of its tenant's
+// gate; a retry of the same run changes nothing.
+func (q *Queries) ScanClaim(ctx context.Context, db DBTX, arg ScanClaimParams) (string, error) {
+	row := db.QueryRow(ctx, scanClaim, arg.RunID, arg.ID)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
 const scanCountsRefresh = `-- name: ScanCountsRefresh :one
 UPDATE scans s
 SET count_critical = c.critical, count_high = c.high, count_medium = c.medium,
-    count_low = c.low, count_info = c.info
+    count_low = c.low, count_info = c.info,
+    diff_new = c.new, diff_open = c.open, diff_fixed = c.fixed, diff_reopened = c.reopened
 FROM (
-    SELECT count(*) FILTER (WHERE severity = 'critical')::integer AS critical,
-           count(*) FILTER (WHERE severity = 'high')::integer     AS high,
-           count(*) FILTER (WHERE severity = 'medium')::integer   AS medium,
-           count(*) FILTER (WHERE severity = 'low')::integer      AS low,
-           count(*) FILTER (WHERE severity = 'info')::integer     AS info
+    SELECT count(*) FILTER (WHERE severity = 'critical' AND change <> 'fixed')::integer AS critical,
+           count(*) FILTER (WHERE severity = 'high' AND change <> 'fixed')::integer     AS high,
+           count(*) FILTER (WHERE severity = 'medium' AND change <> 'fixed')::integer   AS medium,
+           count(*) FILTER (WHERE severity = 'low' AND change <> 'fixed')::integer      AS low,
+           count(*) FILTER (WHERE severity = 'info' AND change <> 'fixed')::integer     AS info,
+           count(*) FILTER (WHERE change = 'new')::integer      AS new,
+           count(*) FILTER (WHERE change = 'open')::integer     AS open,
+           count(*) FILTER (WHERE change = 'fixed')::integer    AS fixed,
+           count(*) FILTER (WHERE change = 'reopened')::integer AS reopened
     FROM scan_findings WHERE scan_id = $1
 ) c
 WHERE s.id = $1 AND s.run_id = $2::text
-RETURNING s.count_critical, s.count_high, s.count_medium, s.count_low, s.count_info
+RETURNING s.count_critical, s.count_high, s.count_medium, s.count_low, s.count_info,
+          s.diff_new, s.diff_open, s.diff_fixed, s.diff_reopened
 `
 
 type ScanCountsRefreshParams struct {
@@ -38,6 +68,10 @@ type ScanCountsRefreshRow struct {
 	CountMedium   int32 `json:"count_medium"`
 	CountLow      int32 `json:"count_low"`
 	CountInfo     int32 `json:"count_info"`
+	DiffNew       int32 `json:"diff_new"`
+	DiffOpen      int32 `json:"diff_open"`
+	DiffFixed     int32 `json:"diff_fixed"`
+	DiffReopened  int32 `json:"diff_reopened"`
 }
 
 // Only the run that owns the scan may rewrite its counts.
@@ -50,22 +84,29 @@ func (q *Queries) ScanCountsRefresh(ctx context.Context, db DBTX, arg ScanCounts
 		&i.CountMedium,
 		&i.CountLow,
 		&i.CountInfo,
+		&i.DiffNew,
+		&i.DiffOpen,
+		&i.DiffFixed,
+		&i.DiffReopened,
 	)
 	return i, err
 }
 
 const scanCreate = `-- name: ScanCreate :one
-INSERT INTO scans (id, tenant_id, target, scanners, workflow_id)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at
+INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, target_id, source, complete)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened
 `
 
 type ScanCreateParams struct {
-	ID         uuid.UUID `json:"id"`
-	TenantID   uuid.UUID `json:"tenant_id"`
-	Target     string    `json:"target"`
-	Scanners   []string  `json:"scanners"`
-	WorkflowID string    `json:"workflow_id"`
+	ID         uuid.UUID     `json:"id"`
+	TenantID   uuid.UUID     `json:"tenant_id"`
+	Target     string        `json:"target"`
+	Scanners   []string      `json:"scanners"`
+	WorkflowID string        `json:"workflow_id"`
+	TargetID   uuid.NullUUID `json:"target_id"`
+	Source     string        `json:"source"`
+	Complete   bool          `json:"complete"`
 }
 
 func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams) (Scan, error) {
@@ -75,6 +116,9 @@ func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams)
 		arg.Target,
 		arg.Scanners,
 		arg.WorkflowID,
+		arg.TargetID,
+		arg.Source,
+		arg.Complete,
 	)
 	var i Scan
 	err := row.Scan(
@@ -96,6 +140,13 @@ func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams)
 		&i.CreatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.TargetID,
+		&i.Source,
+		&i.Complete,
+		&i.DiffNew,
+		&i.DiffOpen,
+		&i.DiffFixed,
+		&i.DiffReopened,
 	)
 	return i, err
 }
@@ -133,7 +184,7 @@ func (q *Queries) ScanFinish(ctx context.Context, db DBTX, arg ScanFinishParams)
 }
 
 const scanGet = `-- name: ScanGet :one
-SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at FROM scans WHERE id = $1
+SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened FROM scans WHERE id = $1
 `
 
 func (q *Queries) ScanGet(ctx context.Context, db DBTX, id uuid.UUID) (Scan, error) {
@@ -158,8 +209,86 @@ func (q *Queries) ScanGet(ctx context.Context, db DBTX, id uuid.UUID) (Scan, err
 		&i.CreatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.TargetID,
+		&i.Source,
+		&i.Complete,
+		&i.DiffNew,
+		&i.DiffOpen,
+		&i.DiffFixed,
+		&i.DiffReopened,
 	)
 	return i, err
+}
+
+const scanList = `-- name: ScanList :many
+SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened FROM scans
+WHERE ($1::text IS NULL OR status = $1::text)
+  AND ($2::uuid IS NULL OR target_id = $2::uuid)
+  AND ($3::timestamptz IS NULL
+       OR (created_at, id) < ($3::timestamptz, $4::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $5
+`
+
+type ScanListParams struct {
+	Status        *string       `json:"status"`
+	TargetID      uuid.NullUUID `json:"target_id"`
+	BeforeCreated *time.Time    `json:"before_created"`
+	BeforeID      uuid.NullUUID `json:"before_id"`
+	Lim           int32         `json:"lim"`
+}
+
+// Newest first, keyset on (created_at, id).
+func (q *Queries) ScanList(ctx context.Context, db DBTX, arg ScanListParams) ([]Scan, error) {
+	rows, err := db.Query(ctx, scanList,
+		arg.Status,
+		arg.TargetID,
+		arg.BeforeCreated,
+		arg.BeforeID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Scan{}
+	for rows.Next() {
+		var i Scan
+		if err := rows.Scan(
+			&i.ID,
+			&i.TenantID,
+			&i.Target,
+			&i.Scanners,
+			&i.Status,
+			&i.Progress,
+			&i.ProgressMessage,
+			&i.WorkflowID,
+			&i.RunID,
+			&i.Error,
+			&i.CountCritical,
+			&i.CountHigh,
+			&i.CountMedium,
+			&i.CountLow,
+			&i.CountInfo,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.TargetID,
+			&i.Source,
+			&i.Complete,
+			&i.DiffNew,
+			&i.DiffOpen,
+			&i.DiffFixed,
+			&i.DiffReopened,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const scanMarkRunning = `-- name: ScanMarkRunning :one
@@ -186,6 +315,49 @@ func (q *Queries) ScanMarkRunning(ctx context.Context, db DBTX, arg ScanMarkRunn
 	var status string
 	err := row.Scan(&status)
 	return status, err
+}
+
+const scanOwnedByRun = `-- name: ScanOwnedByRun :one
+SELECT id, tenant_id, target, scanners, status, progress, progress_message, workflow_id, run_id, error, count_critical, count_high, count_medium, count_low, count_info, created_at, started_at, finished_at, target_id, source, complete, diff_new, diff_open, diff_fixed, diff_reopened FROM scans WHERE id = $1 AND run_id = $2::text
+`
+
+type ScanOwnedByRunParams struct {
+	ID    uuid.UUID `json:"id"`
+	RunID string    `json:"run_id"`
+}
+
+// The scan as the run that owns it sees it; no row for any other run.
+func (q *Queries) ScanOwnedByRun(ctx context.Context, db DBTX, arg ScanOwnedByRunParams) (Scan, error) {
+	row := db.QueryRow(ctx, scanOwnedByRun, arg.ID, arg.RunID)
+	var i Scan
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.Target,
+		&i.Scanners,
+		&i.Status,
+		&i.Progress,
+		&i.ProgressMessage,
+		&i.WorkflowID,
+		&i.RunID,
+		&i.Error,
+		&i.CountCritical,
+		&i.CountHigh,
+		&i.CountMedium,
+		&i.CountLow,
+		&i.CountInfo,
+		&i.CreatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.TargetID,
+		&i.Source,
+		&i.Complete,
+		&i.DiffNew,
+		&i.DiffOpen,
+		&i.DiffFixed,
+		&i.DiffReopened,
+	)
+	return i, err
 }
 
 const scanSetProgress = `-- name: ScanSetProgress :exec

@@ -1,0 +1,164 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/secureops/secureops/internal/targets"
+)
+
+// runTrivy scans a container image; trivy pulls it from its registry, so no
+// address of the tenant is involved.
+func (a *Activities) runTrivy(ctx context.Context, j job) ([]byte, error) {
+	return a.runProcess(ctx, j.in, process{path: j.bin, args: trivyArgs(j)})
+}
+
+func trivyArgs(j job) []string {
+	// The reference is normalised by targets.Parse and cannot start with "-".
+	return []string{"image", "--format", "json", "--quiet", "--scanners", "vuln", j.t.Image}
+}
+
+// runNuclei runs nuclei with its JSON Lines findings on stdout.
+func (a *Activities) runNuclei(ctx context.Context, j job) ([]byte, error) {
+	return a.runProcess(ctx, j.in, process{path: j.bin, args: nucleiArgs(j)})
+}
+
+// nucleiArgs points nuclei at the vetted address. Nuclei has no option to
+// pin a name to an address (-resolvers only picks DNS servers, which would
+// still answer whatever the name's owner wants at scan time), so the URL
+// carries the address and a Host header carries the name. The trade-off:
+// name-based HTTP virtual hosts are scanned correctly, but TLS gets the
+// address as SNI (an SNI-routed site may present its default certificate
+// and site), and templates that print the host show the address.
+// -disable-redirects keeps nuclei from following a redirect to the name,
+// which it would resolve itself; -no-interactsh keeps out-of-band payloads
+// (and the tenant's data in them) away from public interaction servers.
+func nucleiArgs(j job) []string {
+	target, host := nucleiTarget(j)
+	args := []string{"-u", target}
+	if host != "" {
+		args = append(args, "-H", "Host: "+host)
+	}
+	return append(args, "-jsonl", "-silent", "-disable-update-check", "-no-interactsh", "-disable-redirects", "-exclude-tags", "dos")
+}
+
+// nucleiTarget returns the input nuclei connects to and, for a named
+// target, the Host header that names it.
+func nucleiTarget(j job) (target, host string) {
+	if !j.t.IsIP() {
+		host = j.t.Host
+	}
+	if j.t.Kind == targets.KindURL {
+		if u, err := url.Parse(j.t.URL); err == nil {
+			if host != "" {
+				host = u.Host // the name, and the port when the URL has one
+			}
+			u.Host = hostPort(j.addr, u.Port())
+			return u.String(), host
+		}
+	}
+	port := ""
+	if j.t.Port > 0 {
+		port = strconv.Itoa(j.t.Port)
+		if host != "" {
+			host = net.JoinHostPort(host, port)
+		}
+	}
+	// A bare host (no scheme): nuclei probes it over https and http itself.
+	return hostPort(j.addr, port), host
+}
+
+func hostPort(addr netip.Addr, port string) string {
+	if port == "" {
+		if addr.Is6() {
+			return "[" + addr.String() + "]"
+		}
+		return addr.String()
+	}
+	return net.JoinHostPort(addr.String(), port)
+}
+
+// zapEmptyReport is what an unreachable target yields, in ZAP's XML format:
+// no web server, nothing found (as nikto and nmap report it).
+const zapEmptyReport = "<?xml version=\"1.0\"?>\n<OWASPZAPReport></OWASPZAPReport>\n"
+
+// runZAP runs ZAP's quick scan (spider, then active scan) and reads its XML
+// report. ZAP is a JVM, so the name is pinned to the vetted address the JVM
+// way: jdk.net.hosts.file replaces DNS for the whole process with a file
+// that holds only that mapping. The URL keeps the name (correct SNI, Host
+// header and cookies), redirects to the name stay on the address, and any
+// other name ZAP meets does not resolve at all.
+func (a *Activities) runZAP(ctx context.Context, j job) ([]byte, error) {
+	target, ok := zapURL(ctx, j)
+	if !ok {
+		return []byte(zapEmptyReport), nil
+	}
+	dir, err := os.MkdirTemp("", "secureops-zap-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	hosts := filepath.Join(dir, "hosts")
+	pin := "# only the address the scan policy accepted\n"
+	if !j.t.IsIP() {
+		pin += j.addr.String() + " " + j.t.Host + "\n"
+	}
+	if err := os.WriteFile(hosts, []byte(pin), 0o600); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(dir, "report.xml")
+	javaOpts := "-Djdk.net.hosts.file=" + hosts
+	if v := os.Getenv("JAVA_TOOL_OPTIONS"); v != "" {
+		javaOpts = v + " " + javaOpts
+	}
+	_, err = a.runProcess(ctx, j.in, process{
+		path: j.bin,
+		args: zapArgs(target, filepath.Join(dir, "home"), out),
+		env:  []string{"JAVA_TOOL_OPTIONS=" + javaOpts},
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, err := readBounded(out)
+	if err != nil {
+		return nil, fmt.Errorf("zap wrote no report: %w", err)
+	}
+	return b, nil
+}
+
+// zapArgs: -silent stops ZAP's own calls home (update and news checks);
+// -dir gives each run its own home, since two ZAPs cannot share one.
+func zapArgs(target, home, out string) []string {
+	return []string{"-cmd", "-silent", "-dir", home, "-quickurl", target, "-quickout", out, "-quickprogress"}
+}
+
+// zapURL is the URL ZAP starts from: a url target's own, else the first web
+// endpoint on the host (https on 443 before http on 80).
+func zapURL(ctx context.Context, j job) (string, bool) {
+	if j.t.Kind == targets.KindURL {
+		return j.t.URL, true
+	}
+	eps := webEndpoints(ctx, j)
+	if len(eps) == 0 {
+		return "", false
+	}
+	ep := eps[0]
+	scheme := "http"
+	if ep.TLS {
+		scheme = "https"
+	}
+	host := j.t.Host
+	if (ep.TLS && ep.Port != 443) || (!ep.TLS && ep.Port != 80) {
+		host = net.JoinHostPort(j.t.Host, strconv.Itoa(ep.Port))
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return (&url.URL{Scheme: scheme, Host: host, Path: "/"}).String(), true
+}

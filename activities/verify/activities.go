@@ -1,0 +1,281 @@
+// Package verify checks that a tenant controls a target before it may be
+// scanned actively: a DNS TXT record at _secureops-challenge.<name> or a file
+// at /.well-known/secureops-verification.txt, both holding the target's token.
+package verify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/targets"
+)
+
+// Activity names.
+const (
+	CheckName = "verify.Check"
+)
+
+// DNSPrefix is the label the TXT record lives under.
+const DNSPrefix = "_secureops-challenge."
+
+// WellKnownPath is where the verification file is served.
+const WellKnownPath = "/.well-known/secureops-verification.txt"
+
+// TXTValue is what the TXT record (or the file) must contain.
+func TXTValue(token string) string { return "secureops-verification=" + token }
+
+// TXTResolver is the part of net.Resolver the DNS method needs.
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// Activities checks ownership proofs.
+type Activities struct {
+	DB       *db.DB
+	Policy   targets.Policy
+	Resolver targets.Resolver
+	TXT      TXTResolver
+	// Timeout bounds each DNS or HTTP attempt (default 10 s).
+	Timeout time.Duration
+}
+
+// CheckInput is one check of one target.
+type CheckInput struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	TargetID uuid.UUID `json:"target_id"`
+	// Final turns a failed check into the target's final "failed" state.
+	Final bool `json:"final"`
+}
+
+// CheckResult is the target's verification state after the check.
+type CheckResult struct {
+	Status string `json:"status"` // verified, pending, failed, or gone (deleted / no longer pending)
+	Method string `json:"method,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Check looks for the proof once and records the outcome on the target.
+// Network and DNS failures are outcomes here, not errors: the workflow
+// decides when to look again. Only database trouble is retried.
+func (a *Activities) Check(ctx context.Context, in CheckInput) (CheckResult, error) {
+	var t dbq.Target
+	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		t, err = db.Q.TargetGet(ctx, tx, in.TargetID)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return CheckResult{Status: "gone", Detail: "the target was deleted"}, nil
+	}
+	if err != nil {
+		return CheckResult{}, err
+	}
+	if t.VerificationStatus != "pending" {
+		return CheckResult{Status: statusOf(t.VerificationStatus), Method: t.VerificationMethod}, nil
+	}
+	method, detail := a.probe(ctx, t)
+	status := "pending"
+	switch {
+	case method != "":
+		status = "verified"
+	case in.Final:
+		status = "failed"
+	}
+	var res CheckResult
+	err = a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.TargetVerificationChecked(ctx, tx, dbq.TargetVerificationCheckedParams{
+			ID: t.ID, Status: status, Method: method, Error: truncate(detail, 1000),
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			res = CheckResult{Status: "gone", Detail: "the target is no longer pending verification"}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res = CheckResult{Status: row.VerificationStatus, Method: row.VerificationMethod, Detail: row.VerificationError}
+		return nil
+	})
+	return res, err
+}
+
+func statusOf(s string) string {
+	switch s {
+	case "verified", "not_required":
+		return "verified"
+	case "failed":
+		return "failed"
+	}
+	return "gone"
+}
+
+// probe tries every method the target allows and returns the one that
+// proved ownership, or why none did.
+func (a *Activities) probe(ctx context.Context, row dbq.Target) (method, detail string) {
+	t, err := targets.ParseAs(targets.Kind(row.Kind), row.Value)
+	if err != nil {
+		return "", "the stored target no longer parses: " + err.Error()
+	}
+	want := row.VerificationToken
+	var reasons []string
+	if !t.IsIP() && t.Host != "" {
+		ok, why := a.checkDNS(ctx, t.Host, want)
+		if ok {
+			return "dns", ""
+		}
+		reasons = append(reasons, why)
+	}
+	for _, u := range WellKnownURLs(t) {
+		ok, why := a.checkHTTP(ctx, t, u, want)
+		if ok {
+			return "http", ""
+		}
+		reasons = append(reasons, why)
+	}
+	return "", strings.Join(reasons, "; ")
+}
+
+func (a *Activities) timeout() time.Duration {
+	if a.Timeout > 0 {
+		return a.Timeout
+	}
+	return 10 * time.Second
+}
+
+func (a *Activities) checkDNS(ctx context.Context, host, token string) (bool, string) {
+	r := a.TXT
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout())
+	defer cancel()
+	name := DNSPrefix + host
+	recs, err := r.LookupTXT(ctx, name)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return false, "no TXT record at " + name
+		}
+		return false, "TXT lookup of " + name + " failed: " + err.Error()
+	}
+	for _, rec := range recs {
+		if matches(rec, token) {
+			return true, ""
+		}
+	}
+	return false, fmt.Sprintf("TXT record at %s does not contain %s", name, TXTValue(token))
+}
+
+// WellKnownURLs lists where the file may be: the URL's own origin, or for a
+// name or address HTTPS then HTTP on the given (or default) port.
+func WellKnownURLs(t targets.Target) []string {
+	if t.Kind == targets.KindURL {
+		u, err := url.Parse(t.URL)
+		if err != nil {
+			return nil
+		}
+		return []string{u.Scheme + "://" + u.Host + WellKnownPath}
+	}
+	host := t.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if t.Port > 0 {
+		hp := host + ":" + strconv.Itoa(t.Port)
+		return []string{"https://" + hp + WellKnownPath, "http://" + hp + WellKnownPath}
+	}
+	return []string{"https://" + host + WellKnownPath, "http://" + host + WellKnownPath}
+}
+
+func (a *Activities) checkHTTP(ctx context.Context, t targets.Target, rawURL, token string) (bool, string) {
+	// The name is resolved once and every address checked against the scan
+	// policy: verification must not become a way to reach internal services.
+	addr, err := targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
+	if err != nil {
+		return false, rawURL + ": " + err.Error()
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false, rawURL + ": " + err.Error()
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	dialTo := netip.AddrPortFrom(addr, uint16(mustAtoi(port))).String()
+	d := &net.Dialer{Timeout: a.timeout()}
+	client := &http.Client{
+		Timeout: a.timeout(),
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, dialTo)
+			},
+			// The proof is the token served at an address the name resolves
+			// to; a self-signed or expired certificate does not weaken it.
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: t.Host}, //nolint:gosec
+			DisableKeepAlives: true,
+		},
+		// A redirect could lead anywhere, including past the policy.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return false, rawURL + ": " + err.Error()
+	}
+	req.Header.Set("User-Agent", "SecureOps-Verifier/1")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, rawURL + ": " + shortNetErr(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Sprintf("%s answered %d", rawURL, resp.StatusCode)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	for _, line := range strings.Split(string(body), "\n") {
+		if matches(line, token) {
+			return true, ""
+		}
+	}
+	return false, rawURL + " does not contain the verification token"
+}
+
+func matches(s, token string) bool {
+	s = strings.TrimSpace(s)
+	return s == token || s == TXTValue(token)
+}
+
+func shortNetErr(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,322 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/findings"
+	"github.com/secureops/secureops/internal/targets"
+)
+
+var findingStatuses = []string{"new", "open", "fixed", "reopened", "false_positive", "accepted_risk"}
+
+// triageStatuses are the statuses a person may set; new and reopened are
+// facts only scans establish.
+var triageStatuses = []string{"open", "false_positive", "accepted_risk", "fixed"}
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// multi reads a filter given as repeated parameters or a comma list.
+func multi(q map[string][]string, name string) []string {
+	var out []string
+	for _, v := range q[name] {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	f := db.FindingFilter{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"),
+		Scanner: q.Get("scanner"), CVE: q.Get("cve"), Text: q.Get("q"), Host: q.Get("host")}
+	if f.Text == "" {
+		f.Text = q.Get("text")
+	}
+	for _, v := range multi(q, "severity") {
+		if !findings.Severity(v).Valid() {
+			writeError(w, r, invalid("severity", "severity must be one or more of critical, high, medium, low, info"))
+			return
+		}
+		f.Severities = append(f.Severities, v)
+	}
+	for _, v := range multi(q, "status") {
+		if !oneOf(v, findingStatuses) {
+			writeError(w, r, invalid("status", "status must be one or more of "+strings.Join(findingStatuses, ", ")))
+			return
+		}
+		f.Statuses = append(f.Statuses, v)
+	}
+	if f.Sort != "" {
+		if _, ok := db.FindingSorts[strings.TrimPrefix(f.Sort, "-")]; !ok {
+			writeError(w, r, invalid("sort", "sort must be one of last_seen_at, first_seen_at, severity, cvss_score, optionally prefixed with - for descending"))
+			return
+		}
+	}
+	if len(f.CVE) > 64 || len(f.Text) > 200 || len(f.Scanner) > 64 {
+		writeError(w, r, invalid("q", "filters are limited to 200 characters (cve and scanner to 64)"))
+		return
+	}
+	targetID := q.Get("target_id")
+	if v := q.Get("target"); v != "" {
+		t, err := targets.Parse(v)
+		if err != nil {
+			writeError(w, r, invalid("target", err.Error()))
+			return
+		}
+		f.ScanTarget = t.String()
+	}
+	var rows []dbq.Finding
+	var next string
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		if targetID != "" {
+			id, err := uuid.Parse(targetID)
+			if err != nil {
+				return invalid("target_id", "target_id must be a UUID")
+			}
+			t, err := db.Q.TargetGet(ctx, tx, id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return invalid("target_id", "no target with this id")
+			} else if err != nil {
+				return err
+			}
+			f.ScanTarget = t.Value
+		}
+		var err error
+		rows, next, err = db.ListFindings(ctx, tx, f)
+		if errors.Is(err, db.ErrBadCursor) {
+			return invalid("cursor", "cursor is not one this API returned for this sort")
+		}
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page := findingPage{Items: make([]FindingView, 0, len(rows))}
+	if next != "" {
+		page.NextCursor = &next
+	}
+	for _, f := range rows {
+		page.Items = append(page.Items, findingView(f))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+type findingDetail struct {
+	FindingView
+	Occurrences []occurrenceView `json:"occurrences"`
+	Events      []eventView      `json:"events"`
+}
+
+type occurrenceView struct {
+	ScanID    uuid.UUID `json:"scan_id"`
+	Target    string    `json:"target"`
+	Source    string    `json:"source"`
+	Status    string    `json:"scan_status"`
+	Change    string    `json:"change"`
+	Severity  string    `json:"severity"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type eventView struct {
+	Actor      string    `json:"actor"`
+	FromStatus string    `json:"from_status"`
+	ToStatus   string    `json:"to_status"`
+	Comment    string    `json:"comment"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var d findingDetail
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		f, err := db.Q.FindingGet(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		d.FindingView = findingView(f)
+		occ, err := db.Q.FindingOccurrences(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		d.Occurrences = make([]occurrenceView, 0, len(occ))
+		for _, o := range occ {
+			d.Occurrences = append(d.Occurrences, occurrenceView{ScanID: o.ScanID, Target: o.Target, Source: o.Source,
+				Status: o.Status, Change: o.Change, Severity: o.Severity, CreatedAt: o.CreatedAt})
+		}
+		evs, err := db.Q.FindingEvents(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		d.Events = make([]eventView, 0, len(evs))
+		for _, e := range evs {
+			d.Events = append(d.Events, eventView{Actor: e.Actor, FromStatus: e.FromStatus, ToStatus: e.ToStatus, Comment: e.Comment, CreatedAt: e.CreatedAt})
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+type findingPatch struct {
+	Status  string `json:"status"`
+	Comment string `json:"comment"`
+}
+
+func (p findingPatch) validate() error {
+	if !oneOf(p.Status, triageStatuses) {
+		return invalid("status", "status must be one of "+strings.Join(triageStatuses, ", "))
+	}
+	if len(p.Comment) > 4000 {
+		return invalid("comment", "comment must be at most 4000 characters")
+	}
+	return nil
+}
+
+func actorOf(a *auth.Access) string {
+	p := a.Principal
+	switch {
+	case p.IsAPIKey():
+		return "apikey:" + p.APIKeyID.String()
+	case p.Impersonating():
+		return "user:" + p.RealUserID.String() + " as user:" + p.UserID.String()
+	default:
+		return "user:" + p.UserID.String()
+	}
+}
+
+// triage moves one finding, records the event and the audit entry. Setting
+// the status a finding already has only adds the comment.
+func triage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, id uuid.UUID, p findingPatch) (dbq.Finding, error) {
+	cur, err := db.Q.FindingGetForUpdate(ctx, tx, id)
+	if err != nil {
+		return cur, err
+	}
+	f := cur
+	if cur.Status != p.Status {
+		if f, err = db.Q.FindingSetStatus(ctx, tx, dbq.FindingSetStatusParams{ID: id, Status: p.Status}); err != nil {
+			return f, err
+		}
+	}
+	if err := db.Q.FindingEventAdd(ctx, tx, dbq.FindingEventAddParams{
+		TenantID: cur.TenantID, FindingID: id, Actor: actorOf(a), FromStatus: cur.Status, ToStatus: p.Status, Comment: p.Comment,
+	}); err != nil {
+		return f, err
+	}
+	return f, audit(ctx, tx, r, a, cur.TenantID, "finding.triaged", "finding", id.String(),
+		map[string]any{"from": cur.Status, "to": p.Status, "comment": p.Comment})
+}
+
+func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var p findingPatch
+	if err := decodeJSON(r, &p, 16<<10); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := p.validate(); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var f dbq.Finding
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		f, err = triage(ctx, tx, r, a, id, p)
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, findingView(f))
+}
+
+type bulkPatch struct {
+	IDs     []uuid.UUID `json:"ids"`
+	Status  string      `json:"status"`
+	Comment string      `json:"comment"`
+}
+
+// findingBulkPatch triages up to 1000 findings atomically: all move or none
+// (an unknown id answers 404 naming it, and nothing changes).
+func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) {
+	var b bulkPatch
+	if err := decodeJSON(r, &b, 256<<10); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p := findingPatch{Status: b.Status, Comment: b.Comment}
+	if err := p.validate(); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if len(b.IDs) == 0 || len(b.IDs) > 1000 {
+		writeError(w, r, invalid("ids", "ids must list 1 to 1000 finding ids"))
+		return
+	}
+	seen := map[uuid.UUID]bool{}
+	for i, id := range b.IDs {
+		if seen[id] {
+			writeError(w, r, invalid(fmt.Sprintf("ids[%d]", i), "finding listed twice"))
+			return
+		}
+		seen[id] = true
+	}
+	changed := 0
+	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		for _, id := range b.IDs {
+			f, err := triage(ctx, tx, r, a, id, p)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return statusErr(http.StatusNotFound, "finding "+id.String()+" not found; nothing was changed")
+			}
+			if err != nil {
+				return err
+			}
+			if f.Status == p.Status {
+				changed++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "status": p.Status})
+}

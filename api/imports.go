@@ -1,0 +1,263 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/parsers"
+	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/workflows/scan"
+)
+
+// MaxImportBytes is the largest report an import accepts.
+const MaxImportBytes = 100 << 20
+
+type importForm struct {
+	scanner    string
+	targetID   string
+	target     string
+	targetKind string
+	complete   string
+	file       []byte
+	filename   string
+}
+
+// readImportForm streams the multipart body: the report is read once, up to
+// the limit, and small fields are bounded so a hostile form cannot make us
+// buffer more than the report.
+func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return nil, statusErr(http.StatusUnsupportedMediaType, "send the report as multipart/form-data with fields scanner, file and target_id or target")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxImportBytes+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+	}
+	f := &importForm{}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
+			}
+			return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+		}
+		name := part.FormName()
+		if name == "file" {
+			if f.file != nil {
+				return nil, invalid("file", "send exactly one file")
+			}
+			f.filename = part.FileName()
+			b, err := io.ReadAll(io.LimitReader(part, MaxImportBytes+1))
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
+				}
+				return nil, &ValidationError{Detail: "reading the file failed: " + err.Error()}
+			}
+			if len(b) > MaxImportBytes {
+				return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
+			}
+			f.file = b
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(part, 4097))
+		if err != nil {
+			return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+		}
+		if len(b) > 4096 {
+			return nil, invalid(name, name+" must be at most 4096 bytes")
+		}
+		v := strings.TrimSpace(string(b))
+		switch name {
+		case "scanner":
+			f.scanner = v
+		case "target_id":
+			f.targetID = v
+		case "target":
+			f.target = v
+		case "target_kind":
+			f.targetKind = v
+		case "complete":
+			f.complete = v
+		default:
+			return nil, invalid(name, "unknown field "+strconv.Quote(name)+"; the fields are scanner, file, target_id, target, target_kind, complete")
+		}
+	}
+	return f, nil
+}
+
+// scanImport accepts a report from the tenant's own tools (Trivy in CI, a ZAP
+// run, a DefectDojo generic export) and stores it through the same workflow
+// and ingest path as a scan. The report is parsed here first so a bad file
+// is a 422 naming the problem, not a failed workflow.
+func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
+	form, err := readImportForm(r, w)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	switch {
+	case form.scanner == "":
+		writeError(w, r, invalid("scanner", "scanner is required: one of "+strings.Join(parsers.Scanners, ", ")))
+		return
+	case form.file == nil:
+		writeError(w, r, invalid("file", "file is required"))
+		return
+	case (form.targetID == "") == (form.target == ""):
+		writeError(w, r, invalid("target_id", "give either target_id (a registered target) or target"))
+		return
+	}
+	complete := true
+	if form.complete != "" {
+		if complete, err = strconv.ParseBool(form.complete); err != nil {
+			writeError(w, r, invalid("complete", "complete must be true or false"))
+			return
+		}
+	}
+	parsed, err := parsers.Parse(form.scanner, form.file)
+	if err != nil {
+		if errors.Is(err, parsers.ErrUnknownScanner) {
+			writeError(w, r, statusErr(http.StatusUnprocessableEntity, fmt.Sprintf("unknown report format %q; known: %s", form.scanner, strings.Join(parsers.Scanners, ", "))))
+			return
+		}
+		writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
+		return
+	}
+	var pt targets.Target
+	if form.target != "" {
+		if pt, err = targets.ParseAs(targets.Kind(form.targetKind), form.target); err != nil {
+			writeError(w, r, invalid("target", err.Error()))
+			return
+		}
+	}
+	a := accessFrom(r.Context())
+	if err := requireTenant(a); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := uuid.New()
+	var in scan.Input
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		var t dbq.Target
+		if form.targetID != "" {
+			tid, err := uuid.Parse(form.targetID)
+			if err != nil {
+				return invalid("target_id", "target_id must be a UUID")
+			}
+			if t, err = db.Q.TargetGet(ctx, tx, tid); errors.Is(err, pgx.ErrNoRows) || (err == nil && t.TenantID != a.TenantID) {
+				return invalid("target_id", "no target with this id in the acting tenant")
+			} else if err != nil {
+				return err
+			}
+		} else {
+			// Uploads need no ownership proof (nothing is scanned), but the
+			// target is registered so its findings group and list with it.
+			row, err := s.registerTarget(ctx, tx, a.TenantID, pt, "")
+			if err != nil {
+				return err
+			}
+			t = targetFromCreateRow(row)
+		}
+		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
+			ID: id, TenantID: a.TenantID, Target: t.Value, Scanners: []string{form.scanner}, WorkflowID: scan.WorkflowID(id),
+			TargetID: uuid.NullUUID{UUID: t.ID, Valid: true}, Source: "import", Complete: complete,
+		}); err != nil {
+			return err
+		}
+		rid, err := db.Q.ScanReportUpsert(ctx, tx, dbq.ScanReportUpsertParams{TenantID: a.TenantID, ScanID: id, Scanner: form.scanner, Content: form.file})
+		if err != nil {
+			return err
+		}
+		in = scan.Input{TenantID: a.TenantID, ScanID: id, Target: t.Value, Scanners: []string{form.scanner}, ReportID: &rid}
+		return audit(ctx, tx, r, a, uuid.Nil, "scan.imported", "scan", id.String(),
+			map[string]any{"target": t.Value, "scanner": form.scanner, "bytes": len(form.file), "filename": form.filename})
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !s.startScan(w, r, in) {
+		return
+	}
+	w.Header().Set("Location", "/api/v1/scans/"+id.String())
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"id": id, "workflow_id": scan.WorkflowID(id), "status": "queued", "target": in.Target,
+		"scanner": form.scanner, "findings_in_report": len(parsed),
+	})
+}
+
+func (s *Server) scanList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	params := dbq.ScanListParams{Lim: int32(limit + 1)}
+	if v := q.Get("status"); v != "" {
+		if !oneOf(v, []string{"queued", "running", "completed", "failed", "cancelled"}) {
+			writeError(w, r, invalid("status", "status must be one of queued, running, completed, failed, cancelled"))
+			return
+		}
+		params.Status = &v
+	}
+	if v := q.Get("target_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			writeError(w, r, invalid("target_id", "target_id must be a UUID"))
+			return
+		}
+		params.TargetID = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	if v := q.Get("cursor"); v != "" {
+		ts, id, err := decodeTimeCursor(v)
+		if err != nil {
+			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
+			return
+		}
+		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
+	}
+	var rows []dbq.Scan
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		rows, err = db.Q.ScanList(ctx, tx, params)
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page := struct {
+		Items      []ScanView `json:"items"`
+		NextCursor *string    `json:"next_cursor"`
+	}{Items: make([]ScanView, 0, len(rows))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		c := encodeTimeCursor(last.CreatedAt, last.ID)
+		page.NextCursor = &c
+	}
+	for _, sc := range rows {
+		page.Items = append(page.Items, scanView(sc))
+	}
+	writeJSON(w, http.StatusOK, page)
+}
