@@ -8,6 +8,7 @@ BIN       := $(CURDIR)/bin
 DATA_DIR  ?= $(CURDIR)/.data
 SQLC_VERSION          := v1.31.1
 KRATOS_VERSION        := v1.3.1
+STRIPE_MOCK_VERSION   := v0.185.0
 
 export PATH := $(BIN):$(PATH)
 
@@ -22,6 +23,11 @@ deps: ## Install missing Debian packages (postgresql, nmap, nikto)
 $(BIN)/sqlc:
 	GOBIN=$(BIN) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
 
+# stripe-mock: newer versions drop the usage-records endpoint stripe-go v76
+# uses, older ones lack billing meters. Keep in step with internal/stripemock.
+$(BIN)/stripe-mock:
+	GOBIN=$(BIN) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
 # workflowcheck and Kratos are pinned in their own tool modules (tools/*):
 # their dependency graphs must not leak into ours.
 $(BIN)/workflowcheck: tools/workflowcheck/go.mod
@@ -33,7 +39,7 @@ $(BIN)/kratos: tools/kratos/go.mod
 	  -o $(BIN)/kratos github.com/ory/kratos
 
 .PHONY: tools
-tools: $(BIN)/sqlc $(BIN)/workflowcheck $(BIN)/kratos ## Build pinned Go tools into ./bin (sqlc, workflowcheck, kratos)
+tools: $(BIN)/sqlc $(BIN)/workflowcheck $(BIN)/kratos $(BIN)/stripe-mock ## Build pinned Go tools into ./bin (sqlc, workflowcheck, kratos, stripe-mock)
 
 .PHONY: build
 build: ## Build bin/secureops with the embedded Temporal server (dev) 
@@ -56,7 +62,7 @@ test: deps tools ## Install what is missing, start a throwaway Postgres, vet and
 	./scripts/test.sh
 
 .PHONY: bench
-bench: deps ## Run the benchmarks (performance targets live here, not in tests)
+bench: deps tools ## Run the benchmarks (performance targets live here, not in tests)
 	./scripts/test.sh bench
 
 .PHONY: lint

@@ -15,6 +15,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/temporalx"
 )
 
 // Listener is the API's bound address, known once the app has started.
@@ -22,10 +23,13 @@ type Listener struct{ Addr net.Addr }
 
 // Module serves the API on config.HTTPAddr for the app's lifetime.
 var Module = fx.Module("api",
-	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger) *Server {
+	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec) *Server {
 		s := &Server{
 			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit,
 			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits,
+			Onboarding: OnboardingOptions{
+				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
+			},
 		}
 		if c.KratosPublicURL != "" && c.KratosAdminURL != "" {
 			s.Kratos = kratos.New(c.KratosPublicURL, c.KratosAdminURL, nil, 30*time.Second)

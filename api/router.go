@@ -41,11 +41,14 @@ type Server struct {
 	Kratos *kratos.Client
 	// RateLimit is requests per minute per API key or session (0: 600).
 	RateLimit int
+	// Onboarding configures sign-up, the first key's reveal and the codec.
+	Onboarding OnboardingOptions
 
 	limiter *httprate.RateLimiter
 	// failures counts failed authentications per client IP: junk
 	// credentials cost a database or Kratos round trip each.
 	failures *httprate.RateLimiter
+	signup   signupLimits
 }
 
 // Route is one operation and the permission it requires. Every route is
@@ -68,6 +71,13 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/openapi.json", auth.PermPublic, ServeOpenAPI},
 
 		{"GET", "/api/v1/me", auth.PermAuthenticated, s.me},
+
+		{"POST", "/api/v1/signup", auth.PermPublic, s.signupCreate},
+		{"GET", "/api/v1/signup/{signup_id}", auth.PermPublic, s.signupGet},
+		{"POST", "/api/v1/api-keys/initial/reveal", auth.PermInitialKeyReveal, s.initialKeyReveal},
+		{"GET", "/api/v1/admin/outbox", auth.PermPlatformTenants, s.adminOutboxList},
+		{"POST", "/api/v1/codec/encode", auth.PermPlatformTenants, s.codecHandler(false)},
+		{"POST", "/api/v1/codec/decode", auth.PermPlatformTenants, s.codecHandler(true)},
 
 		{"POST", "/api/v1/scans", auth.PermScansStart, s.scanCreate},
 		{"GET", "/api/v1/scans", auth.PermFindingsView, s.scanList},
@@ -146,6 +156,7 @@ func (s *Server) Router() (chi.Router, error) {
 	}
 	m := newHTTPMetrics(reg)
 	r.Use(middleware.RequestID, requestContext, m.accessLog, recoverer)
+	r.Use(s.codecCORS)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no route for " + r.URL.Path, Instance: r.URL.Path})
 	})

@@ -47,6 +47,9 @@ type Deps struct {
 type Workers struct {
 	log     *slog.Logger
 	workers []worker.Worker
+	// background tasks run while the workers run (onboarding's janitor).
+	background []func(context.Context)
+	cancel     context.CancelFunc
 }
 
 // ParseQueues validates a --queues value; empty means all.
@@ -121,6 +124,12 @@ func New(d Deps, queues []string) (*Workers, error) {
 				Log:        d.Log,
 			}
 			w.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
+		case temporalx.QueueOnboarding:
+			bg, err := registerOnboarding(w, d)
+			if err != nil {
+				return nil, err
+			}
+			ws.background = append(ws.background, bg)
 		}
 		ws.workers = append(ws.workers, w)
 	}
@@ -137,11 +146,19 @@ func (ws *Workers) Start() error {
 			return err
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ws.cancel = cancel
+	for _, bg := range ws.background {
+		go bg(ctx)
+	}
 	return nil
 }
 
 // Stop stops every worker, waiting for running activities up to the stop timeout.
 func (ws *Workers) Stop() {
+	if ws.cancel != nil {
+		ws.cancel()
+	}
 	for _, w := range ws.workers {
 		w.Stop()
 	}

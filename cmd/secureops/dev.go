@@ -31,7 +31,7 @@ import (
 
 func devCmd() *cobra.Command {
 	var dataDir string
-	var apiPort, temporalPort, uiPort, kratosPublic, kratosAdmin int
+	var apiPort, temporalPort, uiPort, kratosPublic, kratosAdmin, stripePort int
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run the whole platform in one process on embedded defaults (Temporal + UI, PostgreSQL, API, workers)",
@@ -90,6 +90,23 @@ func devCmd() *cobra.Command {
 				cfg.KratosPublicURL, cfg.KratosAdminURL = kp.PublicURL, kp.AdminURL
 			}
 
+			stopOnboarding, err := devOnboarding(ctx, &cfg, abs, stripePort, log)
+			if err != nil {
+				return err
+			}
+			defer stopOnboarding()
+			if os.Getenv("HTTP_ADDR") == "" {
+				cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(apiPort)
+			}
+			codecEndpoint := ""
+			if len(cfg.CodecKeys) > 0 && !strings.HasPrefix(cfg.HTTPAddr, ":") {
+				// The Web UI decodes payloads through the API, with the
+				// platform admin's Kratos session cookie.
+				codecEndpoint = "http://" + cfg.HTTPAddr + "/api/v1/codec"
+				cfg.CodecCORSOrigins = append(cfg.CodecCORSOrigins,
+					"http://127.0.0.1:"+strconv.Itoa(uiPort), "http://localhost:"+strconv.Itoa(uiPort))
+			}
+
 			ts, err := devserver.Start(ctx, devserver.Options{
 				DBFile:           filepath.Join(abs, "temporal.db"),
 				FrontendPort:     temporalPort,
@@ -97,6 +114,7 @@ func devCmd() *cobra.Command {
 				Namespace:        cfg.TemporalNamespace,
 				SearchAttributes: temporalx.SearchAttributeTypes,
 				Logger:           log.With("component", "temporal-server"),
+				UICodecEndpoint:  codecEndpoint,
 			})
 			if err != nil {
 				return fmt.Errorf("embedded Temporal server: %w", err)
@@ -107,9 +125,6 @@ func devCmd() *cobra.Command {
 				}
 			}()
 			cfg.TemporalAddress = ts.FrontendHostPort()
-			if os.Getenv("HTTP_ADDR") == "" {
-				cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(apiPort)
-			}
 
 			var lis *api.Listener
 			app := fx.New(
@@ -141,6 +156,7 @@ func devCmd() *cobra.Command {
 				{"KRATOS_PUBLIC_URL", cfg.KratosPublicURL},
 				{"KRATOS_ADMIN_URL", cfg.KratosAdminURL},
 				{"SECUREOPS_DEMO_API_KEY", demo.APIKey},
+				{"STRIPE_API_BASE", cfg.StripeAPIBase},
 			}
 			if err := writeEndpoints(filepath.Join(abs, "endpoints.env"), endpoints); err != nil {
 				return err
@@ -171,6 +187,7 @@ func devCmd() *cobra.Command {
 	c.Flags().IntVar(&uiPort, "ui-port", envInt("TEMPORAL_UI_PORT", 8233), "Temporal Web UI port")
 	c.Flags().IntVar(&kratosPublic, "kratos-public-port", envInt("KRATOS_PUBLIC_PORT", 4433), "Kratos public API port")
 	c.Flags().IntVar(&kratosAdmin, "kratos-admin-port", envInt("KRATOS_ADMIN_PORT", 4434), "Kratos admin API port")
+	c.Flags().IntVar(&stripePort, "stripe-mock-port", envInt("STRIPE_MOCK_PORT", 12111), "stripe-mock HTTP port (HTTPS on the next port)")
 	return c
 }
 

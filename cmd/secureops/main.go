@@ -35,6 +35,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(apiCmd(), workerCmd(), migrateCmd(), findingsCmd(), adminCmd(), devCmd())
+	root.AddCommand(stripeCmd())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {

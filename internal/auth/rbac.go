@@ -54,13 +54,16 @@ const (
 	// PermCrossTenantView is "view another tenant's findings": only the
 	// platform admin policy grants it; there is no scope that contains it.
 	PermCrossTenantView Permission = "platform:cross_tenant_view"
+	// PermInitialKeyReveal is the owner's one-time reveal of the API key
+	// onboarding made: a person's act, not the platform's nor a machine's.
+	PermInitialKeyReveal Permission = "apikeys:reveal_initial"
 )
 
 // Permissions lists every grantable permission, in the matrix's order.
 var Permissions = []Permission{
 	PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
 	PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
-	PermPlatformTenants, PermPlatformImpersonate,
+	PermPlatformTenants, PermPlatformImpersonate, PermInitialKeyReveal,
 }
 
 // Scopes are the permissions an API key with role client_api can be granted.
@@ -75,6 +78,7 @@ var matrix = map[Role][]Permission{
 	RoleClientOwner: {
 		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
 		PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
+		PermInitialKeyReveal,
 	},
 	RoleClientAdmin: {
 		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
@@ -132,12 +136,12 @@ func (a *Access) Can(p Permission) bool {
 	pr := a.Principal
 	// An impersonating admin helps the user; they must not be able to hand
 	// themselves lasting access (keys, memberships) or touch money.
-	if pr.Impersonating() && (p == PermAPIKeysManage || p == PermBillingView || p == PermPlatformImpersonate || p == PermUsersManage) {
+	if pr.Impersonating() && (p == PermAPIKeysManage || p == PermBillingView || p == PermPlatformImpersonate || p == PermUsersManage || p == PermInitialKeyReveal) {
 		return false
 	}
 	// A key is a machine credential: it never mints keys or people, so a
 	// leaked key cannot outlive its own revocation.
-	if pr.IsAPIKey() && (p == PermAPIKeysManage || p == PermUsersManage) {
+	if pr.IsAPIKey() && (p == PermAPIKeysManage || p == PermUsersManage || p == PermInitialKeyReveal) {
 		return false
 	}
 	if a.Role == RoleClientAPI {

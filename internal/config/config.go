@@ -51,6 +51,7 @@ type Config struct {
 	// ScanLimits is the number of scans a tenant of each tier may run at
 	// once (SCAN_CONCURRENCY); more wait, queued, at the tenant's gate.
 	ScanLimits map[string]int
+	Onboarding
 }
 
 // DefaultScanLimits are the tiers' concurrent scans.
@@ -110,6 +111,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		return c, err
 	}
 	c.ScanLimits = limits
+	if err := loadOnboarding(&c); err != nil {
+		return c, err
+	}
 	switch c.Mode {
 	case ModeProduction, ModeDev, ModeTest:
 	default:

@@ -35,7 +35,7 @@ func startUI(ctx context.Context, o Options, frontend string) (*uiserver.Server,
 		Port:                port,
 		EnableUI:            true,
 		DefaultNamespace:    o.Namespace,
-		Codec:               uiconfig.Codec{Endpoint: o.UICodecEndpoint},
+		Codec:               uiconfig.Codec{Endpoint: o.UICodecEndpoint, IncludeCredentials: o.UICodecEndpoint != ""},
 		// Plain http on loopback: a Secure CSRF cookie would never come back
 		// and every write action in the UI would fail.
 		CORS:             uiconfig.CORS{AllowOrigins: origins, CookieInsecure: true},

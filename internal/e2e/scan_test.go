@@ -52,11 +52,13 @@ type options struct {
 	noWorkers bool
 	rateLimit int
 	resolver  *net.Resolver // DNS for scans and ownership checks (nil: system)
+	// configure adjusts the workers' and API's configuration (onboarding).
+	configure func(*config.Config)
 }
 
 func start(t *testing.T) *platform { return startWith(t, options{}) }
 
-func startWith(t *testing.T, o options) *platform {
+func startWith(t testing.TB, o options) *platform {
 	t.Helper()
 	if _, err := exec.LookPath("nmap"); err != nil {
 		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {
@@ -84,13 +86,25 @@ func startWith(t *testing.T, o options) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := temporalx.Dial(ctx, temporalx.ClientOptions{HostPort: ts.FrontendHostPort(), Namespace: ts.Namespace(), Logger: log, Metrics: metrics.Temporal})
+	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap", TemporalNamespace: ts.Namespace(), ScanLimits: config.DefaultScanLimits}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	if cfg.SealKey == nil {
+		cfg.SealKey = newKey(t)
+	}
+	var codec *temporalx.Codec
+	if len(cfg.CodecKeys) > 0 {
+		if codec, err = temporalx.NewCodec(cfg.CodecKeys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc, err := temporalx.Dial(ctx, temporalx.ClientOptions{HostPort: ts.FrontendHostPort(), Namespace: ts.Namespace(), Logger: log, Metrics: metrics.Temporal, Codec: codec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
 	h := d.OpenApp(t)
-	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap", ScanLimits: config.DefaultScanLimits}
 	ws, err := workers.New(workers.Deps{Client: tc, DB: h, Config: cfg, Log: log, Resolver: o.resolver}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +119,8 @@ func startWith(t *testing.T, o options) *platform {
 		t.Cleanup(ws.Stop)
 	}
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
-		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits}
+		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits,
+		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
 	router, err := srv.Router()
 	if err != nil {
 		t.Fatal(err)

@@ -187,3 +187,18 @@ func (c *Client) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
 
 // PublicAPI exposes the generated public client (tests drive login flows with it).
 func (c *Client) PublicAPI() *ory.APIClient { return c.public }
+
+// IdentityTenant returns metadata_public.tenant_id of an identity ("" when
+// unset); found is false for a missing identity. Onboarding uses it to tell
+// an identity it created from one that existed before.
+func (c *Client) IdentityTenant(ctx context.Context, id uuid.UUID) (tenant string, found bool, err error) {
+	ident, resp, err := c.admin.IdentityAPI.GetIdentity(ctx, id.String()).Execute()
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("kratos get identity: %w", err)
+	}
+	tenant, _ = ident.MetadataPublic["tenant_id"].(string)
+	return tenant, true, nil
+}

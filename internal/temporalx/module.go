@@ -13,9 +13,15 @@ import (
 
 // Module provides a connected client.Client and closes it on stop.
 var Module = fx.Module("temporal",
-	fx.Provide(func(lc fx.Lifecycle, c config.Config, log *slog.Logger, m *observability.Metrics) (client.Client, error) {
+	fx.Provide(func(c config.Config) (*Codec, error) {
+		if len(c.CodecKeys) == 0 {
+			return nil, nil
+		}
+		return NewCodec(c.CodecKeys)
+	}),
+	fx.Provide(func(lc fx.Lifecycle, c config.Config, log *slog.Logger, m *observability.Metrics, codec *Codec) (client.Client, error) {
 		cl, err := Dial(context.Background(), ClientOptions{
-			HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, Logger: log, Metrics: m.Temporal,
+			HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, Logger: log, Metrics: m.Temporal, Codec: codec,
 		})
 		if err != nil {
 			return nil, err

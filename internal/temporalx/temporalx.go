@@ -20,10 +20,13 @@ import (
 const (
 	QueueScans    = "scans"
 	QueueScanners = "scanners"
+	// QueueOnboarding runs sign-ups: Stripe, Kratos, DefectDojo and email
+	// calls that must not wait behind a long scan.
+	QueueOnboarding = "onboarding"
 )
 
 // AllQueues is what `secureops worker` serves without --queues, and what dev runs.
-var AllQueues = []string{QueueScans, QueueScanners}
+var AllQueues = []string{QueueScans, QueueScanners, QueueOnboarding}
 
 // Search attributes every workflow sets, so operators can filter the Web UI by
 // tenant, process kind and target.
@@ -46,6 +49,8 @@ type ClientOptions struct {
 	Namespace string
 	Logger    *slog.Logger
 	Metrics   client.MetricsHandler
+	// Codec, when set, encrypts every payload and failure (TEMPORAL_CODEC_KEY).
+	Codec *Codec
 }
 
 // Dial connects to the frontend and waits (up to a minute) until it answers,
@@ -55,6 +60,10 @@ func Dial(ctx context.Context, o ClientOptions) (client.Client, error) {
 		HostPort:       o.HostPort,
 		Namespace:      o.Namespace,
 		MetricsHandler: o.Metrics,
+	}
+	if o.Codec != nil {
+		opts.DataConverter = DataConverter(o.Codec)
+		opts.FailureConverter = FailureConverter(o.Codec)
 	}
 	if o.Logger != nil {
 		opts.Logger = sdklog.NewStructuredLogger(o.Logger.With("component", "temporal-sdk"))

@@ -11,6 +11,28 @@ import (
 	"github.com/google/uuid"
 )
 
+const emailOutboxGetByKey = `-- name: EmailOutboxGetByKey :one
+SELECT id, tenant_id, idempotency_key, to_address, subject, body_text, body_html, created_at, sent_at, provider_id FROM email_outbox WHERE idempotency_key = $1
+`
+
+func (q *Queries) EmailOutboxGetByKey(ctx context.Context, db DBTX, idempotencyKey string) (EmailOutbox, error) {
+	row := db.QueryRow(ctx, emailOutboxGetByKey, idempotencyKey)
+	var i EmailOutbox
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.IdempotencyKey,
+		&i.ToAddress,
+		&i.Subject,
+		&i.BodyText,
+		&i.BodyHtml,
+		&i.CreatedAt,
+		&i.SentAt,
+		&i.ProviderID,
+	)
+	return i, err
+}
+
 const emailOutboxInsert = `-- name: EmailOutboxInsert :one
 INSERT INTO email_outbox (tenant_id, idempotency_key, to_address, subject, body_text, body_html)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -94,4 +116,64 @@ func (q *Queries) EmailOutboxList(ctx context.Context, db DBTX, arg EmailOutboxL
 		return nil, err
 	}
 	return items, nil
+}
+
+const emailOutboxListAll = `-- name: EmailOutboxListAll :many
+SELECT id, tenant_id, idempotency_key, to_address, subject, body_text, body_html, created_at, sent_at, provider_id FROM email_outbox
+WHERE ($1::text IS NULL OR to_address = $1::text)
+  AND ($2::uuid IS NULL OR tenant_id = $2::uuid)
+ORDER BY created_at DESC, id
+LIMIT $3
+`
+
+type EmailOutboxListAllParams struct {
+	ToAddress *string       `json:"to_address"`
+	TenantID  uuid.NullUUID `json:"tenant_id"`
+	Lim       int32         `json:"lim"`
+}
+
+// Platform admins (admin policy): every tenant's mail, newest first.
+func (q *Queries) EmailOutboxListAll(ctx context.Context, db DBTX, arg EmailOutboxListAllParams) ([]EmailOutbox, error) {
+	rows, err := db.Query(ctx, emailOutboxListAll, arg.ToAddress, arg.TenantID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []EmailOutbox{}
+	for rows.Next() {
+		var i EmailOutbox
+		if err := rows.Scan(
+			&i.ID,
+			&i.TenantID,
+			&i.IdempotencyKey,
+			&i.ToAddress,
+			&i.Subject,
+			&i.BodyText,
+			&i.BodyHtml,
+			&i.CreatedAt,
+			&i.SentAt,
+			&i.ProviderID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const emailOutboxMarkSent = `-- name: EmailOutboxMarkSent :exec
+UPDATE email_outbox SET sent_at = COALESCE(sent_at, now()), provider_id = $2 WHERE idempotency_key = $1
+`
+
+type EmailOutboxMarkSentParams struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	ProviderID     string `json:"provider_id"`
+}
+
+func (q *Queries) EmailOutboxMarkSent(ctx context.Context, db DBTX, arg EmailOutboxMarkSentParams) error {
+	_, err := db.Exec(ctx, emailOutboxMarkSent, arg.IdempotencyKey, arg.ProviderID)
+	return err
 }

@@ -135,6 +135,15 @@ type Impersonation struct {
 	CreatedAt   time.Time  `json:"created_at"`
 }
 
+type InitialApiKey struct {
+	TenantID   uuid.UUID  `json:"tenant_id"`
+	ApiKeyID   uuid.UUID  `json:"api_key_id"`
+	Sealed     []byte     `json:"sealed"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	RevealedAt *time.Time `json:"revealed_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
 type Membership struct {
 	ID        uuid.UUID     `json:"id"`
 	UserID    uuid.UUID     `json:"user_id"`
@@ -204,6 +213,16 @@ type ScanSchedule struct {
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 
+type Signup struct {
+	ID         uuid.UUID `json:"id"`
+	TokenHash  []byte    `json:"token_hash"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	Slug       string    `json:"slug"`
+	Email      string    `json:"email"`
+	WorkflowID string    `json:"workflow_id"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
 type Target struct {
 	ID                    uuid.UUID  `json:"id"`
 	TenantID              uuid.UUID  `json:"tenant_id"`
@@ -230,16 +249,32 @@ type Team struct {
 }
 
 type Tenant struct {
-	ID        uuid.UUID     `json:"id"`
-	ParentID  uuid.NullUUID `json:"parent_id"`
-	Slug      string        `json:"slug"`
-	Name      string        `json:"name"`
-	Tier      string        `json:"tier"`
-	Status    string        `json:"status"`
-	Settings  []byte        `json:"settings"`
-	CreatedAt time.Time     `json:"created_at"`
-	UpdatedAt time.Time     `json:"updated_at"`
-	TenantID  uuid.NullUUID `json:"tenant_id"`
+	ID                   uuid.UUID     `json:"id"`
+	ParentID             uuid.NullUUID `json:"parent_id"`
+	Slug                 string        `json:"slug"`
+	Name                 string        `json:"name"`
+	Tier                 string        `json:"tier"`
+	Status               string        `json:"status"`
+	Settings             []byte        `json:"settings"`
+	CreatedAt            time.Time     `json:"created_at"`
+	UpdatedAt            time.Time     `json:"updated_at"`
+	TenantID             uuid.NullUUID `json:"tenant_id"`
+	StripeCustomerID     *string       `json:"stripe_customer_id"`
+	StripeSubscriptionID *string       `json:"stripe_subscription_id"`
+	DefectdojoProductID  *int64        `json:"defectdojo_product_id"`
+	FailureReason        *string       `json:"failure_reason"`
+	OnboardingAttempt    int32         `json:"onboarding_attempt"`
+}
+
+type TenantScanPolicy struct {
+	TenantID           uuid.UUID       `json:"tenant_id"`
+	Tier               string          `json:"tier"`
+	Scanners           []string        `json:"scanners"`
+	MaxConcurrentScans int32           `json:"max_concurrent_scans"`
+	ScheduleInterval   pgtype.Interval `json:"schedule_interval"`
+	InitialTarget      *string         `json:"initial_target"`
+	CreatedAt          time.Time       `json:"created_at"`
+	UpdatedAt          time.Time       `json:"updated_at"`
 }
 
 type UsageEvent struct {

@@ -15,7 +15,7 @@ import (
 const tenantCreate = `-- name: TenantCreate :one
 INSERT INTO tenants (id, parent_id, slug, name, tier, status)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id
+RETURNING id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt
 `
 
 type TenantCreateParams struct {
@@ -48,12 +48,17 @@ func (q *Queries) TenantCreate(ctx context.Context, db DBTX, arg TenantCreatePar
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.TenantID,
+		&i.StripeCustomerID,
+		&i.StripeSubscriptionID,
+		&i.DefectdojoProductID,
+		&i.FailureReason,
+		&i.OnboardingAttempt,
 	)
 	return i, err
 }
 
 const tenantGet = `-- name: TenantGet :one
-SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id FROM tenants WHERE id = $1
+SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt FROM tenants WHERE id = $1
 `
 
 func (q *Queries) TenantGet(ctx context.Context, db DBTX, id uuid.UUID) (Tenant, error) {
@@ -70,12 +75,17 @@ func (q *Queries) TenantGet(ctx context.Context, db DBTX, id uuid.UUID) (Tenant,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.TenantID,
+		&i.StripeCustomerID,
+		&i.StripeSubscriptionID,
+		&i.DefectdojoProductID,
+		&i.FailureReason,
+		&i.OnboardingAttempt,
 	)
 	return i, err
 }
 
 const tenantGetBySlug = `-- name: TenantGetBySlug :one
-SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id FROM tenants WHERE slug = $1
+SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt FROM tenants WHERE slug = $1
 `
 
 func (q *Queries) TenantGetBySlug(ctx context.Context, db DBTX, slug string) (Tenant, error) {
@@ -92,12 +102,17 @@ func (q *Queries) TenantGetBySlug(ctx context.Context, db DBTX, slug string) (Te
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.TenantID,
+		&i.StripeCustomerID,
+		&i.StripeSubscriptionID,
+		&i.DefectdojoProductID,
+		&i.FailureReason,
+		&i.OnboardingAttempt,
 	)
 	return i, err
 }
 
 const tenantListAll = `-- name: TenantListAll :many
-SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id FROM tenants
+SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt FROM tenants
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::uuid IS NULL OR id > $2::uuid)
 ORDER BY id
@@ -131,6 +146,11 @@ func (q *Queries) TenantListAll(ctx context.Context, db DBTX, arg TenantListAllP
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.TenantID,
+			&i.StripeCustomerID,
+			&i.StripeSubscriptionID,
+			&i.DefectdojoProductID,
+			&i.FailureReason,
+			&i.OnboardingAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -143,7 +163,7 @@ func (q *Queries) TenantListAll(ctx context.Context, db DBTX, arg TenantListAllP
 }
 
 const tenantListChildren = `-- name: TenantListChildren :many
-SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id FROM tenants WHERE parent_id = $1 ORDER BY name, id
+SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt FROM tenants WHERE parent_id = $1 ORDER BY name, id
 `
 
 func (q *Queries) TenantListChildren(ctx context.Context, db DBTX, parentID uuid.NullUUID) ([]Tenant, error) {
@@ -166,6 +186,11 @@ func (q *Queries) TenantListChildren(ctx context.Context, db DBTX, parentID uuid
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.TenantID,
+			&i.StripeCustomerID,
+			&i.StripeSubscriptionID,
+			&i.DefectdojoProductID,
+			&i.FailureReason,
+			&i.OnboardingAttempt,
 		); err != nil {
 			return nil, err
 		}
@@ -178,7 +203,7 @@ func (q *Queries) TenantListChildren(ctx context.Context, db DBTX, parentID uuid
 }
 
 const tenantSetStatus = `-- name: TenantSetStatus :one
-UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id
+UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt
 `
 
 type TenantSetStatusParams struct {
@@ -200,6 +225,11 @@ func (q *Queries) TenantSetStatus(ctx context.Context, db DBTX, arg TenantSetSta
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.TenantID,
+		&i.StripeCustomerID,
+		&i.StripeSubscriptionID,
+		&i.DefectdojoProductID,
+		&i.FailureReason,
+		&i.OnboardingAttempt,
 	)
 	return i, err
 }

@@ -1,0 +1,144 @@
+// Package email sends the platform's email. Every message is first a row in
+// email_outbox under its business idempotency key; with EMAIL_PROVIDER=outbox
+// (dev) the row is the delivery, with resend the row is delivered once through
+// Resend (with the same key as Idempotency-Key) and marked sent, so neither a
+// retried activity nor a reset workflow emails anyone twice.
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/resend/resend-go/v2"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+)
+
+// Activity names.
+const (
+	SendWelcomeName = "email.SendWelcome"
+	NotifyOpsName   = "email.NotifyOps"
+)
+
+// ErrRejected is the non-retryable type of a message the provider refuses
+// (an invalid recipient, a sender domain it does not accept).
+const ErrRejected = "EmailRejected"
+
+// Activities send through Resend when it is set, else only to the outbox.
+type Activities struct {
+	DB        *db.DB
+	Resend    *resend.Client
+	From      string
+	OpsEmail  string
+	PublicURL string
+}
+
+var platform = db.Scope{PlatformAdmin: true}
+
+// NewResend builds a Resend client against base (https://api.resend.com/ or
+// a test server) whose HTTP answers' status codes reach classify: the SDK
+// reports most errors as plain strings.
+func NewResend(apiKey, base string) (*resend.Client, error) {
+	u, err := url.Parse(strings.TrimRight(base, "/") + "/")
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: statusRecorder{http.DefaultTransport}}
+	c := resend.NewCustomClient(hc, apiKey)
+	c.BaseURL = u
+	return c, nil
+}
+
+type statusKey struct{}
+
+type statusBox struct {
+	mu   sync.Mutex
+	code int
+}
+
+type statusRecorder struct{ next http.RoundTripper }
+
+func (s statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.next.RoundTrip(r)
+	if box, ok := r.Context().Value(statusKey{}).(*statusBox); ok && resp != nil {
+		box.mu.Lock()
+		box.code = resp.StatusCode
+		box.mu.Unlock()
+	}
+	return resp, err
+}
+
+// Message is one email.
+type Message struct {
+	TenantID       uuid.UUID
+	IdempotencyKey string
+	To             string
+	Subject        string
+	Text           string
+	HTML           string
+	Category       string
+}
+
+// Send records the message and, with Resend, delivers it once. It returns
+// the provider's id ("" for the outbox).
+func (a *Activities) Send(ctx context.Context, m Message) (string, error) {
+	var row dbq.EmailOutbox
+	err := a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		row, err = db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
+			TenantID: m.TenantID, IdempotencyKey: m.IdempotencyKey, ToAddress: strings.ToLower(m.To),
+			Subject: m.Subject, BodyText: m.Text, BodyHtml: m.HTML,
+		})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if a.Resend == nil || row.SentAt != nil {
+		return row.ProviderID, nil
+	}
+	box := &statusBox{}
+	rctx := context.WithValue(ctx, statusKey{}, box)
+	// The stored row is what is sent: a retry after a template change still
+	// sends the message the first attempt recorded.
+	sent, err := a.Resend.Emails.SendWithOptions(rctx, &resend.SendEmailRequest{
+		From: a.From, To: []string{row.ToAddress}, Subject: row.Subject, Text: row.BodyText, Html: row.BodyHtml,
+		Tags:    []resend.Tag{{Name: "category", Value: m.Category}, {Name: "tenant_id", Value: m.TenantID.String()}},
+		Headers: map[string]string{"X-Entity-Ref-ID": m.IdempotencyKey},
+	}, &resend.SendEmailOptions{IdempotencyKey: m.IdempotencyKey})
+	if err != nil {
+		box.mu.Lock()
+		code := box.code
+		box.mu.Unlock()
+		return "", classify(code, err)
+	}
+	err = a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		return db.Q.EmailOutboxMarkSent(ctx, tx, dbq.EmailOutboxMarkSentParams{IdempotencyKey: m.IdempotencyKey, ProviderID: sent.Id})
+	})
+	return sent.Id, err
+}
+
+// classify: 400/422 mean Resend refuses this message as written (invalid
+// address, unverified sender); 401/403 a bad key. Rate limits, 409 (the same
+// idempotency key still in flight) and outages are retried.
+func classify(status int, err error) error {
+	var rl *resend.RateLimitError
+	if errors.As(err, &rl) {
+		return err
+	}
+	switch {
+	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity ||
+		status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the email provider refused the message (status %d)", status), ErrRejected, err)
+	}
+	return fmt.Errorf("resend (status %d): %w", status, err)
+}

@@ -1,0 +1,349 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/secretbox"
+	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/tiers"
+)
+
+// Onboarding activity names.
+const (
+	ReserveTenantName       = "store.ReserveTenant"
+	CreateInitialAPIKeyName = "store.CreateInitialAPIKey"
+	RevokeInitialAPIKeyName = "store.RevokeInitialAPIKey"
+	RecordScanPolicyName    = "store.RecordScanPolicy"
+	DeleteScanPolicyName    = "store.DeleteScanPolicy"
+	CreateBaselineScanName  = "store.CreateBaselineScan"
+	ActivateTenantName      = "store.ActivateTenant"
+	FailTenantName          = "store.FailTenant"
+)
+
+// InitialKeyValidity is how long the first API key's secret waits to be revealed.
+const InitialKeyValidity = 7 * 24 * time.Hour
+
+// ErrNotConfigured is the non-retryable type of a step this deployment
+// cannot run (a key missing from its configuration).
+const ErrNotConfigured = "NotConfigured"
+
+// Onboarding writes what onboarding sets up in Postgres. It acts as the
+// platform (admin scope): the tenant has no members yet when it starts.
+type Onboarding struct {
+	DB      *db.DB
+	SealKey *secretbox.Key
+	// Policy decides which initial targets count as verified on sight.
+	Policy targets.Policy
+}
+
+var platform = db.Scope{PlatformAdmin: true}
+
+// ReserveInput describes the tenant to reserve.
+type ReserveInput struct {
+	TenantID    uuid.UUID `json:"tenant_id"`
+	Slug        string    `json:"slug"`
+	CompanyName string    `json:"company_name"`
+	Tier        string    `json:"tier"`
+	ContactName string    `json:"contact_name"`
+	Phone       string    `json:"phone,omitempty"`
+	Industry    string    `json:"industry,omitempty"`
+}
+
+// ReserveResult is the reserved tenant.
+type ReserveResult struct {
+	Status  string `json:"status"`
+	Attempt int    `json:"attempt"`
+}
+
+// ReserveTenant creates the tenant row in status onboarding, or takes over
+// its own row on a retry or a restart after failure.
+func (o *Onboarding) ReserveTenant(ctx context.Context, in ReserveInput) (ReserveResult, error) {
+	settings, err := json.Marshal(map[string]any{
+		"contact": map[string]string{"name": in.ContactName, "phone": in.Phone}, "industry": in.Industry,
+	})
+	if err != nil {
+		return ReserveResult{}, err
+	}
+	var t dbq.Tenant
+	err = o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		t, err = db.Q.OnboardingTenantReserve(ctx, tx, dbq.OnboardingTenantReserveParams{
+			ID: in.TenantID, Slug: in.Slug, Name: in.CompanyName, Tier: in.Tier, Settings: settings,
+		})
+		if err != nil {
+			return err
+		}
+		if t.CreatedAt.Equal(t.UpdatedAt) {
+			return systemAudit(ctx, tx, t.ID, "tenant.created", "tenant", t.ID.String(), map[string]any{"slug": t.Slug, "tier": t.Tier, "via": "signup"})
+		}
+		return nil
+	})
+	if isUnique(err) {
+		// The slug belongs to another tenant: only possible if it was taken
+		// outside sign-up (an operator's CLI) after the reservation.
+		return ReserveResult{}, temporal.NewNonRetryableApplicationError("the company name is already taken", "SlugTaken", err)
+	}
+	if err != nil {
+		return ReserveResult{}, err
+	}
+	return ReserveResult{Status: t.Status, Attempt: int(t.OnboardingAttempt)}, nil
+}
+
+// KeyInput names the tenant whose first key is made.
+type KeyInput struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// KeyResult names the key (never its secret).
+type KeyResult struct {
+	APIKeyID uuid.UUID `json:"api_key_id"`
+	Prefix   string    `json:"prefix"`
+}
+
+// CreateInitialAPIKey makes the tenant's first API key once: the hash goes
+// to api_keys, the secret sealed under the application key waits for the
+// owner to reveal it. The secret never leaves this activity otherwise.
+func (o *Onboarding) CreateInitialAPIKey(ctx context.Context, in KeyInput) (KeyResult, error) {
+	if o.SealKey == nil {
+		return KeyResult{}, temporal.NewNonRetryableApplicationError("SECUREOPS_SEAL_KEY is not configured", ErrNotConfigured, nil)
+	}
+	var out KeyResult
+	err := o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		if ik, err := db.Q.InitialAPIKeyGet(ctx, tx, in.TenantID); err == nil {
+			out.APIKeyID = ik.ApiKeyID
+			return nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		full, prefix, hash, err := auth.NewAPIKey()
+		if err != nil {
+			return err
+		}
+		sealed, err := o.SealKey.Seal([]byte(full), in.TenantID[:])
+		if err != nil {
+			return err
+		}
+		k, err := db.Q.APIKeyCreate(ctx, tx, dbq.APIKeyCreateParams{
+			TenantID: in.TenantID, Name: "initial", Prefix: prefix, SecretHash: hash,
+			Role: string(auth.RoleClientAdmin), Scopes: []string{},
+		})
+		if err != nil {
+			return err
+		}
+		if err := db.Q.InitialAPIKeyCreate(ctx, tx, dbq.InitialAPIKeyCreateParams{
+			TenantID: in.TenantID, ApiKeyID: k.ID, Sealed: sealed, ExpiresAt: time.Now().Add(InitialKeyValidity),
+		}); err != nil {
+			return err
+		}
+		out = KeyResult{APIKeyID: k.ID, Prefix: prefix}
+		return systemAudit(ctx, tx, in.TenantID, "apikey.created", "api_key", k.ID.String(), map[string]any{"prefix": prefix, "role": k.Role, "via": "onboarding"})
+	})
+	return out, err
+}
+
+// RevokeKeyInput names the key to revoke.
+type RevokeKeyInput struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	APIKeyID uuid.UUID `json:"api_key_id"`
+}
+
+// RevokeInitialAPIKey revokes the key and erases its sealed secret
+// (compensation). The revoked key stays listed, like any revoked key.
+func (o *Onboarding) RevokeInitialAPIKey(ctx context.Context, in RevokeKeyInput) error {
+	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		if err := db.Q.InitialAPIKeyDelete(ctx, tx, in.TenantID); err != nil {
+			return err
+		}
+		return db.Q.OnboardingAPIKeyRevoke(ctx, tx, in.APIKeyID)
+	})
+}
+
+// PolicyInput is the default scan policy to record.
+type PolicyInput struct {
+	TenantID      uuid.UUID `json:"tenant_id"`
+	Tier          string    `json:"tier"`
+	InitialTarget string    `json:"initial_target,omitempty"`
+}
+
+// RecordScanPolicy records the tier's default scan policy and the target
+// its weekly schedule will scan.
+func (o *Onboarding) RecordScanPolicy(ctx context.Context, in PolicyInput) error {
+	t, ok := tiers.Get(in.Tier)
+	if !ok {
+		return temporal.NewNonRetryableApplicationError("unknown tier "+in.Tier, "InvalidArgument", nil)
+	}
+	var target *string
+	if in.InitialTarget != "" {
+		target = &in.InitialTarget
+	}
+	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := db.Q.TenantScanPolicyUpsert(ctx, tx, dbq.TenantScanPolicyUpsertParams{
+			TenantID: in.TenantID, Tier: t.Name, Scanners: t.Scanners, MaxConcurrentScans: int32(t.MaxConcurrentScans),
+			ScheduleSeconds: int64(t.ScheduleInterval / time.Second), InitialTarget: target,
+		})
+		return err
+	})
+}
+
+// TenantInput names a tenant.
+type TenantInput struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// DeleteScanPolicy removes the policy (compensation).
+func (o *Onboarding) DeleteScanPolicy(ctx context.Context, in TenantInput) error {
+	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		return db.Q.TenantScanPolicyDelete(ctx, tx, in.TenantID)
+	})
+}
+
+// BaselineInput is the first scan's row.
+type BaselineInput struct {
+	TenantID   uuid.UUID `json:"tenant_id"`
+	ScanID     uuid.UUID `json:"scan_id"`
+	Target     string    `json:"target"`
+	Scanners   []string  `json:"scanners"`
+	WorkflowID string    `json:"workflow_id"`
+}
+
+// BaselineResult says whether the first scan can run.
+type BaselineResult struct {
+	TargetID uuid.UUID `json:"target_id"`
+	// NeedsVerification: the target is registered but its ownership is not
+	// proven yet, so no scan row was made. (Its zero value keeps histories
+	// recorded before targets existed replaying as they ran.)
+	NeedsVerification bool `json:"needs_verification,omitempty"`
+}
+
+// CreateBaselineScan registers the initial target (verified on sight where
+// the policy allows it: loopback in dev and test) and, when it may be
+// scanned, creates the scan row the child Scan workflow fills in. Existing
+// rows (retry, reset) are left as they are.
+func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) (BaselineResult, error) {
+	t, err := targets.Parse(in.Target)
+	if err != nil {
+		return BaselineResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidArgument", err)
+	}
+	var res BaselineResult
+	err = o.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		status, method := "unverified", ""
+		var at *time.Time
+		if o.Policy.AutoVerifies(t) {
+			now := time.Now()
+			status, method, at = "verified", "auto", &now
+		}
+		token := make([]byte, 16)
+		if _, err := rand.Read(token); err != nil {
+			return err
+		}
+		row, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{
+			TenantID: in.TenantID, Kind: string(t.Kind), Value: t.String(), Host: t.Host, Name: "initial target",
+			VerificationToken: hex.EncodeToString(token), VerificationStatus: status, VerificationMethod: method, VerifiedAt: at,
+		})
+		if err != nil {
+			return err
+		}
+		res.TargetID = row.ID
+		if row.VerificationStatus != "verified" && row.VerificationStatus != "not_required" {
+			res.NeedsVerification = true
+			return nil
+		}
+		if _, err := db.Q.ScanGet(ctx, tx, in.ScanID); err == nil {
+			return nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
+			ID: in.ScanID, TenantID: in.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: in.WorkflowID,
+			TargetID: uuid.NullUUID{UUID: row.ID, Valid: true}, Source: "scan", Complete: true,
+		}); err != nil {
+			return err
+		}
+		return systemAudit(ctx, tx, in.TenantID, "scan.started", "scan", in.ScanID.String(), map[string]any{"target": in.Target, "scanners": in.Scanners, "via": "onboarding"})
+	})
+	return res, err
+}
+
+// ActivateTenant makes the tenant active and audits it.
+func (o *Onboarding) ActivateTenant(ctx context.Context, in TenantInput) (string, error) {
+	var status string
+	err := o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		before, err := db.Q.TenantGet(ctx, tx, in.TenantID)
+		if err != nil {
+			return err
+		}
+		t, err := db.Q.OnboardingTenantActivate(ctx, tx, in.TenantID)
+		if err != nil {
+			return err
+		}
+		status = t.Status
+		if before.Status == "onboarding" && t.Status == "active" {
+			return systemAudit(ctx, tx, in.TenantID, "tenant.activated", "tenant", in.TenantID.String(), map[string]any{"via": "onboarding", "attempt": t.OnboardingAttempt})
+		}
+		return nil
+	})
+	return status, err
+}
+
+// FailInput records why an onboarding failed.
+type FailInput struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	Reason   string    `json:"reason"`
+}
+
+// FailTenant leaves the tenant failed with the reason, after compensations.
+func (o *Onboarding) FailTenant(ctx context.Context, in FailInput) error {
+	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		if err := db.Q.OnboardingTenantFail(ctx, tx, dbq.OnboardingTenantFailParams{ID: in.TenantID, FailureReason: &in.Reason}); err != nil {
+			return err
+		}
+		return systemAudit(ctx, tx, in.TenantID, "tenant.onboarding_failed", "tenant", in.TenantID.String(), map[string]any{"reason": in.Reason})
+	})
+}
+
+// PurgeExpiredInitialKeys erases unrevealed first-key secrets older than a
+// week and revokes their keys; the workers run it periodically.
+func (o *Onboarding) PurgeExpiredInitialKeys(ctx context.Context) (int, error) {
+	var n int
+	err := o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := db.Q.InitialAPIKeyPurgeExpired(ctx, tx)
+		if err != nil {
+			return err
+		}
+		n = len(rows)
+		for _, r := range rows {
+			if err := systemAudit(ctx, tx, r.TenantID, "apikey.revoked", "api_key", r.ID.String(), map[string]any{"reason": "initial key not revealed within 7 days"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+func systemAudit(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, action, targetType, targetID string, details any) error {
+	b, err := json.Marshal(details)
+	if err != nil {
+		return err
+	}
+	return db.Q.AuditInsert(ctx, tx, dbq.AuditInsertParams{
+		TenantID: tenant, Action: action, TargetType: targetType, TargetID: targetID, Details: b, RequestID: "onboarding",
+	})
+}
+
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

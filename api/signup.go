@@ -1,0 +1,523 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/bootstrap"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/secretbox"
+	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/temporalx"
+	plans "github.com/secureops/secureops/internal/tiers"
+	"github.com/secureops/secureops/workflows/onboarding"
+)
+
+// OnboardingOptions configure sign-up, the first key's reveal and the
+// payload codec endpoint.
+type OnboardingOptions struct {
+	// SignupRateLimit is sign-ups per minute per client address (0: 5).
+	SignupRateLimit int
+	// SealKey opens the first API key's sealed secret.
+	SealKey *secretbox.Key
+	// Codec serves the Web UI's remote codec; nil passes payloads through.
+	Codec *temporalx.Codec
+	// CodecCORSOrigins may call the codec endpoint from a browser.
+	CodecCORSOrigins []string
+}
+
+// signupLimits are per client address: creating costs a workflow and calls
+// to Stripe and Kratos; polling is cheap but still unauthenticated.
+type signupLimits struct {
+	once   sync.Once
+	create *httprate.RateLimiter
+	status *httprate.RateLimiter
+}
+
+func (s *Server) signupLimiters() *signupLimits {
+	l := &s.signup
+	l.once.Do(func() {
+		n := s.Onboarding.SignupRateLimit
+		if n <= 0 {
+			n = 5
+		}
+		onLimit := httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, Problem{Status: http.StatusTooManyRequests, Detail: "too many sign-up requests from this address; retry after the time in Retry-After", Instance: r.URL.Path})
+		})
+		l.create = httprate.NewRateLimiter(n, time.Minute, onLimit)
+		l.status = httprate.NewRateLimiter(max(120, 24*n), time.Minute, onLimit)
+	})
+	return l
+}
+
+type signupRequest struct {
+	CompanyName   string  `json:"company_name"`
+	ContactName   string  `json:"contact_name"`
+	Email         string  `json:"email"`
+	Tier          string  `json:"tier"`
+	InitialTarget *string `json:"initial_target"`
+	Phone         *string `json:"phone"`
+	Industry      *string `json:"industry"`
+}
+
+type signupResponse struct {
+	SignupID  string    `json:"signup_id"`
+	TenantID  uuid.UUID `json:"tenant_id"`
+	StatusURL string    `json:"status_url"`
+}
+
+var phoneRe = regexp.MustCompile(`^\+?[0-9][0-9 ()./-]{3,30}$`)
+
+// plainText rejects control characters and invalid UTF-8 in free text.
+func plainText(field, v string, minLen, maxLen int) error {
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return invalid(field, field+" must be plain text without control characters")
+	}
+	n := utf8.RuneCountInString(v)
+	if n < minLen || n > maxLen {
+		return invalid(field, fmt.Sprintf("%s must be %d to %d characters", field, minLen, maxLen))
+	}
+	return nil
+}
+
+// validateSignup checks every field and normalises them into the workflow input;
+// all field errors are reported at once.
+func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
+	in := onboarding.Input{
+		CompanyName: strings.TrimSpace(req.CompanyName), ContactName: strings.TrimSpace(req.ContactName),
+		Tier: req.Tier,
+	}
+	var fields []FieldError
+	add := func(err error) {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			fields = append(fields, ve.Fields...)
+		}
+	}
+	companyErr := plainText("company_name", in.CompanyName, 2, 100)
+	add(companyErr)
+	in.Slug = bootstrap.Slug(in.CompanyName)
+	if companyErr == nil && len(in.Slug) < 2 {
+		add(invalid("company_name", "company_name must contain at least two letters or digits"))
+	}
+	add(plainText("contact_name", in.ContactName, 1, 200))
+	email := strings.TrimSpace(req.Email)
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email || len(email) > 254 ||
+		!strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+		add(invalid("email", "email must be a plain address like ana@example.com"))
+	}
+	in.Email = strings.ToLower(email)
+	if _, ok := plans.Get(req.Tier); !ok {
+		add(invalid("tier", "tier must be one of "+strings.Join(plans.Names(), ", ")))
+	}
+	if req.InitialTarget != nil && strings.TrimSpace(*req.InitialTarget) != "" {
+		if t, err := targets.Parse(*req.InitialTarget); err != nil {
+			add(invalid("initial_target", err.Error()))
+		} else if len(t.String()) > 2048 {
+			add(invalid("initial_target", "initial_target is longer than 2048 characters once normalised"))
+		} else {
+			in.InitialTarget = t.String()
+		}
+	}
+	if req.Phone != nil && *req.Phone != "" {
+		in.Phone = strings.TrimSpace(*req.Phone)
+		if !phoneRe.MatchString(in.Phone) {
+			add(invalid("phone", "phone must be digits with an optional leading + and separators"))
+		}
+	}
+	if req.Industry != nil && *req.Industry != "" {
+		in.Industry = strings.TrimSpace(*req.Industry)
+		add(plainText("industry", in.Industry, 1, 100))
+	}
+	if len(fields) > 0 {
+		detail := fields[0].Message
+		if len(fields) > 1 {
+			detail = fmt.Sprintf("%d fields are invalid", len(fields))
+		}
+		return in, &ValidationError{Detail: detail, Fields: fields}
+	}
+	// A literal address outside what this deployment may scan is refused
+	// now rather than by the first scan; names are checked when resolved.
+	if in.InitialTarget != "" {
+		t, _ := targets.Parse(in.InitialTarget)
+		if ip, err := netip.ParseAddr(t.Host); err == nil {
+			if err := s.Policy.Check(ip); err != nil {
+				return in, statusErr(http.StatusUnprocessableEntity, "initial_target: "+err.Error())
+			}
+		}
+	}
+	return in, nil
+}
+
+// signupToken is 128 random bits; only its hash is stored.
+func signupToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+var signupIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) {
+	if s.signupLimiters().create.RespondOnLimit(w, r, clientIP(r)) {
+		return
+	}
+	var req signupRequest
+	if err := decodeJSON(r, &req, 16<<10); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	in, err := s.validateSignup(req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	token, err := signupToken()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	in.TenantID = uuid.New()
+	wid := onboarding.WorkflowID(in.Slug)
+	hash := auth.HashSecret(token)
+	var taken string
+	err = s.DB.Auth(r.Context(), func(ctx context.Context, tx pgx.Tx) error {
+		taken, err = db.Q.SignupReserve(ctx, tx, dbq.SignupReserveParams{TokenHash: hash, TenantID: in.TenantID, Slug: in.Slug, Email: in.Email, WorkflowID: wid})
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	switch taken {
+	case "slug":
+		writeError(w, r, statusErr(http.StatusConflict, fmt.Sprintf("a company named like this is already signed up (%q); use another company name or ask its owner for an invitation", in.Slug)))
+		return
+	case "email":
+		writeError(w, r, statusErr(http.StatusConflict, "this email address already has an account; sign in instead, or use another address"))
+		return
+	}
+	// The reservation exists now; the start must not be abandoned because
+	// the client hung up.
+	startCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
+	defer cancel()
+	_, err = s.Temporal.ExecuteWorkflow(startCtx, client.StartWorkflowOptions{
+		ID:                       wid,
+		TaskQueue:                temporalx.QueueOnboarding,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporalx.SATenantID.ValueSet(in.TenantID.String()),
+			temporalx.SAKind.ValueSet(onboarding.Kind),
+		),
+	}, onboarding.WorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		// A timeout can hide a start that succeeded: ask before giving up.
+		if d, derr := s.Temporal.DescribeWorkflowExecution(startCtx, wid, ""); derr == nil && searchTenant(d.GetWorkflowExecutionInfo().GetSearchAttributes()) == in.TenantID.String() {
+			err = nil
+		}
+	}
+	if err != nil {
+		_ = s.DB.Auth(context.WithoutCancel(r.Context()), func(ctx context.Context, tx pgx.Tx) error {
+			return db.Q.SignupWithdraw(ctx, tx, hash)
+		})
+		if started != nil {
+			writeError(w, r, statusErr(http.StatusConflict, fmt.Sprintf("a company named like this is already signed up (%q)", in.Slug)))
+			return
+		}
+		s.logErr(r, "start onboarding workflow", err)
+		writeError(w, r, statusErr(http.StatusServiceUnavailable, "sign-up is unavailable right now; try again shortly"))
+		return
+	}
+	status := "/api/v1/signup/" + token
+	w.Header().Set("Location", status)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusAccepted, signupResponse{SignupID: token, TenantID: in.TenantID, StatusURL: status})
+}
+
+func searchTenant(sa *commonpb.SearchAttributes) string {
+	p := sa.GetIndexedFields()[temporalx.SATenantID.GetName()]
+	if p == nil {
+		return ""
+	}
+	return strings.Trim(string(p.GetData()), `"`)
+}
+
+// SignupStatus is the answer of GET /api/v1/signup/{signup_id}.
+type SignupStatus struct {
+	Status        string            `json:"status"`
+	TenantID      uuid.UUID         `json:"tenant_id"`
+	Steps         []onboarding.Step `json:"steps"`
+	FailureReason *string           `json:"failure_reason"`
+}
+
+func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
+	if s.signupLimiters().status.RespondOnLimit(w, r, clientIP(r)) {
+		return
+	}
+	token := chi.URLParam(r, "signup_id")
+	if !signupIDRe.MatchString(token) {
+		writeError(w, r, invalid("signup_id", "signup_id must be the 32 hex characters the sign-up answered"))
+		return
+	}
+	var row dbq.SignupLookupRow
+	err := s.DB.Auth(r.Context(), func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		row, err = db.Q.SignupLookup(ctx, tx, auth.HashSecret(token))
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := SignupStatus{TenantID: row.TenantID, Steps: []onboarding.Step{}}
+	qctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	v, err := s.Temporal.QueryWorkflow(qctx, row.WorkflowID, "", onboarding.QueryProgress)
+	var p onboarding.Progress
+	if err == nil {
+		err = v.Get(&p)
+	}
+	if err == nil && p.TenantID == row.TenantID {
+		out.Status, out.Steps = p.Status, p.Steps
+		if p.FailureReason != "" {
+			out.FailureReason = &p.FailureReason
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	// No answer from the workflow (no worker up, or its history is past
+	// retention): the tenant row still says how it ended.
+	if err != nil {
+		s.logErr(r, "query onboarding progress", err)
+	}
+	switch row.TenantStatus {
+	case "failed":
+		out.Status = onboarding.StatusFailed
+		if row.FailureReason != "" {
+			out.FailureReason = &row.FailureReason
+		}
+	case "pending", "onboarding":
+		out.Status = onboarding.StatusRunning
+	default:
+		out.Status = onboarding.StatusCompleted
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ---- the first API key ----
+
+type initialKeyView struct {
+	ID     uuid.UUID `json:"id"`
+	Prefix string    `json:"prefix"`
+	Key    string    `json:"key"`
+}
+
+// initialKeyReveal hands the owner the first API key once. Its permission
+// (PermInitialKeyReveal) is the owner's alone: no API key, no impersonating
+// admin, no platform admin.
+func (s *Server) initialKeyReveal(w http.ResponseWriter, r *http.Request) {
+	a := accessFrom(r.Context())
+	if err := requireTenant(a); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if s.Onboarding.SealKey == nil {
+		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the initial API key cannot be opened: SECUREOPS_SEAL_KEY is not configured"))
+		return
+	}
+	var out initialKeyView
+	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		row, err := db.Q.InitialAPIKeyTake(ctx, tx, a.TenantID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if _, gerr := db.Q.InitialAPIKeyGet(ctx, tx, a.TenantID); gerr == nil {
+				return statusErr(http.StatusGone, "the initial API key was already revealed or has expired; create a new key with POST /api/v1/api-keys")
+			}
+			return statusErr(http.StatusNotFound, "this tenant has no initial API key")
+		}
+		if err != nil {
+			return err
+		}
+		plain, err := s.Onboarding.SealKey.Open(row.Sealed, a.TenantID[:])
+		if err != nil {
+			return fmt.Errorf("open initial API key: %w", err)
+		}
+		prefix, _, err := auth.ParseAPIKey(string(plain))
+		if err != nil {
+			return fmt.Errorf("initial API key: %w", err)
+		}
+		out = initialKeyView{ID: row.ApiKeyID, Prefix: prefix, Key: string(plain)}
+		return audit(ctx, tx, r, a, uuid.Nil, "apikey.initial_revealed", "api_key", row.ApiKeyID.String(), map[string]any{"prefix": prefix})
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ---- the outbox ----
+
+// OutboxEmail is one recorded email.
+type OutboxEmail struct {
+	ID             uuid.UUID  `json:"id"`
+	TenantID       uuid.UUID  `json:"tenant_id"`
+	IdempotencyKey string     `json:"idempotency_key"`
+	To             string     `json:"to"`
+	Subject        string     `json:"subject"`
+	BodyText       string     `json:"body_text"`
+	CreatedAt      time.Time  `json:"created_at"`
+	SentAt         *time.Time `json:"sent_at"`
+	ProviderID     string     `json:"provider_id"`
+}
+
+func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	params := dbq.EmailOutboxListAllParams{Lim: 50}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, r, invalid("limit", "limit must be an integer from 1 to 500"))
+			return
+		}
+		params.Lim = int32(n)
+	}
+	if v := q.Get("to"); v != "" {
+		v = strings.ToLower(v)
+		params.ToAddress = &v
+	}
+	if v := q.Get("tenant_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			writeError(w, r, invalid("tenant_id", "tenant_id must be a UUID"))
+			return
+		}
+		params.TenantID = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	var rows []dbq.EmailOutbox
+	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		var err error
+		rows, err = db.Q.EmailOutboxListAll(ctx, tx, params)
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]OutboxEmail, 0, len(rows))
+	for _, m := range rows {
+		out = append(out, OutboxEmail{ID: m.ID, TenantID: m.TenantID, IdempotencyKey: m.IdempotencyKey, To: m.ToAddress,
+			Subject: m.Subject, BodyText: m.BodyText, CreatedAt: m.CreatedAt, SentAt: m.SentAt, ProviderID: m.ProviderID})
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+}
+
+// ---- the payload codec (Temporal's remote codec protocol) ----
+
+func (s *Server) codecHandler(decode bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
+		if err != nil {
+			writeError(w, r, statusErr(http.StatusRequestEntityTooLarge, "the body is larger than 8 MiB"))
+			return
+		}
+		var in commonpb.Payloads
+		if err := protojson.Unmarshal(b, &in); err != nil {
+			writeError(w, r, &ValidationError{Detail: "the body must be {\"payloads\": [...]} in Temporal's JSON payload format"})
+			return
+		}
+		out := in.Payloads
+		if c := s.Onboarding.Codec; c != nil {
+			if decode {
+				out, err = c.Decode(in.Payloads)
+			} else {
+				out, err = c.Encode(in.Payloads)
+			}
+			if err != nil {
+				writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
+				return
+			}
+		}
+		res, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(res)
+	}
+}
+
+const codecPrefix = "/api/v1/codec/"
+
+// codecCORS lets the Temporal Web UI (another origin) call the codec with
+// the admin's session cookie. Preflights are answered here, before routing
+// and authentication, as browsers send them without credentials.
+func (s *Server) codecCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || !strings.HasPrefix(r.URL.Path, codecPrefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		allowed := false
+		for _, o := range s.Onboarding.CodecCORSOrigins {
+			if o == origin {
+				allowed = true
+				break
+			}
+		}
+		w.Header().Add("Vary", "Origin")
+		if allowed {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if !allowed {
+				writeProblem(w, Problem{Status: http.StatusForbidden, Detail: "origin not allowed to use the codec", Instance: r.URL.Path})
+				return
+			}
+			w.Header().Set("Access-Control-Allow-Methods", "POST")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization, X-Session-Token, X-Tenant-Id")
+			w.Header().Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

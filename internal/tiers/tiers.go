@@ -1,0 +1,71 @@
+// Package tiers is the product catalogue: what each subscription tier costs
+// in Stripe and what it allows. Stripe products and prices are created from
+// it (looked up by lookup_key), and onboarding records the tier's default
+// scan policy from it.
+package tiers
+
+import (
+	"slices"
+	"time"
+)
+
+// Tier is one plan.
+type Tier struct {
+	Name         string
+	Title        string
+	MonthlyCents int64
+	// PriceLookupKey names the tier's monthly price in Stripe.
+	PriceLookupKey string
+	// Default scan policy. MaxConcurrentScans matches config.DefaultScanLimits
+	// (SCAN_CONCURRENCY overrides what the scan gate enforces).
+	Scanners           []string
+	MaxConcurrentScans int
+	ScheduleInterval   time.Duration
+}
+
+// Currency of every price.
+const Currency = "usd"
+
+// ScansMeteredLookupKey names the metered per-scan price billed on top of
+// every tier; usage is reported by the billing cycle.
+const ScansMeteredLookupKey = "secureops_scans_metered"
+
+// ScanUnitCents is the metered price of one scan.
+const ScanUnitCents = 50
+
+// TrialDays is how long a new subscription runs before the first charge.
+const TrialDays = 14
+
+// All lists the tiers in order.
+var All = []Tier{
+	{
+		Name: "basic", Title: "SecureOps Basic", MonthlyCents: 4900, PriceLookupKey: "secureops_basic_monthly",
+		Scanners: []string{"nmap"}, MaxConcurrentScans: 2, ScheduleInterval: 7 * 24 * time.Hour,
+	},
+	{
+		Name: "pro", Title: "SecureOps Pro", MonthlyCents: 19900, PriceLookupKey: "secureops_pro_monthly",
+		Scanners: []string{"nmap", "nikto"}, MaxConcurrentScans: 10, ScheduleInterval: 7 * 24 * time.Hour,
+	},
+	{
+		Name: "enterprise", Title: "SecureOps Enterprise", MonthlyCents: 99900, PriceLookupKey: "secureops_enterprise_monthly",
+		Scanners: []string{"nmap", "nikto", "nuclei"}, MaxConcurrentScans: 50, ScheduleInterval: 7 * 24 * time.Hour,
+	},
+}
+
+// Names lists the tier names.
+func Names() []string {
+	out := make([]string, len(All))
+	for i, t := range All {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// Get returns the named tier.
+func Get(name string) (Tier, bool) {
+	i := slices.IndexFunc(All, func(t Tier) bool { return t.Name == name })
+	if i < 0 {
+		return Tier{}, false
+	}
+	return All[i], true
+}

@@ -1,0 +1,12 @@
+-- name: SignupReserve :one
+-- '' when reserved, else what is taken: 'slug' or 'email'.
+SELECT secureops_signup_reserve(sqlc.arg(token_hash)::bytea, sqlc.arg(tenant_id)::uuid,
+    sqlc.arg(slug)::text, sqlc.arg(email)::text, sqlc.arg(workflow_id)::text)::text AS taken;
+
+-- name: SignupWithdraw :exec
+SELECT secureops_signup_withdraw(sqlc.arg(token_hash)::bytea);
+
+-- name: SignupLookup :one
+SELECT tenant_id::uuid AS tenant_id, workflow_id::text AS workflow_id,
+       COALESCE(tenant_status, 'pending')::text AS tenant_status, COALESCE(failure_reason, '')::text AS failure_reason
+FROM secureops_signup_lookup(sqlc.arg(token_hash)::bytea);
