@@ -12,11 +12,13 @@ import (
 	"github.com/secureops/secureops/activities/defectdojo"
 	"github.com/secureops/secureops/activities/email"
 	"github.com/secureops/secureops/activities/identity"
+	aschedules "github.com/secureops/secureops/activities/schedules"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/stripe"
 	"github.com/secureops/secureops/internal/config"
 	dojo "github.com/secureops/secureops/internal/defectdojo"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/schedules"
 	"github.com/secureops/secureops/workflows/onboarding"
 )
 
@@ -76,6 +78,11 @@ func registerOnboarding(w worker.Worker, d Deps) (func(context.Context), error) 
 	}
 	reg(ea.SendWelcome, email.SendWelcomeName)
 	reg(ea.NotifyOps, email.NotifyOpsName)
+	// Scan summaries and alerts go out from here too: this queue's workers
+	// hold the email provider's credentials.
+	reg(ea.ScanEmails, email.ScanEmailsName)
+	sch := &aschedules.Activities{DB: d.DB, Syncer: schedules.Syncer{Client: d.Client}}
+	reg(sch.Ensure, aschedules.EnsureName)
 
 	janitor := func(ctx context.Context) {
 		// Products and prices exist before the first sign-up needs them;

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/fx"
 
+	adojo "github.com/secureops/secureops/activities/defectdojo"
 	agate "github.com/secureops/secureops/activities/gate"
 	anotify "github.com/secureops/secureops/activities/notify"
 	"github.com/secureops/secureops/activities/scanner"
@@ -23,6 +25,7 @@ import (
 	averify "github.com/secureops/secureops/activities/verify"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
+	dojo "github.com/secureops/secureops/internal/defectdojo"
 	"github.com/secureops/secureops/internal/schedules"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/gate"
@@ -97,7 +100,12 @@ func New(d Deps, queues []string) (*Workers, error) {
 			w.RegisterActivityWithOptions(st.ScheduledScanCreate, activity.RegisterOptions{Name: store.ScheduledScanCreateName})
 			w.RegisterActivityWithOptions(st.RecordUsage, activity.RegisterOptions{Name: store.RecordUsageName})
 			w.RegisterWorkflowWithOptions(notify.NotifyWorkflow, notify.RegisterOptions())
-			na := &anotify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res}
+			dd := &adojo.Activities{DB: d.DB, ProductType: d.Config.DefectDojoProductType}
+			if d.Config.DefectDojoURL != "" {
+				dd.Client = dojo.New(d.Config.DefectDojoURL, d.Config.DefectDojoToken, &http.Client{Timeout: 5 * time.Minute})
+			}
+			w.RegisterActivityWithOptions(dd.Reimport, activity.RegisterOptions{Name: adojo.ReimportName})
+			na := &anotify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res, PublicURL: d.Config.PublicURL}
 			w.RegisterActivityWithOptions(na.Prepare, activity.RegisterOptions{Name: anotify.PrepareName})
 			w.RegisterActivityWithOptions(na.Deliver, activity.RegisterOptions{Name: anotify.DeliverName})
 			w.RegisterActivityWithOptions(na.MarkFailed, activity.RegisterOptions{Name: anotify.MarkFailedName})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -59,4 +60,41 @@ func (a *Activities) SyncTenant(ctx context.Context, tenantID uuid.UUID) (int, e
 		}
 	}
 	return len(rows), nil
+}
+
+// EnsureName is the registered name of Ensure.
+const EnsureName = "schedules.Ensure"
+
+// EnsureInput is a recurring scan to have.
+type EnsureInput struct {
+	TenantID    uuid.UUID     `json:"tenant_id"`
+	TargetID    uuid.UUID     `json:"target_id"`
+	Scanners    []string      `json:"scanners"`
+	Interval    time.Duration `json:"interval"`
+	Description string        `json:"description"`
+}
+
+// Ensure creates the schedule (or finds the identical one) and its Temporal
+// Schedule; onboarding uses it for the initial target's weekly scan. The
+// Temporal side is applied inside the transaction, so a failure leaves no
+// half-made schedule and a retry converges.
+func (a *Activities) Ensure(ctx context.Context, in EnsureInput) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		t, err := db.Q.TargetGet(ctx, tx, in.TargetID)
+		if err != nil {
+			return err
+		}
+		row, err := db.Q.ScheduleUpsert(ctx, tx, dbq.ScheduleUpsertParams{
+			TenantID: in.TenantID, TargetID: in.TargetID, Scanners: in.Scanners,
+			IntervalSeconds: int32(in.Interval / time.Second), Timezone: "UTC", Description: in.Description,
+		})
+		if err != nil {
+			return err
+		}
+		id = row.ID
+		return a.Syncer.Apply(ctx, schedules.Spec{ScheduleID: row.ID, TenantID: in.TenantID, Target: t.Value,
+			Interval: in.Interval, TimeZone: "UTC", Paused: row.Paused})
+	})
+	return id, err
 }

@@ -572,6 +572,22 @@ func TestOnboardingEndToEnd(t *testing.T) {
 		t.Errorf("scan policy %+v", policy)
 	}
 
+	// The initial target is scanned weekly: one schedule, one Temporal Schedule.
+	var schedules []dbq.ScanSchedule
+	if err := e.db.InTx(ctx, db.TenantScope(s.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		schedules, err = db.Q.ScheduleList(ctx, tx, dbq.ScheduleListParams{Lim: 10})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(schedules) != 1 || schedules[0].IntervalSeconds != 7*24*3600 {
+		t.Fatalf("schedules after onboarding %+v, want one weekly", schedules)
+	}
+	if d, err := e.temporal.ScheduleClient().GetHandle(ctx, "scan-schedule/"+schedules[0].ID.String()).Describe(ctx); err != nil || d.Schedule.State.Paused {
+		t.Errorf("initial target's Temporal Schedule: %v %v", d, err)
+	}
+
 	// The baseline scan is a child Scan workflow, found by tenant and kind.
 	q := fmt.Sprintf("TenantId = '%s' AND Kind = 'scan'", s.TenantID)
 	deadline := time.Now().Add(30 * time.Second)

@@ -22,6 +22,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/webhook"
 )
 
@@ -326,8 +327,26 @@ func TestScanNotifiesWebhookAndRecordsUsage(t *testing.T) {
 		t.Fatalf("webhook: %d %v", code, wh)
 	}
 	secret := wh["secret"].(string)
-	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	// An exposed .env is a critical finding: the owner gets an alert too.
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.env" {
+			_, _ = w.Write([]byte("DB_PASSWORD=hunter2\nAPI_KEY=abc\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
 	defer web.Close()
+	ownerID := uuid.New()
+	err = p.db.InTx(context.Background(), db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+		if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: ownerID, Email: "owner@acme.example", Name: "Owner"}); err != nil {
+			return err
+		}
+		_, err := db.Q.MembershipUpsert(ctx, tx, dbq.MembershipUpsertParams{UserID: ownerID, TenantID: p.tenant, Role: "client_owner"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, body := p.do(t, "POST", "/api/v1/scans", "application/json",
 		fmt.Sprintf(`{"target":"127.0.0.1:%d","scanners":["secureops"]}`, web.Listener.Addr().(*net.TCPAddr).Port))
 	if code != http.StatusAccepted {
@@ -337,27 +356,41 @@ func TestScanNotifiesWebhookAndRecordsUsage(t *testing.T) {
 	if sc := p.waitScan(t, id); sc["status"] != "completed" {
 		t.Fatalf("scan %v", sc)
 	}
-	var got hit
-	select {
-	case got = <-hits:
-	case <-time.After(time.Minute):
-		t.Fatal("no webhook delivery")
-	}
-	if got.typ != "scan.completed" || got.id != "scan.completed/"+id {
-		t.Errorf("event %s %s", got.typ, got.id)
-	}
-	if err := webhook.Verify(secret, got.sig, got.body, 5*time.Minute, time.Now()); err != nil {
-		t.Errorf("signature does not verify: %v", err)
-	}
-	var ev map[string]any
-	_ = json.Unmarshal(got.body, &ev)
-	if d := ev["data"].(map[string]any); d["scan_id"] != id || d["status"] != "completed" {
-		t.Errorf("event data %v", d)
+	// Both events arrive, each once: scan.completed and finding.critical.
+	got := map[string]hit{}
+	deadline := time.Now().Add(time.Minute)
+	for len(got) < 2 {
+		select {
+		case h := <-hits:
+			if _, dup := got[h.typ]; dup {
+				t.Errorf("event delivered twice: %s", h.id)
+			}
+			got[h.typ] = h
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("deliveries %v", got)
+		}
 	}
 	select {
 	case extra := <-hits:
-		t.Errorf("event delivered twice: %s", extra.id)
+		t.Errorf("unexpected extra delivery %s", extra.id)
 	case <-time.After(2 * time.Second):
+	}
+	for typ, h := range got {
+		if h.id != typ+"/"+id {
+			t.Errorf("event id %s for %s", h.id, typ)
+		}
+		if err := webhook.Verify(secret, h.sig, h.body, 5*time.Minute, time.Now()); err != nil {
+			t.Errorf("%s: signature does not verify: %v", typ, err)
+		}
+	}
+	var ev map[string]any
+	_ = json.Unmarshal(got["scan.completed"].body, &ev)
+	if d, _ := ev["data"].(map[string]any); d == nil || d["scan_id"] != id || d["status"] != "completed" {
+		t.Errorf("scan.completed data %v", ev["data"])
+	}
+	_ = json.Unmarshal(got["finding.critical"].body, &ev)
+	if d, _ := ev["data"].(map[string]any); d == nil || d["total"] != float64(1) {
+		t.Errorf("finding.critical data %v", ev["data"])
 	}
 	var n int
 	var scanners []string
@@ -366,5 +399,23 @@ func TestScanNotifiesWebhookAndRecordsUsage(t *testing.T) {
 	})
 	if err != nil || n != 1 || fmt.Sprint(scanners) != "[secureops]" {
 		t.Errorf("usage events of the scan: %d %v %v", n, scanners, err)
+	}
+	// The owner's summary and critical alert, each once.
+	var subjects []string
+	deadline = time.Now().Add(30 * time.Second)
+	for len(subjects) < 2 && time.Now().Before(deadline) {
+		subjects = nil
+		_ = p.db.InTx(context.Background(), db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, "SELECT subject FROM email_outbox WHERE to_address = 'owner@acme.example' ORDER BY subject")
+			if err != nil {
+				return err
+			}
+			subjects, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(subjects) != 2 || !strings.Contains(subjects[0], "ALERT: 1 new critical") || !strings.Contains(subjects[1], "Scan of 127.0.0.1") {
+		t.Errorf("owner's emails %q, want one alert and one summary", subjects)
 	}
 }

@@ -8,3 +8,6 @@ RETURNING id;
 
 -- name: ScanReportGet :one
 SELECT * FROM scan_reports WHERE id = $1;
+
+-- name: ScanReportByScanner :one
+SELECT * FROM scan_reports WHERE scan_id = $1 AND scanner = $2;

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/secureops/secureops/activities/email"
 	anotify "github.com/secureops/secureops/activities/notify"
 	"github.com/secureops/secureops/internal/temporalx"
 )
@@ -69,6 +70,23 @@ func (w *notifyWorkflow) run(ctx workflow.Context) (Result, error) {
 			return Result{}, err
 		}
 		ids = append(ids, p.DeliveryIDs...)
+		// Emails go out from the onboarding queue, whose workers hold the
+		// email provider's credentials. A failure here is logged, not fatal:
+		// the webhooks still go.
+		ectx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:           temporalx.QueueOnboarding,
+			StartToCloseTimeout: 2 * time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
+				MaximumAttempts: 10, NonRetryableErrorTypes: []string{email.ErrRejected, "ScanGone"},
+			},
+		})
+		emails := workflow.ExecuteActivity(ectx, email.ScanEmailsName, email.ScanEmailsInput{TenantID: w.in.TenantID, ScanID: w.in.ScanID})
+		defer func() {
+			if err := emails.Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("scan emails failed", "error", err)
+			}
+		}()
 	}
 	outcomes := make([]string, len(ids))
 	wg := workflow.NewWaitGroup(ctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/secureops/secureops/activities/email"
 	"github.com/secureops/secureops/activities/identity"
 	"github.com/secureops/secureops/activities/scanner"
+	aschedules "github.com/secureops/secureops/activities/schedules"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/stripe"
 	"github.com/secureops/secureops/internal/temporalx"
@@ -291,6 +292,21 @@ func (w *onboardingWorkflow) baselineScan(ctx, storeCtx workflow.Context) uuid.U
 	err := workflow.ExecuteActivity(storeCtx, store.CreateBaselineScanName, store.BaselineInput{
 		TenantID: in.TenantID, ScanID: id, Target: in.InitialTarget, Scanners: scanners, WorkflowID: wid,
 	}).Get(ctx, &reg)
+	// The initial target is scanned weekly from now on (a verified target
+	// only; an unverified one gets its schedule when the tenant adds it).
+	// Onboardings recorded before schedules existed replay without it.
+	if err == nil && !reg.NeedsVerification && workflow.GetVersion(ctx, "initial-target-schedule", workflow.DefaultVersion, 1) == 1 {
+		every := 7 * 24 * time.Hour
+		if t, ok := tiers.Get(in.Tier); ok && t.ScheduleInterval > 0 {
+			every = t.ScheduleInterval
+		}
+		if serr := workflow.ExecuteActivity(storeCtx, aschedules.EnsureName, aschedules.EnsureInput{
+			TenantID: in.TenantID, TargetID: reg.TargetID, Scanners: scanners, Interval: every,
+			Description: "weekly scan of the initial target (set up at sign-up)",
+		}).Get(ctx, nil); serr != nil {
+			workflow.GetLogger(ctx).Error("creating the initial target's schedule failed", "error", serr)
+		}
+	}
 	if err == nil && reg.NeedsVerification {
 		// Registered, not proven: scanning waits for the owner to verify it.
 		w.set(ctx, StepBaselineScan, StateSkipped, "the target must be verified before it is scanned: POST /api/v1/targets/"+reg.TargetID.String()+"/verify")

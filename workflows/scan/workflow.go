@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	adojo "github.com/secureops/secureops/activities/defectdojo"
 	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
@@ -232,6 +233,26 @@ func (w *scanWorkflow) afterFinish(ctx workflow.Context, status string) {
 	sctx := workflow.WithActivityOptions(ctx, storeOptions())
 	if err := workflow.ExecuteActivity(sctx, store.RecordUsageName, ref).Get(ctx, nil); err != nil {
 		log.Error("recording the scan's usage failed", "error", err)
+	}
+	if status == "completed" {
+		// Exactly once per scan and scanner: the activity checks our record
+		// and DefectDojo's import history before it sends anything.
+		dctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:           temporalx.QueueScans,
+			StartToCloseTimeout: 10 * time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
+				MaximumAttempts: 10, NonRetryableErrorTypes: []string{adojo.ErrRejected},
+			},
+		})
+		for _, name := range w.in.Scanners {
+			var r adojo.ReimportResult
+			if err := workflow.ExecuteActivity(dctx, adojo.ReimportName, adojo.ReimportInput{
+				TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name,
+			}).Get(ctx, &r); err != nil {
+				log.Error("DefectDojo re-import failed", "scanner", name, "error", err)
+			}
+		}
 	}
 	if status == "cancelled" {
 		return // the user stopped it; nothing to tell them

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	adojo "github.com/secureops/secureops/activities/defectdojo"
 	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
@@ -35,6 +36,8 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
 	ga := &agate.Activities{}
 	env.RegisterActivityWithOptions(st.RecordUsage, activity.RegisterOptions{Name: store.RecordUsageName})
+	da := &adojo.Activities{}
+	env.RegisterActivityWithOptions(da.Reimport, activity.RegisterOptions{Name: adojo.ReimportName})
 	env.RegisterWorkflowWithOptions(notify.NotifyWorkflow, notify.RegisterOptions())
 	env.RegisterActivityWithOptions(st.ScanClaim, activity.RegisterOptions{Name: store.ScanClaimName})
 	env.RegisterActivityWithOptions(ga.Acquire, activity.RegisterOptions{Name: agate.AcquireName})
@@ -47,6 +50,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 		return nil
 	}).Maybe()
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", gate.SignalRelease, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(adojo.ReimportName, mock.Anything, mock.Anything).Return(adojo.ReimportResult{Skipped: "not configured"}, nil).Maybe()
 	env.OnActivity(store.RecordUsageName, mock.Anything, mock.Anything).Return(store.UsageEvent{}, nil).Maybe()
 	env.OnWorkflow(notify.WorkflowName, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env

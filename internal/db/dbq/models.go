@@ -182,6 +182,15 @@ type Scan struct {
 	ScheduleID      uuid.NullUUID `json:"schedule_id"`
 }
 
+type ScanDefectdojoImport struct {
+	ScanID     uuid.UUID `json:"scan_id"`
+	Scanner    string    `json:"scanner"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	TestID     int64     `json:"test_id"`
+	BuildID    string    `json:"build_id"`
+	ImportedAt time.Time `json:"imported_at"`
+}
+
 type ScanFinding struct {
 	ScanID    uuid.UUID `json:"scan_id"`
 	FindingID uuid.UUID `json:"finding_id"`

@@ -11,6 +11,29 @@ import (
 	"github.com/google/uuid"
 )
 
+const scanReportByScanner = `-- name: ScanReportByScanner :one
+SELECT id, tenant_id, scan_id, scanner, content, created_at FROM scan_reports WHERE scan_id = $1 AND scanner = $2
+`
+
+type ScanReportByScannerParams struct {
+	ScanID  uuid.UUID `json:"scan_id"`
+	Scanner string    `json:"scanner"`
+}
+
+func (q *Queries) ScanReportByScanner(ctx context.Context, db DBTX, arg ScanReportByScannerParams) (ScanReport, error) {
+	row := db.QueryRow(ctx, scanReportByScanner, arg.ScanID, arg.Scanner)
+	var i ScanReport
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.ScanID,
+		&i.Scanner,
+		&i.Content,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const scanReportGet = `-- name: ScanReportGet :one
 SELECT id, tenant_id, scan_id, scanner, content, created_at FROM scan_reports WHERE id = $1
 `
