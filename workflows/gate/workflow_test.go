@@ -1,13 +1,17 @@
 package gate_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
+
+	agate "github.com/secureops/secureops/activities/gate"
 
 	"github.com/secureops/secureops/workflows/gate"
 )
@@ -142,5 +146,36 @@ func TestQueueServesRequestOrder(t *testing.T) {
 	}
 	if fmt.Sprint(h.grants) != "[scan/first scan/early scan/mid scan/late]" {
 		t.Errorf("grants %v", h.grants)
+	}
+}
+
+// A slot whose scan ended without releasing it (terminated from the Web UI)
+// is reclaimed at the next lease check, and the next waiter runs.
+func TestLeaseReclaimsSlotsOfEndedScans(t *testing.T) {
+	h := newHarness()
+	var ended []string
+	h.env.RegisterActivityWithOptions(func(_ context.Context, ids []string) ([]string, error) {
+		if ended == nil {
+			ended = ids // the first lease check: only the terminated scan holds a slot
+		}
+		var gone []string
+		for _, id := range ids {
+			if id == "scan/terminated" {
+				gone = append(gone, id)
+			}
+		}
+		return gone, nil
+	}, activity.RegisterOptions{Name: agate.EndedName})
+	h.at(time.Second, func() { h.acquire("scan/terminated", 1); h.acquire("scan/next", 1) })
+	h.at(10*time.Minute, func() { h.release("scan/next") })
+	h.env.ExecuteWorkflow(gate.WorkflowName, gate.Input{TenantID: uuid.New()})
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(h.grants) != "[scan/terminated scan/next]" {
+		t.Errorf("grants %v", h.grants)
+	}
+	if fmt.Sprint(ended) != "[scan/terminated]" {
+		t.Errorf("lease check asked about %v", ended)
 	}
 }
