@@ -299,6 +299,9 @@ type ScanView struct {
 	Counts          map[string]int `json:"counts"`
 	FindingsTotal   int            `json:"findings_total"`
 	Diff            map[string]int `json:"diff"`
+	// DefectDojoTests maps each scanner to the DefectDojo test its report
+	// went into (GET of one scan only).
+	DefectDojoTests map[string]int64 `json:"defectdojo_tests,omitempty"`
 }
 
 func scanView(sc dbq.Scan) ScanView {
@@ -334,15 +337,26 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var sc dbq.Scan
+	var imports []dbq.ScanDefectdojoImport
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		sc, err = db.Q.ScanGet(ctx, tx, id)
+		if sc, err = db.Q.ScanGet(ctx, tx, id); err != nil {
+			return err
+		}
+		imports, err = db.Q.DefectDojoImportsOfScan(ctx, tx, id)
 		return err
 	})
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, scanView(sc))
+	v := scanView(sc)
+	for _, im := range imports {
+		if v.DefectDojoTests == nil {
+			v.DefectDojoTests = map[string]int64{}
+		}
+		v.DefectDojoTests[im.Scanner] = im.TestID
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // FindingView is the API representation of a finding.

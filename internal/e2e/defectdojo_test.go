@@ -178,4 +178,8 @@ func TestDefectDojoReimportExactlyOnce(t *testing.T) {
 	if recorded != 2 {
 		t.Errorf("%d imports recorded on the scan, want 2", recorded)
 	}
+	_, sc := p.do(t, "GET", "/api/v1/scans/"+id, "", "")
+	if tests, _ := sc["defectdojo_tests"].(map[string]any); len(tests) != 2 || tests["nmap"] == nil || tests["secureops"] == nil {
+		t.Errorf("scan's DefectDojo tests %v", sc["defectdojo_tests"])
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,9 @@ func (p *platform) upload(t *testing.T, fields map[string]string, file []byte) (
 
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../../shared/fixtures/scans/" + name)
+	// Copies of the shared fixtures (DefectDojo's unit-test reports), kept in
+	// the module so the import tests run wherever the module is checked out.
+	b, err := os.ReadFile("testdata/reports/" + filepath.Base(name))
 	if err != nil {
 		t.Fatal(err)
 	}
