@@ -15,7 +15,9 @@ import (
 // ScheduledScanCreateName is the registered name of ScheduledScanCreate.
 const ScheduledScanCreateName = "store.ScheduledScanCreate"
 
-// ErrScheduleGone is the non-retryable type of a run whose schedule was deleted.
+// ErrScheduleGone is the non-retryable type of a run whose schedule was
+// deleted, or whose tenant may not scan (suspended, cancelled, failed): the
+// failed run pauses the schedule.
 const ErrScheduleGone = "ScheduleGone"
 
 // scheduledScanNS keys the scan ids of scheduled runs.
@@ -48,6 +50,15 @@ func (a *Activities) ScheduledScanCreate(ctx context.Context, in ScheduledScanIn
 		}
 		if err != nil {
 			return err
+		}
+		// The tenant-schedules sync pauses these; this is the backstop for
+		// a sync that has not run (or a tenant whose onboarding failed).
+		var blocked bool
+		if err := tx.QueryRow(ctx, "SELECT secureops_tenant_chain_blocked($1)", in.TenantID).Scan(&blocked); err != nil {
+			return err
+		}
+		if blocked {
+			return temporal.NewNonRetryableApplicationError("the tenant is not active; scheduled scans are paused", ErrScheduleGone, nil)
 		}
 		t, err := db.Q.TargetGet(ctx, tx, sch.TargetID)
 		if err != nil {

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/internal/db"
@@ -204,5 +206,42 @@ func TestScanAuthorizeNeedsAVerifiedTarget(t *testing.T) {
 		if err == nil && (res.Tier != "basic" || res.Limit != 2 || res.RequestedAt.IsZero()) {
 			t.Errorf("%s: authorize result %+v, want the basic tier's limit 2 and the request time", c.name, res)
 		}
+	}
+}
+
+// A scheduled run records one scan however often it is retried, and a
+// tenant that may not scan gets none (the failed run pauses the schedule).
+func TestScheduledScanCreate(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var target, schedule uuid.UUID
+	if err := e.super.QueryRow(ctx, `INSERT INTO targets (tenant_id, kind, value, host, verification_token, verification_status)
+		VALUES ($1, 'host', '127.0.0.1:8080', '127.0.0.1', 'tok', 'verified') RETURNING id`, e.tenant).Scan(&target); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.super.QueryRow(ctx, `INSERT INTO scan_schedules (tenant_id, target_id, scanners, interval_seconds)
+		VALUES ($1, $2, '{nmap}', 3600) RETURNING id`, e.tenant, target).Scan(&schedule); err != nil {
+		t.Fatal(err)
+	}
+	in := store.ScheduledScanInput{TenantID: e.tenant, ScheduleID: schedule, RunKey: "scheduled-scan/x-2026-11-23T10:00:00Z"}
+	a, err := e.acts.ScheduledScanCreate(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.acts.ScheduledScanCreate(ctx, in)
+	if err != nil || b.ScanID != a.ScanID || a.Target != "127.0.0.1:8080" {
+		t.Fatalf("retried run: %+v then %+v (%v)", a, b, err)
+	}
+	if _, err := e.super.Exec(ctx, "UPDATE tenants SET status = 'suspended' WHERE id = $1", e.tenant); err != nil {
+		t.Fatal(err)
+	}
+	in.RunKey = "scheduled-scan/x-2026-11-23T11:00:00Z"
+	var app *temporal.ApplicationError
+	if _, err := e.acts.ScheduledScanCreate(ctx, in); !errors.As(err, &app) || !app.NonRetryable() || app.Type() != store.ErrScheduleGone {
+		t.Fatalf("run of a suspended tenant: %v, want non-retryable %s", err, store.ErrScheduleGone)
+	}
+	var n int
+	if err := e.super.QueryRow(ctx, "SELECT count(*) FROM scans WHERE schedule_id = $1", schedule).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d scans of the schedule, want 1 (%v)", n, err)
 	}
 }
