@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,9 @@ type Activities struct {
 	Client      *dojo.Client
 	DB          *db.DB
 	ProductType string
+	// RetryWait is how long a retried re-import waits between looks at
+	// DefectDojo's import history before it sends again (default 15 s).
+	RetryWait time.Duration
 }
 
 var platform = db.Scope{PlatformAdmin: true}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/db"
@@ -103,6 +105,22 @@ func (a *Activities) Reimport(ctx context.Context, in ReimportInput) (ReimportRe
 	if err != nil {
 		return ReimportResult{}, classify("find import", err)
 	}
+	// A retry may follow an attempt whose request timed out on our side
+	// while DefectDojo went on importing; its history shows the import only
+	// once it is done. Give it time before sending the report again.
+	if testID == 0 && activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt > 1 {
+		for i := 0; i < 8 && testID == 0; i++ {
+			activity.RecordHeartbeat(ctx, i)
+			select {
+			case <-ctx.Done():
+				return ReimportResult{}, ctx.Err()
+			case <-time.After(a.retryWait()):
+			}
+			if testID, err = a.Client.FindImport(ctx, build); err != nil {
+				return ReimportResult{}, classify("find import", err)
+			}
+		}
+	}
 	res := ReimportResult{TestID: testID, Already: testID != 0}
 	if testID == 0 {
 		file, name := report, in.Scanner+"-report"
@@ -131,6 +149,13 @@ func (a *Activities) Reimport(ctx context.Context, in ReimportInput) (ReimportRe
 		})
 	})
 	return res, err
+}
+
+func (a *Activities) retryWait() time.Duration {
+	if a.RetryWait > 0 {
+		return a.RetryWait
+	}
+	return 15 * time.Second
 }
 
 // genericFinding is one entry of DefectDojo's Generic Findings Import JSON.

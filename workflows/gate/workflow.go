@@ -49,8 +49,14 @@ func Workflow(ctx workflow.Context, in Input) error {
 			continue
 		}
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			g.drain(ctx, acquire, release)
-			g.grant(ctx)
+			// Granting waits on signal deliveries, and signals that arrive
+			// meanwhile would be lost with this run: drain until quiet.
+			for {
+				g.grant(ctx)
+				if !g.drain(ctx, acquire, release) {
+					break // nothing arrived since the last blocking call
+				}
+			}
 			st := g.state
 			return workflow.NewContinueAsNewError(ctx, WorkflowName, Input{TenantID: in.TenantID, State: &st})
 		}

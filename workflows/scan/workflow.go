@@ -107,6 +107,8 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 			log.Error("recording scan end failed", "error", ferr)
 		}
 		w.finish(ctx, status, msg)
+		// The slot goes back before the slow after-work (DefectDojo, mail).
+		w.releaseSlot(ctx)
 		w.afterFinish(dctx, status)
 	}()
 
@@ -173,7 +175,11 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res Result, err error) {
 		return Result{}, err
 	}
 	w.finish(ctx, "completed", "")
-	w.afterFinish(ctx, "completed")
+	// The slot goes back before the slow after-work, which a late cancel
+	// must not cut short: the scan is complete, its report and mail still go.
+	w.releaseSlot(ctx)
+	actx, _ := workflow.NewDisconnectedContext(ctx)
+	w.afterFinish(actx, "completed")
 	w.progress.Percent = 100
 	return Result{
 		Status:   "completed",
@@ -234,12 +240,13 @@ func (w *scanWorkflow) afterFinish(ctx workflow.Context, status string) {
 	if err := workflow.ExecuteActivity(sctx, store.RecordUsageName, ref).Get(ctx, nil); err != nil {
 		log.Error("recording the scan's usage failed", "error", err)
 	}
-	if status == "completed" {
+	if status == "completed" && workflow.GetVersion(ctx, "defectdojo-reimport", workflow.DefaultVersion, 1) == 1 {
 		// Exactly once per scan and scanner: the activity checks our record
 		// and DefectDojo's import history before it sends anything.
 		dctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			TaskQueue:           temporalx.QueueScans,
-			StartToCloseTimeout: 10 * time.Minute,
+			TaskQueue: temporalx.QueueScans,
+			// A retry may wait minutes for an earlier attempt's import to show.
+			StartToCloseTimeout: 15 * time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{
 				InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
 				MaximumAttempts: 10, NonRetryableErrorTypes: []string{adojo.ErrRejected},
@@ -277,6 +284,7 @@ func (w *scanWorkflow) releaseSlot(ctx workflow.Context) {
 	if !w.queued {
 		return
 	}
+	w.queued = false // once: the deferred call after an early release is a no-op
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	err := workflow.SignalExternalWorkflow(dctx, gate.WorkflowID(w.in.TenantID), "", gate.SignalRelease,
 		gate.ReleaseRequest{ScanWorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID}).Get(dctx, nil)
