@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,15 +24,6 @@ var findingStatuses = []string{"new", "open", "fixed", "reopened", "false_positi
 // triageStatuses are the statuses a person may set; new and reopened are
 // facts only scans establish.
 var triageStatuses = []string{"open", "false_positive", "accepted_risk", "fixed"}
-
-func oneOf(v string, set []string) bool {
-	for _, s := range set {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // multi reads a filter given as repeated parameters or a comma list.
 func multi(q map[string][]string, name string) []string {
@@ -66,7 +58,7 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 		f.Severities = append(f.Severities, v)
 	}
 	for _, v := range multi(q, "status") {
-		if !oneOf(v, findingStatuses) {
+		if !slices.Contains(findingStatuses, v) {
 			writeError(w, r, invalid("status", "status must be one or more of "+strings.Join(findingStatuses, ", ")))
 			return
 		}
@@ -197,7 +189,7 @@ type findingPatch struct {
 }
 
 func (p findingPatch) validate() error {
-	if !oneOf(p.Status, triageStatuses) {
+	if !slices.Contains(triageStatuses, p.Status) {
 		return invalid("status", "status must be one of "+strings.Join(triageStatuses, ", "))
 	}
 	if len(p.Comment) > 4000 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -215,7 +216,7 @@ func (s *Server) scanList(w http.ResponseWriter, r *http.Request) {
 	}
 	params := dbq.ScanListParams{Lim: int32(limit + 1)}
 	if v := q.Get("status"); v != "" {
-		if !oneOf(v, []string{"queued", "running", "completed", "failed", "cancelled"}) {
+		if !slices.Contains([]string{"queued", "running", "completed", "failed", "cancelled"}, v) {
 			writeError(w, r, invalid("status", "status must be one of queued, running, completed, failed, cancelled"))
 			return
 		}

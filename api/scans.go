@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -249,8 +248,7 @@ func (s *Server) startScan(w http.ResponseWriter, r *http.Request, in scan.Input
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			temporalx.SATenantID.ValueSet(in.TenantID.String()),
 			temporalx.SAKind.ValueSet(kind),
-			// Keyword attributes are VARCHAR(255) in SQL visibility stores.
-			temporalx.SAScanTarget.ValueSet(truncateUTF8(in.Target, 255)),
+			temporalx.ScanTargetValue(in.Target),
 		),
 	}, scan.WorkflowName, in)
 	if err != nil {
@@ -477,17 +475,6 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, v)
 	}
 	writeJSON(w, http.StatusOK, page)
-}
-
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 func encodeCursor(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }

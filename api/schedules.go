@@ -103,9 +103,7 @@ func applyErr(err error) error {
 }
 
 func blocked(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (bool, error) {
-	var b bool
-	err := tx.QueryRow(ctx, "SELECT secureops_tenant_chain_blocked($1)", tenant).Scan(&b)
-	return b, err
+	return db.Q.TenantChainBlocked(ctx, tx, tenant)
 }
 
 func specOf(row dbq.ScanSchedule, target string, isBlocked bool) schedules.Spec {

@@ -338,7 +338,7 @@ func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) {
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			temporalx.SATenantID.ValueSet(t.TenantID.String()),
 			temporalx.SAKind.ValueSet("verify"),
-			temporalx.SAScanTarget.ValueSet(truncateUTF8(t.Value, 255)),
+			temporalx.ScanTargetValue(t.Value),
 		),
 	}, verify.WorkflowName, verify.Input{TenantID: t.TenantID, TargetID: id, FirstInterval: s.VerifyFirstInterval})
 	if err != nil {

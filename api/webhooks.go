@@ -221,7 +221,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 	limit = min(limit, 100)
 	params := dbq.WebhookDeliveryListParams{WebhookID: id, Lim: int32(limit + 1)}
 	if v := q.Get("status"); v != "" {
-		if !oneOf(v, []string{"pending", "delivered", "failed"}) {
+		if !slices.Contains([]string{"pending", "delivered", "failed"}, v) {
 			writeError(w, r, invalid("status", "status must be one of pending, delivered, failed"))
 			return
 		}

@@ -53,8 +53,8 @@ func (a *Activities) ScheduledScanCreate(ctx context.Context, in ScheduledScanIn
 		}
 		// The tenant-schedules sync pauses these; this is the backstop for
 		// a sync that has not run (or a tenant whose onboarding failed).
-		var blocked bool
-		if err := tx.QueryRow(ctx, "SELECT secureops_tenant_chain_blocked($1)", in.TenantID).Scan(&blocked); err != nil {
+		blocked, err := db.Q.TenantChainBlocked(ctx, tx, in.TenantID)
+		if err != nil {
 			return err
 		}
 		if blocked {

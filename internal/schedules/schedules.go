@@ -74,7 +74,7 @@ func (s Spec) action() *client.ScheduleWorkflowAction {
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			temporalx.SATenantID.ValueSet(s.TenantID.String()),
 			temporalx.SAKind.ValueSet("scheduled-scan"),
-			temporalx.SAScanTarget.ValueSet(truncate(s.Target, 255)),
+			temporalx.ScanTargetValue(s.Target),
 		),
 	}
 }
@@ -259,11 +259,4 @@ func wrap(err error) error {
 		return errors.Join(ErrInvalid, err)
 	}
 	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

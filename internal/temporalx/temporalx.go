@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -83,4 +84,18 @@ func Dial(ctx context.Context, o ClientOptions) (client.Client, error) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// ScanTargetValue is the ScanTarget search attribute for a target: keyword
+// attributes are VARCHAR(255) in SQL visibility stores, so longer targets
+// are cut, at a character boundary.
+func ScanTargetValue(target string) temporal.SearchAttributeUpdate {
+	const limit = 255
+	if len(target) > limit {
+		target = target[:limit]
+		for len(target) > 0 && !utf8.ValidString(target) {
+			target = target[:len(target)-1]
+		}
+	}
+	return SAScanTarget.ValueSet(target)
 }

@@ -36,3 +36,8 @@ LIMIT sqlc.arg(lim);
 
 -- name: TenantSetStatus :one
 UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING *;
+
+-- name: TenantChainBlocked :one
+-- Whether the tenant or an ancestor is suspended, cancelled or failed: its
+-- scheduled scans must not run.
+SELECT secureops_tenant_chain_blocked(sqlc.arg(tenant_id)::uuid)::boolean AS blocked;

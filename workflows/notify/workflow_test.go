@@ -144,7 +144,7 @@ func TestWebhookDeliversGivenDeliveriesWithoutPreparing(t *testing.T) {
 	}
 }
 
-func TestWebhookNoneSubscribedNothingToDo(t *testing.T) {
+func TestWebhookNoneSubscribedDeliversNone(t *testing.T) {
 	f := &fakes{
 		prepare: func(anotify.ScanRef) (anotify.Prepared, error) { return anotify.Prepared{}, nil },
 		deliver: func(uuid.UUID, int) (anotify.DeliverResult, error) {

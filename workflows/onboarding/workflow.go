@@ -321,7 +321,7 @@ func (w *onboardingWorkflow) baselineScan(ctx, storeCtx workflow.Context) uuid.U
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				temporalx.SATenantID.ValueSet(in.TenantID.String()),
 				temporalx.SAKind.ValueSet("scan"),
-				temporalx.SAScanTarget.ValueSet(truncate(in.InitialTarget, 255)),
+				temporalx.ScanTargetValue(in.InitialTarget),
 			),
 		})
 		fut := workflow.ExecuteChildWorkflow(cctx, scan.WorkflowName, scan.Input{
@@ -431,11 +431,4 @@ func failureReason(step string, err error) string {
 		return step + ": cancelled by an operator"
 	}
 	return step + ": failed; our operators have been notified"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

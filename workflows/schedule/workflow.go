@@ -57,10 +57,6 @@ func ScheduledScanWorkflow(ctx workflow.Context, in schedules.RunInput) (scan.Re
 	if err != nil {
 		return scan.Result{}, err
 	}
-	target := sc.Target
-	if len(target) > 255 {
-		target = target[:255]
-	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: scan.WorkflowID(sc.ScanID),
 		TaskQueue:  temporalx.QueueScans,
@@ -71,7 +67,7 @@ func ScheduledScanWorkflow(ctx workflow.Context, in schedules.RunInput) (scan.Re
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			temporalx.SATenantID.ValueSet(in.TenantID.String()),
 			temporalx.SAKind.ValueSet("scan"),
-			temporalx.SAScanTarget.ValueSet(target),
+			temporalx.ScanTargetValue(sc.Target),
 		),
 	})
 	var res scan.Result

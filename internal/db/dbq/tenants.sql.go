@@ -12,6 +12,19 @@ import (
 	"github.com/google/uuid"
 )
 
+const tenantChainBlocked = `-- name: TenantChainBlocked :one
+SELECT secureops_tenant_chain_blocked($1::uuid)::boolean AS blocked
+`
+
+// Whether the tenant or an ancestor is suspended, cancelled or failed: its
+// scheduled scans must not run.
+func (q *Queries) TenantChainBlocked(ctx context.Context, db DBTX, tenantID uuid.UUID) (bool, error) {
+	row := db.QueryRow(ctx, tenantChainBlocked, tenantID)
+	var blocked bool
+	err := row.Scan(&blocked)
+	return blocked, err
+}
+
 const tenantCreate = `-- name: TenantCreate :one
 INSERT INTO tenants (id, parent_id, slug, name, tier, status)
 VALUES ($1, $2, $3, $4, $5, $6)
