@@ -83,19 +83,26 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 		return res, fmt.Errorf("copy findings: %w", err)
 	}
 	res.Staged = n
-	// The prune probes the stage once per occurrence the scan already has.
-	// Right after a large first import the findings tables' statistics are
-	// stale (autovacuum has not run), the planner expects one occurrence and
-	// picks a nested loop: without this index each probe is a full scan of
-	// the stage, and re-importing 100k findings took minutes.
-	if _, err := tx.Exec(ctx, "CREATE INDEX ON finding_stage (fingerprint)"); err != nil {
-		return res, fmt.Errorf("index staging table: %w", err)
+	// A first attempt has nothing to prune, so it skips indexing the stage.
+	rerun, err := Q.ScanFindingsHasForScanner(ctx, tx, dbq.ScanFindingsHasForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner})
+	if err != nil {
+		return res, fmt.Errorf("look for an earlier attempt: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "ANALYZE finding_stage (fingerprint)"); err != nil {
-		return res, fmt.Errorf("analyze staging table: %w", err)
-	}
-	if _, err = Q.ScanFindingPruneForScanner(ctx, tx, dbq.ScanFindingPruneForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner}); err != nil {
-		return res, fmt.Errorf("prune findings of a re-run: %w", err)
+	if rerun {
+		// The prune probes the stage once per occurrence the scan already has.
+		// Right after a large first import the findings tables' statistics are
+		// stale (autovacuum has not run), the planner expects one occurrence and
+		// picks a nested loop: without this index each probe is a full scan of
+		// the stage, and re-importing 100k findings took minutes.
+		if _, err := tx.Exec(ctx, "CREATE INDEX ON finding_stage (fingerprint)"); err != nil {
+			return res, fmt.Errorf("index staging table: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "ANALYZE finding_stage (fingerprint)"); err != nil {
+			return res, fmt.Errorf("analyze staging table: %w", err)
+		}
+		if _, err = Q.ScanFindingPruneForScanner(ctx, tx, dbq.ScanFindingPruneForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner}); err != nil {
+			return res, fmt.Errorf("prune findings of a re-run: %w", err)
+		}
 	}
 	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{
 		TenantID: b.TenantID, ScanID: b.ScanID, ScanTarget: b.ScanTarget, ReportedBy: b.Scanner,

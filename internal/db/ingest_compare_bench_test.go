@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,15 +71,58 @@ func BenchmarkIngestVsCopy(b *testing.B) {
 	if _, err := super.Exec(ctx, "CREATE TABLE indexed_findings (LIKE findings INCLUDING ALL)"); err != nil {
 		b.Fatal(err)
 	}
+	// The least any "COPY into a stage, then one upsert on (tenant_id,
+	// fingerprint)" can cost: the same stage, then one INSERT … ON CONFLICT
+	// into a table with nothing but that unique key (no primary key, other
+	// indexes, RLS, foreign keys or occurrence rows). Ingest cannot beat it,
+	// so its ratio to raw COPY bounds what the method can reach here.
+	if _, err := super.Exec(ctx, "CREATE TABLE floor_findings (LIKE findings INCLUDING DEFAULTS, UNIQUE (tenant_id, fingerprint))"); err != nil {
+		b.Fatal(err)
+	}
 	app := d.OpenApp(b)
 	results := map[string]benchResult{}
+	// The machine is shared and noisy: keep each measurement's best round.
 	record := func(name string, n int, el time.Duration) {
+		if r, ok := results[name]; ok && r.Seconds <= el.Seconds() {
+			return
+		}
 		results[name] = benchResult{Name: name, Findings: n, Seconds: el.Seconds(), PerSecond: float64(n) / el.Seconds()}
 	}
 	ingest := func(scan uuid.UUID, rep []findings.Finding) time.Duration {
 		start := time.Now()
 		err := app.InTx(ctx, db.TenantScope(tenant), func(ctx context.Context, tx pgx.Tx) error {
 			_, err := db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tenant, ScanID: scan, Scanner: "trivy", ScanTarget: "image:registry.example/app:1.0", Findings: rep})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	stageCols := []string{"fingerprint", "title", "severity", "cves", "cwes", "cvss_score", "cvss_vector", "component",
+		"component_version", "host", "port", "protocol", "url", "target", "scanner", "rule_id", "description", "remediation",
+		"refs", "evidence"}
+	floor := func(rep []findings.Finding) time.Duration {
+		if _, err := super.Exec(ctx, "TRUNCATE floor_findings"); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		err := pgx.BeginFunc(ctx, super, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "CREATE TEMP TABLE floor_stage (LIKE public.finding_stage) ON COMMIT DROP"); err != nil {
+				return err
+			}
+			rows := make([][]any, len(rep))
+			for i, f := range rep {
+				rows[i] = []any{f.Fingerprint, f.Title, string(f.Severity), f.CVEs, f.CWEs, f.CVSSScore, f.CVSSVector,
+					f.Component, f.ComponentVersion, f.Host, f.Port, f.Protocol, f.URL, f.Target, f.Scanner, f.RuleID,
+					f.Description, f.Remediation, f.References, f.Evidence}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"floor_stage"}, stageCols, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			cols := strings.Join(stageCols, ", ")
+			_, err := tx.Exec(ctx, "INSERT INTO floor_findings (tenant_id, "+cols+") SELECT $1, "+cols+
+				" FROM floor_stage ON CONFLICT (tenant_id, fingerprint) DO NOTHING", tenant)
 			return err
 		})
 		if err != nil {
@@ -105,7 +149,8 @@ func BenchmarkIngestVsCopy(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	for i := 0; i < b.N; i++ {
+	const rounds = 3
+	for i := 0; i < b.N*rounds; i++ {
 		if _, err := super.Exec(ctx, "TRUNCATE findings CASCADE"); err != nil {
 			b.Fatal(err)
 		}
@@ -113,6 +158,7 @@ func BenchmarkIngestVsCopy(b *testing.B) {
 			rep := syntheticReport(n)
 			record(fmt.Sprintf("copy_%dk", n/1000), n, rawCopy("bare_findings", rep))
 			record(fmt.Sprintf("copy_indexed_%dk", n/1000), n, rawCopy("indexed_findings", rep))
+			record(fmt.Sprintf("floor_%dk", n/1000), n, floor(rep))
 			scan := seedScanTB(b, super, tenant)
 			record(fmt.Sprintf("ingest_%dk", n/1000), n, ingest(scan, rep))
 			if n == 100000 {
@@ -128,6 +174,9 @@ func BenchmarkIngestVsCopy(b *testing.B) {
 		ri := results["ingest_"+k].PerSecond / results["copy_indexed_"+k].PerSecond
 		report["ratio_to_indexed_copy_"+k] = ri
 		b.ReportMetric(ri*100, "%indexed_copy_"+k)
+		rf := results["floor_"+k].PerSecond / results["copy_"+k].PerSecond
+		report["ratio_floor_to_copy_"+k] = rf
+		b.ReportMetric(rf*100, "%copy_floor_"+k)
 		b.ReportMetric(results["ingest_"+k].PerSecond, "findings/s_"+k)
 	}
 	b.ReportMetric(results["ingest_13k"].Seconds, "s_13k")

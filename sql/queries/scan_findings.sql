@@ -10,3 +10,14 @@ WHERE sf.scan_id = sqlc.arg(scan_id)::uuid
   AND f.reported_by = sqlc.arg(scanner)::text
   AND sf.change <> 'fixed'
   AND NOT EXISTS (SELECT 1 FROM finding_stage s WHERE s.fingerprint = f.fingerprint);
+
+-- name: ScanFindingsHasForScanner :one
+-- Whether an earlier attempt of this scan already linked findings of this
+-- scanner: only then has a re-run anything to prune.
+SELECT EXISTS (
+    SELECT 1 FROM scan_findings sf
+    JOIN findings f ON f.id = sf.finding_id
+    WHERE sf.scan_id = sqlc.arg(scan_id)::uuid
+      AND f.reported_by = sqlc.arg(scanner)::text
+      AND sf.change <> 'fixed'
+)::boolean AS linked;

@@ -37,3 +37,27 @@ func (q *Queries) ScanFindingPruneForScanner(ctx context.Context, db DBTX, arg S
 	}
 	return result.RowsAffected(), nil
 }
+
+const scanFindingsHasForScanner = `-- name: ScanFindingsHasForScanner :one
+SELECT EXISTS (
+    SELECT 1 FROM scan_findings sf
+    JOIN findings f ON f.id = sf.finding_id
+    WHERE sf.scan_id = $1::uuid
+      AND f.reported_by = $2::text
+      AND sf.change <> 'fixed'
+)::boolean AS linked
+`
+
+type ScanFindingsHasForScannerParams struct {
+	ScanID  uuid.UUID `json:"scan_id"`
+	Scanner string    `json:"scanner"`
+}
+
+// Whether an earlier attempt of this scan already linked findings of this
+// scanner: only then has a re-run anything to prune.
+func (q *Queries) ScanFindingsHasForScanner(ctx context.Context, db DBTX, arg ScanFindingsHasForScannerParams) (bool, error) {
+	row := db.QueryRow(ctx, scanFindingsHasForScanner, arg.ScanID, arg.Scanner)
+	var linked bool
+	err := row.Scan(&linked)
+	return linked, err
+}
