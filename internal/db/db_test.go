@@ -468,3 +468,65 @@ func TestNoEscalationThroughUsersOrTenants(t *testing.T) {
 		t.Fatalf("someone became platform admin: %v %v", admin, err)
 	}
 }
+
+// A re-run of a scan replaces what its scanner reported for it: issues the
+// re-run no longer sees leave the scan, and another scanner's occurrences in
+// the same scan stay, whichever of them runs first.
+func TestIngestRerunReplacesOnlyItsScanner(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	owner := ownerConn(t, d.SuperDSN)
+	tid := seedTenant(t, owner, "rerun")
+	scan := seedScan(t, owner, tid)
+	app := d.OpenApp(t)
+	ingest := func(scanner string, fs []findings.Finding) db.IngestResult {
+		var res db.IngestResult
+		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			res, err = db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tid, ScanID: scan, Scanner: scanner, ScanTarget: "127.0.0.1", Findings: fs})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	linked := func() map[string]int {
+		rows, err := owner.Query(ctx, `SELECT f.reported_by, count(*) FROM scan_findings sf JOIN findings f ON f.id = sf.finding_id
+			WHERE sf.scan_id = $1 GROUP BY 1`, scan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[string]int{}
+		for rows.Next() {
+			var scanner string
+			var n int
+			if err := rows.Scan(&scanner, &n); err != nil {
+				t.Fatal(err)
+			}
+			m[scanner] = n
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	nikto := []findings.Finding{
+		{Title: "Missing X-Frame-Options", Severity: findings.SeverityLow, Host: "127.0.0.1", Port: 80, Scanner: "nikto", RuleID: "999957", URL: "http://127.0.0.1/"},
+	}
+	ingest("nikto", nikto)
+	if r := ingest("nmap", batch()); r.Linked != 3 {
+		t.Fatalf("nmap's first attempt linked %d, want 3", r.Linked)
+	}
+	if got := linked(); got["nmap"] != 3 || got["nikto"] != 1 {
+		t.Fatalf("after both scanners: %v, want nmap 3, nikto 1", got)
+	}
+	// The re-run sees only the open ports, not the CVE.
+	if r := ingest("nmap", batch()[:2]); r.Linked != 2 {
+		t.Errorf("re-run linked %d, want 2", r.Linked)
+	}
+	if got := linked(); got["nmap"] != 2 || got["nikto"] != 1 {
+		t.Errorf("after nmap's re-run: %v, want nmap 2, nikto 1", got)
+	}
+}
