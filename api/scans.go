@@ -18,9 +18,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/activities/scanner"
@@ -29,7 +26,6 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
-	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/scan"
 )
 
@@ -232,25 +228,11 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 // failure it marks the row failed, answers 503 and returns false.
 func (s *Server) startScan(w http.ResponseWriter, r *http.Request, in scan.Input) bool {
 	wid := scan.WorkflowID(in.ScanID)
-	kind := "scan"
-	if in.ReportID != nil {
-		kind = "import"
-	}
 	// The start must not be abandoned half-way because the client hung up:
 	// the row already exists and would otherwise wait for a workflow forever.
 	startCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
-	_, err := s.Temporal.ExecuteWorkflow(startCtx, client.StartWorkflowOptions{
-		ID:                       wid,
-		TaskQueue:                temporalx.QueueScans,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporalx.SATenantID.ValueSet(in.TenantID.String()),
-			temporalx.SAKind.ValueSet(kind),
-			temporalx.ScanTargetValue(in.Target),
-		),
-	}, scan.WorkflowName, in)
+	_, err := s.Temporal.ExecuteWorkflow(startCtx, scan.StartOptions(in), scan.WorkflowName, in)
 	if err != nil {
 		// A timeout can hide a start that succeeded: ask before giving up.
 		if _, derr := s.Temporal.DescribeWorkflowExecution(startCtx, wid, ""); derr == nil {

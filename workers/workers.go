@@ -19,6 +19,7 @@ import (
 	adojo "github.com/secureops/secureops/activities/defectdojo"
 	agate "github.com/secureops/secureops/activities/gate"
 	anotify "github.com/secureops/secureops/activities/notify"
+	areconcile "github.com/secureops/secureops/activities/reconcile"
 	"github.com/secureops/secureops/activities/scanner"
 	aschedules "github.com/secureops/secureops/activities/schedules"
 	"github.com/secureops/secureops/activities/store"
@@ -30,6 +31,7 @@ import (
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/gate"
 	"github.com/secureops/secureops/workflows/notify"
+	"github.com/secureops/secureops/workflows/reconcile"
 	"github.com/secureops/secureops/workflows/scan"
 	"github.com/secureops/secureops/workflows/schedule"
 	"github.com/secureops/secureops/workflows/verify"
@@ -116,6 +118,10 @@ func New(d Deps, queues []string) (*Workers, error) {
 			w.RegisterActivityWithOptions(ga.Ended, activity.RegisterOptions{Name: agate.EndedName})
 			// Ownership checks are light DNS and HTTP requests: they run with
 			// the orchestration, not on scanner hosts.
+			w.RegisterWorkflowWithOptions(reconcile.Workflow, reconcile.RegisterOptions())
+			ra := &areconcile.Activities{DB: d.DB, Client: d.Client}
+			w.RegisterActivityWithOptions(ra.Scans, activity.RegisterOptions{Name: areconcile.ScansName})
+			ws.background = append(ws.background, func(ctx context.Context) { ensureReconcileSchedule(ctx, d) })
 			w.RegisterWorkflowWithOptions(verify.Workflow, verify.RegisterOptions())
 			va := &averify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res, TXT: res}
 			w.RegisterActivityWithOptions(va.Check, activity.RegisterOptions{Name: averify.CheckName})
@@ -142,6 +148,25 @@ func New(d Deps, queues []string) (*Workers, error) {
 		ws.workers = append(ws.workers, w)
 	}
 	return ws, nil
+}
+
+// ensureReconcileSchedule creates the reconciler's schedule, retrying while
+// the Temporal frontend is not reachable yet.
+func ensureReconcileSchedule(ctx context.Context, d Deps) {
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		err := reconcile.EnsureSchedule(ctx, d.Client)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if d.Log != nil {
+			d.Log.Warn("creating the scan reconciler's schedule", "error", err, "retry_in", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Start starts every worker; on error the ones already started are stopped.

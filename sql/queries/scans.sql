@@ -80,3 +80,24 @@ SET status = 'queued', progress = 0, progress_message = 'waiting for a scan slot
 WHERE id = sqlc.arg(id)
   AND (status IN ('queued', 'running') OR run_id <> sqlc.arg(run_id)::text)
 RETURNING status;
+
+-- name: ScansUnfinished :many
+-- Unfinished scans created before a moment, oldest first, a page at a time
+-- after (created_at, id), for the reconciler (platform scope). An import's
+-- stored report comes along: its workflow needs it to start again.
+SELECT s.id, s.tenant_id, s.target, s.scanners, s.workflow_id, s.status, s.run_id, s.created_at,
+       r.id AS report_id
+FROM scans s
+LEFT JOIN scan_reports r ON s.source = 'import' AND r.scan_id = s.id AND r.scanner = s.scanners[1]
+WHERE s.status IN ('queued', 'running')
+  AND s.created_at < sqlc.arg(before)::timestamptz
+  AND (s.created_at, s.id) > (sqlc.arg(after_created)::timestamptz, sqlc.arg(after_id)::uuid)
+ORDER BY s.created_at, s.id
+LIMIT sqlc.arg(lim)::int;
+
+-- name: ScanFailAbandoned :execrows
+-- A scan whose workflow ended without finishing it fails, unless a newer run
+-- (a reset from the Web UI) has taken it over since the workflow was looked at.
+UPDATE scans
+SET status = 'failed', error = sqlc.arg(error)::text, progress_message = 'failed', finished_at = now()
+WHERE id = sqlc.arg(id) AND status IN ('queued', 'running') AND run_id IN ('', sqlc.arg(run_id)::text);

@@ -6,9 +6,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/internal/temporalx"
 )
 
 // WorkflowName is the registered name; the API starts scans by it.
@@ -30,6 +34,27 @@ type Input struct {
 	// uploaded and stored already, so no scanner runs and no target is
 	// touched; the same ingest path stores it.
 	ReportID *uuid.UUID `json:"report_id,omitempty"`
+}
+
+// StartOptions start the workflow of a scan whose row exists: one workflow
+// per scan, ever, so a second start of the same scan is refused rather than
+// run twice.
+func StartOptions(in Input) client.StartWorkflowOptions {
+	kind := "scan"
+	if in.ReportID != nil {
+		kind = "import"
+	}
+	return client.StartWorkflowOptions{
+		ID:                       WorkflowID(in.ScanID),
+		TaskQueue:                temporalx.QueueScans,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporalx.SATenantID.ValueSet(in.TenantID.String()),
+			temporalx.SAKind.ValueSet(kind),
+			temporalx.ScanTargetValue(in.Target),
+		),
+	}
 }
 
 // Result is what a completed scan produced.

@@ -152,6 +152,28 @@ func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams)
 	return i, err
 }
 
+const scanFailAbandoned = `-- name: ScanFailAbandoned :execrows
+UPDATE scans
+SET status = 'failed', error = $1::text, progress_message = 'failed', finished_at = now()
+WHERE id = $2 AND status IN ('queued', 'running') AND run_id IN ('', $3::text)
+`
+
+type ScanFailAbandonedParams struct {
+	Error string    `json:"error"`
+	ID    uuid.UUID `json:"id"`
+	RunID string    `json:"run_id"`
+}
+
+// A scan whose workflow ended without finishing it fails, unless a newer run
+// (a reset from the Web UI) has taken it over since the workflow was looked at.
+func (q *Queries) ScanFailAbandoned(ctx context.Context, db DBTX, arg ScanFailAbandonedParams) (int64, error) {
+	result, err := db.Exec(ctx, scanFailAbandoned, arg.Error, arg.ID, arg.RunID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const scanFinish = `-- name: ScanFinish :execrows
 UPDATE scans
 SET status = $1::text,
@@ -385,4 +407,73 @@ func (q *Queries) ScanSetProgress(ctx context.Context, db DBTX, arg ScanSetProgr
 		arg.RunID,
 	)
 	return err
+}
+
+const scansUnfinished = `-- name: ScansUnfinished :many
+SELECT s.id, s.tenant_id, s.target, s.scanners, s.workflow_id, s.status, s.run_id, s.created_at,
+       r.id AS report_id
+FROM scans s
+LEFT JOIN scan_reports r ON s.source = 'import' AND r.scan_id = s.id AND r.scanner = s.scanners[1]
+WHERE s.status IN ('queued', 'running')
+  AND s.created_at < $1::timestamptz
+  AND (s.created_at, s.id) > ($2::timestamptz, $3::uuid)
+ORDER BY s.created_at, s.id
+LIMIT $4::int
+`
+
+type ScansUnfinishedParams struct {
+	Before       time.Time `json:"before"`
+	AfterCreated time.Time `json:"after_created"`
+	AfterID      uuid.UUID `json:"after_id"`
+	Lim          int32     `json:"lim"`
+}
+
+type ScansUnfinishedRow struct {
+	ID         uuid.UUID     `json:"id"`
+	TenantID   uuid.UUID     `json:"tenant_id"`
+	Target     string        `json:"target"`
+	Scanners   []string      `json:"scanners"`
+	WorkflowID string        `json:"workflow_id"`
+	Status     string        `json:"status"`
+	RunID      string        `json:"run_id"`
+	CreatedAt  time.Time     `json:"created_at"`
+	ReportID   uuid.NullUUID `json:"report_id"`
+}
+
+// Unfinished scans created before a moment, oldest first, a page at a time
+// after (created_at, id), for the reconciler (platform scope). An import's
+// stored report comes along: its workflow needs it to start again.
+func (q *Queries) ScansUnfinished(ctx context.Context, db DBTX, arg ScansUnfinishedParams) ([]ScansUnfinishedRow, error) {
+	rows, err := db.Query(ctx, scansUnfinished,
+		arg.Before,
+		arg.AfterCreated,
+		arg.AfterID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ScansUnfinishedRow{}
+	for rows.Next() {
+		var i ScansUnfinishedRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.TenantID,
+			&i.Target,
+			&i.Scanners,
+			&i.WorkflowID,
+			&i.Status,
+			&i.RunID,
+			&i.CreatedAt,
+			&i.ReportID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

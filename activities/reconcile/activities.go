@@ -1,0 +1,166 @@
+// Package reconcile holds the activity that brings scan rows and their
+// workflows back in line after a crash: a scan row is written before its
+// workflow is started, so an API process that dies in between leaves a scan
+// that nothing would ever run, and a workflow terminated from the Web UI
+// leaves a scan that nothing would ever finish.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/workflows/scan"
+)
+
+// ScansName is the registered name of Scans.
+const ScansName = "reconcile.Scans"
+
+// DefaultGrace is how old an unfinished scan must be before the reconciler
+// looks at it: well past the API's 15 s start timeout, so it never races a
+// start that is still under way.
+const DefaultGrace = 2 * time.Minute
+
+const pageSize = 100
+
+// Activities needs the database (platform scope) and the Temporal client.
+type Activities struct {
+	DB     *db.DB
+	Client client.Client
+	// Grace overrides DefaultGrace (tests).
+	Grace time.Duration
+}
+
+// Result counts what one pass did.
+type Result struct {
+	Checked int `json:"checked"`
+	// Started: scans whose workflow never began, started now.
+	Started int `json:"started"`
+	// Failed: scans whose workflow ended without finishing them.
+	Failed int `json:"failed"`
+}
+
+// progress is the heartbeat: a retried pass resumes after the last scan it
+// settled instead of describing every workflow again.
+type progress struct {
+	Result
+	AfterCreated time.Time `json:"after_created"`
+	AfterID      uuid.UUID `json:"after_id"`
+}
+
+// Scans settles every unfinished scan older than the grace period: a scan
+// without a workflow gets one, started with the same id the API would have
+// used (so a start that did happen is never doubled), and a scan whose
+// workflow is closed fails, naming the workflow. Scans whose workflow runs
+// are left alone, however long they take.
+func (a *Activities) Scans(ctx context.Context) (Result, error) {
+	grace := a.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	var p progress
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &p)
+	}
+	before := time.Now().Add(-grace)
+	for {
+		var page []dbq.ScansUnfinishedRow
+		err := a.DB.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			page, err = db.Q.ScansUnfinished(ctx, tx, dbq.ScansUnfinishedParams{
+				Before: before, AfterCreated: p.AfterCreated, AfterID: p.AfterID, Lim: pageSize,
+			})
+			return err
+		})
+		if err != nil {
+			return p.Result, fmt.Errorf("list unfinished scans: %w", err)
+		}
+		for _, row := range page {
+			if err := a.settle(ctx, row, &p.Result); err != nil {
+				return p.Result, fmt.Errorf("scan %s: %w", row.ID, err)
+			}
+			p.Checked++
+			p.AfterCreated, p.AfterID = row.CreatedAt, row.ID
+			if activity.IsActivity(ctx) {
+				activity.RecordHeartbeat(ctx, p)
+			}
+		}
+		if len(page) < pageSize {
+			return p.Result, nil
+		}
+	}
+}
+
+func (a *Activities) settle(ctx context.Context, row dbq.ScansUnfinishedRow, res *Result) error {
+	desc, err := a.Client.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return a.start(ctx, row, res)
+	case err != nil:
+		return fmt.Errorf("describe %s: %w", row.WorkflowID, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	st := info.GetStatus()
+	if st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING || st == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+		return nil
+	}
+	// Closed while the row says otherwise: the run's own last write never
+	// happened (terminated, timed out, or failed before it could).
+	msg := fmt.Sprintf("the scan's workflow ended (%s) before the scan finished; see workflow %s",
+		workflowStatus(st), row.WorkflowID)
+	return a.DB.InTx(ctx, db.TenantScope(row.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		n, err := db.Q.ScanFailAbandoned(ctx, tx, dbq.ScanFailAbandonedParams{
+			ID: row.ID, Error: msg, RunID: info.GetExecution().GetRunId(),
+		})
+		if n > 0 {
+			res.Failed++
+		}
+		return err
+	})
+}
+
+func (a *Activities) start(ctx context.Context, row dbq.ScansUnfinishedRow, res *Result) error {
+	in := scan.Input{TenantID: row.TenantID, ScanID: row.ID, Target: row.Target, Scanners: row.Scanners}
+	if row.ReportID.Valid {
+		id := row.ReportID.UUID
+		in.ReportID = &id
+	}
+	_, err := a.Client.ExecuteWorkflow(ctx, scan.StartOptions(in), scan.WorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil // started meanwhile, by its own start after all
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", row.WorkflowID, err)
+	}
+	res.Started++
+	return nil
+}
+
+func workflowStatus(s enumspb.WorkflowExecutionStatus) string {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		return "terminated"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return "timed out"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "cancelled"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		return "failed"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return "completed"
+	default:
+		return s.String()
+	}
+}

@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
+
+	areconcile "github.com/secureops/secureops/activities/reconcile"
+	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/reconcile"
+	"github.com/secureops/secureops/workflows/scan"
+)
+
+// The API writes a scan's row before it starts the scan's workflow. If the
+// API process dies in between, the reconciler starts the workflow; if an
+// operator terminates a scan's workflow, the reconciler fails the scan. Scans
+// younger than the grace period are left to their own start.
+func TestReconcilerSettlesStrandedScans(t *testing.T) {
+	p := start(t)
+	ctx := context.Background()
+
+	// An import registers the image target and gives the report to reuse.
+	report := fixture(t, "trivy/scheme_2_many_vulns.json")
+	code, body := p.upload(t, map[string]string{"scanner": "trivy", "target": "image:registry.acme.test/shop:1.0"}, report)
+	if code != http.StatusAccepted {
+		t.Fatalf("import: %d %v", code, body)
+	}
+	first := p.waitScan(t, body["id"].(string))
+	if first["status"] != "completed" {
+		t.Fatalf("first import %v", first)
+	}
+	targetID, target := uuid.MustParse(first["target_id"].(string)), first["target"].(string)
+
+	// Two imports whose API "died" after writing the row: one long ago, one
+	// just now.
+	stranded := func(age time.Duration) uuid.UUID {
+		id := uuid.New()
+		p.seed(t, p.tenant, func(ctx context.Context, tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, target_id, source, complete, created_at)
+				VALUES ($1, $2, $3, '{trivy}', $4, $5, 'import', false, now() - $6::interval)`,
+				id, p.tenant, target, scan.WorkflowID(id), targetID, fmt.Sprintf("%d seconds", int(age.Seconds()))); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO scan_reports (tenant_id, scan_id, scanner, content) VALUES ($1, $2, 'trivy', $3)", p.tenant, id, report)
+			return err
+		})
+		return id
+	}
+	old, recent := stranded(10*time.Minute), stranded(0)
+
+	// A scan whose workflow an operator terminated.
+	port := slowServer(t, 2*time.Second)
+	code, body = p.do(t, "POST", "/api/v1/scans", "application/json", fmt.Sprintf(`{"target":"127.0.0.1:%d","scanners":["secureops"]}`, port))
+	if code != http.StatusAccepted {
+		t.Fatalf("create scan: %d %v", code, body)
+	}
+	killed := body["id"].(string)
+	if err := p.temporal.TerminateWorkflow(ctx, "scan/"+killed, "", "operator test"); err != nil {
+		t.Fatal(err)
+	}
+	p.seed(t, p.tenant, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE scans SET created_at = now() - interval '10 minutes' WHERE id = $1", killed)
+		return err
+	})
+
+	pass := func(name string) areconcile.Result {
+		t.Helper()
+		run, err := p.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: name, TaskQueue: temporalx.QueueScans}, reconcile.WorkflowName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res areconcile.Result
+		if err := run.Get(ctx, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := pass("reconcile-test-1"); res.Started != 1 || res.Failed != 1 {
+		t.Fatalf("first pass %+v, want 1 started and 1 failed", res)
+	}
+	sc := p.waitScan(t, old.String())
+	if sc["status"] != "completed" || sc["findings_total"] != first["findings_total"] {
+		t.Errorf("stranded import after the reconciler: %v, want completed with %v findings", sc, first["findings_total"])
+	}
+	_, sc = p.do(t, "GET", "/api/v1/scans/"+killed, "", "")
+	if msg, _ := sc["error"].(string); sc["status"] != "failed" || !strings.Contains(msg, "terminated") || !strings.Contains(msg, "scan/"+killed) {
+		t.Errorf("terminated scan after the reconciler: %v, want failed naming the termination and workflow", sc)
+	}
+	_, sc = p.do(t, "GET", "/api/v1/scans/"+recent.String(), "", "")
+	if sc["status"] != "queued" {
+		t.Errorf("scan inside the grace period: %v, want left queued", sc["status"])
+	}
+	if _, err := p.temporal.DescribeWorkflowExecution(ctx, scan.WorkflowID(recent), ""); err == nil {
+		t.Error("the reconciler started a scan inside the grace period")
+	}
+
+	// A second pass finds nothing more to do.
+	if res := pass("reconcile-test-2"); res.Started != 0 || res.Failed != 0 {
+		t.Errorf("second pass %+v, want nothing started or failed", res)
+	}
+
+	// The workers keep the schedule that runs the passes.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := p.temporal.ScheduleClient().GetHandle(ctx, reconcile.ScheduleID).Describe(ctx)
+		if err == nil {
+			if iv := d.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != reconcile.Interval {
+				t.Errorf("reconciler schedule intervals %+v, want every %v", iv, reconcile.Interval)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reconciler schedule: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

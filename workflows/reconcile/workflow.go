@@ -1,0 +1,68 @@
+// Package reconcile is the scan reconciler: a Temporal Schedule runs it every
+// few minutes, so operators see each pass, its result and its failures in the
+// Web UI like any other process.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	areconcile "github.com/secureops/secureops/activities/reconcile"
+	"github.com/secureops/secureops/internal/temporalx"
+)
+
+// WorkflowName is the registered name.
+const WorkflowName = "ReconcileScans"
+
+// ScheduleID is the platform-wide schedule that runs it.
+const ScheduleID = "maintenance/reconcile-scans"
+
+// Interval is how often the schedule runs a pass.
+const Interval = 5 * time.Minute
+
+// RegisterOptions registers the workflow under its stable name.
+func RegisterOptions() workflow.RegisterOptions { return workflow.RegisterOptions{Name: WorkflowName} }
+
+// Workflow runs one reconciliation pass.
+func Workflow(ctx workflow.Context) (areconcile.Result, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5,
+		},
+	})
+	var res areconcile.Result
+	err := workflow.ExecuteActivity(ctx, areconcile.ScansName).Get(ctx, &res)
+	return res, err
+}
+
+// EnsureSchedule creates the schedule if it does not exist yet; every worker
+// of the scans queue calls it at start, and all but the first find it there.
+// Overlapping passes are skipped: a slow pass is never doubled.
+func EnsureSchedule(ctx context.Context, c client.Client) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:      ScheduleID,
+		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: Interval}}},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Action: &client.ScheduleWorkflowAction{
+			ID:        ScheduleID,
+			Workflow:  WorkflowName,
+			TaskQueue: temporalx.QueueScans,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				temporalx.SAKind.ValueSet("maintenance"),
+			),
+		},
+		Note: "Starts the workflows of scans whose API process died before starting them, and fails scans whose workflow ended without finishing them.",
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
+	}
+	return err
+}
