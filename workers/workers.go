@@ -121,6 +121,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 			w.RegisterWorkflowWithOptions(reconcile.Workflow, reconcile.RegisterOptions())
 			ra := &areconcile.Activities{DB: d.DB, Client: d.Client}
 			w.RegisterActivityWithOptions(ra.Scans, activity.RegisterOptions{Name: areconcile.ScansName})
+			w.RegisterActivityWithOptions(ra.Signups, activity.RegisterOptions{Name: areconcile.SignupsName})
 			ws.background = append(ws.background, func(ctx context.Context) { ensureReconcileSchedule(ctx, d) })
 			w.RegisterWorkflowWithOptions(verify.Workflow, verify.RegisterOptions())
 			va := &averify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res, TXT: res}

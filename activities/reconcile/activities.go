@@ -26,10 +26,18 @@ import (
 // ScansName is the registered name of Scans.
 const ScansName = "reconcile.Scans"
 
+// SignupsName is the registered name of Signups.
+const SignupsName = "reconcile.Signups"
+
 // DefaultGrace is how old an unfinished scan must be before the reconciler
 // looks at it: well past the API's 15 s start timeout, so it never races a
 // start that is still under way.
 const DefaultGrace = 2 * time.Minute
+
+// MaxStartAge is the oldest scan the reconciler still starts: older scans
+// without a workflow fail instead, so a day-old request (or one whose
+// workflow history Temporal's retention has removed) does not run as if new.
+const MaxStartAge = 24 * time.Hour
 
 const pageSize = 100
 
@@ -105,6 +113,9 @@ func (a *Activities) settle(ctx context.Context, row dbq.ScansUnfinishedRow, res
 	desc, err := a.Client.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
 	var notFound *serviceerror.NotFound
 	switch {
+	case errors.As(err, &notFound) && time.Since(row.CreatedAt) > MaxStartAge:
+		return a.fail(ctx, row, "", fmt.Sprintf(
+			"the scan's workflow was never started (or is older than Temporal keeps); start the scan again (workflow %s)", row.WorkflowID), res)
 	case errors.As(err, &notFound):
 		return a.start(ctx, row, res)
 	case err != nil:
@@ -119,15 +130,61 @@ func (a *Activities) settle(ctx context.Context, row dbq.ScansUnfinishedRow, res
 	// happened (terminated, timed out, or failed before it could).
 	msg := fmt.Sprintf("the scan's workflow ended (%s) before the scan finished; see workflow %s",
 		workflowStatus(st), row.WorkflowID)
+	return a.fail(ctx, row, info.GetExecution().GetRunId(), msg, res)
+}
+
+// fail fails the scan unless a run other than runID has taken it over.
+func (a *Activities) fail(ctx context.Context, row dbq.ScansUnfinishedRow, runID, msg string, res *Result) error {
 	return a.DB.InTx(ctx, db.TenantScope(row.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		n, err := db.Q.ScanFailAbandoned(ctx, tx, dbq.ScanFailAbandonedParams{
-			ID: row.ID, Error: msg, RunID: info.GetExecution().GetRunId(),
-		})
+		n, err := db.Q.ScanFailAbandoned(ctx, tx, dbq.ScanFailAbandonedParams{ID: row.ID, Error: msg, RunID: runID})
 		if n > 0 {
 			res.Failed++
 		}
 		return err
 	})
+}
+
+// Signups withdraws sign-ups whose onboarding workflow never began (the API
+// process died between reserving the name and starting it), so the person
+// can sign up again instead of finding their company name and address
+// taken by nothing. It returns how many it withdrew. A sign-up whose
+// workflow exists is the workflow's business (an operator resets or
+// terminates it in the Web UI).
+func (a *Activities) Signups(ctx context.Context) (int, error) {
+	grace := a.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	var rows []dbq.SignupsWithoutTenantRow
+	err := a.DB.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		rows, err = db.Q.SignupsWithoutTenant(ctx, tx, dbq.SignupsWithoutTenantParams{Before: time.Now().Add(-grace), Lim: 500})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list sign-ups without a tenant: %w", err)
+	}
+	withdrawn := 0
+	for _, row := range rows {
+		_, err := a.Client.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
+		var notFound *serviceerror.NotFound
+		if !errors.As(err, &notFound) {
+			if err != nil {
+				return withdrawn, fmt.Errorf("describe %s: %w", row.WorkflowID, err)
+			}
+			continue
+		}
+		if err := a.DB.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+			return db.Q.SignupWithdraw(ctx, tx, row.TokenHash)
+		}); err != nil {
+			return withdrawn, fmt.Errorf("withdraw sign-up %s: %w", row.Slug, err)
+		}
+		withdrawn++
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, withdrawn)
+		}
+	}
+	return withdrawn, nil
 }
 
 func (a *Activities) start(ctx context.Context, row dbq.ScansUnfinishedRow, res *Result) error {

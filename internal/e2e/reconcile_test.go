@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,7 +14,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	areconcile "github.com/secureops/secureops/activities/reconcile"
+	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/workflows/onboarding"
 	"github.com/secureops/secureops/workflows/reconcile"
 	"github.com/secureops/secureops/workflows/scan"
 )
@@ -38,8 +43,8 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 	}
 	targetID, target := uuid.MustParse(first["target_id"].(string)), first["target"].(string)
 
-	// Two imports whose API "died" after writing the row: one long ago, one
-	// just now.
+	// Imports whose API "died" after writing the row: ten minutes ago, just
+	// now, and more than a day ago (too old to run as if new).
 	stranded := func(age time.Duration) uuid.UUID {
 		id := uuid.New()
 		p.seed(t, p.tenant, func(ctx context.Context, tx pgx.Tx) error {
@@ -53,7 +58,7 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 		})
 		return id
 	}
-	old, recent := stranded(10*time.Minute), stranded(0)
+	old, recent, ancient := stranded(10*time.Minute), stranded(0), stranded(25*time.Hour)
 
 	// A scan whose workflow an operator terminated.
 	port := slowServer(t, 2*time.Second)
@@ -76,14 +81,14 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res areconcile.Result
-		if err := run.Get(ctx, &res); err != nil {
+		var sum reconcile.Summary
+		if err := run.Get(ctx, &sum); err != nil {
 			t.Fatal(err)
 		}
-		return res
+		return sum.Scans
 	}
-	if res := pass("reconcile-test-1"); res.Started != 1 || res.Failed != 1 {
-		t.Fatalf("first pass %+v, want 1 started and 1 failed", res)
+	if res := pass("reconcile-test-1"); res.Started != 1 || res.Failed != 2 {
+		t.Fatalf("first pass %+v, want 1 started and 2 failed", res)
 	}
 	sc := p.waitScan(t, old.String())
 	if sc["status"] != "completed" || sc["findings_total"] != first["findings_total"] {
@@ -92,6 +97,13 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 	_, sc = p.do(t, "GET", "/api/v1/scans/"+killed, "", "")
 	if msg, _ := sc["error"].(string); sc["status"] != "failed" || !strings.Contains(msg, "terminated") || !strings.Contains(msg, "scan/"+killed) {
 		t.Errorf("terminated scan after the reconciler: %v, want failed naming the termination and workflow", sc)
+	}
+	_, sc = p.do(t, "GET", "/api/v1/scans/"+ancient.String(), "", "")
+	if msg, _ := sc["error"].(string); sc["status"] != "failed" || !strings.Contains(msg, "never started") {
+		t.Errorf("day-old scan without a workflow: %v, want failed as never started", sc)
+	}
+	if _, err := p.temporal.DescribeWorkflowExecution(ctx, scan.WorkflowID(ancient), ""); err == nil {
+		t.Error("the reconciler started a day-old scan")
 	}
 	_, sc = p.do(t, "GET", "/api/v1/scans/"+recent.String(), "", "")
 	if sc["status"] != "queued" {
@@ -121,4 +133,67 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// A sign-up whose API process died before starting its onboarding is
+// withdrawn, so its company name and address are free again; one whose
+// workflow exists, or that is younger than the grace period, stays.
+func TestReconcilerWithdrawsSignupsThatNeverStarted(t *testing.T) {
+	p := startWith(t, options{noWorkers: true})
+	ctx := context.Background()
+	reserve := func(slug string) []byte {
+		t.Helper()
+		hash := auth.HashSecret(slug + "-token")
+		err := p.db.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			taken, err := db.Q.SignupReserve(ctx, tx, dbq.SignupReserveParams{
+				TokenHash: hash, TenantID: uuid.New(), Slug: slug, Email: slug + "@example.test", WorkflowID: onboarding.WorkflowID(slug),
+			})
+			if err == nil && taken != "" {
+				err = fmt.Errorf("%s taken", taken)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hash
+	}
+	lookup := func(hash []byte) bool {
+		t.Helper()
+		found := false
+		err := p.db.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := db.Q.SignupLookup(ctx, tx, hash)
+			if err == nil {
+				found = true
+			} else if errors.Is(err, pgx.ErrNoRows) {
+				err = nil
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	lost, running := reserve("lost-co"), reserve("running-co")
+	// running-co's onboarding began (nothing polls its queue here; it only
+	// has to exist).
+	if _, err := p.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: onboarding.WorkflowID("running-co"), TaskQueue: "nobody-polls"},
+		onboarding.WorkflowName, onboarding.Input{Slug: "running-co"}); err != nil {
+		t.Fatal(err)
+	}
+
+	if n, err := (&areconcile.Activities{DB: p.db, Client: p.temporal}).Signups(ctx); err != nil || n != 0 {
+		t.Fatalf("inside the grace period: withdrew %d (%v), want 0", n, err)
+	}
+	a := &areconcile.Activities{DB: p.db, Client: p.temporal, Grace: time.Millisecond}
+	time.Sleep(5 * time.Millisecond)
+	if n, err := a.Signups(ctx); err != nil || n != 1 {
+		t.Fatalf("withdrew %d (%v), want 1", n, err)
+	}
+	if lookup(lost) || !lookup(running) {
+		t.Errorf("after the pass: lost-co present %v (want false), running-co present %v (want true)", lookup(lost), lookup(running))
+	}
+	// The name and address are free again.
+	reserve("lost-co")
 }

@@ -10,3 +10,14 @@ SELECT secureops_signup_withdraw(sqlc.arg(token_hash)::bytea);
 SELECT tenant_id::uuid AS tenant_id, workflow_id::text AS workflow_id,
        COALESCE(tenant_status, 'pending')::text AS tenant_status, COALESCE(failure_reason, '')::text AS failure_reason
 FROM secureops_signup_lookup(sqlc.arg(token_hash)::bytea);
+
+-- name: SignupsWithoutTenant :many
+-- Sign-ups created before a moment whose tenant row was never made, for the
+-- reconciler (platform scope): either still starting, or their API process
+-- died before starting the onboarding workflow.
+SELECT s.token_hash, s.slug, s.workflow_id, s.created_at
+FROM signups s
+WHERE s.created_at < sqlc.arg(before)::timestamptz
+  AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = s.tenant_id)
+ORDER BY s.created_at
+LIMIT sqlc.arg(lim)::int;

@@ -29,8 +29,16 @@ const Interval = 5 * time.Minute
 // RegisterOptions registers the workflow under its stable name.
 func RegisterOptions() workflow.RegisterOptions { return workflow.RegisterOptions{Name: WorkflowName} }
 
-// Workflow runs one reconciliation pass.
-func Workflow(ctx workflow.Context) (areconcile.Result, error) {
+// Summary is what one pass did.
+type Summary struct {
+	Scans areconcile.Result `json:"scans"`
+	// SignupsWithdrawn counts sign-ups freed for a new attempt.
+	SignupsWithdrawn int `json:"signups_withdrawn"`
+}
+
+// Workflow runs one reconciliation pass: scans, then sign-ups; a failure of
+// one does not keep the other from running.
+func Workflow(ctx workflow.Context) (Summary, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		HeartbeatTimeout:    time.Minute,
@@ -38,9 +46,10 @@ func Workflow(ctx workflow.Context) (areconcile.Result, error) {
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5,
 		},
 	})
-	var res areconcile.Result
-	err := workflow.ExecuteActivity(ctx, areconcile.ScansName).Get(ctx, &res)
-	return res, err
+	var sum Summary
+	scansErr := workflow.ExecuteActivity(ctx, areconcile.ScansName).Get(ctx, &sum.Scans)
+	signupsErr := workflow.ExecuteActivity(ctx, areconcile.SignupsName).Get(ctx, &sum.SignupsWithdrawn)
+	return sum, errors.Join(scansErr, signupsErr)
 }
 
 // EnsureSchedule creates the schedule if it does not exist yet; every worker
@@ -59,7 +68,7 @@ func EnsureSchedule(ctx context.Context, c client.Client) error {
 				temporalx.SAKind.ValueSet("maintenance"),
 			),
 		},
-		Note: "Starts the workflows of scans whose API process died before starting them, and fails scans whose workflow ended without finishing them.",
+		Note: "Starts the workflows of scans whose API process died before starting them, fails scans whose workflow ended without finishing them, and withdraws sign-ups whose onboarding never began.",
 	})
 	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return nil

@@ -7,6 +7,7 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -70,4 +71,53 @@ SELECT secureops_signup_withdraw($1::bytea)
 func (q *Queries) SignupWithdraw(ctx context.Context, db DBTX, tokenHash []byte) error {
 	_, err := db.Exec(ctx, signupWithdraw, tokenHash)
 	return err
+}
+
+const signupsWithoutTenant = `-- name: SignupsWithoutTenant :many
+SELECT s.token_hash, s.slug, s.workflow_id, s.created_at
+FROM signups s
+WHERE s.created_at < $1::timestamptz
+  AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = s.tenant_id)
+ORDER BY s.created_at
+LIMIT $2::int
+`
+
+type SignupsWithoutTenantParams struct {
+	Before time.Time `json:"before"`
+	Lim    int32     `json:"lim"`
+}
+
+type SignupsWithoutTenantRow struct {
+	TokenHash  []byte    `json:"token_hash"`
+	Slug       string    `json:"slug"`
+	WorkflowID string    `json:"workflow_id"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Sign-ups created before a moment whose tenant row was never made, for the
+// reconciler (platform scope): either still starting, or their API process
+// died before starting the onboarding workflow.
+func (q *Queries) SignupsWithoutTenant(ctx context.Context, db DBTX, arg SignupsWithoutTenantParams) ([]SignupsWithoutTenantRow, error) {
+	rows, err := db.Query(ctx, signupsWithoutTenant, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SignupsWithoutTenantRow{}
+	for rows.Next() {
+		var i SignupsWithoutTenantRow
+		if err := rows.Scan(
+			&i.TokenHash,
+			&i.Slug,
+			&i.WorkflowID,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
