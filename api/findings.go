@@ -212,23 +212,25 @@ func actorOf(a *auth.Access) string {
 
 // triage moves one finding, records the event and the audit entry. Setting
 // the status a finding already has only adds the comment.
-func triage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, id uuid.UUID, p findingPatch) (dbq.Finding, error) {
+// triage sets one finding's status (recording the event and the comment
+// even when the status stays) and says whether the status changed.
+func triage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, id uuid.UUID, p findingPatch) (dbq.Finding, bool, error) {
 	cur, err := db.Q.FindingGetForUpdate(ctx, tx, id)
 	if err != nil {
-		return cur, err
+		return cur, false, err
 	}
-	f := cur
-	if cur.Status != p.Status {
+	f, changed := cur, cur.Status != p.Status
+	if changed {
 		if f, err = db.Q.FindingSetStatus(ctx, tx, dbq.FindingSetStatusParams{ID: id, Status: p.Status}); err != nil {
-			return f, err
+			return f, false, err
 		}
 	}
 	if err := db.Q.FindingEventAdd(ctx, tx, dbq.FindingEventAddParams{
 		TenantID: cur.TenantID, FindingID: id, Actor: actorOf(a), FromStatus: cur.Status, ToStatus: p.Status, Comment: p.Comment,
 	}); err != nil {
-		return f, err
+		return f, false, err
 	}
-	return f, audit(ctx, tx, r, a, cur.TenantID, "finding.triaged", "finding", id.String(),
+	return f, changed, audit(ctx, tx, r, a, cur.TenantID, "finding.triaged", "finding", id.String(),
 		map[string]any{"from": cur.Status, "to": p.Status, "comment": p.Comment})
 }
 
@@ -249,7 +251,7 @@ func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	var f dbq.Finding
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		f, err = triage(ctx, tx, r, a, id, p)
+		f, _, err = triage(ctx, tx, r, a, id, p)
 		return err
 	})
 	if err != nil {
@@ -293,14 +295,14 @@ func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) {
 	changed := 0
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		for _, id := range b.IDs {
-			f, err := triage(ctx, tx, r, a, id, p)
+			_, moved, err := triage(ctx, tx, r, a, id, p)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return statusErr(http.StatusNotFound, "finding "+id.String()+" not found; nothing was changed")
 			}
 			if err != nil {
 				return err
 			}
-			if f.Status == p.Status {
+			if moved {
 				changed++
 			}
 		}
@@ -310,5 +312,7 @@ func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "status": p.Status})
+	// updated: findings whose status changed; the rest already had it (their
+	// comment is recorded all the same).
+	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "unchanged": len(b.IDs) - changed, "status": p.Status})
 }

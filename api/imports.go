@@ -128,6 +128,10 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, invalid("target_id", "give either target_id (a registered target) or target"))
 		return
 	}
+	// Parsers take "Trivy" too; the stored name must be the canonical one, or
+	// a later "trivy" import could not fix these findings and DefectDojo's
+	// scan type lookup would miss.
+	form.scanner = strings.ToLower(strings.TrimSpace(form.scanner))
 	complete := true
 	if form.complete != "" {
 		if complete, err = strconv.ParseBool(form.complete); err != nil {

@@ -315,9 +315,12 @@ func TestImportLifecycleAndFindingsAPI(t *testing.T) {
 	}
 
 	// Third import: an empty report for the same image fixes all but the
-	// accepted risk.
-	_, body = p.upload(t, map[string]string{"scanner": "trivy", "target_id": targetID}, fixture(t, "trivy/legacy_no_vuln.json"))
+	// accepted risk; the scanner's name is taken in any case.
+	_, body = p.upload(t, map[string]string{"scanner": " Trivy", "target_id": targetID}, fixture(t, "trivy/legacy_no_vuln.json"))
 	third := p.waitScan(t, body["id"].(string))
+	if sc := third["scanners"].([]any); len(sc) != 1 || sc[0] != "trivy" {
+		t.Errorf("import named \" Trivy\" stored scanners %v, want [trivy]", sc)
+	}
 	if d := third["diff"].(map[string]any); int(d["fixed"].(float64)) != total-1 {
 		t.Errorf("third import diff %v, want %d fixed", d, total-1)
 	}
@@ -342,6 +345,11 @@ func TestImportLifecycleAndFindingsAPI(t *testing.T) {
 	b, _ = json.Marshal(map[string]any{"ids": ids, "status": "false_positive", "comment": "test image"})
 	if code, res := p.do(t, "PATCH", "/api/v1/findings", "application/json", string(b)); code != http.StatusOK || res["updated"] != float64(total) {
 		t.Errorf("bulk: %d %v", code, res)
+	}
+	// Again: nothing moves, and the answer says so.
+	if code, res := p.do(t, "PATCH", "/api/v1/findings", "application/json", string(b)); code != http.StatusOK ||
+		res["updated"] != float64(0) || res["unchanged"] != float64(total) {
+		t.Errorf("repeated bulk: %d %v, want 0 updated, %d unchanged", code, res, total)
 	}
 }
 
