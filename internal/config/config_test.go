@@ -1,0 +1,77 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// The scan policy follows the mode: production refuses loopback and private
+// addresses unless SCAN_ALLOWED_CIDRS lists them; dev and test allow
+// loopback only.
+func TestScanPolicyFollowsMode(t *testing.T) {
+	for _, k := range []string{"SECUREOPS_ENV", "SCAN_ALLOWED_CIDRS", "SCAN_CONCURRENCY", "API_RATE_LIMIT", "EMAIL_PROVIDER"} {
+		t.Setenv(k, "")
+	}
+	check := func(c Config, addr string) bool {
+		return c.ScanPolicy().Check(netip.MustParseAddr(addr)) == nil
+	}
+	prod, err := FromEnv(ModeProduction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"93.184.215.14": true, "127.0.0.1": false, "10.1.2.3": false, "192.168.1.1": false,
+		"169.254.169.254": false, "100.64.0.1": false, "::1": false, "fd00::1": false, "2606:4700::1": true,
+	} {
+		if got := check(prod, addr); got != want {
+			t.Errorf("production may scan %s: %v, want %v", addr, got, want)
+		}
+	}
+
+	t.Setenv("SCAN_ALLOWED_CIDRS", "10.20.0.0/16, 192.168.7.9/32")
+	allowed, err := FromEnv(ModeProduction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{"10.20.3.4": true, "10.21.0.1": false, "192.168.7.9": true, "127.0.0.1": false} {
+		if got := check(allowed, addr); got != want {
+			t.Errorf("production with SCAN_ALLOWED_CIDRS may scan %s: %v, want %v", addr, got, want)
+		}
+	}
+
+	t.Setenv("SCAN_ALLOWED_CIDRS", "")
+	for _, mode := range []Mode{ModeDev, ModeTest} {
+		t.Setenv("SECUREOPS_ENV", string(mode))
+		c, err := FromEnv(ModeProduction)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Mode != mode {
+			t.Fatalf("SECUREOPS_ENV=%s gave mode %s", mode, c.Mode)
+		}
+		for addr, want := range map[string]bool{"127.0.0.1": true, "::1": true, "93.184.215.14": false, "10.1.2.3": false} {
+			if got := check(c, addr); got != want {
+				t.Errorf("%s mode may scan %s: %v, want %v", mode, addr, got, want)
+			}
+		}
+	}
+}
+
+func TestFromEnvRejectsBadValues(t *testing.T) {
+	for _, tc := range []struct{ key, val, want string }{
+		{"SECUREOPS_ENV", "staging", "SECUREOPS_ENV"},
+		{"SCAN_ALLOWED_CIDRS", "10.0.0.0/33", "SCAN_ALLOWED_CIDRS"},
+		{"API_RATE_LIMIT", "0", "API_RATE_LIMIT"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			for _, k := range []string{"SECUREOPS_ENV", "SCAN_ALLOWED_CIDRS", "API_RATE_LIMIT", "EMAIL_PROVIDER"} {
+				t.Setenv(k, "")
+			}
+			t.Setenv(tc.key, tc.val)
+			if _, err := FromEnv(ModeProduction); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s=%q: error %v, want one naming %s", tc.key, tc.val, err, tc.want)
+			}
+		})
+	}
+}
