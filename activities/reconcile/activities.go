@@ -193,7 +193,9 @@ func (a *Activities) start(ctx context.Context, row dbq.ScansUnfinishedRow, res 
 		id := row.ReportID.UUID
 		in.ReportID = &id
 	}
-	_, err := a.Client.ExecuteWorkflow(ctx, scan.StartOptions(in), scan.WorkflowName, in)
+	opts := scan.StartOptions(in)
+	opts.ID = row.WorkflowID // the id the row records is the one described above
+	_, err := a.Client.ExecuteWorkflow(ctx, opts, scan.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil // started meanwhile, by its own start after all
