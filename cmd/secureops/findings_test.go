@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -20,26 +21,74 @@ func runFindings(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func TestFindingsParse(t *testing.T) {
-	fixture := "../../../shared/fixtures/scans/nmap/nmap_multiple_port.xml"
-	if _, err := os.Stat(fixture); err != nil {
-		t.Skip("fixtures not present")
-	}
-	out, err := runFindings(t, "parse", "--scanner", "nmap", "--file", fixture)
+// The parser package's copy of DefectDojo's reports; missing is a failure,
+// not a skip, so CI cannot pass without running these.
+var fixturesDir = filepath.Join("..", "..", "internal", "parsers", "testdata", "scans")
+
+type fixture struct {
+	path    string // relative to fixturesDir, e.g. "nmap/nmap_1port.xml"
+	scanner string
+	want    int
+}
+
+func readExpected(t *testing.T) []fixture {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixturesDir, "EXPECTED.tsv"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("scanner fixtures missing: %v", err)
 	}
-	var fs []map[string]any
-	if err := json.Unmarshal([]byte(out), &fs); err != nil {
-		t.Fatalf("not a JSON array: %v", err)
+	var out []fixture
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || i == 0 && strings.HasPrefix(line, "file\t") {
+			continue
+		}
+		path, count, ok := strings.Cut(line, "\t")
+		n, err := strconv.Atoi(count)
+		if !ok || err != nil {
+			t.Fatalf("EXPECTED.tsv line %d: %q", i+1, line)
+		}
+		scanner, _, _ := strings.Cut(path, "/")
+		out = append(out, fixture{path: path, scanner: scanner, want: n})
 	}
-	if len(fs) != 13 {
-		t.Fatalf("%d findings, want 13 (DefectDojo's count)", len(fs))
+	return out
+}
+
+func TestFindingsParse(t *testing.T) {
+	rows := readExpected(t)
+	// A truncated EXPECTED.tsv must not quietly drop a format.
+	covered := map[string]bool{}
+	for _, fx := range rows {
+		covered[fx.scanner+" "+filepath.Ext(fx.path)] = true
 	}
-	// auto-detection gives the same answer
-	out2, err := runFindings(t, "parse", "--file", fixture)
-	if err != nil || out2 != out {
-		t.Fatalf("auto-detected parse differs: %v", err)
+	for _, k := range []string{"nmap .xml", "nikto .xml", "nikto .json", "zap .xml", "trivy .json", "nuclei .json", "nuclei .jsonl"} {
+		if !covered[k] {
+			t.Errorf("EXPECTED.tsv has no %s report", k)
+		}
+	}
+	for _, fx := range rows {
+		t.Run(fx.path, func(t *testing.T) {
+			file := filepath.Join(fixturesDir, filepath.FromSlash(fx.path))
+			out, err := runFindings(t, "parse", "--scanner", fx.scanner, "--file", file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fs []map[string]any
+			if err := json.Unmarshal([]byte(out), &fs); err != nil || fs == nil {
+				t.Fatalf("not a JSON array: %v\n%s", err, out)
+			}
+			if len(fs) != fx.want {
+				t.Fatalf("%d findings, want %d (DefectDojo's count)", len(fs), fx.want)
+			}
+			// An empty report has nothing to detect, so only --scanner reads it.
+			if data, err := os.ReadFile(file); err != nil || len(bytes.TrimSpace(data)) == 0 {
+				return
+			}
+			auto, err := runFindings(t, "parse", "--file", file)
+			if err != nil || auto != out {
+				t.Fatalf("auto-detected parse differs: %v", err)
+			}
+		})
 	}
 }
 

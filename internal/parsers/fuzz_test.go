@@ -2,27 +2,18 @@ package parsers
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
 
-// addSeeds seeds a fuzzer with the fixture reports of one scanner, when
-// the shared fixtures are checked out, plus small hand-written reports that
-// reach the branches the fixtures do not.
+// addSeeds seeds a fuzzer with the fixture reports of one scanner plus
+// small hand-written reports that reach the branches the fixtures do not.
 func addSeeds(f *testing.F, scanner string, extra ...string) {
 	f.Helper()
-	if wd, err := os.Getwd(); err == nil {
-		dir := filepath.Join(wd, "..", "..", "..", "shared", "fixtures", "scans", scanner)
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if e.IsDir() {
-				continue
-			}
-			if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
-				f.Add(b)
-			}
+	dir, rows := readExpected(f)
+	for _, fx := range rows {
+		if fx.scanner == scanner {
+			f.Add(readFixture(f, dir, fx.path))
 		}
 	}
 	for _, s := range extra {

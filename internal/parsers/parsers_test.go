@@ -18,19 +18,57 @@ import (
 	"github.com/secureops/secureops/internal/findings"
 )
 
-// fixturesDir locates the shared scanner reports; they live outside the
-// module, so a checkout without them skips instead of failing.
+// fixturesDir is the in-module copy of the scanner reports, so a checkout
+// without the shared folder fails rather than skipping.
 func fixturesDir(t testing.TB) string {
 	t.Helper()
-	wd, err := os.Getwd()
+	dir := filepath.Join("testdata", "scans")
+	if _, err := os.Stat(filepath.Join(dir, "EXPECTED.tsv")); err != nil {
+		t.Fatalf("scanner fixtures missing: %v", err)
+	}
+	return dir
+}
+
+// The copy must not drift from the shared fixtures it was taken from.
+func TestFixturesMatchShared(t *testing.T) {
+	shared := filepath.Join("..", "..", "..", "shared", "fixtures", "scans")
+	if _, err := os.Stat(shared); err != nil {
+		t.Skipf("shared fixtures not present: %v", err)
+	}
+	a, b := treeFiles(t, shared), treeFiles(t, fixturesDir(t))
+	for rel, data := range a {
+		if other, ok := b[rel]; !ok {
+			t.Errorf("%s: in the shared fixtures, not in testdata/scans", rel)
+		} else if !bytes.Equal(data, other) {
+			t.Errorf("%s: testdata/scans copy differs from the shared one", rel)
+		}
+	}
+	for rel := range b {
+		if _, ok := a[rel]; !ok {
+			t.Errorf("%s: in testdata/scans, not in the shared fixtures", rel)
+		}
+	}
+}
+
+func treeFiles(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		out[filepath.ToSlash(rel)] = b
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(wd, "..", "..", "..", "shared", "fixtures", "scans")
-	if _, err := os.Stat(filepath.Join(dir, "EXPECTED.tsv")); err != nil {
-		t.Skipf("scanner fixtures not available at %s: %v", dir, err)
-	}
-	return dir
+	return out
 }
 
 type fixture struct {
