@@ -322,7 +322,7 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	})
 	validate("FindingDetail", findingDetail{FindingView: fixed, Occurrences: []occurrenceView{}, Events: []eventView{}})
 	// The bulk triage answer, as findingBulkPatch writes it.
-	validate("FindingBulkTriageResponse", map[string]any{"updated": 3, "status": "false_positive"})
+	validate("FindingBulkTriageResponse", map[string]any{"updated": 3, "unchanged": 1, "status": "false_positive"})
 
 	// Targets in each verification state; the unverified ones carry instructions.
 	tenant := uuid.New()

@@ -120,6 +120,38 @@ func TestRunNmapAgainstLoopbackStoresReport(t *testing.T) {
 	}
 }
 
+// Every port of a host target's list is scanned, in one nmap run.
+func TestRunNmapScansEveryListedPort(t *testing.T) {
+	requireNmap(t)
+	h, tenant, scan := scanFixture(t)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Server", "nginx/1.22.1") // keeps -sV short, as above
+		_, _ = w.Write([]byte("<html><head><title>Shop front</title></head></html>"))
+	})
+	one, two := httptest.NewServer(handler), httptest.NewServer(handler)
+	defer one.Close()
+	defer two.Close()
+	p1, p2 := portOf(one), portOf(two)
+
+	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback, NmapPath: "nmap"}
+	target := "app.example.test:" + strconv.Itoa(p2) + "," + strconv.Itoa(p1)
+	res, err := run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nmap", Target: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := parsers.Parse("nmap", storedReport(t, h, tenant, res.ReportID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	for _, f := range fs {
+		got[f.Port] = true
+	}
+	if len(fs) != 2 || !got[p1] || !got[p2] {
+		t.Fatalf("findings on ports %v, want %d and %d: %+v", got, p1, p2, fs)
+	}
+}
+
 func TestRunRefusesNonLoopbackInDevMode(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()

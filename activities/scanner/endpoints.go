@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secureops/secureops/internal/targets"
@@ -27,13 +28,15 @@ const probeTimeout = 5 * time.Second
 
 // webEndpoints decides where the web scanners go:
 //   - a url target: its port, TLS for https, its path;
-//   - a host or domain with a port: that port, TLS when a TLS handshake there
-//     gets an answer (ports are used for anything, so the number says little,
-//     and nikto cannot tell a TLS port that answers plain HTTP with a 400);
-//   - without a port: 443 and 80, each with TLS as the probe finds it.
+//   - a host or domain with ports: each of them, TLS when a TLS handshake
+//     there gets an answer (ports are used for anything, so the number says
+//     little, and nikto cannot tell a TLS port that answers plain HTTP with
+//     a 400);
+//   - without ports: 443 and 80, each with TLS as the probe finds it.
 //
 // Ports that refuse the connection are left out: nothing listens there, so
-// there is nothing to scan, as for nmap's closed ports.
+// there is nothing to scan, as for nmap's closed ports. The result keeps
+// the target's port order.
 func webEndpoints(ctx context.Context, j job) []endpoint {
 	if j.t.Kind == targets.KindURL {
 		u, err := url.Parse(j.t.URL)
@@ -45,22 +48,40 @@ func webEndpoints(ctx context.Context, j job) []endpoint {
 		}
 	}
 	ports := []int{443, 80}
-	if j.t.Port > 0 {
-		ports = []int{j.t.Port}
+	if len(j.t.Ports) > 0 {
+		ports = j.t.Ports
 	}
 	sni := ""
 	if !j.t.IsIP() {
 		sni = j.t.Host
 	}
+	// Probed in parallel: a filtered port costs a whole probeTimeout, and a
+	// target may list up to targets.MaxPorts of them.
+	found := make([]*endpoint, len(ports))
+	sem := make(chan struct{}, probeParallel)
+	var wg sync.WaitGroup
+	for i, p := range ports {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if open, isTLS := probe(ctx, j.addr, p, sni); open {
+				found[i] = &endpoint{Port: p, TLS: isTLS, Path: "/"}
+			}
+		}()
+	}
+	wg.Wait()
 	var out []endpoint
-	for _, p := range ports {
-		open, isTLS := probe(ctx, j.addr, p, sni)
-		if open {
-			out = append(out, endpoint{Port: p, TLS: isTLS, Path: "/"})
+	for _, ep := range found {
+		if ep != nil {
+			out = append(out, *ep)
 		}
 	}
 	return out
 }
+
+// probeParallel bounds the probes in flight against one target.
+const probeParallel = 16
 
 func portOpen(ctx context.Context, addr netip.Addr, port int) bool {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)

@@ -41,17 +41,20 @@ func (a *Activities) runNuclei(ctx context.Context, j job) ([]byte, error) {
 // which it would resolve itself; -no-interactsh keeps out-of-band payloads
 // (and the tenant's data in them) away from public interaction servers.
 func nucleiArgs(j job) []string {
-	target, host := nucleiTarget(j)
-	args := []string{"-u", target}
+	inputs, host := nucleiTargets(j)
+	var args []string
+	for _, in := range inputs {
+		args = append(args, "-u", in)
+	}
 	if host != "" {
 		args = append(args, "-H", "Host: "+host)
 	}
 	return append(args, "-jsonl", "-silent", "-disable-update-check", "-no-interactsh", "-disable-redirects", "-exclude-tags", "dos")
 }
 
-// nucleiTarget returns the input nuclei connects to and, for a named
-// target, the Host header that names it.
-func nucleiTarget(j job) (target, host string) {
+// nucleiTargets returns the inputs nuclei connects to (one per listed port)
+// and, for a named target, the Host header that names it.
+func nucleiTargets(j job) (inputs []string, host string) {
 	if !j.t.IsIP() {
 		host = j.t.Host
 	}
@@ -61,18 +64,22 @@ func nucleiTarget(j job) (target, host string) {
 				host = u.Host // the name, and the port when the URL has one
 			}
 			u.Host = hostPort(j.addr, u.Port())
-			return u.String(), host
-		}
-	}
-	port := ""
-	if j.t.Port > 0 {
-		port = strconv.Itoa(j.t.Port)
-		if host != "" {
-			host = net.JoinHostPort(host, port)
+			return []string{u.String()}, host
 		}
 	}
 	// A bare host (no scheme): nuclei probes it over https and http itself.
-	return hostPort(j.addr, port), host
+	if len(j.t.Ports) == 0 {
+		return []string{hostPort(j.addr, "")}, host
+	}
+	for _, p := range j.t.Ports {
+		inputs = append(inputs, hostPort(j.addr, strconv.Itoa(p)))
+	}
+	// One -H applies to every input, so only a single port can be named in
+	// it; with several, the bare name still selects the virtual host.
+	if host != "" && len(j.t.Ports) == 1 {
+		host = net.JoinHostPort(host, strconv.Itoa(j.t.Ports[0]))
+	}
+	return inputs, host
 }
 
 func hostPort(addr netip.Addr, port string) string {
@@ -140,7 +147,9 @@ func zapArgs(target, home, out string) []string {
 }
 
 // zapURL is the URL ZAP starts from: a url target's own, else the first web
-// endpoint on the host (https on 443 before http on 80).
+// endpoint on the host (https on 443 before http on 80; the lowest open
+// listed port). ZAP's quick scan takes one URL, and its spider follows
+// links from there.
 func zapURL(ctx context.Context, j job) (string, bool) {
 	if j.t.Kind == targets.KindURL {
 		return j.t.URL, true

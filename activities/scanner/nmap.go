@@ -4,6 +4,8 @@ import (
 	"context"
 	"regexp"
 	"strconv"
+
+	"github.com/secureops/secureops/internal/targets"
 )
 
 // nmapScripts are NSE scripts from the "safe" and "default" categories
@@ -44,8 +46,8 @@ func nmapArgs(j job) []string {
 		args = append(args, "--script-args", "tls.servername="+j.t.Host+",http.host="+j.t.Host)
 	}
 	args = append(args, "-oX", "-")
-	if j.t.Port > 0 {
-		args = append(args, "-p", strconv.Itoa(j.t.Port))
+	if len(j.t.Ports) > 0 {
+		args = append(args, "-p", targets.FormatPorts(j.t.Ports))
 	}
 	if j.addr.Is6() {
 		args = append(args, "-6")

@@ -161,17 +161,32 @@ func TestArgs(t *testing.T) {
 		t.Errorf("nmap args for an address: %q", got)
 	}
 
-	for _, c := range []struct{ target, addr, u, host string }{
-		{"https://app.example.test/x?y=1", "127.0.0.1", "https://127.0.0.1/x?y=1", "app.example.test"},
-		{"http://app.example.test:8080/", "::1", "http://[::1]:8080/", "app.example.test:8080"},
-		{"app.example.test", "127.0.0.1", "127.0.0.1", "app.example.test"},
-		{"app.example.test:8443", "127.0.0.1", "127.0.0.1:8443", "app.example.test:8443"},
-		{"127.0.0.1:8000", "127.0.0.1", "127.0.0.1:8000", ""},
+	got = nmapArgs(job{t: mustTarget(t, "app.example.test:443,80,8080"), addr: netip.MustParseAddr("127.0.0.1")})
+	if s := strings.Join(got, " "); !strings.HasSuffix(s, "-oX - -p 80,443,8080 127.0.0.1") {
+		t.Errorf("nmap args for a port list: %q", got)
+	}
+
+	for _, c := range []struct {
+		target, addr string
+		u            []string
+		host         string
+	}{
+		{"https://app.example.test/x?y=1", "127.0.0.1", []string{"https://127.0.0.1/x?y=1"}, "app.example.test"},
+		{"http://app.example.test:8080/", "::1", []string{"http://[::1]:8080/"}, "app.example.test:8080"},
+		{"app.example.test", "127.0.0.1", []string{"127.0.0.1"}, "app.example.test"},
+		{"app.example.test:8443", "127.0.0.1", []string{"127.0.0.1:8443"}, "app.example.test:8443"},
+		{"app.example.test:8443,80", "127.0.0.1", []string{"127.0.0.1:80", "127.0.0.1:8443"}, "app.example.test"},
+		{"127.0.0.1:8000", "127.0.0.1", []string{"127.0.0.1:8000"}, ""},
+		{"[::1]:80,443", "::1", []string{"[::1]:80", "[::1]:443"}, ""},
 	} {
-		u, host := nucleiTarget(job{t: mustTarget(t, c.target), addr: netip.MustParseAddr(c.addr)})
-		if u != c.u || host != c.host {
-			t.Errorf("nucleiTarget(%s) = %q, %q; want %q, %q", c.target, u, host, c.u, c.host)
+		u, host := nucleiTargets(job{t: mustTarget(t, c.target), addr: netip.MustParseAddr(c.addr)})
+		if strings.Join(u, " ") != strings.Join(c.u, " ") || host != c.host {
+			t.Errorf("nucleiTargets(%s) = %q, %q; want %q, %q", c.target, u, host, c.u, c.host)
 		}
+	}
+	got = nucleiArgs(job{t: mustTarget(t, "app.example.test:8443,80"), addr: netip.MustParseAddr("127.0.0.1")})
+	if s := strings.Join(got, " "); !strings.HasPrefix(s, "-u 127.0.0.1:80 -u 127.0.0.1:8443 -H Host: app.example.test -jsonl") {
+		t.Errorf("nuclei args for a port list: %q", got)
 	}
 }
 
@@ -212,6 +227,35 @@ func TestProbe(t *testing.T) {
 	}
 }
 
+// A port list yields one endpoint per listening port, in port order, each
+// with TLS as its probe found it.
+func TestWebEndpointsPortList(t *testing.T) {
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	secure := httptest.NewTLSServer(http.NotFoundHandler())
+	defer secure.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	target := mustTarget(t, "app.example.test:"+strconv.Itoa(portOf(plain))+","+strconv.Itoa(portOf(secure))+","+strconv.Itoa(closedPort))
+	eps := webEndpoints(context.Background(), job{t: target, addr: netip.MustParseAddr("127.0.0.1")})
+	want := map[int]bool{portOf(plain): false, portOf(secure): true}
+	if len(eps) != 2 {
+		t.Fatalf("endpoints %+v, want the plain and the TLS port", eps)
+	}
+	for i, ep := range eps {
+		if isTLS, ok := want[ep.Port]; !ok || ep.TLS != isTLS || ep.Path != "/" {
+			t.Errorf("endpoint %+v", ep)
+		}
+		if i > 0 && eps[i-1].Port > ep.Port {
+			t.Errorf("endpoints out of port order: %+v", eps)
+		}
+	}
+}
+
 func portOf(s *httptest.Server) int { return s.Listener.Addr().(*net.TCPAddr).Port }
 
 // standIn writes an executable shell script that records its arguments, one
@@ -239,10 +283,12 @@ func readLines(t *testing.T, name string) []string {
 
 func fixture(t *testing.T, rel string) string {
 	t.Helper()
-	wd, _ := os.Getwd()
-	p := filepath.Join(wd, "..", "..", "..", "shared", "fixtures", "scans", rel)
+	p, err := filepath.Abs(filepath.Join("..", "..", "internal", "parsers", "testdata", "scans", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared fixtures not checked out: %v", err)
+		t.Fatalf("scan fixture missing: %v", err)
 	}
 	return p
 }

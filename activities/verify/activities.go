@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,14 +141,66 @@ func (a *Activities) probe(ctx context.Context, row dbq.Target) (method, detail 
 		}
 		reasons = append(reasons, why)
 	}
+	// The name is resolved once and every address checked against the scan
+	// policy: verification must not become a way to reach internal services.
+	addr, err := targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
+	if err != nil {
+		return "", strings.Join(append(reasons, "well-known file: "+err.Error()), "; ")
+	}
+	unreachable := a.unreachable(ctx, addr, t.Ports)
 	for _, u := range WellKnownURLs(t) {
-		ok, why := a.checkHTTP(ctx, t, u, want)
+		if why, ok := unreachable[urlPort(u)]; ok {
+			reasons = append(reasons, u+": "+why)
+			continue
+		}
+		ok, why := a.checkHTTP(ctx, t, addr, u, want)
 		if ok {
 			return "http", ""
 		}
 		reasons = append(reasons, why)
 	}
 	return "", strings.Join(reasons, "; ")
+}
+
+// unreachable connects to every listed port at once and returns why each
+// one that refused or timed out did, so the ports are then tried in order
+// without each dead one costing its own timeouts (twice: https, then http)
+// in a check that must end within its activity timeout. A single port is
+// left to the HTTP attempts themselves.
+func (a *Activities) unreachable(ctx context.Context, addr netip.Addr, ports []int) map[int]string {
+	out := map[int]string{}
+	if len(ports) < 2 {
+		return out
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	d := &net.Dialer{Timeout: a.timeout()}
+	for _, p := range ports {
+		wg.Go(func() {
+			c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, uint16(p)).String())
+			if err != nil {
+				mu.Lock()
+				out[p] = err.Error()
+				mu.Unlock()
+				return
+			}
+			_ = c.Close()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// urlPort is the port a well-known URL is fetched from.
+func urlPort(rawURL string) int {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return 0
+	}
+	if p := u.Port(); p != "" {
+		return mustAtoi(p)
+	}
+	return map[string]int{"https": 443, "http": 80}[u.Scheme]
 }
 
 func (a *Activities) timeout() time.Duration {
@@ -181,8 +234,9 @@ func (a *Activities) checkDNS(ctx context.Context, host, token string) (bool, st
 	return false, fmt.Sprintf("TXT record at %s does not contain %s", name, TXTValue(token))
 }
 
-// WellKnownURLs lists where the file may be: the URL's own origin, or for a
-// name or address HTTPS then HTTP on the given (or default) port.
+// WellKnownURLs lists where the file may be, in the order they are tried:
+// the URL's own origin, or for a name or address HTTPS then HTTP on each
+// listed port in turn (the default ports when none is listed).
 func WellKnownURLs(t targets.Target) []string {
 	if t.Kind == targets.KindURL {
 		u, err := url.Parse(t.URL)
@@ -195,29 +249,21 @@ func WellKnownURLs(t targets.Target) []string {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	if t.Port > 0 {
-		hp := host + ":" + strconv.Itoa(t.Port)
-		return []string{"https://" + hp + WellKnownPath, "http://" + hp + WellKnownPath}
+	if len(t.Ports) == 0 {
+		return []string{"https://" + host + WellKnownPath, "http://" + host + WellKnownPath}
 	}
-	return []string{"https://" + host + WellKnownPath, "http://" + host + WellKnownPath}
+	out := make([]string, 0, 2*len(t.Ports))
+	for _, p := range t.Ports {
+		hp := host + ":" + strconv.Itoa(p)
+		out = append(out, "https://"+hp+WellKnownPath, "http://"+hp+WellKnownPath)
+	}
+	return out
 }
 
-func (a *Activities) checkHTTP(ctx context.Context, t targets.Target, rawURL, token string) (bool, string) {
-	// The name is resolved once and every address checked against the scan
-	// policy: verification must not become a way to reach internal services.
-	addr, err := targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
-	if err != nil {
-		return false, rawURL + ": " + err.Error()
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return false, rawURL + ": " + err.Error()
-	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-	}
-	dialTo := netip.AddrPortFrom(addr, uint16(mustAtoi(port))).String()
+// checkHTTP fetches rawURL from addr, the address probe resolved and the
+// policy accepted, whatever the URL's host resolves to by now.
+func (a *Activities) checkHTTP(ctx context.Context, t targets.Target, addr netip.Addr, rawURL, token string) (bool, string) {
+	dialTo := netip.AddrPortFrom(addr, uint16(urlPort(rawURL))).String()
 	d := &net.Dialer{Timeout: a.timeout()}
 	client := &http.Client{
 		Timeout: a.timeout(),

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,5 +171,89 @@ func TestDeletedTargetIsGone(t *testing.T) {
 	}
 	if res := f.check(t, id, false); res.Status != "gone" {
 		t.Errorf("check of a deleted target: %+v", res)
+	}
+}
+
+func TestWellKnownURLs(t *testing.T) {
+	for in, want := range map[string][]string{
+		"host:example.com":            {"https://example.com" + verify.WellKnownPath, "http://example.com" + verify.WellKnownPath},
+		"host:[2001:db8::1]:8443,80":  {"https://[2001:db8::1]:80" + verify.WellKnownPath, "http://[2001:db8::1]:80" + verify.WellKnownPath, "https://[2001:db8::1]:8443" + verify.WellKnownPath, "http://[2001:db8::1]:8443" + verify.WellKnownPath},
+		"domain:example.com":          {"https://example.com" + verify.WellKnownPath, "http://example.com" + verify.WellKnownPath},
+		"url:https://example.com:443": {"https://example.com" + verify.WellKnownPath},
+		"url:http://example.com:81/a": {"http://example.com:81" + verify.WellKnownPath},
+	} {
+		kind, value, _ := strings.Cut(in, ":")
+		tt, err := targets.ParseAs(targets.Kind(kind), value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := verify.WellKnownURLs(tt); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A host with several ports: they are tried in ascending order, a closed
+// port or one without the file is passed over, and the first port serving
+// the file ends the search.
+func TestWellKnownFileOnAListedPort(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[int]int{}
+	serves := map[int]bool{}
+	var ports []int
+	for range 3 {
+		srv := httptest.NewUnstartedServer(nil)
+		port := srv.Listener.Addr().(*net.TCPAddr).Port
+		srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits[port]++
+			ok := serves[port]
+			mu.Unlock()
+			if !ok || r.URL.Path != verify.WellKnownPath {
+				http.NotFound(w, r)
+				return
+			}
+			fmt.Fprintln(w, "tok")
+		})
+		srv.Start()
+		t.Cleanup(srv.Close)
+		ports = append(ports, port)
+	}
+	slices.Sort(ports)
+	// The lowest has no file, the two others have it.
+	serves[ports[1]], serves[ports[2]] = true, true
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+
+	lo := netip.MustParseAddr("127.0.0.1")
+	dns := &dnsServer{A: map[string]netip.Addr{"web.acme.test": lo, "other.acme.test": lo}}
+	f := newFixture(t, dns, loopbackOnly)
+	value := fmt.Sprintf("web.acme.test:%d,%d,%d,%d", ports[2], closedPort, ports[1], ports[0])
+	id := f.target(t, "host", value, "tok")
+	if res := f.check(t, id, false); res.Status != "verified" || res.Method != "http" {
+		t.Fatalf("check %+v, want verified by http", res)
+	}
+	mu.Lock()
+	if hits[ports[0]] == 0 || hits[ports[1]] == 0 || hits[ports[2]] != 0 {
+		t.Errorf("requests per port %v for ports %v: want the first two asked, the last not", hits, ports)
+	}
+	mu.Unlock()
+
+	// Nothing serves it: the detail names every URL tried, the closed
+	// port's too.
+	id = f.target(t, "host", fmt.Sprintf("other.acme.test:%d,%d", closedPort, ports[0]), "tok")
+	res := f.check(t, id, false)
+	if res.Status != "pending" {
+		t.Fatalf("check %+v, want pending", res)
+	}
+	for _, want := range []string{fmt.Sprintf("http://other.acme.test:%d%s: dial tcp", closedPort, verify.WellKnownPath),
+		fmt.Sprintf("http://other.acme.test:%d%s answered 404", ports[0], verify.WellKnownPath)} {
+		if !strings.Contains(res.Detail, want) {
+			t.Errorf("detail %q lacks %q", res.Detail, want)
+		}
 	}
 }

@@ -34,16 +34,20 @@ var forbidden = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 	{netip.MustParsePrefix("::/128"), "unspecified"},
 	{netip.MustParsePrefix("::1/128"), "loopback"},
+	// After :: and ::1, which have their own names.
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible IPv6 (embeds an IPv4 address)"},
 	{netip.MustParsePrefix("fc00::/7"), "unique local"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local"},
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 	{netip.MustParsePrefix("fd00:ec2::254/128"), "cloud metadata"},
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64 (may embed private IPv4)"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64 (may embed private IPv4)"},
 	{netip.MustParsePrefix("2002::/16"), "6to4 (embeds an IPv4 address)"},
 	{netip.MustParsePrefix("2001::/32"), "Teredo (embeds an IPv4 address)"},
 }
 
-// Check refuses addresses outside the policy, saying why.
+// Check refuses addresses outside the policy, saying why. An IPv4-mapped
+// address (::ffff:a.b.c.d) is judged as the IPv4 address it reaches.
 func (p Policy) Check(addr netip.Addr) error {
 	addr = addr.Unmap()
 	if !addr.IsValid() {
@@ -56,7 +60,7 @@ func (p Policy) Check(addr netip.Addr) error {
 		return fmt.Errorf("%w: %s is not a loopback address; dev and test modes scan only this machine", ErrNotAllowed, addr)
 	}
 	for _, a := range p.Allowed {
-		if a.Contains(addr) {
+		if unmapPrefix(a).Contains(addr) {
 			return nil
 		}
 	}
@@ -80,4 +84,13 @@ func (p Policy) AutoVerifies(t Target) bool {
 	}
 	ip, err := netip.ParseAddr(t.Host)
 	return err == nil && ip.IsLoopback()
+}
+
+// unmapPrefix turns an IPv4-mapped range (::ffff:10.0.0.0/104) into the
+// IPv4 range it means, since Check compares unmapped addresses.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if !p.Addr().Is4In6() || p.Bits() < 96 {
+		return p
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked()
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,7 +24,7 @@ type Kind string
 
 const (
 	KindDomain Kind = "domain" // a DNS name the tenant owns, scanned on its default ports
-	KindHost   Kind = "host"   // an IP address or host name, optionally with a port
+	KindHost   Kind = "host"   // an IP address or host name, optionally with ports
 	KindURL    Kind = "url"    // http(s)://…
 	KindImage  Kind = "image"  // a container image reference, scanned without network access to the tenant
 )
@@ -33,12 +34,20 @@ var Kinds = []Kind{KindDomain, KindHost, KindURL, KindImage}
 
 // Target is a parsed, normalised scan target.
 type Target struct {
-	Kind  Kind   `json:"kind"`
-	Host  string `json:"host,omitempty"` // lower-case ASCII (punycode) name or IP literal, no brackets
-	Port  int    `json:"port,omitempty"` // 0: the scanner's default port set
+	Kind Kind   `json:"kind"`
+	Host string `json:"host,omitempty"` // lower-case ASCII (punycode) name or IP literal, no brackets
+	// Ports of a host target, ascending and distinct; empty: the scanner's
+	// default port set.
+	Ports []int `json:"ports,omitempty"`
+	// Port of a url target: the URL's own, or its scheme's default.
+	Port  int    `json:"port,omitempty"`
 	URL   string `json:"url,omitempty"`
 	Image string `json:"image,omitempty"` // fully qualified: docker.io/library/nginx:latest
 }
+
+// MaxPorts bounds a host target's port list: each port is probed and
+// scanned, and the canonical string must stay well under the 2048 limit.
+const MaxPorts = 100
 
 // ImagePrefix marks an image in the one-string form of a target that scans
 // and search attributes carry ("image:docker.io/library/nginx:1.27").
@@ -52,10 +61,22 @@ func (t Target) String() string {
 	case KindImage:
 		return ImagePrefix + t.Image
 	}
-	if t.Port > 0 {
-		return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+	if len(t.Ports) > 0 {
+		return net.JoinHostPort(t.Host, FormatPorts(t.Ports))
 	}
 	return t.Host
+}
+
+// FormatPorts writes ports as a list ("80,443"), the form nmap's -p takes.
+func FormatPorts(ports []int) string {
+	var b strings.Builder
+	for i, p := range ports {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(p))
+	}
+	return b.String()
 }
 
 // ErrInvalid marks a target that cannot be parsed.
@@ -74,7 +95,7 @@ func ParseAs(kind Kind, s string) (Target, error) {
 		if err != nil {
 			return t, err
 		}
-		if t.Kind != KindHost || t.Port != 0 || t.IsIP() {
+		if t.Kind != KindHost || len(t.Ports) != 0 || t.IsIP() {
 			return Target{}, fmt.Errorf("%w: a domain is a DNS name without port or scheme, such as example.com", ErrInvalid)
 		}
 		t.Kind = KindDomain
@@ -88,7 +109,7 @@ func ParseAs(kind Kind, s string) (Target, error) {
 			if kind == KindURL {
 				return Target{}, fmt.Errorf("%w: a url target starts with http:// or https://", ErrInvalid)
 			}
-			return Target{}, fmt.Errorf("%w: a host target is an IP address or name with an optional port, not a URL", ErrInvalid)
+			return Target{}, fmt.Errorf("%w: a host target is an IP address or name with optional ports, not a URL", ErrInvalid)
 		}
 		return t, nil
 	}
@@ -112,7 +133,8 @@ func parseImage(s string) (Target, error) {
 }
 
 // Parse validates and normalises a target string: "127.0.0.1:8000",
-// "example.com", "[::1]:443", "https://example.com/app", and
+// "example.com", "example.com:80,443", "[::1]:443",
+// "https://example.com/app", and
 // "image:nginx:1.27" for container images.
 func Parse(s string) (Target, error) {
 	s = strings.TrimSpace(s)
@@ -140,33 +162,34 @@ func Parse(s string) (Target, error) {
 		if err != nil {
 			return Target{}, err
 		}
-		port := 0
+		def := 80
+		if u.Scheme == "https" {
+			def = 443
+		}
+		port := def
 		if p := u.Port(); p != "" {
 			if port, err = parsePort(p); err != nil {
 				return Target{}, err
 			}
-		} else if u.Scheme == "https" {
-			port = 443
-		} else {
-			port = 80
 		}
-		hostPort := host
+		// The port is re-printed as a number and the scheme's default left
+		// out, so ":443", ":0443" and no port are one target.
+		u.Host = host
 		if strings.Contains(host, ":") {
-			hostPort = "[" + host + "]"
+			u.Host = "[" + host + "]"
 		}
-		if u.Port() != "" {
-			hostPort += ":" + u.Port()
+		if port != def {
+			u.Host += ":" + strconv.Itoa(port)
 		}
-		u.Host = hostPort
 		u.Fragment = ""
 		if u.Path == "" {
 			u.Path = "/"
 		}
 		return Target{Kind: KindURL, Host: host, Port: port, URL: u.String()}, nil
 	}
-	host, portStr := s, ""
+	host, portStr, hasPort := s, "", false
 	if h, p, err := net.SplitHostPort(s); err == nil {
-		host, portStr = h, p
+		host, portStr, hasPort = h, p, true
 	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		host = s[1 : len(s)-1]
 	}
@@ -178,15 +201,39 @@ func Parse(s string) (Target, error) {
 		return Target{}, err
 	}
 	t := Target{Kind: KindHost, Host: h}
-	if portStr != "" {
-		if t.Port, err = parsePort(portStr); err != nil {
+	if hasPort {
+		if t.Ports, err = parsePorts(portStr); err != nil {
 			return Target{}, err
 		}
 	}
 	return t, nil
 }
 
+// parsePorts reads a comma-separated port list and returns it sorted and
+// without duplicates, so every spelling of a set has one canonical form.
+func parsePorts(list string) ([]int, error) {
+	var ports []int
+	for _, p := range strings.Split(list, ",") {
+		n, err := parsePort(strings.TrimSpace(p))
+		if err != nil {
+			return nil, err
+		}
+		ports = append(ports, n)
+	}
+	slices.Sort(ports)
+	ports = slices.Compact(ports)
+	if len(ports) > MaxPorts {
+		return nil, fmt.Errorf("%w: %d ports, at most %d", ErrInvalid, len(ports), MaxPorts)
+	}
+	return ports, nil
+}
+
+// parsePort accepts decimal digits only (no sign, no spaces); leading zeros
+// are harmless and dropped.
 func parsePort(p string) (int, error) {
+	if p == "" || strings.Trim(p, "0123456789") != "" {
+		return 0, fmt.Errorf("%w: port %q is not a number from 1 to 65535", ErrInvalid, p)
+	}
 	n, err := strconv.Atoi(p)
 	if err != nil || n < 1 || n > 65535 {
 		return 0, fmt.Errorf("%w: port %q out of range 1-65535", ErrInvalid, p)
