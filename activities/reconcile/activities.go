@@ -80,13 +80,13 @@ func (a *Activities) Scans(ctx context.Context) (Result, error) {
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
 	}
-	before := time.Now().Add(-grace)
 	for {
 		var page []dbq.ScansUnfinishedRow
 		err := a.DB.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
 			var err error
 			page, err = db.Q.ScansUnfinished(ctx, tx, dbq.ScansUnfinishedParams{
-				Before: before, AfterCreated: p.AfterCreated, AfterID: p.AfterID, Lim: pageSize,
+				GraceSeconds: grace.Seconds(), MaxStartAgeSeconds: MaxStartAge.Seconds(),
+				AfterCreated: p.AfterCreated, AfterID: p.AfterID, Lim: pageSize,
 			})
 			return err
 		})
@@ -113,9 +113,13 @@ func (a *Activities) settle(ctx context.Context, row dbq.ScansUnfinishedRow, res
 	desc, err := a.Client.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
 	var notFound *serviceerror.NotFound
 	switch {
-	case errors.As(err, &notFound) && time.Since(row.CreatedAt) > MaxStartAge:
-		return a.fail(ctx, row, "", fmt.Sprintf(
+	case errors.As(err, &notFound) && row.TooOldToStart:
+		return a.fail(ctx, row, fmt.Sprintf(
 			"the scan's workflow was never started (or is older than Temporal keeps); start the scan again (workflow %s)", row.WorkflowID), res)
+	case errors.As(err, &notFound) && row.ScheduleID.Valid:
+		// Its schedule's run starts it as a child: starting it here would make
+		// that start fail, and the schedule pause on the failure.
+		return nil
 	case errors.As(err, &notFound):
 		return a.start(ctx, row, res)
 	case err != nil:
@@ -130,13 +134,13 @@ func (a *Activities) settle(ctx context.Context, row dbq.ScansUnfinishedRow, res
 	// happened (terminated, timed out, or failed before it could).
 	msg := fmt.Sprintf("the scan's workflow ended (%s) before the scan finished; see workflow %s",
 		workflowStatus(st), row.WorkflowID)
-	return a.fail(ctx, row, info.GetExecution().GetRunId(), msg, res)
+	return a.fail(ctx, row, msg, res)
 }
 
-// fail fails the scan unless a run other than runID has taken it over.
-func (a *Activities) fail(ctx context.Context, row dbq.ScansUnfinishedRow, runID, msg string, res *Result) error {
+// fail fails the scan unless a run has taken it over since it was listed.
+func (a *Activities) fail(ctx context.Context, row dbq.ScansUnfinishedRow, msg string, res *Result) error {
 	return a.DB.InTx(ctx, db.TenantScope(row.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		n, err := db.Q.ScanFailAbandoned(ctx, tx, dbq.ScanFailAbandonedParams{ID: row.ID, Error: msg, RunID: runID})
+		n, err := db.Q.ScanFailAbandoned(ctx, tx, dbq.ScanFailAbandonedParams{ID: row.ID, Error: msg, ListedRunID: row.RunID})
 		if n > 0 {
 			res.Failed++
 		}
@@ -158,7 +162,7 @@ func (a *Activities) Signups(ctx context.Context) (int, error) {
 	var rows []dbq.SignupsWithoutTenantRow
 	err := a.DB.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		rows, err = db.Q.SignupsWithoutTenant(ctx, tx, dbq.SignupsWithoutTenantParams{Before: time.Now().Add(-grace), Lim: 500})
+		rows, err = db.Q.SignupsWithoutTenant(ctx, tx, dbq.SignupsWithoutTenantParams{GraceSeconds: grace.Seconds(), Lim: 500})
 		return err
 	})
 	if err != nil {

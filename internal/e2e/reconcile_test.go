@@ -59,6 +59,18 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 		return id
 	}
 	old, recent, ancient := stranded(10*time.Minute), stranded(0), stranded(25*time.Hour)
+	// A scheduled run's row: its schedule's workflow starts it as a child, so
+	// the reconciler must not start it first.
+	scheduled := stranded(10 * time.Minute)
+	p.seed(t, p.tenant, func(ctx context.Context, tx pgx.Tx) error {
+		var sid uuid.UUID
+		if err := tx.QueryRow(ctx, `INSERT INTO scan_schedules (tenant_id, target_id, scanners, interval_seconds)
+			VALUES ($1, $2, '{trivy}', 86400) RETURNING id`, p.tenant, targetID).Scan(&sid); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "UPDATE scans SET schedule_id = $1 WHERE id = $2", sid, scheduled)
+		return err
+	})
 
 	// A scan whose workflow an operator terminated.
 	port := slowServer(t, 2*time.Second)
@@ -105,6 +117,9 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 	if _, err := p.temporal.DescribeWorkflowExecution(ctx, scan.WorkflowID(ancient), ""); err == nil {
 		t.Error("the reconciler started a day-old scan")
 	}
+	if _, err := p.temporal.DescribeWorkflowExecution(ctx, scan.WorkflowID(scheduled), ""); err == nil {
+		t.Error("the reconciler started a scheduled run's scan, which its schedule's workflow starts")
+	}
 	_, sc = p.do(t, "GET", "/api/v1/scans/"+recent.String(), "", "")
 	if sc["status"] != "queued" {
 		t.Errorf("scan inside the grace period: %v, want left queued", sc["status"])
@@ -118,20 +133,36 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 		t.Errorf("second pass %+v, want nothing started or failed", res)
 	}
 
-	// The workers keep the schedule that runs the passes.
+	// The workers keep the schedule that runs the passes, and a worker of a
+	// later build brings a drifted one back in line.
+	h := p.temporal.ScheduleClient().GetHandle(ctx, reconcile.ScheduleID)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		d, err := p.temporal.ScheduleClient().GetHandle(ctx, reconcile.ScheduleID).Describe(ctx)
+		_, err := h.Describe(ctx)
 		if err == nil {
-			if iv := d.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != reconcile.Interval {
-				t.Errorf("reconciler schedule intervals %+v, want every %v", iv, reconcile.Interval)
-			}
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("reconciler schedule: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if err := h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		sch := in.Description.Schedule
+		sch.Spec = &client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}}
+		return &client.ScheduleUpdate{Schedule: &sch}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reconcile.EnsureSchedule(ctx, p.temporal); err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv := d.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != reconcile.Interval {
+		t.Errorf("reconciler schedule intervals %+v, want every %v", iv, reconcile.Interval)
 	}
 }
 

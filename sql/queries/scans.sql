@@ -82,22 +82,25 @@ WHERE id = sqlc.arg(id)
 RETURNING status;
 
 -- name: ScansUnfinished :many
--- Unfinished scans created before a moment, oldest first, a page at a time
--- after (created_at, id), for the reconciler (platform scope). An import's
+-- Unfinished scans older than the grace period, oldest first, a page at a
+-- time after (created_at, id), for the reconciler (platform scope). Ages are
+-- the database's, so a worker's clock cannot shorten the grace. An import's
 -- stored report comes along: its workflow needs it to start again.
 SELECT s.id, s.tenant_id, s.target, s.scanners, s.workflow_id, s.status, s.run_id, s.created_at,
+       s.schedule_id,
+       (s.created_at < now() - make_interval(secs => sqlc.arg(max_start_age_seconds)::double precision))::boolean AS too_old_to_start,
        r.id AS report_id
 FROM scans s
 LEFT JOIN scan_reports r ON s.source = 'import' AND r.scan_id = s.id AND r.scanner = s.scanners[1]
 WHERE s.status IN ('queued', 'running')
-  AND s.created_at < sqlc.arg(before)::timestamptz
+  AND s.created_at < now() - make_interval(secs => sqlc.arg(grace_seconds)::double precision)
   AND (s.created_at, s.id) > (sqlc.arg(after_created)::timestamptz, sqlc.arg(after_id)::uuid)
 ORDER BY s.created_at, s.id
 LIMIT sqlc.arg(lim)::int;
 
 -- name: ScanFailAbandoned :execrows
--- A scan whose workflow ended without finishing it fails, unless a newer run
--- (a reset from the Web UI) has taken it over since the workflow was looked at.
+-- A scan whose workflow ended without finishing it fails, unless a run has
+-- taken it over since it was listed (its run_id is no longer the one seen).
 UPDATE scans
 SET status = 'failed', error = sqlc.arg(error)::text, progress_message = 'failed', finished_at = now()
-WHERE id = sqlc.arg(id) AND status IN ('queued', 'running') AND run_id IN ('', sqlc.arg(run_id)::text);
+WHERE id = sqlc.arg(id) AND status IN ('queued', 'running') AND run_id = sqlc.arg(listed_run_id)::text;

@@ -12,12 +12,12 @@ SELECT tenant_id::uuid AS tenant_id, workflow_id::text AS workflow_id,
 FROM secureops_signup_lookup(sqlc.arg(token_hash)::bytea);
 
 -- name: SignupsWithoutTenant :many
--- Sign-ups created before a moment whose tenant row was never made, for the
--- reconciler (platform scope): either still starting, or their API process
--- died before starting the onboarding workflow.
+-- Sign-ups older than the grace period (by the database's clock) whose tenant
+-- row was never made, for the reconciler (platform scope): either still
+-- starting, or their API process died before starting the onboarding workflow.
 SELECT s.token_hash, s.slug, s.workflow_id, s.created_at
 FROM signups s
-WHERE s.created_at < sqlc.arg(before)::timestamptz
+WHERE s.created_at < now() - make_interval(secs => sqlc.arg(grace_seconds)::double precision)
   AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = s.tenant_id)
 ORDER BY s.created_at
 LIMIT sqlc.arg(lim)::int;

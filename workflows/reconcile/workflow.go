@@ -52,26 +52,39 @@ func Workflow(ctx workflow.Context) (Summary, error) {
 	return sum, errors.Join(scansErr, signupsErr)
 }
 
-// EnsureSchedule creates the schedule if it does not exist yet; every worker
-// of the scans queue calls it at start, and all but the first find it there.
-// Overlapping passes are skipped: a slow pass is never doubled.
+// EnsureSchedule creates the schedule, or brings an existing one in line with
+// this build (a deploy may change the interval, queue or workflow); every
+// worker of the scans queue calls it at start. Overlapping passes are
+// skipped: a slow pass is never doubled.
 func EnsureSchedule(ctx context.Context, c client.Client) error {
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: Interval}}}
+	action := &client.ScheduleWorkflowAction{
+		ID:        ScheduleID,
+		Workflow:  WorkflowName,
+		TaskQueue: temporalx.QueueScans,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporalx.SAKind.ValueSet("maintenance"),
+		),
+	}
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:      ScheduleID,
-		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: Interval}}},
+		Spec:    spec,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Action: &client.ScheduleWorkflowAction{
-			ID:        ScheduleID,
-			Workflow:  WorkflowName,
-			TaskQueue: temporalx.QueueScans,
-			TypedSearchAttributes: temporal.NewSearchAttributes(
-				temporalx.SAKind.ValueSet("maintenance"),
-			),
-		},
-		Note: "Starts the workflows of scans whose API process died before starting them, fails scans whose workflow ended without finishing them, and withdraws sign-ups whose onboarding never began.",
+		Action:  action,
+		Note:    "Starts the workflows of scans whose API process died before starting them, fails scans whose workflow ended without finishing them, and withdraws sign-ups whose onboarding never began.",
 	})
-	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return nil
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return err
 	}
-	return err
+	h := c.ScheduleClient().GetHandle(ctx, ScheduleID)
+	return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		sch := in.Description.Schedule
+		sch.Spec = &spec
+		sch.Action = action
+		if sch.Policy == nil {
+			sch.Policy = &client.SchedulePolicies{}
+		}
+		sch.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+		return &client.ScheduleUpdate{Schedule: &sch}, nil
+	}})
 }

@@ -155,19 +155,19 @@ func (q *Queries) ScanCreate(ctx context.Context, db DBTX, arg ScanCreateParams)
 const scanFailAbandoned = `-- name: ScanFailAbandoned :execrows
 UPDATE scans
 SET status = 'failed', error = $1::text, progress_message = 'failed', finished_at = now()
-WHERE id = $2 AND status IN ('queued', 'running') AND run_id IN ('', $3::text)
+WHERE id = $2 AND status IN ('queued', 'running') AND run_id = $3::text
 `
 
 type ScanFailAbandonedParams struct {
-	Error string    `json:"error"`
-	ID    uuid.UUID `json:"id"`
-	RunID string    `json:"run_id"`
+	Error       string    `json:"error"`
+	ID          uuid.UUID `json:"id"`
+	ListedRunID string    `json:"listed_run_id"`
 }
 
-// A scan whose workflow ended without finishing it fails, unless a newer run
-// (a reset from the Web UI) has taken it over since the workflow was looked at.
+// A scan whose workflow ended without finishing it fails, unless a run has
+// taken it over since it was listed (its run_id is no longer the one seen).
 func (q *Queries) ScanFailAbandoned(ctx context.Context, db DBTX, arg ScanFailAbandonedParams) (int64, error) {
-	result, err := db.Exec(ctx, scanFailAbandoned, arg.Error, arg.ID, arg.RunID)
+	result, err := db.Exec(ctx, scanFailAbandoned, arg.Error, arg.ID, arg.ListedRunID)
 	if err != nil {
 		return 0, err
 	}
@@ -411,41 +411,48 @@ func (q *Queries) ScanSetProgress(ctx context.Context, db DBTX, arg ScanSetProgr
 
 const scansUnfinished = `-- name: ScansUnfinished :many
 SELECT s.id, s.tenant_id, s.target, s.scanners, s.workflow_id, s.status, s.run_id, s.created_at,
+       s.schedule_id,
+       (s.created_at < now() - make_interval(secs => $1::double precision))::boolean AS too_old_to_start,
        r.id AS report_id
 FROM scans s
 LEFT JOIN scan_reports r ON s.source = 'import' AND r.scan_id = s.id AND r.scanner = s.scanners[1]
 WHERE s.status IN ('queued', 'running')
-  AND s.created_at < $1::timestamptz
-  AND (s.created_at, s.id) > ($2::timestamptz, $3::uuid)
+  AND s.created_at < now() - make_interval(secs => $2::double precision)
+  AND (s.created_at, s.id) > ($3::timestamptz, $4::uuid)
 ORDER BY s.created_at, s.id
-LIMIT $4::int
+LIMIT $5::int
 `
 
 type ScansUnfinishedParams struct {
-	Before       time.Time `json:"before"`
-	AfterCreated time.Time `json:"after_created"`
-	AfterID      uuid.UUID `json:"after_id"`
-	Lim          int32     `json:"lim"`
+	MaxStartAgeSeconds float64   `json:"max_start_age_seconds"`
+	GraceSeconds       float64   `json:"grace_seconds"`
+	AfterCreated       time.Time `json:"after_created"`
+	AfterID            uuid.UUID `json:"after_id"`
+	Lim                int32     `json:"lim"`
 }
 
 type ScansUnfinishedRow struct {
-	ID         uuid.UUID     `json:"id"`
-	TenantID   uuid.UUID     `json:"tenant_id"`
-	Target     string        `json:"target"`
-	Scanners   []string      `json:"scanners"`
-	WorkflowID string        `json:"workflow_id"`
-	Status     string        `json:"status"`
-	RunID      string        `json:"run_id"`
-	CreatedAt  time.Time     `json:"created_at"`
-	ReportID   uuid.NullUUID `json:"report_id"`
+	ID            uuid.UUID     `json:"id"`
+	TenantID      uuid.UUID     `json:"tenant_id"`
+	Target        string        `json:"target"`
+	Scanners      []string      `json:"scanners"`
+	WorkflowID    string        `json:"workflow_id"`
+	Status        string        `json:"status"`
+	RunID         string        `json:"run_id"`
+	CreatedAt     time.Time     `json:"created_at"`
+	ScheduleID    uuid.NullUUID `json:"schedule_id"`
+	TooOldToStart bool          `json:"too_old_to_start"`
+	ReportID      uuid.NullUUID `json:"report_id"`
 }
 
-// Unfinished scans created before a moment, oldest first, a page at a time
-// after (created_at, id), for the reconciler (platform scope). An import's
+// Unfinished scans older than the grace period, oldest first, a page at a
+// time after (created_at, id), for the reconciler (platform scope). Ages are
+// the database's, so a worker's clock cannot shorten the grace. An import's
 // stored report comes along: its workflow needs it to start again.
 func (q *Queries) ScansUnfinished(ctx context.Context, db DBTX, arg ScansUnfinishedParams) ([]ScansUnfinishedRow, error) {
 	rows, err := db.Query(ctx, scansUnfinished,
-		arg.Before,
+		arg.MaxStartAgeSeconds,
+		arg.GraceSeconds,
 		arg.AfterCreated,
 		arg.AfterID,
 		arg.Lim,
@@ -466,6 +473,8 @@ func (q *Queries) ScansUnfinished(ctx context.Context, db DBTX, arg ScansUnfinis
 			&i.Status,
 			&i.RunID,
 			&i.CreatedAt,
+			&i.ScheduleID,
+			&i.TooOldToStart,
 			&i.ReportID,
 		); err != nil {
 			return nil, err

@@ -76,15 +76,15 @@ func (q *Queries) SignupWithdraw(ctx context.Context, db DBTX, tokenHash []byte)
 const signupsWithoutTenant = `-- name: SignupsWithoutTenant :many
 SELECT s.token_hash, s.slug, s.workflow_id, s.created_at
 FROM signups s
-WHERE s.created_at < $1::timestamptz
+WHERE s.created_at < now() - make_interval(secs => $1::double precision)
   AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = s.tenant_id)
 ORDER BY s.created_at
 LIMIT $2::int
 `
 
 type SignupsWithoutTenantParams struct {
-	Before time.Time `json:"before"`
-	Lim    int32     `json:"lim"`
+	GraceSeconds float64 `json:"grace_seconds"`
+	Lim          int32   `json:"lim"`
 }
 
 type SignupsWithoutTenantRow struct {
@@ -94,11 +94,11 @@ type SignupsWithoutTenantRow struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
-// Sign-ups created before a moment whose tenant row was never made, for the
-// reconciler (platform scope): either still starting, or their API process
-// died before starting the onboarding workflow.
+// Sign-ups older than the grace period (by the database's clock) whose tenant
+// row was never made, for the reconciler (platform scope): either still
+// starting, or their API process died before starting the onboarding workflow.
 func (q *Queries) SignupsWithoutTenant(ctx context.Context, db DBTX, arg SignupsWithoutTenantParams) ([]SignupsWithoutTenantRow, error) {
-	rows, err := db.Query(ctx, signupsWithoutTenant, arg.Before, arg.Lim)
+	rows, err := db.Query(ctx, signupsWithoutTenant, arg.GraceSeconds, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
