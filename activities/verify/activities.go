@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -147,48 +148,54 @@ func (a *Activities) probe(ctx context.Context, row dbq.Target) (method, detail 
 	if err != nil {
 		return "", strings.Join(append(reasons, "well-known file: "+err.Error()), "; ")
 	}
-	unreachable := a.unreachable(ctx, addr, t.Ports)
-	for _, u := range WellKnownURLs(t) {
-		if why, ok := unreachable[urlPort(u)]; ok {
-			reasons = append(reasons, u+": "+why)
-			continue
-		}
-		ok, why := a.checkHTTP(ctx, t, addr, u, want)
-		if ok {
-			return "http", ""
-		}
-		reasons = append(reasons, why)
+	ok, why := a.checkWellKnown(ctx, t, addr, WellKnownURLs(t), want)
+	if ok {
+		return "http", ""
 	}
-	return "", strings.Join(reasons, "; ")
+	return "", strings.Join(append(reasons, why...), "; ")
 }
 
-// unreachable connects to every listed port at once and returns why each
-// one that refused or timed out did, so the ports are then tried in order
-// without each dead one costing its own timeouts (twice: https, then http)
-// in a check that must end within its activity timeout. A single port is
-// left to the HTTP attempts themselves.
-func (a *Activities) unreachable(ctx context.Context, addr netip.Addr, ports []int) map[int]string {
-	out := map[int]string{}
-	if len(ports) < 2 {
-		return out
-	}
-	var mu sync.Mutex
+// wellKnownBudget bounds the whole well-known-file phase, inside the check's
+// one-minute activity timeout (after DNS), however many ports are listed.
+const wellKnownBudget = 40 * time.Second
+
+// wellKnownParallel bounds the fetches in flight against one target.
+const wellKnownParallel = 32
+
+// checkWellKnown fetches the URLs at once, a bounded number at a time, and
+// stops at the first that serves the token: a port that accepts and never
+// answers costs its own timeout, not everyone's. The reasons come back in
+// URL order, so the message is the same from one check to the next.
+func (a *Activities) checkWellKnown(ctx context.Context, t targets.Target, addr netip.Addr, urls []string, token string) (bool, []string) {
+	ctx, cancel := context.WithTimeout(ctx, wellKnownBudget)
+	defer cancel()
+	reasons := make([]string, len(urls))
+	var found atomic.Bool
+	sem := make(chan struct{}, wellKnownParallel)
 	var wg sync.WaitGroup
-	d := &net.Dialer{Timeout: a.timeout()}
-	for _, p := range ports {
+	for i, u := range urls {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			reasons[i] = u + ": not tried, time ran out"
+			continue
+		}
 		wg.Go(func() {
-			c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, uint16(p)).String())
-			if err != nil {
-				mu.Lock()
-				out[p] = err.Error()
-				mu.Unlock()
+			defer func() { <-sem }()
+			ok, why := a.checkHTTP(ctx, t, addr, u, token)
+			if ok {
+				found.Store(true)
+				cancel()
 				return
 			}
-			_ = c.Close()
+			reasons[i] = why
 		})
 	}
 	wg.Wait()
-	return out
+	if found.Load() {
+		return true, nil
+	}
+	return false, reasons
 }
 
 // urlPort is the port a well-known URL is fetched from.
