@@ -530,3 +530,36 @@ func TestIngestRerunReplacesOnlyItsScanner(t *testing.T) {
 		t.Errorf("after nmap's re-run: %v, want nmap 2, nikto 1", got)
 	}
 }
+
+// Re-runs alternate between the full report and a part of it: each must
+// leave exactly its own findings linked, whether it can skip the prune (same
+// fingerprints as the last attempt) or not.
+func TestIngestRerunsAlternating(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	owner := ownerConn(t, d.SuperDSN)
+	tid := seedTenant(t, owner, "alternate")
+	scan := seedScan(t, owner, tid)
+	app := d.OpenApp(t)
+	full, part := batch(), batch()[:2]
+	for i, fs := range [][]findings.Finding{full, full, part, part, full, part, full} {
+		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
+			_, err := db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tid, ScanID: scan, Scanner: "nmap", ScanTarget: "127.0.0.1", Findings: fs})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 3
+		if len(fs) == 2 {
+			want = 2
+		}
+		var linked int
+		if err := owner.QueryRow(ctx, "SELECT count(*) FROM scan_findings WHERE scan_id = $1", scan).Scan(&linked); err != nil {
+			t.Fatal(err)
+		}
+		if linked != want {
+			t.Errorf("attempt %d (%d findings): %d linked, want %d", i+1, len(fs), linked, want)
+		}
+	}
+}

@@ -1,8 +1,12 @@
 package db
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -83,10 +87,23 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 		return res, fmt.Errorf("copy findings: %w", err)
 	}
 	res.Staged = n
-	// A first attempt has nothing to prune, so it skips indexing the stage.
+	// Only a re-run whose fingerprints differ from the last attempt's can
+	// have anything to prune: a first attempt, and a retry of the same
+	// report, skip indexing and probing the stage.
+	digest := fingerprintDigest(distinct)
 	rerun, err := Q.ScanFindingsHasForScanner(ctx, tx, dbq.ScanFindingsHasForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner})
 	if err != nil {
 		return res, fmt.Errorf("look for an earlier attempt: %w", err)
+	}
+	if rerun {
+		last, err := Q.ScanIngestDigestGet(ctx, tx, dbq.ScanIngestDigestGetParams{ScanID: b.ScanID, Scanner: b.Scanner})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return res, fmt.Errorf("read the last attempt's digest: %w", err)
+		case bytes.Equal(last, digest):
+			rerun = false
+		}
 	}
 	if rerun {
 		// The prune probes the stage once per occurrence the scan already has.
@@ -109,10 +126,35 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 	}); err != nil {
 		return res, fmt.Errorf("upsert findings: %w", err)
 	}
+	if rerun {
+		if _, err := Q.ScanFindingRelink(ctx, tx, dbq.ScanFindingRelinkParams{ScanID: b.ScanID, TenantID: b.TenantID}); err != nil {
+			return res, fmt.Errorf("relink findings of an earlier attempt: %w", err)
+		}
+	}
+	if err := Q.ScanIngestDigestPut(ctx, tx, dbq.ScanIngestDigestPutParams{
+		ScanID: b.ScanID, Scanner: b.Scanner, TenantID: b.TenantID, Digest: digest, Findings: int32(len(distinct)),
+	}); err != nil {
+		return res, fmt.Errorf("record the digest: %w", err)
+	}
 	// Distinct fingerprints staged = occurrences this scanner now has in the
 	// scan: unchanged ones were linked by the earlier attempt.
 	res.Linked = int64(len(distinct))
 	return res, nil
+}
+
+// fingerprintDigest identifies a set of fingerprints, whatever their order.
+func fingerprintDigest(set map[string]struct{}) []byte {
+	fps := make([]string, 0, len(set))
+	for fp := range set {
+		fps = append(fps, fp)
+	}
+	slices.Sort(fps)
+	h := sha256.New()
+	for _, fp := range fps {
+		h.Write([]byte(fp))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
 }
 
 // clean makes scanner text storable: Postgres text rejects NUL bytes and

@@ -21,3 +21,28 @@ SELECT EXISTS (
       AND f.reported_by = sqlc.arg(scanner)::text
       AND sf.change <> 'fixed'
 )::boolean AS linked;
+
+-- name: ScanIngestDigestGet :one
+SELECT digest FROM scan_ingest_digests WHERE scan_id = sqlc.arg(scan_id)::uuid AND scanner = sqlc.arg(scanner)::text;
+
+-- name: ScanIngestDigestPut :exec
+INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest, findings)
+VALUES (sqlc.arg(scan_id)::uuid, sqlc.arg(scanner)::text, sqlc.arg(tenant_id)::uuid, sqlc.arg(digest)::bytea, sqlc.arg(findings)::int)
+ON CONFLICT (scan_id, scanner) DO UPDATE
+SET digest = EXCLUDED.digest, findings = EXCLUDED.findings, updated_at = now();
+
+-- name: ScanFindingRelink :execrows
+-- After the upsert of a re-run whose fingerprints differ from the last
+-- attempt's: a finding an earlier attempt of this scan saw, a later one
+-- pruned, and this one sees again unchanged is skipped by the upsert (same
+-- scan, same content) and must get its occurrence back here.
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
+SELECT DISTINCT sqlc.arg(scan_id)::uuid, f.id, f.tenant_id, f.severity,
+       CASE WHEN f.first_scan_id = sqlc.arg(scan_id)::uuid THEN 'new'
+            WHEN f.status = 'reopened' THEN 'reopened'
+            ELSE 'open' END
+FROM finding_stage s
+JOIN findings f ON f.tenant_id = sqlc.arg(tenant_id)::uuid AND f.fingerprint = s.fingerprint
+WHERE f.last_scan_id = sqlc.arg(scan_id)::uuid
+  AND NOT EXISTS (SELECT 1 FROM scan_findings sf WHERE sf.scan_id = sqlc.arg(scan_id)::uuid AND sf.finding_id = f.id)
+ON CONFLICT (scan_id, finding_id) DO NOTHING;

@@ -199,6 +199,15 @@ type ScanFinding struct {
 	Change    string    `json:"change"`
 }
 
+type ScanIngestDigest struct {
+	ScanID    uuid.UUID `json:"scan_id"`
+	Scanner   string    `json:"scanner"`
+	TenantID  uuid.UUID `json:"tenant_id"`
+	Digest    []byte    `json:"digest"`
+	Findings  int32     `json:"findings"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 type ScanReport struct {
 	ID        uuid.UUID `json:"id"`
 	TenantID  uuid.UUID `json:"tenant_id"`

@@ -38,6 +38,36 @@ func (q *Queries) ScanFindingPruneForScanner(ctx context.Context, db DBTX, arg S
 	return result.RowsAffected(), nil
 }
 
+const scanFindingRelink = `-- name: ScanFindingRelink :execrows
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
+SELECT DISTINCT $1::uuid, f.id, f.tenant_id, f.severity,
+       CASE WHEN f.first_scan_id = $1::uuid THEN 'new'
+            WHEN f.status = 'reopened' THEN 'reopened'
+            ELSE 'open' END
+FROM finding_stage s
+JOIN findings f ON f.tenant_id = $2::uuid AND f.fingerprint = s.fingerprint
+WHERE f.last_scan_id = $1::uuid
+  AND NOT EXISTS (SELECT 1 FROM scan_findings sf WHERE sf.scan_id = $1::uuid AND sf.finding_id = f.id)
+ON CONFLICT (scan_id, finding_id) DO NOTHING
+`
+
+type ScanFindingRelinkParams struct {
+	ScanID   uuid.UUID `json:"scan_id"`
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// After the upsert of a re-run whose fingerprints differ from the last
+// attempt's: a finding an earlier attempt of this scan saw, a later one
+// pruned, and this one sees again unchanged is skipped by the upsert (same
+// scan, same content) and must get its occurrence back here.
+func (q *Queries) ScanFindingRelink(ctx context.Context, db DBTX, arg ScanFindingRelinkParams) (int64, error) {
+	result, err := db.Exec(ctx, scanFindingRelink, arg.ScanID, arg.TenantID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const scanFindingsHasForScanner = `-- name: ScanFindingsHasForScanner :one
 SELECT EXISTS (
     SELECT 1 FROM scan_findings sf
@@ -60,4 +90,46 @@ func (q *Queries) ScanFindingsHasForScanner(ctx context.Context, db DBTX, arg Sc
 	var linked bool
 	err := row.Scan(&linked)
 	return linked, err
+}
+
+const scanIngestDigestGet = `-- name: ScanIngestDigestGet :one
+SELECT digest FROM scan_ingest_digests WHERE scan_id = $1::uuid AND scanner = $2::text
+`
+
+type ScanIngestDigestGetParams struct {
+	ScanID  uuid.UUID `json:"scan_id"`
+	Scanner string    `json:"scanner"`
+}
+
+func (q *Queries) ScanIngestDigestGet(ctx context.Context, db DBTX, arg ScanIngestDigestGetParams) ([]byte, error) {
+	row := db.QueryRow(ctx, scanIngestDigestGet, arg.ScanID, arg.Scanner)
+	var digest []byte
+	err := row.Scan(&digest)
+	return digest, err
+}
+
+const scanIngestDigestPut = `-- name: ScanIngestDigestPut :exec
+INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest, findings)
+VALUES ($1::uuid, $2::text, $3::uuid, $4::bytea, $5::int)
+ON CONFLICT (scan_id, scanner) DO UPDATE
+SET digest = EXCLUDED.digest, findings = EXCLUDED.findings, updated_at = now()
+`
+
+type ScanIngestDigestPutParams struct {
+	ScanID   uuid.UUID `json:"scan_id"`
+	Scanner  string    `json:"scanner"`
+	TenantID uuid.UUID `json:"tenant_id"`
+	Digest   []byte    `json:"digest"`
+	Findings int32     `json:"findings"`
+}
+
+func (q *Queries) ScanIngestDigestPut(ctx context.Context, db DBTX, arg ScanIngestDigestPutParams) error {
+	_, err := db.Exec(ctx, scanIngestDigestPut,
+		arg.ScanID,
+		arg.Scanner,
+		arg.TenantID,
+		arg.Digest,
+		arg.Findings,
+	)
+	return err
 }
