@@ -251,16 +251,31 @@ func TestScanThinSlice(t *testing.T) {
 	}
 	recordHistory(t, p.temporal, "scan/"+id, "../../workflows/scan/testdata/scan_completed.json")
 
-	// The Temporal SDK's metrics reach /metrics alongside ours.
-	resp, err := http.Get(p.api.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// The Temporal SDK's metrics reach /metrics alongside ours. The SDK hands
+	// them over on its reporting tick (a second), so the scan that just
+	// completed may show up a moment later.
+	missing := func() []string {
+		resp, err := http.Get(p.api.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var out []string
+		for _, want := range []string{"secureops_http_requests_total", "temporal_request", "temporal_workflow_completed"} {
+			if !strings.Contains(string(metrics), want) {
+				out = append(out, want)
+			}
+		}
+		return out
 	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{"secureops_http_requests_total", "temporal_request", "temporal_workflow_completed"} {
-		if !strings.Contains(string(metrics), want) {
-			t.Errorf("/metrics lacks %s", want)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		m := missing()
+		if len(m) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %v", m)
 		}
 	}
 }
