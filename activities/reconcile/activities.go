@@ -58,6 +58,13 @@ type Result struct {
 	Failed int `json:"failed"`
 }
 
+func (a *Activities) grace() time.Duration {
+	if a.Grace > 0 {
+		return a.Grace
+	}
+	return DefaultGrace
+}
+
 // progress is the heartbeat: a retried pass resumes after the last scan it
 // settled instead of describing every workflow again.
 type progress struct {
@@ -72,10 +79,6 @@ type progress struct {
 // workflow is closed fails, naming the workflow. Scans whose workflow runs
 // are left alone, however long they take.
 func (a *Activities) Scans(ctx context.Context) (Result, error) {
-	grace := a.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
 	var p progress
 	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
@@ -85,7 +88,7 @@ func (a *Activities) Scans(ctx context.Context) (Result, error) {
 		err := a.DB.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
 			var err error
 			page, err = db.Q.ScansUnfinished(ctx, tx, dbq.ScansUnfinishedParams{
-				GraceSeconds: grace.Seconds(), MaxStartAgeSeconds: MaxStartAge.Seconds(),
+				GraceSeconds: a.grace().Seconds(), MaxStartAgeSeconds: MaxStartAge.Seconds(),
 				AfterCreated: p.AfterCreated, AfterID: p.AfterID, Lim: pageSize,
 			})
 			return err
@@ -112,17 +115,19 @@ func (a *Activities) Scans(ctx context.Context) (Result, error) {
 func (a *Activities) settle(ctx context.Context, row dbq.ScansUnfinishedRow, res *Result) error {
 	desc, err := a.Client.DescribeWorkflowExecution(ctx, row.WorkflowID, "")
 	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound) && row.TooOldToStart:
-		return a.fail(ctx, row, fmt.Sprintf(
-			"the scan's workflow was never started (or is older than Temporal keeps); start the scan again (workflow %s)", row.WorkflowID), res)
-	case errors.As(err, &notFound) && row.ScheduleID.Valid:
-		// Its schedule's run starts it as a child: starting it here would make
-		// that start fail, and the schedule pause on the failure.
-		return nil
-	case errors.As(err, &notFound):
+	if errors.As(err, &notFound) {
+		switch {
+		case row.TooOldToStart:
+			return a.fail(ctx, row, fmt.Sprintf(
+				"the scan's workflow was never started (or is older than Temporal keeps); start the scan again (workflow %s)", row.WorkflowID), res)
+		case row.ScheduleID.Valid:
+			// Its schedule's run starts it as a child: starting it here would
+			// make that start fail, and the schedule pause on the failure.
+			return nil
+		}
 		return a.start(ctx, row, res)
-	case err != nil:
+	}
+	if err != nil {
 		return fmt.Errorf("describe %s: %w", row.WorkflowID, err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
@@ -155,14 +160,10 @@ func (a *Activities) fail(ctx context.Context, row dbq.ScansUnfinishedRow, msg s
 // workflow exists is the workflow's business (an operator resets or
 // terminates it in the Web UI).
 func (a *Activities) Signups(ctx context.Context) (int, error) {
-	grace := a.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
 	var rows []dbq.SignupsWithoutTenantRow
 	err := a.DB.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		rows, err = db.Q.SignupsWithoutTenant(ctx, tx, dbq.SignupsWithoutTenantParams{GraceSeconds: grace.Seconds(), Lim: 500})
+		rows, err = db.Q.SignupsWithoutTenant(ctx, tx, dbq.SignupsWithoutTenantParams{GraceSeconds: a.grace().Seconds(), Lim: 500})
 		return err
 	})
 	if err != nil {

@@ -199,17 +199,25 @@ func mustTarget(t *testing.T, s string) targets.Target {
 	return tg
 }
 
-func TestProbe(t *testing.T) {
-	plain := httptest.NewServer(http.NotFoundHandler())
-	defer plain.Close()
-	secure := httptest.NewTLSServer(http.NotFoundHandler())
-	defer secure.Close()
+// probePorts serves plain HTTP and TLS on two loopback ports and finds a
+// third that nothing listens on.
+func probePorts(t *testing.T) (plain, secure *httptest.Server, closedPort int) {
+	t.Helper()
+	plain = httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(plain.Close)
+	secure = httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(secure.Close)
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closedPort = closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
+	return plain, secure, closedPort
+}
+
+func TestProbe(t *testing.T) {
+	plain, secure, closedPort := probePorts(t)
 	lo := netip.MustParseAddr("127.0.0.1")
 	for _, c := range []struct {
 		name       string
@@ -230,16 +238,7 @@ func TestProbe(t *testing.T) {
 // A port list yields one endpoint per listening port, in port order, each
 // with TLS as its probe found it.
 func TestWebEndpointsPortList(t *testing.T) {
-	plain := httptest.NewServer(http.NotFoundHandler())
-	defer plain.Close()
-	secure := httptest.NewTLSServer(http.NotFoundHandler())
-	defer secure.Close()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
+	plain, secure, closedPort := probePorts(t)
 	target := mustTarget(t, "app.example.test:"+strconv.Itoa(portOf(plain))+","+strconv.Itoa(portOf(secure))+","+strconv.Itoa(closedPort))
 	eps := webEndpoints(context.Background(), job{t: target, addr: netip.MustParseAddr("127.0.0.1")})
 	want := map[int]bool{portOf(plain): false, portOf(secure): true}

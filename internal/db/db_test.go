@@ -208,6 +208,22 @@ func batch() []findings.Finding {
 	}
 }
 
+// ingestAs stores one scanner's batch for a scan of target 127.0.0.1, as the
+// tenant, the way the store activity does.
+func ingestAs(t *testing.T, app *db.DB, tenant, scan uuid.UUID, scanner string, fs []findings.Finding) db.IngestResult {
+	t.Helper()
+	var res db.IngestResult
+	err := app.InTx(context.Background(), db.TenantScope(tenant), func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		res, err = db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tenant, ScanID: scan, Scanner: scanner, ScanTarget: "127.0.0.1", Findings: fs})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 	ctx := context.Background()
 	d := pgtest.New(t)
@@ -215,18 +231,7 @@ func TestIngestDedupIdempotentAndStatus(t *testing.T) {
 	tid := seedTenant(t, owner, "acme")
 	scan1, scan2 := seedScan(t, owner, tid), seedScan(t, owner, tid)
 	app := d.OpenApp(t)
-	ingest := func(scan uuid.UUID) db.IngestResult {
-		var res db.IngestResult
-		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
-			var err error
-			res, err = db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tid, ScanID: scan, Scanner: "nmap", ScanTarget: "127.0.0.1", Findings: batch()})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	ingest := func(scan uuid.UUID) db.IngestResult { return ingestAs(t, app, tid, scan, "nmap", batch()) }
 	r1 := ingest(scan1)
 	if r1.Staged != 4 || r1.Upserted != 3 || r1.Linked != 3 {
 		t.Fatalf("first ingest %+v, want staged 4 upserted 3 linked 3", r1)
@@ -480,16 +485,7 @@ func TestIngestRerunReplacesOnlyItsScanner(t *testing.T) {
 	scan := seedScan(t, owner, tid)
 	app := d.OpenApp(t)
 	ingest := func(scanner string, fs []findings.Finding) db.IngestResult {
-		var res db.IngestResult
-		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
-			var err error
-			res, err = db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tid, ScanID: scan, Scanner: scanner, ScanTarget: "127.0.0.1", Findings: fs})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+		return ingestAs(t, app, tid, scan, scanner, fs)
 	}
 	linked := func() map[string]int {
 		rows, err := owner.Query(ctx, `SELECT f.reported_by, count(*) FROM scan_findings sf JOIN findings f ON f.id = sf.finding_id
@@ -543,13 +539,7 @@ func TestIngestRerunsAlternating(t *testing.T) {
 	app := d.OpenApp(t)
 	full, part := batch(), batch()[:2]
 	for i, fs := range [][]findings.Finding{full, full, part, part, full, part, full} {
-		err := app.InTx(ctx, db.TenantScope(tid), func(ctx context.Context, tx pgx.Tx) error {
-			_, err := db.IngestFindings(ctx, tx, db.IngestBatch{TenantID: tid, ScanID: scan, Scanner: "nmap", ScanTarget: "127.0.0.1", Findings: fs})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ingestAs(t, app, tid, scan, "nmap", fs)
 		want := 3
 		if len(fs) == 2 {
 			want = 2

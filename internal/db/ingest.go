@@ -91,21 +91,11 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 	// have anything to prune: a first attempt, and a retry of the same
 	// report, skip indexing and probing the stage.
 	digest := fingerprintDigest(distinct)
-	rerun, err := Q.ScanFindingsHasForScanner(ctx, tx, dbq.ScanFindingsHasForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner})
+	prune, err := needsPrune(ctx, tx, b, digest)
 	if err != nil {
-		return res, fmt.Errorf("look for an earlier attempt: %w", err)
+		return res, err
 	}
-	if rerun {
-		last, err := Q.ScanIngestDigestGet(ctx, tx, dbq.ScanIngestDigestGetParams{ScanID: b.ScanID, Scanner: b.Scanner})
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return res, fmt.Errorf("read the last attempt's digest: %w", err)
-		case bytes.Equal(last, digest):
-			rerun = false
-		}
-	}
-	if rerun {
+	if prune {
 		// The prune probes the stage once per occurrence the scan already has.
 		// Right after a large first import the findings tables' statistics are
 		// stale (autovacuum has not run), the planner expects one occurrence and
@@ -126,13 +116,13 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 	}); err != nil {
 		return res, fmt.Errorf("upsert findings: %w", err)
 	}
-	if rerun {
+	if prune {
 		if _, err := Q.ScanFindingRelink(ctx, tx, dbq.ScanFindingRelinkParams{ScanID: b.ScanID, TenantID: b.TenantID}); err != nil {
 			return res, fmt.Errorf("relink findings of an earlier attempt: %w", err)
 		}
 	}
 	if err := Q.ScanIngestDigestPut(ctx, tx, dbq.ScanIngestDigestPutParams{
-		ScanID: b.ScanID, Scanner: b.Scanner, TenantID: b.TenantID, Digest: digest, Findings: int32(len(distinct)),
+		ScanID: b.ScanID, Scanner: b.Scanner, TenantID: b.TenantID, Digest: digest,
 	}); err != nil {
 		return res, fmt.Errorf("record the digest: %w", err)
 	}
@@ -140,6 +130,25 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 	// scan: unchanged ones were linked by the earlier attempt.
 	res.Linked = int64(len(distinct))
 	return res, nil
+}
+
+// needsPrune says whether an earlier attempt of this scan linked findings of
+// this scanner that the batch (with this digest) may no longer hold. The
+// digest each attempt records answers it; attempts from before digests were
+// recorded are looked for among the occurrences.
+func needsPrune(ctx context.Context, tx pgx.Tx, b IngestBatch, digest []byte) (bool, error) {
+	last, err := Q.ScanIngestDigestGet(ctx, tx, dbq.ScanIngestDigestGetParams{ScanID: b.ScanID, Scanner: b.Scanner})
+	if err == nil {
+		return !bytes.Equal(last, digest), nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("read the last attempt's digest: %w", err)
+	}
+	linked, err := Q.ScanFindingsHasForScanner(ctx, tx, dbq.ScanFindingsHasForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner})
+	if err != nil {
+		return false, fmt.Errorf("look for an earlier attempt: %w", err)
+	}
+	return linked, nil
 }
 
 // fingerprintDigest identifies a set of fingerprints, whatever their order.

@@ -13,7 +13,7 @@ WHERE sf.scan_id = sqlc.arg(scan_id)::uuid
 
 -- name: ScanFindingsHasForScanner :one
 -- Whether an earlier attempt of this scan already linked findings of this
--- scanner: only then has a re-run anything to prune.
+-- scanner (the prune's own conditions), for attempts that left no digest.
 SELECT EXISTS (
     SELECT 1 FROM scan_findings sf
     JOIN findings f ON f.id = sf.finding_id
@@ -26,10 +26,10 @@ SELECT EXISTS (
 SELECT digest FROM scan_ingest_digests WHERE scan_id = sqlc.arg(scan_id)::uuid AND scanner = sqlc.arg(scanner)::text;
 
 -- name: ScanIngestDigestPut :exec
-INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest, findings)
-VALUES (sqlc.arg(scan_id)::uuid, sqlc.arg(scanner)::text, sqlc.arg(tenant_id)::uuid, sqlc.arg(digest)::bytea, sqlc.arg(findings)::int)
+INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest)
+VALUES (sqlc.arg(scan_id)::uuid, sqlc.arg(scanner)::text, sqlc.arg(tenant_id)::uuid, sqlc.arg(digest)::bytea)
 ON CONFLICT (scan_id, scanner) DO UPDATE
-SET digest = EXCLUDED.digest, findings = EXCLUDED.findings, updated_at = now();
+SET digest = EXCLUDED.digest, updated_at = now();
 
 -- name: ScanFindingRelink :execrows
 -- After the upsert of a re-run whose fingerprints differ from the last

@@ -7,7 +7,6 @@ CREATE TABLE scan_ingest_digests (
     scanner    text NOT NULL,
     tenant_id  uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     digest     bytea NOT NULL,
-    findings   integer NOT NULL CHECK (findings >= 0),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (scan_id, scanner)
 );

@@ -6,6 +6,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -79,6 +80,9 @@ func EnsureSchedule(ctx context.Context, c client.Client) error {
 	h := c.ScheduleClient().GetHandle(ctx, ScheduleID)
 	return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 		sch := in.Description.Schedule
+		if current(sch, spec, action) {
+			return nil, temporal.ErrSkipScheduleUpdate // every worker start but a deploy's first
+		}
 		sch.Spec = &spec
 		sch.Action = action
 		if sch.Policy == nil {
@@ -87,4 +91,13 @@ func EnsureSchedule(ctx context.Context, c client.Client) error {
 		sch.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
 		return &client.ScheduleUpdate{Schedule: &sch}, nil
 	}})
+}
+
+// current says whether the schedule already runs this build's pass at this
+// build's interval.
+func current(sch client.Schedule, spec client.ScheduleSpec, want *client.ScheduleWorkflowAction) bool {
+	got, ok := sch.Action.(*client.ScheduleWorkflowAction)
+	return ok && sch.Spec != nil && slices.Equal(sch.Spec.Intervals, spec.Intervals) &&
+		sch.Policy != nil && sch.Policy.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_SKIP &&
+		got.Workflow == want.Workflow && got.TaskQueue == want.TaskQueue
 }

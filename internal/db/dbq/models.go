@@ -204,7 +204,6 @@ type ScanIngestDigest struct {
 	Scanner   string    `json:"scanner"`
 	TenantID  uuid.UUID `json:"tenant_id"`
 	Digest    []byte    `json:"digest"`
-	Findings  int32     `json:"findings"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 

@@ -84,7 +84,7 @@ type ScanFindingsHasForScannerParams struct {
 }
 
 // Whether an earlier attempt of this scan already linked findings of this
-// scanner: only then has a re-run anything to prune.
+// scanner (the prune's own conditions), for attempts that left no digest.
 func (q *Queries) ScanFindingsHasForScanner(ctx context.Context, db DBTX, arg ScanFindingsHasForScannerParams) (bool, error) {
 	row := db.QueryRow(ctx, scanFindingsHasForScanner, arg.ScanID, arg.Scanner)
 	var linked bool
@@ -109,10 +109,10 @@ func (q *Queries) ScanIngestDigestGet(ctx context.Context, db DBTX, arg ScanInge
 }
 
 const scanIngestDigestPut = `-- name: ScanIngestDigestPut :exec
-INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest, findings)
-VALUES ($1::uuid, $2::text, $3::uuid, $4::bytea, $5::int)
+INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest)
+VALUES ($1::uuid, $2::text, $3::uuid, $4::bytea)
 ON CONFLICT (scan_id, scanner) DO UPDATE
-SET digest = EXCLUDED.digest, findings = EXCLUDED.findings, updated_at = now()
+SET digest = EXCLUDED.digest, updated_at = now()
 `
 
 type ScanIngestDigestPutParams struct {
@@ -120,7 +120,6 @@ type ScanIngestDigestPutParams struct {
 	Scanner  string    `json:"scanner"`
 	TenantID uuid.UUID `json:"tenant_id"`
 	Digest   []byte    `json:"digest"`
-	Findings int32     `json:"findings"`
 }
 
 func (q *Queries) ScanIngestDigestPut(ctx context.Context, db DBTX, arg ScanIngestDigestPutParams) error {
@@ -129,7 +128,6 @@ func (q *Queries) ScanIngestDigestPut(ctx context.Context, db DBTX, arg ScanInge
 		arg.Scanner,
 		arg.TenantID,
 		arg.Digest,
-		arg.Findings,
 	)
 	return err
 }
