@@ -1,0 +1,99 @@
+package temporalx
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
+)
+
+// ActivityRegistry is the part of a worker (or a test environment) that
+// activities register with.
+type ActivityRegistry interface {
+	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
+}
+
+// WorkflowRegistry is the part of a worker (or a test environment or a
+// replayer) that workflows register with.
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// Activity is a typed reference to an activity: its registered name with its
+// input and result types. A contract package declares one per activity; the
+// workflow calls it and the activities package registers its implementation
+// through it, so the compiler checks both sides against the same types and
+// the name is written once. The name is what histories record: it never
+// changes, whatever the Go method is called.
+//
+//	var ScanFinish = temporalx.NewActivity[FinishInput, Counts]("store.ScanFinish")
+//	counts, err := scan.ScanFinish.Run(ctx, in)          // workflow
+//	scan.ScanFinish.Register(reg, a.ScanFinish)           // activities.Register
+type Activity[I, R any] struct{ Name string }
+
+// NewActivity declares an activity returning R.
+func NewActivity[I, R any](name string) Activity[I, R] { return Activity[I, R]{Name: name} }
+
+// Execute schedules the activity with the options already on ctx.
+func (a Activity[I, R]) Execute(ctx workflow.Context, in I) Future[R] {
+	return Future[R]{workflow.ExecuteActivity(ctx, a.Name, in)}
+}
+
+// Run executes the activity and waits for its result.
+func (a Activity[I, R]) Run(ctx workflow.Context, in I) (R, error) {
+	return a.Execute(ctx, in).Result(ctx)
+}
+
+// Register binds fn as the activity's implementation.
+func (a Activity[I, R]) Register(reg ActivityRegistry, fn func(context.Context, I) (R, error)) {
+	reg.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: a.Name})
+}
+
+// Future is a pending activity result of type R.
+type Future[R any] struct{ workflow.Future }
+
+// Result waits for and decodes the result.
+func (f Future[R]) Result(ctx workflow.Context) (R, error) {
+	var r R
+	err := f.Get(ctx, &r)
+	return r, err
+}
+
+// Action is a typed reference to an activity that returns only an error.
+type Action[I any] struct{ Name string }
+
+// NewAction declares an activity without a result.
+func NewAction[I any](name string) Action[I] { return Action[I]{Name: name} }
+
+// Execute schedules the activity with the options already on ctx.
+func (a Action[I]) Execute(ctx workflow.Context, in I) workflow.Future {
+	return workflow.ExecuteActivity(ctx, a.Name, in)
+}
+
+// Run executes the activity and waits for it to end.
+func (a Action[I]) Run(ctx workflow.Context, in I) error {
+	return a.Execute(ctx, in).Get(ctx, nil)
+}
+
+// Register binds fn as the activity's implementation.
+func (a Action[I]) Register(reg ActivityRegistry, fn func(context.Context, I) error) {
+	reg.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: a.Name})
+}
+
+// Workflow is a typed reference to a workflow: its registered name with its
+// input and result types, for children started by other workflows and for
+// registration.
+type Workflow[I, R any] struct{ Name string }
+
+// NewWorkflow declares a workflow.
+func NewWorkflow[I, R any](name string) Workflow[I, R] { return Workflow[I, R]{Name: name} }
+
+// Register binds fn as the workflow's implementation.
+func (w Workflow[I, R]) Register(reg WorkflowRegistry, fn func(workflow.Context, I) (R, error)) {
+	reg.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: w.Name})
+}
+
+// ExecuteChild starts the workflow as a child with the options on ctx.
+func (w Workflow[I, R]) ExecuteChild(ctx workflow.Context, in I) workflow.ChildWorkflowFuture {
+	return workflow.ExecuteChildWorkflow(ctx, w.Name, in)
+}
