@@ -21,6 +21,9 @@ type Tier struct {
 	Scanners           []string
 	MaxConcurrentScans int
 	ScheduleInterval   time.Duration
+	// MinScheduleInterval is the shortest time a schedule may leave between
+	// two runs: each run is a metered scan of a real host.
+	MinScheduleInterval time.Duration
 }
 
 // Currency of every price.
@@ -41,14 +44,17 @@ var All = []Tier{
 	{
 		Name: "basic", Title: "SecureOps Basic", MonthlyCents: 4900, PriceLookupKey: "secureops_basic_monthly",
 		Scanners: []string{"nmap"}, MaxConcurrentScans: 2, ScheduleInterval: 7 * 24 * time.Hour,
+		MinScheduleInterval: time.Hour,
 	},
 	{
 		Name: "pro", Title: "SecureOps Pro", MonthlyCents: 19900, PriceLookupKey: "secureops_pro_monthly",
 		Scanners: []string{"nmap", "nikto"}, MaxConcurrentScans: 10, ScheduleInterval: 7 * 24 * time.Hour,
+		MinScheduleInterval: 15 * time.Minute,
 	},
 	{
 		Name: "enterprise", Title: "SecureOps Enterprise", MonthlyCents: 99900, PriceLookupKey: "secureops_enterprise_monthly",
 		Scanners: []string{"nmap", "nikto", "nuclei"}, MaxConcurrentScans: 50, ScheduleInterval: 7 * 24 * time.Hour,
+		MinScheduleInterval: 15 * time.Minute,
 	},
 }
 
