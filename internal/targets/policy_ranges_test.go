@@ -81,9 +81,9 @@ func spellings(a netip.Addr) []string {
 	return []string{
 		a.String(),
 		"::ffff:" + a.String(),
-		fmt.Sprint(u),                     // 2130706433
-		fmt.Sprintf("0x%x", u),            // 0x7f000001
-		fmt.Sprintf("0%o", u),             // 017700000001
+		fmt.Sprint(u),          // 2130706433
+		fmt.Sprintf("0x%x", u), // 0x7f000001
+		fmt.Sprintf("0%o", u),  // 017700000001
 		fmt.Sprintf("0x%x.0x%x.0x%x.0x%x", b[0], b[1], b[2], b[3]),
 		fmt.Sprintf("0%o.0%o.0%o.0%o", b[0], b[1], b[2], b[3]),
 		fmt.Sprintf("%d.%d", b[0], uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])), // 127.1
