@@ -15,6 +15,9 @@ type Policy struct {
 	LoopbackOnly bool
 	// Allowed lists ranges production may scan even though they are private.
 	Allowed []netip.Prefix
+	// ImageRegistries lists the registries image targets may name
+	// (IMAGE_REGISTRIES); nil means DefaultImageRegistries.
+	ImageRegistries []string
 }
 
 var forbidden = []struct {
