@@ -13,6 +13,7 @@ require (
 	github.com/ory/client-go v1.22.92
 	github.com/pressly/goose/v3 v3.26.0
 	github.com/prometheus/client_golang v1.23.2
+	github.com/realclientip/realclientip-go v1.0.0
 	github.com/resend/resend-go/v2 v2.28.0
 	github.com/robfig/cron/v3 v3.0.1
 	github.com/spf13/cobra v1.10.1
