@@ -28,6 +28,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
@@ -35,7 +36,6 @@ import (
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/stripemock"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/workflows/onboarding"
 )
 
 // historyCodecKey encrypts payloads in tests. It is fixed (and public) so
