@@ -595,7 +595,7 @@ func criticalEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhook
 }
 
 // TestOpenAPIWebhookEvents checks the events, headers and signature the
-// spec documents against internal/webhook, which sends them.
+// spec documents against internal/webhookwire, which sends them.
 func TestOpenAPIWebhookEvents(t *testing.T) {
 	doc := loadSpec(t)
 	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)

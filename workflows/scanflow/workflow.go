@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -260,12 +259,7 @@ func (w *scanWorkflow) afterFinish(ctx workflow.Context, status string) {
 	if status == "cancelled" {
 		return // the user stopped it; nothing to tell them
 	}
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            notify.WorkflowID(w.in.ScanID),
-		TaskQueue:             temporalx.QueueScans,
-		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	})
+	cctx := workflow.WithChildOptions(ctx, notify.ChildOptions(w.in.ScanID))
 	child := notify.Workflow.ExecuteChild(cctx, notify.Input{TenantID: w.in.TenantID, ScanID: w.in.ScanID})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		// After a reset the previous run's notifications may still be

@@ -6,6 +6,10 @@ package notify
 
 import (
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/temporalx"
@@ -22,6 +26,35 @@ func WorkflowID(scanID uuid.UUID) string { return "notify/" + scanID.String() }
 
 // PingWorkflowID names the delivery of one test event.
 func PingWorkflowID(deliveryID uuid.UUID) string { return "notify/ping/" + deliveryID.String() }
+
+// Kind is the Kind search attribute of notifications.
+const Kind = "notify"
+
+// PingStartOptions start the delivery of one test event: a second start of
+// the same delivery joins the first.
+func PingStartOptions(tenantID, deliveryID uuid.UUID) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       PingWorkflowID(deliveryID),
+		TaskQueue:                temporalx.QueueScans,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporalx.SATenantID.ValueSet(tenantID.String()),
+			temporalx.SAKind.ValueSet(Kind),
+		),
+	}
+}
+
+// ChildOptions run a finished scan's notifications as a child that outlives
+// the scan; a reset scan's run may start them again.
+func ChildOptions(scanID uuid.UUID) workflow.ChildWorkflowOptions {
+	return workflow.ChildWorkflowOptions{
+		WorkflowID:            WorkflowID(scanID),
+		TaskQueue:             temporalx.QueueScans,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}
+}
 
 // Input starts a Notify workflow: either a finished scan (its events are
 // prepared, then delivered) or deliveries that already exist (a ping).

@@ -9,6 +9,10 @@ package onboarding
 import (
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/google/uuid"
 
 	"github.com/secureops/secureops/internal/contract/notify"
@@ -31,6 +35,21 @@ const Kind = "onboarding"
 // WorkflowID is one onboarding per tenant slug, ever: the slug is what a
 // second sign-up for the same company collides on.
 func WorkflowID(slug string) string { return "onboarding/" + slug }
+
+// StartOptions start a sign-up's onboarding: one per slug, ever, so a second
+// start is refused rather than run twice.
+func StartOptions(in Input) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       WorkflowID(in.Slug),
+		TaskQueue:                temporalx.QueueOnboarding,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporalx.SATenantID.ValueSet(in.TenantID.String()),
+			temporalx.SAKind.ValueSet(Kind),
+		),
+	}
+}
 
 // Input is a validated sign-up. It holds personal data: the payload codec
 // encrypts it in Temporal's history.

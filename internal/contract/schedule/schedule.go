@@ -7,6 +7,9 @@ package schedule
 import (
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/google/uuid"
 
 	"github.com/secureops/secureops/internal/contract/scan"
@@ -44,6 +47,17 @@ var SyncWorkflow = temporalx.NewWorkflow[uuid.UUID, int](SyncWorkflowName)
 
 // SyncWorkflowID is one sync per tenant at a time (the newest wins).
 func SyncWorkflowID(tenantID uuid.UUID) string { return "tenant-schedules/" + tenantID.String() }
+
+// SyncStartOptions start a tenant's sync: the newest request wins (it reads
+// the status when it runs), so a running sync is replaced.
+func SyncStartOptions(tenantID uuid.UUID) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       SyncWorkflowID(tenantID),
+		TaskQueue:                temporalx.QueueScans,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}
+}
 
 // ErrScheduleGone is the non-retryable type of a run whose schedule was
 // deleted, or whose tenant may not scan (suspended, cancelled, failed): the

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/google/uuid"
 
 	"github.com/secureops/secureops/internal/targets"
@@ -32,6 +36,24 @@ const QueryStatus = "status"
 
 // WorkflowID is one verification per target at a time.
 func WorkflowID(targetID uuid.UUID) string { return "verify/" + targetID.String() }
+
+// Kind is the Kind search attribute of verifications.
+const Kind = "verify"
+
+// StartOptions start (or, with signal-with-start, nudge) a target's
+// verification: one at a time per target, a new one after the last ended.
+func StartOptions(tenantID, targetID uuid.UUID, target string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                    WorkflowID(targetID),
+		TaskQueue:             temporalx.QueueScans,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporalx.SATenantID.ValueSet(tenantID.String()),
+			temporalx.SAKind.ValueSet(Kind),
+			temporalx.ScanTargetValue(target),
+		),
+	}
+}
 
 // Input starts a verification.
 type Input struct {
