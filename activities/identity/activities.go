@@ -37,7 +37,7 @@ var platform = db.Scope{PlatformAdmin: true}
 // membership, and creates a recovery link to set a password with.
 func (a *Activities) EnsureOwner(ctx context.Context, in onboarding.OwnerInput) (onboarding.OwnerResult, error) {
 	if a.Kratos == nil {
-		return onboarding.OwnerResult{}, temporal.NewNonRetryableApplicationError("Kratos is not configured (KRATOS_PUBLIC_URL, KRATOS_ADMIN_URL)", "NotConfigured", nil)
+		return onboarding.OwnerResult{}, temporal.NewNonRetryableApplicationError("Kratos is not configured (KRATOS_PUBLIC_URL, KRATOS_ADMIN_URL)", onboarding.ErrNotConfigured, nil)
 	}
 	ident, err := a.Kratos.EnsureIdentity(ctx, in.Email, in.Name, "", map[string]any{"tenant_id": in.TenantID.String()})
 	var inv *kratos.InvalidError

@@ -168,7 +168,7 @@ func (a *Activities) Deliver(ctx context.Context, in notify.DeliveryRef) (notify
 	}
 	var ev webhookwire.Event
 	if err := json.Unmarshal(row.Payload, &ev); err != nil {
-		return notify.DeliverResult{}, temporal.NewNonRetryableApplicationError("stored event is not valid JSON: "+err.Error(), "InvalidArgument", err)
+		return notify.DeliverResult{}, temporal.NewNonRetryableApplicationError("stored event is not valid JSON: "+err.Error(), scan.ErrInvalidArgument, err)
 	}
 	c := &webhookwire.Client{Policy: a.Policy, Resolver: a.Resolver, Timeout: a.Timeout}
 	start := time.Now()

@@ -26,9 +26,9 @@ type WorkflowRegistry interface {
 // the name is written once. The name is what histories record: it never
 // changes, whatever the Go method is called.
 //
-//	var ScanFinish = temporalx.NewActivity[FinishInput, Counts]("store.ScanFinish")
-//	counts, err := scan.ScanFinish.Run(ctx, in)          // workflow
-//	scan.ScanFinish.Register(reg, a.ScanFinish)           // activities.Register
+//	var Finish = temporalx.NewActivity[FinishInput, Counts]("store.ScanFinish") // internal/contract/scan
+//	counts, err := scan.Finish.Run(ctx, in)                                     // workflows/scanflow
+//	scan.Finish.Register(reg, a.ScanFinish)                                     // activities/store.Register
 type Activity[I, R any] struct{ Name string }
 
 // NewActivity declares an activity returning R.

@@ -146,7 +146,7 @@ const (
 	// ErrNotConfigured: a step this deployment cannot run (a key missing
 	// from its configuration).
 	ErrNotConfigured   = "NotConfigured"
-	ErrInvalidArgument = "InvalidArgument"
+	ErrInvalidArgument = scan.ErrInvalidArgument
 	// Stripe refusals.
 	ErrCardDeclined   = "CardDeclined"
 	ErrInvalidRequest = "StripeInvalidRequest"
