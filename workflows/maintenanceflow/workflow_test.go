@@ -51,7 +51,10 @@ func TestOneFailingJobDoesNotStopTheOther(t *testing.T) {
 	warmed := 0
 	_, err := run(t,
 		func() (int, error) { return 0, errors.New("database down") },
-		func() (maintenance.CatalogResult, error) { warmed++; return maintenance.CatalogResult{Skipped: true}, nil })
+		func() (maintenance.CatalogResult, error) {
+			warmed++
+			return maintenance.CatalogResult{Skipped: true}, nil
+		})
 	if err == nil {
 		t.Fatal("a pass whose purge failed succeeded")
 	}
