@@ -15,11 +15,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/targets"
-	"github.com/secureops/secureops/workflows/scan"
 )
 
 // MaxImportBytes is the largest report an import accepts.

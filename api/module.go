@@ -23,16 +23,16 @@ type Listener struct{ Addr net.Addr }
 
 // Module serves the API on config.HTTPAddr for the app's lifetime.
 var Module = fx.Module("api",
-	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec) *Server {
+	// The Temporal and Kratos clients come from their own modules
+	// (temporalx.Module, kratos.Module), shared with the workers of the
+	// process; kc is nil when Kratos is not configured.
+	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec, kc *kratos.Client) *Server {
 		s := &Server{
-			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit,
+			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
 			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits,
 			Onboarding: OnboardingOptions{
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},
-		}
-		if c.KratosPublicURL != "" && c.KratosAdminURL != "" {
-			s.Kratos = kratos.New(c.KratosPublicURL, c.KratosAdminURL, nil, 30*time.Second)
 		}
 		return s
 	}),

@@ -20,11 +20,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/parsers"
-	"github.com/secureops/secureops/internal/schedules"
+	"github.com/secureops/secureops/internal/schedsync"
 	"github.com/secureops/secureops/internal/targets"
-	"github.com/secureops/secureops/internal/webhook"
+	"github.com/secureops/secureops/internal/webhookwire"
 )
 
 // loadSpec parses the embedded document with kin-openapi. kin-openapi
@@ -383,22 +384,22 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	schedID := uuid.New()
 	withState := ScheduleView{
 		ID: schedID, TenantID: tenant, TargetID: tid, Target: "example.com", Scanners: []string{"nmap", "nuclei"},
-		Cron: "0 3 * * 1", TimeZone: "Europe/Berlin", Description: "weekly", ScheduleID: schedules.ID(schedID),
+		Cron: "0 3 * * 1", TimeZone: "Europe/Berlin", Description: "weekly", ScheduleID: schedule.ID(schedID),
 		CreatedAt: now, UpdatedAt: now,
-		State: &schedules.State{
+		State: &schedsync.State{
 			Paused: true, Note: "paused: the tenant is suspended", NextRuns: []time.Time{now, now.Add(7 * 24 * time.Hour)},
-			RecentRuns: []schedules.Run{{ScheduledAt: now, StartedAt: now, WorkflowID: "scheduled-scan/" + schedID.String() + "-2026-01-05T10:00:00Z"}},
+			RecentRuns: []schedsync.Run{{ScheduledAt: now, StartedAt: now, WorkflowID: "scheduled-scan/" + schedID.String() + "-2026-01-05T10:00:00Z"}},
 			Running:    []string{"scheduled-scan/" + schedID.String() + "-2026-01-05T10:00:00Z"}, Actions: 3, Skipped: 1,
 		},
 	}
 	validate("Schedule", withState)
 	idle := withState
-	idle.State = &schedules.State{NextRuns: []time.Time{}, RecentRuns: []schedules.Run{}, Running: []string{}}
+	idle.State = &schedsync.State{NextRuns: []time.Time{}, RecentRuns: []schedsync.Run{}, Running: []string{}}
 	validate("Schedule", idle)
 	noState := ScheduleView{
 		ID: uuid.New(), TenantID: tenant, TargetID: uuid.New(), Target: "image:docker.io/library/nginx:1.27",
 		Scanners: []string{"trivy"}, Interval: (24 * time.Hour).String(), TimeZone: "UTC", Paused: true,
-		ScheduleID: schedules.ID(schedID), CreatedAt: now, UpdatedAt: now,
+		ScheduleID: schedule.ID(schedID), CreatedAt: now, UpdatedAt: now,
 	}
 	validate("Schedule", noState)
 	schedCur := encodeTimeCursor(now, schedID)
@@ -433,14 +434,14 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	validate("WebhookList", map[string]any{"items": []WebhookView{hook, off}})
 	validate("WebhookList", map[string]any{"items": []WebhookView{}})
 	created := hook
-	created.Secret = webhook.NewSecret()
+	created.Secret = webhookwire.NewSecret()
 	validate("WebhookCreated", created)
 	if b, _ := json.Marshal(hook); doc.Components.Schemas["WebhookCreated"].Value.VisitJSON(mustGeneric(t, b), openapi3.EnableJSONSchema2020()) == nil {
 		t.Errorf("WebhookCreated accepts a webhook without its secret: %s", b)
 	}
 
-	ping, err := webhook.NewEvent("ping/"+uuid.NewString(), webhook.EventPing, tenant, now,
-		webhook.Ping{WebhookID: hookID, Message: "This is a test event from SecureOps."})
+	ping, err := webhookwire.NewEvent("ping/"+uuid.NewString(), webhookwire.EventPing, tenant, now,
+		webhookwire.Ping{WebhookID: hookID, Message: "This is a test event from SecureOps."})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,12 +562,12 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 }
 
 // completedEvent is a scan.completed event as the notify activities build it.
-func completedEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhook.Event {
+func completedEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhookwire.Event {
 	t.Helper()
-	ev, err := webhook.NewEvent("scan.completed/"+scanID.String(), webhook.EventScanCompleted, tenant, at, webhook.ScanCompleted{
+	ev, err := webhookwire.NewEvent("scan.completed/"+scanID.String(), webhookwire.EventScanCompleted, tenant, at, webhookwire.ScanCompleted{
 		ScanID: scanID, Target: "example.com", Status: "completed", Scanners: []string{"nmap", "nuclei"},
-		Counts:    webhook.SeverityCounts{Critical: 1, High: 2, Medium: 4, Low: 3, Info: 4},
-		Diff:      webhook.Diff{New: 3, Open: 11, Fixed: 1},
+		Counts:    webhookwire.SeverityCounts{Critical: 1, High: 2, Medium: 4, Low: 3, Info: 4},
+		Diff:      webhookwire.Diff{New: 3, Open: 11, Fixed: 1},
 		StartedAt: &at, FinishedAt: &at, URL: "https://app.example.com/scans/" + scanID.String(),
 	})
 	if err != nil {
@@ -576,11 +577,11 @@ func completedEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhoo
 }
 
 // criticalEvent is a finding.critical event as the notify activities build it.
-func criticalEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhook.Event {
+func criticalEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhookwire.Event {
 	t.Helper()
-	ev, err := webhook.NewEvent("finding.critical/"+scanID.String(), webhook.EventFindingCritical, tenant, at, webhook.FindingCritical{
+	ev, err := webhookwire.NewEvent("finding.critical/"+scanID.String(), webhookwire.EventFindingCritical, tenant, at, webhookwire.FindingCritical{
 		ScanID: scanID, Target: "example.com", Total: 2,
-		Findings: []webhook.CriticalFinding{
+		Findings: []webhookwire.CriticalFinding{
 			{ID: uuid.New(), Title: "OpenSSH regreSSHion", Severity: "critical", CVEs: []string{"CVE-2024-6387"},
 				Host: "203.0.113.7", Port: 22, Component: "openssh", Version: "9.6p1", Target: "example.com"},
 			{ID: uuid.New(), Title: "Exposed admin console", Severity: "critical", CVEs: []string{},
@@ -594,26 +595,26 @@ func criticalEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhook
 }
 
 // TestOpenAPIWebhookEvents checks the events, headers and signature the
-// spec documents against internal/webhook, which sends them.
+// spec documents against internal/webhookwire, which sends them.
 func TestOpenAPIWebhookEvents(t *testing.T) {
 	doc := loadSpec(t)
 	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	tenant, scanID := uuid.New(), uuid.New()
 	failed := completedEvent(t, tenant, scanID, now)
-	var data webhook.ScanCompleted
+	var data webhookwire.ScanCompleted
 	if err := json.Unmarshal(failed.Data, &data); err != nil {
 		t.Fatal(err)
 	}
 	data.Status, data.Error, data.URL, data.StartedAt = "failed", "nmap: exit status 1", "", nil
-	failed, err := webhook.NewEvent(failed.ID, failed.Type, tenant, now, data)
+	failed, err := webhookwire.NewEvent(failed.ID, failed.Type, tenant, now, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ping, err := webhook.NewEvent("ping/"+uuid.NewString(), webhook.EventPing, tenant, now, webhook.Ping{WebhookID: uuid.New(), Message: "This is a test event from SecureOps."})
+	ping, err := webhookwire.NewEvent("ping/"+uuid.NewString(), webhookwire.EventPing, tenant, now, webhookwire.Ping{WebhookID: uuid.New(), Message: "This is a test event from SecureOps."})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ev := range map[string]webhook.Event{
+	for name, ev := range map[string]webhookwire.Event{
 		"ScanCompletedEvent":   completedEvent(t, tenant, scanID, now),
 		"FindingCriticalEvent": criticalEvent(t, tenant, scanID, now),
 		"PingEvent":            ping,
@@ -636,7 +637,7 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 		if got := op.Post.RequestBody.Value.Content.Get("application/json").Schema.Ref; got != "#/components/schemas/"+name {
 			t.Errorf("webhooks.%s body is %s", ev.Type, got)
 		}
-		for _, h := range []string{webhook.HeaderSignature, webhook.HeaderEventID, webhook.HeaderEventType, "User-Agent"} {
+		for _, h := range []string{webhookwire.HeaderSignature, webhookwire.HeaderEventID, webhookwire.HeaderEventType, "User-Agent"} {
 			if p := op.Post.Parameters.GetByInAndName("header", h); p == nil || !p.Required {
 				t.Errorf("webhooks.%s: header %s missing", ev.Type, h)
 			}
@@ -652,8 +653,8 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 	if len(doc.Webhooks) != 3 {
 		t.Errorf("%d webhooks documented, want scan.completed, finding.critical and ping", len(doc.Webhooks))
 	}
-	if ua := doc.Components.Parameters["WebhookUserAgent"].Value.Schema.Value.Const; ua != webhook.UserAgent {
-		t.Errorf("User-Agent %v, want %q", ua, webhook.UserAgent)
+	if ua := doc.Components.Parameters["WebhookUserAgent"].Value.Schema.Value.Const; ua != webhookwire.UserAgent {
+		t.Errorf("User-Agent %v, want %q", ua, webhookwire.UserAgent)
 	}
 
 	// The subscribable types are the ones the API accepts.
@@ -661,8 +662,8 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 	for _, v := range doc.Components.Schemas["WebhookEventType"].Value.Enum {
 		types = append(types, v.(string))
 	}
-	if !slices.Equal(types, webhook.Subscribable) {
-		t.Errorf("WebhookEventType = %v, want webhook.Subscribable %v", types, webhook.Subscribable)
+	if !slices.Equal(types, webhookwire.Subscribable) {
+		t.Errorf("WebhookEventType = %v, want webhookwire.Subscribable %v", types, webhookwire.Subscribable)
 	}
 
 	// The worked example of the Webhooks tag is a real signature, and the
@@ -677,16 +678,16 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 		secret  = "whsec_NOJ82nWVakljBrsp3yIGMssdNenPUs_so8NvkKq60gk"
 		example = `{"id":"ping/2b7e4c19-8f3a-4d62-b0e5-9c1a7f3d6e48","type":"ping","created_at":"2026-01-05T10:00:00Z","tenant_id":"5d1c3a55-2f7e-4a0c-b1a9-6e2d7f3c8b90","data":{"webhook_id":"9a4e2c71-5b3f-4d86-a1e0-7c2f8b6d4e15","message":"This is a test event from SecureOps."}}`
 	)
-	sig := webhook.Sign(secret, time.Unix(1767607200, 0), []byte(example))
+	sig := webhookwire.Sign(secret, time.Unix(1767607200, 0), []byte(example))
 	for _, want := range []string{secret, example, "`" + sig + "`"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("the Webhooks tag lacks %q", want)
 		}
 	}
-	if err := webhook.Verify(secret, sig, []byte(example), 0, time.Unix(1767607200, 0).Add(time.Minute)); err != nil {
+	if err := webhookwire.Verify(secret, sig, []byte(example), 0, time.Unix(1767607200, 0).Add(time.Minute)); err != nil {
 		t.Errorf("the example signature does not verify: %v", err)
 	}
-	if p := regexp.MustCompile(doc.Components.Schemas["WebhookCreated"].Value.AllOf[1].Value.Properties["secret"].Value.Pattern); !p.MatchString(webhook.NewSecret()) || !p.MatchString(secret) {
+	if p := regexp.MustCompile(doc.Components.Schemas["WebhookCreated"].Value.AllOf[1].Value.Properties["secret"].Value.Pattern); !p.MatchString(webhookwire.NewSecret()) || !p.MatchString(secret) {
 		t.Errorf("the secret pattern %s does not match the secrets", p)
 	}
 	if p := regexp.MustCompile(doc.Components.Parameters["WebhookSignature"].Value.Schema.Value.Pattern); !p.MatchString(sig) {
@@ -700,7 +701,7 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 		"scheme":     "ftp://hooks.example.com/secureops",
 		"notAllowed": "https://169.254.169.254/latest",
 	} {
-		_, err := webhook.CheckURL(url, targets.Policy{})
+		_, err := webhookwire.CheckURL(url, targets.Policy{})
 		ex := examples[name]
 		if err == nil || ex == nil {
 			t.Errorf("%s: err %v, example %v", name, err, ex)

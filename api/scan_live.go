@@ -12,9 +12,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/workflows/scan"
 )
 
 func terminal(status string) bool {

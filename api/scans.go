@@ -19,14 +19,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	agate "github.com/secureops/secureops/activities/gate"
-	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/gate"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
-	"github.com/secureops/secureops/workflows/scan"
 )
 
 type scanCreateRequest struct {
@@ -96,7 +95,7 @@ func scannersFor(kind targets.Kind, req []string) ([]string, error) {
 	for i, sc := range req {
 		field := fmt.Sprintf("scanners[%d]", i)
 		switch {
-		case !scanner.Known[sc]:
+		case !scan.Known[sc]:
 			return nil, invalid(field, fmt.Sprintf("unknown scanner %q", sc))
 		case seen[sc]:
 			return nil, invalid(field, fmt.Sprintf("scanner %q listed twice", sc))
@@ -215,7 +214,7 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 	// again (harmlessly) if this fails.
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	if err := agate.Enqueue(qctx, s.Temporal, agate.AcquireInput{
+	if err := gate.Enqueue(qctx, s.Temporal, gate.AcquireInput{
 		TenantID: in.TenantID, ScanWorkflowID: wid, Limit: limit, RequestedAt: requested,
 	}); err != nil {
 		s.logErr(r, "queue scan at the tenant's gate", err)

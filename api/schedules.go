@@ -15,12 +15,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/internal/schedules"
+	"github.com/secureops/secureops/internal/schedsync"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/workflows/schedule"
 )
 
 type scheduleRequest struct {
@@ -48,15 +48,15 @@ type ScheduleView struct {
 	ScheduleID  string           `json:"temporal_schedule_id"`
 	CreatedAt   time.Time        `json:"created_at"`
 	UpdatedAt   time.Time        `json:"updated_at"`
-	State       *schedules.State `json:"state"`
+	State       *schedsync.State `json:"state"`
 }
 
-func (s *Server) syncer() schedules.Syncer { return schedules.Syncer{Client: s.Temporal} }
+func (s *Server) syncer() schedsync.Syncer { return schedsync.Syncer{Client: s.Temporal} }
 
 func (s *Server) scheduleView(ctx context.Context, row dbq.ScanSchedule, target string) ScheduleView {
 	v := ScheduleView{ID: row.ID, TenantID: row.TenantID, TargetID: row.TargetID, Target: target, Scanners: row.Scanners,
 		Cron: row.Cron, TimeZone: row.Timezone, Description: row.Description, Paused: row.Paused,
-		ScheduleID: schedules.ID(row.ID), CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
+		ScheduleID: schedule.ID(row.ID), CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
 	if row.IntervalSeconds > 0 {
 		v.Interval = (time.Duration(row.IntervalSeconds) * time.Second).String()
 	}
@@ -96,7 +96,7 @@ func (req scheduleRequest) when() (cron string, every time.Duration, tz string, 
 
 // applyErr turns Temporal's refusal of a spec into a 400 naming it.
 func applyErr(err error) error {
-	if errors.Is(err, schedules.ErrInvalid) {
+	if errors.Is(err, schedsync.ErrInvalid) {
 		return invalid("cron", "the schedule was refused: "+err.Error())
 	}
 	return err
@@ -106,8 +106,8 @@ func blocked(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (bool, error) {
 	return db.Q.TenantChainBlocked(ctx, tx, tenant)
 }
 
-func specOf(row dbq.ScanSchedule, target string, isBlocked bool) schedules.Spec {
-	return schedules.Spec{ScheduleID: row.ID, TenantID: row.TenantID, Target: target, Cron: row.Cron,
+func specOf(row dbq.ScanSchedule, target string, isBlocked bool) schedsync.Spec {
+	return schedsync.Spec{ScheduleID: row.ID, TenantID: row.TenantID, Target: target, Cron: row.Cron,
 		Interval: time.Duration(row.IntervalSeconds) * time.Second, TimeZone: row.Timezone, Paused: row.Paused, Blocked: isBlocked}
 }
 

@@ -31,13 +31,13 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 	plans "github.com/secureops/secureops/internal/tiers"
-	"github.com/secureops/secureops/workflows/onboarding"
 )
 
 // OnboardingOptions configure sign-up, the first key's reveal and the

@@ -10,8 +10,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/targets"
-	"github.com/secureops/secureops/workflows/onboarding"
 )
 
 func TestSignupSchemasMatchHandlerTypes(t *testing.T) {

@@ -16,13 +16,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	averify "github.com/secureops/secureops/activities/verify"
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/verify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/workflows/verify"
 )
 
 type targetRequest struct {
@@ -87,9 +86,9 @@ func targetViewOf(t dbq.Target) TargetView {
 	}
 	help := &verificationHelp{HTTP: &httpProof{Content: t.VerificationToken}}
 	if !pt.IsIP() {
-		help.DNS = &dnsProof{Name: averify.DNSPrefix + pt.Host, Type: "TXT", Value: averify.TXTValue(t.VerificationToken)}
+		help.DNS = &dnsProof{Name: verify.DNSPrefix + pt.Host, Type: "TXT", Value: verify.TXTValue(t.VerificationToken)}
 	}
-	help.HTTP.URLs = averify.WellKnownURLs(pt)
+	help.HTTP.URLs = verify.WellKnownURLs(pt)
 	v.Instructions = help
 	return v
 }

@@ -17,12 +17,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/internal/webhook"
-	"github.com/secureops/secureops/workflows/notify"
+	"github.com/secureops/secureops/internal/webhookwire"
 )
 
 // maxWebhooks bounds a tenant's active webhooks: every event fans out to
@@ -55,18 +55,18 @@ func webhookViewOf(w dbq.WebhookGetRow) WebhookView {
 }
 
 func (req *webhookRequest) validate(p targets.Policy) error {
-	u, err := webhook.CheckURL(req.URL, p)
+	u, err := webhookwire.CheckURL(req.URL, p)
 	if err != nil {
 		return invalid("url", err.Error())
 	}
 	req.URL = u
 	if len(req.Events) == 0 {
-		req.Events = slices.Clone(webhook.Subscribable)
+		req.Events = slices.Clone(webhookwire.Subscribable)
 	}
 	var events []string
 	for _, e := range req.Events {
-		if !slices.Contains(webhook.Subscribable, e) {
-			return invalid("events", "events must be a list of "+strings.Join(webhook.Subscribable, ", "))
+		if !slices.Contains(webhookwire.Subscribable, e) {
+			return invalid("events", "events must be a list of "+strings.Join(webhookwire.Subscribable, ", "))
 		}
 		if !slices.Contains(events, e) {
 			events = append(events, e)
@@ -91,7 +91,7 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	secret := webhook.NewSecret()
+	secret := webhookwire.NewSecret()
 	var row dbq.WebhookCreateRow
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		n, err := db.Q.WebhookCountActive(ctx, tx, a.TenantID)
@@ -298,8 +298,8 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) {
 		if !h.Active {
 			return statusErr(http.StatusConflict, "the webhook is switched off ("+h.DisabledReason+"); create a new one")
 		}
-		ev, err := webhook.NewEvent(webhook.EventPing+"/"+uuid.NewString(), webhook.EventPing, h.TenantID, time.Now(),
-			webhook.Ping{WebhookID: h.ID, Message: "This is a test event from SecureOps."})
+		ev, err := webhookwire.NewEvent(webhookwire.EventPing+"/"+uuid.NewString(), webhookwire.EventPing, h.TenantID, time.Now(),
+			webhookwire.Ping{WebhookID: h.ID, Message: "This is a test event from SecureOps."})
 		if err != nil {
 			return err
 		}

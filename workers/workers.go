@@ -1,40 +1,49 @@
 // Package workers decides which workflows and activities run on which task
-// queue, and starts and stops the Temporal workers of a process.
+// queue, and starts and stops the Temporal workers of a process. It builds
+// each activities package's dependencies and calls the packages' Register
+// functions per queue; the clients of outside systems come from their own fx
+// modules (temporalx, kratos, dojo, stripe, email), one per process.
 package workers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"slices"
 	"time"
 
-	"go.temporal.io/sdk/activity"
+	"github.com/resend/resend-go/v2"
+	stripeclient "github.com/stripe/stripe-go/v76/client"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/fx"
 
-	adojo "github.com/secureops/secureops/activities/defectdojo"
-	agate "github.com/secureops/secureops/activities/gate"
-	anotify "github.com/secureops/secureops/activities/notify"
-	areconcile "github.com/secureops/secureops/activities/reconcile"
+	"github.com/secureops/secureops/activities/defectdojo"
+	"github.com/secureops/secureops/activities/email"
+	"github.com/secureops/secureops/activities/identity"
+	"github.com/secureops/secureops/activities/ownership"
 	"github.com/secureops/secureops/activities/scanner"
-	aschedules "github.com/secureops/secureops/activities/schedules"
 	"github.com/secureops/secureops/activities/store"
-	averify "github.com/secureops/secureops/activities/verify"
+	"github.com/secureops/secureops/activities/stripe"
+	"github.com/secureops/secureops/activities/temporalops"
+	"github.com/secureops/secureops/activities/webhooks"
 	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/contract/maintenance"
+	"github.com/secureops/secureops/internal/contract/reconcile"
 	"github.com/secureops/secureops/internal/db"
-	dojo "github.com/secureops/secureops/internal/defectdojo"
-	"github.com/secureops/secureops/internal/schedules"
+	"github.com/secureops/secureops/internal/dojo"
+	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/workflows/gate"
-	"github.com/secureops/secureops/workflows/notify"
-	"github.com/secureops/secureops/workflows/reconcile"
-	"github.com/secureops/secureops/workflows/scan"
-	"github.com/secureops/secureops/workflows/schedule"
-	"github.com/secureops/secureops/workflows/verify"
+	"github.com/secureops/secureops/workflows/gateflow"
+	"github.com/secureops/secureops/workflows/maintenanceflow"
+	"github.com/secureops/secureops/workflows/notifyflow"
+	"github.com/secureops/secureops/workflows/onboardingflow"
+	"github.com/secureops/secureops/workflows/reconcileflow"
+	"github.com/secureops/secureops/workflows/scanflow"
+	"github.com/secureops/secureops/workflows/scheduleflow"
+	"github.com/secureops/secureops/workflows/verifyflow"
 )
 
 // Deps are what the activities need.
@@ -46,15 +55,48 @@ type Deps struct {
 	// Resolver answers scan-time and ownership-check DNS questions (nil: the
 	// system resolver); tests point it at a DNS server they control.
 	Resolver *net.Resolver
+	// Clients of outside systems, provided once per process by their fx
+	// modules. Nil ones are built from Config by the same constructors (a
+	// test or tool calling New without fx); nil after that means the system
+	// is not configured.
+	Kratos *kratos.Client
+	Dojo   *dojo.Client
+	Stripe *stripeclient.API
+	Resend *resend.Client
+}
+
+// withClients fills the outside-system clients fx did not provide.
+func (d Deps) withClients() (Deps, error) {
+	if d.Kratos == nil {
+		d.Kratos = kratos.FromConfig(kratos.ConfigFrom(d.Config))
+	}
+	if d.Dojo == nil {
+		d.Dojo = dojo.FromConfig(dojo.ConfigFrom(d.Config))
+	}
+	if d.Stripe == nil {
+		d.Stripe = stripe.FromConfig(stripe.ConfigFrom(d.Config))
+	}
+	if d.Resend == nil {
+		rc, err := email.FromConfig(email.ConfigFrom(d.Config))
+		if err != nil {
+			return d, err
+		}
+		d.Resend = rc
+	}
+	if d.Resolver == nil {
+		d.Resolver = net.DefaultResolver
+	}
+	return d, nil
 }
 
 // Workers is the set of Temporal workers of one process.
 type Workers struct {
 	log     *slog.Logger
+	client  client.Client
 	workers []worker.Worker
-	// background tasks run while the workers run (onboarding's janitor).
-	background []func(context.Context)
-	cancel     context.CancelFunc
+	// schedules are the platform Schedules the served queues keep.
+	schedules []temporalx.PlatformSchedule
+	cancel    context.CancelFunc
 }
 
 // ParseQueues validates a --queues value; empty means all.
@@ -76,11 +118,14 @@ func New(d Deps, queues []string) (*Workers, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws := &Workers{log: d.Log}
-	res := d.Resolver
-	if res == nil {
-		res = net.DefaultResolver
+	d, err = d.withClients()
+	if err != nil {
+		return nil, err
 	}
+	c := d.Config
+	ws := &Workers{log: d.Log, client: d.Client}
+	dd := &defectdojo.Activities{DB: d.DB, Client: d.Dojo, ProductType: c.DefectDojoProductType}
+	ops := &temporalops.Activities{DB: d.DB, Client: d.Client}
 	for _, q := range queues {
 		w := worker.New(d.Client, q, worker.Options{
 			// Lets in-flight activities (a scanner mid-run) finish or notice
@@ -89,83 +134,76 @@ func New(d Deps, queues []string) (*Workers, error) {
 		})
 		switch q {
 		case temporalx.QueueScans:
-			w.RegisterWorkflowWithOptions(scan.ScanWorkflow, scan.RegisterOptions())
-			st := &store.Activities{DB: d.DB, ScanLimits: d.Config.ScanLimits}
-			w.RegisterActivityWithOptions(st.ScanMarkRunning, activity.RegisterOptions{Name: store.ScanMarkRunningName})
-			w.RegisterActivityWithOptions(st.IngestReport, activity.RegisterOptions{Name: store.IngestReportName})
-			w.RegisterActivityWithOptions(st.ScanFinish, activity.RegisterOptions{Name: store.ScanFinishName})
-			w.RegisterActivityWithOptions(st.ScanAuthorize, activity.RegisterOptions{Name: store.ScanAuthorizeName})
-			w.RegisterActivityWithOptions(st.ScanClaim, activity.RegisterOptions{Name: store.ScanClaimName})
-			w.RegisterWorkflowWithOptions(gate.Workflow, gate.RegisterOptions())
-			w.RegisterWorkflowWithOptions(schedule.ScheduledScanWorkflow, schedule.RegisterOptions())
-			w.RegisterWorkflowWithOptions(schedule.SyncTenantWorkflow, schedule.SyncRegisterOptions())
-			w.RegisterActivityWithOptions(st.ScheduledScanCreate, activity.RegisterOptions{Name: store.ScheduledScanCreateName})
-			w.RegisterActivityWithOptions(st.RecordUsage, activity.RegisterOptions{Name: store.RecordUsageName})
-			w.RegisterWorkflowWithOptions(notify.NotifyWorkflow, notify.RegisterOptions())
-			dd := &adojo.Activities{DB: d.DB, ProductType: d.Config.DefectDojoProductType}
-			if d.Config.DefectDojoURL != "" {
-				dd.Client = dojo.New(d.Config.DefectDojoURL, d.Config.DefectDojoToken, &http.Client{Timeout: 5 * time.Minute})
-			}
-			w.RegisterActivityWithOptions(dd.Reimport, activity.RegisterOptions{Name: adojo.ReimportName})
-			na := &anotify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res, PublicURL: d.Config.PublicURL}
-			w.RegisterActivityWithOptions(na.Prepare, activity.RegisterOptions{Name: anotify.PrepareName})
-			w.RegisterActivityWithOptions(na.Deliver, activity.RegisterOptions{Name: anotify.DeliverName})
-			w.RegisterActivityWithOptions(na.MarkFailed, activity.RegisterOptions{Name: anotify.MarkFailedName})
-			sa := &aschedules.Activities{DB: d.DB, Syncer: schedules.Syncer{Client: d.Client}}
-			w.RegisterActivityWithOptions(sa.SyncTenant, activity.RegisterOptions{Name: aschedules.SyncTenantName})
-			ga := &agate.Activities{Client: d.Client}
-			w.RegisterActivityWithOptions(ga.Acquire, activity.RegisterOptions{Name: agate.AcquireName})
-			w.RegisterActivityWithOptions(ga.Ended, activity.RegisterOptions{Name: agate.EndedName})
+			scanflow.Register(w)
+			gateflow.Register(w)
+			scheduleflow.Register(w)
+			notifyflow.Register(w)
+			reconcileflow.Register(w)
 			// Ownership checks are light DNS and HTTP requests: they run with
 			// the orchestration, not on scanner hosts.
-			w.RegisterWorkflowWithOptions(reconcile.Workflow, reconcile.RegisterOptions())
-			ra := &areconcile.Activities{DB: d.DB, Client: d.Client}
-			w.RegisterActivityWithOptions(ra.Scans, activity.RegisterOptions{Name: areconcile.ScansName})
-			w.RegisterActivityWithOptions(ra.Signups, activity.RegisterOptions{Name: areconcile.SignupsName})
-			ws.background = append(ws.background, func(ctx context.Context) { ensureReconcileSchedule(ctx, d) })
-			w.RegisterWorkflowWithOptions(verify.Workflow, verify.RegisterOptions())
-			va := &averify.Activities{DB: d.DB, Policy: d.Config.ScanPolicy(), Resolver: res, TXT: res}
-			w.RegisterActivityWithOptions(va.Check, activity.RegisterOptions{Name: averify.CheckName})
+			verifyflow.Register(w)
+			store.Register(w, &store.Activities{DB: d.DB, ScanLimits: c.ScanLimits})
+			defectdojo.Register(w, dd)
+			webhooks.Register(w, &webhooks.Activities{DB: d.DB, Policy: c.ScanPolicy(), Resolver: d.Resolver, PublicURL: c.PublicURL})
+			temporalops.Register(w, ops)
+			ownership.Register(w, &ownership.Activities{DB: d.DB, Policy: c.ScanPolicy(), Resolver: d.Resolver, TXT: d.Resolver})
+			ws.schedules = append(ws.schedules, reconcile.Schedule)
 		case temporalx.QueueScanners:
-			sc := &scanner.Activities{
+			scanner.Register(w, &scanner.Activities{
 				DB:         d.DB,
-				Policy:     d.Config.ScanPolicy(),
-				Resolver:   res,
-				NmapPath:   d.Config.NmapPath,
-				NiktoPath:  d.Config.NiktoPath,
-				ZAPPath:    d.Config.ZAPPath,
-				TrivyPath:  d.Config.TrivyPath,
-				NucleiPath: d.Config.NucleiPath,
+				Policy:     c.ScanPolicy(),
+				Resolver:   d.Resolver,
+				NmapPath:   c.NmapPath,
+				NiktoPath:  c.NiktoPath,
+				ZAPPath:    c.ZAPPath,
+				TrivyPath:  c.TrivyPath,
+				NucleiPath: c.NucleiPath,
 				Log:        d.Log,
-			}
-			w.RegisterActivityWithOptions(sc.Run, activity.RegisterOptions{Name: scanner.RunName})
+			})
 		case temporalx.QueueOnboarding:
-			bg, err := registerOnboarding(w, d)
-			if err != nil {
-				return nil, err
+			if c.Mode == config.ModeProduction && c.SealKey == nil {
+				return nil, errors.New("the onboarding queue needs SECUREOPS_SEAL_KEY (32 bytes, base64) to seal first API keys")
 			}
-			ws.background = append(ws.background, bg)
+			if d.Stripe == nil && d.Log != nil {
+				d.Log.Warn("Stripe is not configured (STRIPE_SECRET_KEY, STRIPE_API_BASE): onboarding skips billing")
+			}
+			onboardingflow.Register(w)
+			maintenanceflow.Register(w)
+			store.RegisterOnboarding(w, &store.Onboarding{DB: d.DB, SealKey: c.SealKey, Policy: c.ScanPolicy()})
+			stripe.Register(w, &stripe.Activities{DB: d.DB, API: d.Stripe})
+			identity.Register(w, &identity.Activities{DB: d.DB, Kratos: d.Kratos})
+			defectdojo.Register(w, dd)
+			// Scan summaries and alerts go out from here too: this queue's
+			// workers hold the email provider's credentials.
+			email.Register(w, &email.Activities{DB: d.DB, From: c.EmailFrom, OpsEmail: c.OpsEmail, PublicURL: c.PublicURL, Resend: d.Resend})
+			// Onboarding keeps the initial target's schedule.
+			temporalops.Register(w, ops)
+			ws.schedules = append(ws.schedules, maintenance.Schedule)
 		}
 		ws.workers = append(ws.workers, w)
 	}
 	return ws, nil
 }
 
-// ensureReconcileSchedule creates the reconciler's schedule, retrying while
-// the Temporal frontend is not reachable yet.
-func ensureReconcileSchedule(ctx context.Context, d Deps) {
-	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
-		err := reconcile.EnsureSchedule(ctx, d.Client)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		if d.Log != nil {
-			d.Log.Warn("creating the scan reconciler's schedule", "error", err, "retry_in", wait)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+// ensureSchedules creates (or brings in line) the platform Schedules of the
+// served queues, retrying while the Temporal frontend is not reachable yet.
+// The work they run is workflows, visible in the Web UI; this only makes
+// sure the schedules exist.
+func (ws *Workers) ensureSchedules(ctx context.Context) {
+	for _, s := range ws.schedules {
+		for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+			err := temporalx.EnsureSchedule(ctx, ws.client, s)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			if ws.log != nil {
+				ws.log.Warn("creating a platform schedule", "schedule", s.ID, "error", err, "retry_in", wait)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
 	}
 }
@@ -182,9 +220,7 @@ func (ws *Workers) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ws.cancel = cancel
-	for _, bg := range ws.background {
-		go bg(ctx)
-	}
+	go ws.ensureSchedules(ctx)
 	return nil
 }
 
@@ -212,7 +248,10 @@ var Module = fx.Module("workers",
 	}),
 )
 
-// DepsModule assembles Deps from the app's components.
-var DepsModule = fx.Provide(func(c client.Client, d *db.DB, cfg config.Config, log *slog.Logger) Deps {
-	return Deps{Client: c, DB: d, Config: cfg, Log: log}
+// DepsModule assembles Deps from the app's components; the outside systems'
+// clients come from their own modules (cmd/secureops wires them once per
+// process, for the API and the workers alike).
+var DepsModule = fx.Provide(func(c client.Client, d *db.DB, cfg config.Config, log *slog.Logger,
+	kc *kratos.Client, dc *dojo.Client, sc *stripeclient.API, rc *resend.Client) Deps {
+	return Deps{Client: c, DB: d, Config: cfg, Log: log, Kratos: kc, Dojo: dc, Stripe: sc, Resend: rc}
 })

@@ -8,23 +8,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/contract/onboarding"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	dojo "github.com/secureops/secureops/internal/defectdojo"
+	"github.com/secureops/secureops/internal/dojo"
+	"github.com/secureops/secureops/internal/temporalx"
 )
-
-// Activity names.
-const (
-	EnsureProductName = "defectdojo.EnsureProduct"
-	DeleteProductName = "defectdojo.DeleteProduct"
-)
-
-// ErrRejected is the non-retryable type of a request DefectDojo refuses.
-const ErrRejected = "DefectDojoRejected"
 
 // Activities use Client; nil means DefectDojo is not configured and
 // EnsureProduct answers Skipped.
@@ -39,27 +32,14 @@ type Activities struct {
 
 var platform = db.Scope{PlatformAdmin: true}
 
-// ProductInput names the tenant's product.
-type ProductInput struct {
-	TenantID    uuid.UUID `json:"tenant_id"`
-	Slug        string    `json:"slug"`
-	CompanyName string    `json:"company_name"`
-}
-
-// ProductResult is the product, or Skipped without DefectDojo.
-type ProductResult struct {
-	ProductID int64 `json:"product_id,omitempty"`
-	Skipped   bool  `json:"skipped,omitempty"`
-}
-
 // ProductName is the tenant's product in DefectDojo.
 func ProductName(company string) string { return company + " Security" }
 
 // EnsureProduct returns the tenant's product: the id stored on the tenant,
 // else one found by name, else a new one tagged with the tenant's slug.
-func (a *Activities) EnsureProduct(ctx context.Context, in ProductInput) (ProductResult, error) {
+func (a *Activities) EnsureProduct(ctx context.Context, in onboarding.ProductInput) (onboarding.ProductResult, error) {
 	if a.Client == nil {
-		return ProductResult{Skipped: true}, nil
+		return onboarding.ProductResult{Skipped: true}, nil
 	}
 	var stored *int64
 	err := a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
@@ -68,27 +48,27 @@ func (a *Activities) EnsureProduct(ctx context.Context, in ProductInput) (Produc
 		return err
 	})
 	if err != nil {
-		return ProductResult{}, err
+		return onboarding.ProductResult{}, err
 	}
 	if stored != nil {
-		return ProductResult{ProductID: *stored}, nil
+		return onboarding.ProductResult{ProductID: *stored}, nil
 	}
 	name := ProductName(in.CompanyName)
 	p, err := a.Client.FindProduct(ctx, name)
 	if err != nil {
-		return ProductResult{}, classify("find product", err)
+		return onboarding.ProductResult{}, classify("find product", err)
 	}
 	if p == nil {
 		pt, err := a.Client.EnsureProductType(ctx, a.ProductType)
 		if err != nil {
-			return ProductResult{}, classify("product type", err)
+			return onboarding.ProductResult{}, classify("product type", err)
 		}
 		created, err := a.Client.CreateProduct(ctx, dojo.Product{
 			Name: name, ProdType: pt, Tags: []string{in.Slug},
 			Description: fmt.Sprintf("Findings of SecureOps tenant %s (%s).", in.CompanyName, in.Slug),
 		})
 		if err != nil {
-			return ProductResult{}, classify("create product", err)
+			return onboarding.ProductResult{}, classify("create product", err)
 		}
 		p = &created
 	}
@@ -96,18 +76,12 @@ func (a *Activities) EnsureProduct(ctx context.Context, in ProductInput) (Produc
 	err = a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		return db.Q.OnboardingTenantSetDefectDojo(ctx, tx, dbq.OnboardingTenantSetDefectDojoParams{ID: in.TenantID, DefectdojoProductID: &id})
 	})
-	return ProductResult{ProductID: id}, err
-}
-
-// DeleteInput names the product to delete.
-type DeleteInput struct {
-	TenantID  uuid.UUID `json:"tenant_id"`
-	ProductID int64     `json:"product_id"`
+	return onboarding.ProductResult{ProductID: id}, err
 }
 
 // DeleteProduct removes the product (compensation): it is empty, since the
 // tenant never became active, and leaving it would show a dead customer.
-func (a *Activities) DeleteProduct(ctx context.Context, in DeleteInput) error {
+func (a *Activities) DeleteProduct(ctx context.Context, in onboarding.DeleteProductInput) error {
 	if a.Client == nil || in.ProductID == 0 {
 		return nil
 	}
@@ -122,7 +96,15 @@ func (a *Activities) DeleteProduct(ctx context.Context, in DeleteInput) error {
 func classify(what string, err error) error {
 	var ae *dojo.APIError
 	if errors.As(err, &ae) && !ae.Retryable() {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("defectdojo %s: status %d", what, ae.Status), ErrRejected, err)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("defectdojo %s: status %d", what, ae.Status), scan.ErrDefectDojoRejected, err)
 	}
 	return err
+}
+
+// Register binds the activities to their names in the contracts: the
+// product steps of onboarding and the scan's re-import.
+func Register(reg temporalx.ActivityRegistry, a *Activities) {
+	onboarding.EnsureProduct.Register(reg, a.EnsureProduct)
+	onboarding.DeleteProduct.Register(reg, a.DeleteProduct)
+	scan.Reimport.Register(reg, a.Reimport)
 }

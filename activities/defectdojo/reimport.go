@@ -13,33 +13,16 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	dojo "github.com/secureops/secureops/internal/defectdojo"
+	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/parsers"
 )
 
-// ReimportName is the registered name of Reimport.
-const ReimportName = "defectdojo.Reimport"
-
 // EngagementName is the engagement every SecureOps test lives in.
 const EngagementName = "SecureOps"
-
-// ReimportInput is one scanner's report of one scan.
-type ReimportInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	ScanID   uuid.UUID `json:"scan_id"`
-	Scanner  string    `json:"scanner"`
-}
-
-// ReimportResult says where the report went, or why it did not.
-type ReimportResult struct {
-	TestID  int64  `json:"test_id,omitempty"`
-	Skipped string `json:"skipped,omitempty"`
-	// Already is true when an earlier attempt (or run) imported it.
-	Already bool `json:"already,omitempty"`
-}
 
 // BuildID marks our import of a scan's report in DefectDojo's import history.
 func BuildID(scanID uuid.UUID, scanner string) string {
@@ -54,13 +37,13 @@ func TestTitle(target, scanner string) string { return "secureops/" + target + "
 // product exactly once: our own record is checked first, then DefectDojo's
 // import history (an answer lost between its commit and ours), and only
 // then is the report sent.
-func (a *Activities) Reimport(ctx context.Context, in ReimportInput) (ReimportResult, error) {
+func (a *Activities) Reimport(ctx context.Context, in scan.ReimportInput) (scan.ReimportResult, error) {
 	if a.Client == nil {
-		return ReimportResult{Skipped: "DefectDojo is not configured"}, nil
+		return scan.ReimportResult{Skipped: "DefectDojo is not configured"}, nil
 	}
 	scanType, ok := dojo.ScanTypes[in.Scanner]
 	if !ok {
-		return ReimportResult{Skipped: "DefectDojo has no parser for " + in.Scanner}, nil
+		return scan.ReimportResult{Skipped: "DefectDojo has no parser for " + in.Scanner}, nil
 	}
 	var (
 		sc      dbq.Scan
@@ -90,20 +73,20 @@ func (a *Activities) Reimport(ctx context.Context, in ReimportInput) (ReimportRe
 		return nil
 	})
 	if err != nil {
-		return ReimportResult{}, err
+		return scan.ReimportResult{}, err
 	}
 	switch {
 	case already != nil:
-		return ReimportResult{TestID: already.TestID, Already: true}, nil
+		return scan.ReimportResult{TestID: already.TestID, Already: true}, nil
 	case sc.Status != "completed":
-		return ReimportResult{Skipped: "the scan did not complete"}, nil
+		return scan.ReimportResult{Skipped: "the scan did not complete"}, nil
 	case tenant.DefectdojoProductID == nil:
-		return ReimportResult{Skipped: "the tenant has no DefectDojo product"}, nil
+		return scan.ReimportResult{Skipped: "the tenant has no DefectDojo product"}, nil
 	}
 	build := BuildID(in.ScanID, in.Scanner)
 	testID, err := a.Client.FindImport(ctx, build)
 	if err != nil {
-		return ReimportResult{}, classify("find import", err)
+		return scan.ReimportResult{}, classify("find import", err)
 	}
 	// A retry may follow an attempt whose request timed out on our side
 	// while DefectDojo went on importing; its history shows the import only
@@ -113,20 +96,20 @@ func (a *Activities) Reimport(ctx context.Context, in ReimportInput) (ReimportRe
 			activity.RecordHeartbeat(ctx, i)
 			select {
 			case <-ctx.Done():
-				return ReimportResult{}, ctx.Err()
+				return scan.ReimportResult{}, ctx.Err()
 			case <-time.After(a.retryWait()):
 			}
 			if testID, err = a.Client.FindImport(ctx, build); err != nil {
-				return ReimportResult{}, classify("find import", err)
+				return scan.ReimportResult{}, classify("find import", err)
 			}
 		}
 	}
-	res := ReimportResult{TestID: testID, Already: testID != 0}
+	res := scan.ReimportResult{TestID: testID, Already: testID != 0}
 	if testID == 0 {
 		file, name := report, in.Scanner+"-report"
 		if in.Scanner == "secureops" {
 			if file, err = genericReport(report); err != nil {
-				return ReimportResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrRejected, err)
+				return scan.ReimportResult{}, temporal.NewNonRetryableApplicationError(err.Error(), scan.ErrDefectDojoRejected, err)
 			}
 			name = "secureops.json"
 		}
@@ -139,7 +122,7 @@ func (a *Activities) Reimport(ctx context.Context, in ReimportInput) (ReimportRe
 			TestTitle: TestTitle(sc.Target, in.Scanner), BuildID: build, ScanDate: finished, FileName: name, File: file,
 		})
 		if err != nil {
-			return ReimportResult{}, classify("reimport", err)
+			return scan.ReimportResult{}, classify("reimport", err)
 		}
 		res.TestID = r.TestID
 	}

@@ -19,19 +19,12 @@ import (
 	"github.com/resend/resend-go/v2"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/contract/notify"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/temporalx"
 )
-
-// Activity names.
-const (
-	SendWelcomeName = "email.SendWelcome"
-	NotifyOpsName   = "email.NotifyOps"
-)
-
-// ErrRejected is the non-retryable type of a message the provider refuses
-// (an invalid recipient, a sender domain it does not accept).
-const ErrRejected = "EmailRejected"
 
 // Activities send through Resend when it is set, else only to the outbox.
 type Activities struct {
@@ -138,7 +131,15 @@ func classify(status int, err error) error {
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity ||
 		status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the email provider refused the message (status %d)", status), ErrRejected, err)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the email provider refused the message (status %d)", status), notify.ErrEmailRejected, err)
 	}
 	return fmt.Errorf("resend (status %d): %w", status, err)
+}
+
+// Register binds the activities to their names in the contracts: onboarding's
+// mails and the finished scan's.
+func Register(reg temporalx.ActivityRegistry, a *Activities) {
+	onboarding.SendWelcome.Register(reg, a.SendWelcome)
+	onboarding.NotifyOps.Register(reg, a.NotifyOps)
+	notify.ScanEmails.Register(reg, a.ScanEmails)
 }

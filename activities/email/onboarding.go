@@ -8,21 +8,9 @@ import (
 	texttemplate "text/template"
 
 	"github.com/google/uuid"
-)
 
-// WelcomeInput is what the welcome email says.
-type WelcomeInput struct {
-	TenantID      uuid.UUID `json:"tenant_id"`
-	To            string    `json:"to"`
-	ContactName   string    `json:"contact_name"`
-	CompanyName   string    `json:"company_name"`
-	Tier          string    `json:"tier"`
-	RecoveryLink  string    `json:"recovery_link"`
-	RecoveryCode  string    `json:"recovery_code"`
-	InitialTarget string    `json:"initial_target,omitempty"`
-	TrialDays     int       `json:"trial_days"`
-	Attempt       int       `json:"attempt"`
-}
+	"github.com/secureops/secureops/internal/contract/onboarding"
+)
 
 // WelcomeKey is the welcome email's idempotency key: one per tenant and
 // onboarding attempt. A failed attempt deleted the identity its email's
@@ -76,9 +64,9 @@ var (
 
 // SendWelcome sends the owner the recovery link and a quick-start guide.
 // The API key is never in it.
-func (a *Activities) SendWelcome(ctx context.Context, in WelcomeInput) (string, error) {
+func (a *Activities) SendWelcome(ctx context.Context, in onboarding.WelcomeInput) (string, error) {
 	data := struct {
-		In  WelcomeInput
+		In  onboarding.WelcomeInput
 		URL string
 	}{in, a.PublicURL}
 	var text, html strings.Builder
@@ -94,21 +82,9 @@ func (a *Activities) SendWelcome(ctx context.Context, in WelcomeInput) (string, 
 	})
 }
 
-// OpsInput is an internal notification about an onboarding.
-type OpsInput struct {
-	TenantID    uuid.UUID `json:"tenant_id"`
-	Slug        string    `json:"slug"`
-	CompanyName string    `json:"company_name"`
-	Tier        string    `json:"tier"`
-	Event       string    `json:"event"` // activated, failed
-	Attempt     int       `json:"attempt"`
-	Reason      string    `json:"reason,omitempty"`
-	WorkflowID  string    `json:"workflow_id"`
-}
-
 // NotifyOps tells operators (OPS_EMAIL) an onboarding finished or failed;
 // without OPS_EMAIL it does nothing. One message per event and attempt.
-func (a *Activities) NotifyOps(ctx context.Context, in OpsInput) (string, error) {
+func (a *Activities) NotifyOps(ctx context.Context, in onboarding.OpsInput) (string, error) {
 	if a.OpsEmail == "" {
 		return "", nil
 	}

@@ -6,28 +6,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 )
-
-// ScanEmailsName is the registered name of ScanEmails.
-const ScanEmailsName = "email.ScanEmails"
-
-// ScanEmailsInput names a finished scan.
-type ScanEmailsInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	ScanID   uuid.UUID `json:"scan_id"`
-}
-
-// ScanEmailsResult counts what was queued or sent.
-type ScanEmailsResult struct {
-	Summaries int `json:"summaries"`
-	Alerts    int `json:"alerts"`
-}
 
 // recipientRoles get a scan's emails: the people who run the tenant.
 var recipientRoles = map[string]bool{"client_owner": true, "client_admin": true}
@@ -37,7 +22,7 @@ var recipientRoles = map[string]bool{"client_owner": true, "client_admin": true}
 // critical findings, a separate alert listing them. Keys are per scan and
 // recipient, so a retried activity or a re-run notification sends nothing
 // twice.
-func (a *Activities) ScanEmails(ctx context.Context, in ScanEmailsInput) (ScanEmailsResult, error) {
+func (a *Activities) ScanEmails(ctx context.Context, in notify.ScanEmailsInput) (notify.ScanEmailsResult, error) {
 	var (
 		sc        dbq.Scan
 		members   []dbq.MembershipListByTenantRow
@@ -55,16 +40,16 @@ func (a *Activities) ScanEmails(ctx context.Context, in ScanEmailsInput) (ScanEm
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ScanEmailsResult{}, temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist", "ScanGone", err)
+		return notify.ScanEmailsResult{}, temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist", notify.ErrScanGone, err)
 	}
 	if err != nil {
-		return ScanEmailsResult{}, err
+		return notify.ScanEmailsResult{}, err
 	}
 	if sc.Status != "completed" && sc.Status != "failed" {
-		return ScanEmailsResult{}, nil // cancelled or unfinished: nothing to report
+		return notify.ScanEmailsResult{}, nil // cancelled or unfinished: nothing to report
 	}
 	link := a.PublicURL + "/scans/" + sc.ID.String()
-	var res ScanEmailsResult
+	var res notify.ScanEmailsResult
 	for _, m := range members {
 		if !recipientRoles[m.Role] || m.Email == "" {
 			continue

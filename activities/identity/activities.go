@@ -10,25 +10,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/temporalx"
 )
-
-// Activity names.
-const (
-	EnsureOwnerName = "identity.EnsureOwner"
-	RemoveOwnerName = "identity.RemoveOwner"
-)
-
-// ErrIdentityRejected is the non-retryable type for an identity Kratos
-// refuses (an email its schema does not accept).
-const ErrIdentityRejected = "IdentityRejected"
 
 // RecoveryValidity is how long the welcome email's link works.
 const RecoveryValidity = 72 * time.Hour
@@ -41,34 +32,20 @@ type Activities struct {
 
 var platform = db.Scope{PlatformAdmin: true}
 
-// OwnerInput names the owner of a new tenant.
-type OwnerInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	Email    string    `json:"email"`
-	Name     string    `json:"name"`
-}
-
-// OwnerResult is the owner's identity and a way in.
-type OwnerResult struct {
-	IdentityID   uuid.UUID `json:"identity_id"`
-	RecoveryLink string    `json:"recovery_link"`
-	RecoveryCode string    `json:"recovery_code"`
-}
-
 // EnsureOwner finds or creates the identity (traits email and name,
 // metadata_public.tenant_id), records the user and the client_owner
 // membership, and creates a recovery link to set a password with.
-func (a *Activities) EnsureOwner(ctx context.Context, in OwnerInput) (OwnerResult, error) {
+func (a *Activities) EnsureOwner(ctx context.Context, in onboarding.OwnerInput) (onboarding.OwnerResult, error) {
 	if a.Kratos == nil {
-		return OwnerResult{}, temporal.NewNonRetryableApplicationError("Kratos is not configured (KRATOS_PUBLIC_URL, KRATOS_ADMIN_URL)", "NotConfigured", nil)
+		return onboarding.OwnerResult{}, temporal.NewNonRetryableApplicationError("Kratos is not configured (KRATOS_PUBLIC_URL, KRATOS_ADMIN_URL)", onboarding.ErrNotConfigured, nil)
 	}
 	ident, err := a.Kratos.EnsureIdentity(ctx, in.Email, in.Name, "", map[string]any{"tenant_id": in.TenantID.String()})
 	var inv *kratos.InvalidError
 	if errors.As(err, &inv) {
-		return OwnerResult{}, temporal.NewNonRetryableApplicationError("the identity service rejected the email address", ErrIdentityRejected, err)
+		return onboarding.OwnerResult{}, temporal.NewNonRetryableApplicationError("the identity service rejected the email address", onboarding.ErrIdentityRejected, err)
 	}
 	if err != nil {
-		return OwnerResult{}, err
+		return onboarding.OwnerResult{}, err
 	}
 	err = a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: ident.ID, Email: ident.Email, Name: in.Name}); err != nil {
@@ -89,25 +66,19 @@ func (a *Activities) EnsureOwner(ctx context.Context, in OwnerInput) (OwnerResul
 		})
 	})
 	if err != nil {
-		return OwnerResult{}, err
+		return onboarding.OwnerResult{}, err
 	}
 	rec, err := a.Kratos.RecoveryCode(ctx, ident.ID, RecoveryValidity)
 	if err != nil {
-		return OwnerResult{}, err
+		return onboarding.OwnerResult{}, err
 	}
-	return OwnerResult{IdentityID: ident.ID, RecoveryLink: rec.Link, RecoveryCode: rec.Code}, nil
-}
-
-// RemoveInput names the owner to remove.
-type RemoveInput struct {
-	TenantID   uuid.UUID `json:"tenant_id"`
-	IdentityID uuid.UUID `json:"identity_id"`
+	return onboarding.OwnerResult{IdentityID: ident.ID, RecoveryLink: rec.Link, RecoveryCode: rec.Code}, nil
 }
 
 // RemoveOwner undoes EnsureOwner: the membership goes, and the identity and
 // user row too when this onboarding created them (metadata_public.tenant_id
 // names this tenant) and they belong to no other tenant.
-func (a *Activities) RemoveOwner(ctx context.Context, in RemoveInput) error {
+func (a *Activities) RemoveOwner(ctx context.Context, in onboarding.RemoveInput) error {
 	var others bool
 	err := a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := db.Q.MembershipDelete(ctx, tx, dbq.MembershipDeleteParams{UserID: in.IdentityID, TenantID: in.TenantID}); err != nil {
@@ -136,4 +107,10 @@ func (a *Activities) RemoveOwner(ctx context.Context, in RemoveInput) error {
 		return fmt.Errorf("kratos delete identity: %w", err)
 	}
 	return nil
+}
+
+// Register binds the activities to their names in internal/contract/onboarding.
+func Register(reg temporalx.ActivityRegistry, a *Activities) {
+	onboarding.EnsureOwner.Register(reg, a.EnsureOwner)
+	onboarding.RemoveOwner.Register(reg, a.RemoveOwner)
 }

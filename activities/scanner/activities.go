@@ -22,23 +22,14 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/activities/internal/reportparse"
 	"github.com/secureops/secureops/internal/checks"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/temporalx"
 )
-
-// RunName is the registered name of Run.
-const RunName = "scanner.Run"
-
-// Known lists the scanners Run can start; the API validates requested
-// scanner names against it. Whether a worker has a scanner's binary is only
-// known on that worker, so Run reports a missing one itself.
-var Known = map[string]bool{
-	"nmap": true, "nikto": true, "secureops": true, "zap": true, "trivy": true, "nuclei": true,
-}
 
 // maxReport caps what we keep of a scanner's output (the import limit too).
 const maxReport = 100 << 20
@@ -64,27 +55,11 @@ type Activities struct {
 	HeartbeatEvery time.Duration
 }
 
-// RunInput is one scanner against one target of one scan.
-type RunInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	ScanID   uuid.UUID `json:"scan_id"`
-	Scanner  string    `json:"scanner"`
-	Target   string    `json:"target"`
-}
-
-// RunResult points at the stored report.
-type RunResult struct {
-	ReportID uuid.UUID `json:"report_id"`
-	Scanner  string    `json:"scanner"`
-	Address  string    `json:"address"` // empty for image targets
-	Bytes    int       `json:"bytes"`
-}
-
 // job is one scanner run: the parsed target and, for network targets, the
 // one address the policy accepted. Scanners connect only to addr; the
 // target's name is passed as virtual host / SNI where the tool allows it.
 type job struct {
-	in   RunInput
+	in   scan.RunInput
 	t    targets.Target
 	addr netip.Addr
 	bin  string // resolved executable, empty for the native scanner
@@ -93,28 +68,28 @@ type job struct {
 // Run resolves the target once, checks every address it resolves to
 // against the policy, runs the scanner on the accepted address and stores
 // the raw report once it is known to parse.
-func (a *Activities) Run(ctx context.Context, in RunInput) (RunResult, error) {
-	if !Known[in.Scanner] {
-		return RunResult{}, temporal.NewNonRetryableApplicationError("unknown scanner "+in.Scanner, ErrUnknownScanner, nil)
+func (a *Activities) Run(ctx context.Context, in scan.RunInput) (scan.RunResult, error) {
+	if !scan.Known[in.Scanner] {
+		return scan.RunResult{}, temporal.NewNonRetryableApplicationError("unknown scanner "+in.Scanner, scan.ErrUnknownScanner, nil)
 	}
 	t, err := targets.Parse(in.Target)
 	if err != nil {
-		return RunResult{}, nonRetryable(err)
+		return scan.RunResult{}, nonRetryable(err)
 	}
 	if err := acceptsKind(in.Scanner, t); err != nil {
-		return RunResult{}, err
+		return scan.RunResult{}, err
 	}
 	j := job{in: in, t: t}
 	if t.Kind != targets.KindImage {
 		j.addr, err = targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
 		if err != nil {
-			return RunResult{}, nonRetryable(err) // DNS failures stay retryable
+			return scan.RunResult{}, nonRetryable(err) // DNS failures stay retryable
 		}
 	}
 	// After the policy: a refused target is refused on every worker, which
 	// is the answer the tenant needs, whatever this worker has installed.
 	if j.bin, err = a.binary(in.Scanner); err != nil {
-		return RunResult{}, err
+		return scan.RunResult{}, err
 	}
 	var report []byte
 	switch in.Scanner {
@@ -132,14 +107,14 @@ func (a *Activities) Run(ctx context.Context, in RunInput) (RunResult, error) {
 		report, err = a.runNuclei(ctx, j)
 	}
 	if err != nil {
-		return RunResult{}, err
+		return scan.RunResult{}, err
 	}
 	// A scanner can exit 0 without a usable report (nikto with an unknown
 	// -Format, a tool version that changed its output); failing here names
 	// the scanner run instead of failing later in ingest. Retrying would
 	// only reproduce it.
-	if _, err := parsers.Parse(in.Scanner, report); err != nil {
-		return RunResult{}, temporal.NewNonRetryableApplicationError(in.Scanner+" produced a report that does not parse: "+err.Error(), store.ErrReportMalformed, err)
+	if _, err := reportparse.Parse(in.Scanner, report, in.Scanner+" produced a report that does not parse: "); err != nil {
+		return scan.RunResult{}, err
 	}
 	var id uuid.UUID
 	err = a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
@@ -150,9 +125,9 @@ func (a *Activities) Run(ctx context.Context, in RunInput) (RunResult, error) {
 		return err
 	})
 	if err != nil {
-		return RunResult{}, fmt.Errorf("store report: %w", err)
+		return scan.RunResult{}, fmt.Errorf("store report: %w", err)
 	}
-	res := RunResult{ReportID: id, Scanner: in.Scanner, Bytes: len(report)}
+	res := scan.RunResult{ReportID: id, Scanner: in.Scanner, Bytes: len(report)}
 	if j.addr.IsValid() {
 		res.Address = j.addr.String()
 	}
@@ -165,10 +140,10 @@ func acceptsKind(scanner string, t targets.Target) error {
 	switch {
 	case scanner == "trivy" && t.Kind != targets.KindImage:
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"trivy scans container images, and %s is a %s target; register the image as image:<reference>", t, t.Kind), ErrInvalidTarget, nil)
+			"trivy scans container images, and %s is a %s target; register the image as image:<reference>", t, t.Kind), scan.ErrInvalidTarget, nil)
 	case scanner != "trivy" && t.Kind == targets.KindImage:
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
-			"%s scans hosts over the network and cannot scan the image %s; only trivy scans images", scanner, t.Image), ErrInvalidTarget, nil)
+			"%s scans hosts over the network and cannot scan the image %s; only trivy scans images", scanner, t.Image), scan.ErrInvalidTarget, nil)
 	}
 	return nil
 }
@@ -198,12 +173,12 @@ func (a *Activities) binary(scanner string) (string, error) {
 	env := pathEnv[scanner]
 	if p == "" {
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s is not configured on this worker: set %s to its executable", scanner, env), ErrScannerNotPresent, nil)
+			fmt.Sprintf("%s is not configured on this worker: set %s to its executable", scanner, env), scan.ErrScannerNotPresent, nil)
 	}
 	path, err := exec.LookPath(p)
 	if err != nil {
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s is not installed on this worker (%s=%s: %v): install it or set %s to its executable", scanner, env, p, err, env), ErrScannerNotPresent, err)
+			fmt.Sprintf("%s is not installed on this worker (%s=%s: %v): install it or set %s to its executable", scanner, env, p, err, env), scan.ErrScannerNotPresent, err)
 	}
 	return path, nil
 }
@@ -222,7 +197,7 @@ type process struct {
 // the activity context ends: cancellation of the workflow reaches us through
 // the heartbeat, and the scanner must not outlive it. It returns what the
 // scanner wrote to stdout.
-func (a *Activities) runProcess(ctx context.Context, in RunInput, p process) ([]byte, error) {
+func (a *Activities) runProcess(ctx context.Context, in scan.RunInput, p process) ([]byte, error) {
 	log := a.logger(ctx)
 	cmd := exec.CommandContext(ctx, p.path, p.args...)
 	if len(p.env) > 0 {
@@ -271,7 +246,7 @@ func (a *Activities) runProcess(ctx context.Context, in RunInput, p process) ([]
 			}
 			b := out.Bytes()
 			if out.total > maxReport {
-				return nil, temporal.NewNonRetryableApplicationError("scanner output larger than 100 MB", "ReportTooLarge", nil)
+				return nil, temporal.NewNonRetryableApplicationError("scanner output larger than 100 MB", scan.ErrReportTooLarge, nil)
 			}
 			return b, nil
 		case <-tick.C:
@@ -289,7 +264,7 @@ func (a *Activities) runProcess(ctx context.Context, in RunInput, p process) ([]
 }
 
 // saveProgress is best effort: a missed update only delays what the user sees.
-func (a *Activities) saveProgress(ctx context.Context, in RunInput, pct int) {
+func (a *Activities) saveProgress(ctx context.Context, in scan.RunInput, pct int) {
 	if pct < 0 || a.DB == nil {
 		return
 	}
@@ -298,7 +273,7 @@ func (a *Activities) saveProgress(ctx context.Context, in RunInput, pct int) {
 	}
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		return db.Q.ScanSetProgress(ctx, tx, dbq.ScanSetProgressParams{
-			ID: in.ScanID, Progress: int32(pct), Message: in.Scanner + " running", RunID: store.RunID(ctx),
+			ID: in.ScanID, Progress: int32(pct), Message: in.Scanner + " running", RunID: temporalx.ActivityRunID(ctx),
 		})
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -367,4 +342,9 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	l.n -= len(q)
 	_, _ = l.w.Write(q)
 	return len(p), nil
+}
+
+// Register binds Run to its name in internal/contract/scan.
+func Register(reg temporalx.ActivityRegistry, a *Activities) {
+	scan.RunScanner.Register(reg, a.Run)
 }

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/targets"
@@ -44,11 +45,11 @@ func scanFixture(t *testing.T) (*db.DB, uuid.UUID, uuid.UUID) {
 	if err := owner.QueryRow(ctx, "INSERT INTO tenants (slug, name) VALUES ('scan-test', 'Scan test') RETURNING id").Scan(&tenant); err != nil {
 		t.Fatal(err)
 	}
-	scan := uuid.New()
-	if _, err := owner.Exec(ctx, "INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, status) VALUES ($1, $2, 'x', '{nmap}', 'w', 'running')", scan, tenant); err != nil {
+	scanID := uuid.New()
+	if _, err := owner.Exec(ctx, "INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, status) VALUES ($1, $2, 'x', '{nmap}', 'w', 'running')", scanID, tenant); err != nil {
 		t.Fatal(err)
 	}
-	return d.OpenApp(t), tenant, scan
+	return d.OpenApp(t), tenant, scanID
 }
 
 func requireNmap(t *testing.T) {
@@ -62,7 +63,7 @@ func requireNmap(t *testing.T) {
 
 func TestRunNmapAgainstLoopbackStoresReport(t *testing.T) {
 	requireNmap(t)
-	h, tenant, scan := scanFixture(t)
+	h, tenant, scanID := scanFixture(t)
 	var mu sync.Mutex
 	var hosts []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,11 +82,11 @@ func TestRunNmapAgainstLoopbackStoresReport(t *testing.T) {
 	env := s.NewTestActivityEnvironment()
 	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback, NmapPath: "nmap"}
 	env.RegisterActivity(a.Run)
-	val, err := env.ExecuteActivity(a.Run, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nmap", Target: "app.example.test:" + strconv.Itoa(port)})
+	val, err := env.ExecuteActivity(a.Run, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "nmap", Target: "app.example.test:" + strconv.Itoa(port)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res RunResult
+	var res scan.RunResult
 	if err := val.Get(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestRunNmapAgainstLoopbackStoresReport(t *testing.T) {
 // Every port of a host target's list is scanned, in one nmap run.
 func TestRunNmapScansEveryListedPort(t *testing.T) {
 	requireNmap(t)
-	h, tenant, scan := scanFixture(t)
+	h, tenant, scanID := scanFixture(t)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Server", "nginx/1.22.1") // keeps -sV short, as above
 		_, _ = w.Write([]byte("<html><head><title>Shop front</title></head></html>"))
@@ -135,7 +136,7 @@ func TestRunNmapScansEveryListedPort(t *testing.T) {
 
 	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback, NmapPath: "nmap"}
 	target := "app.example.test:" + strconv.Itoa(p2) + "," + strconv.Itoa(p1)
-	res, err := run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nmap", Target: target})
+	res, err := run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "nmap", Target: target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,15 +159,15 @@ func TestRunRefusesNonLoopbackInDevMode(t *testing.T) {
 	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NmapPath: "nmap"}
 	env.RegisterActivity(a.Run)
 	for _, target := range []string{"10.0.0.1", "169.254.169.254:80", "8.8.8.8"} {
-		_, err := env.ExecuteActivity(a.Run, RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nmap", Target: target})
+		_, err := env.ExecuteActivity(a.Run, scan.RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nmap", Target: target})
 		var app *temporal.ApplicationError
-		if !errors.As(err, &app) || app.Type() != ErrTargetNotAllowed || !app.NonRetryable() {
-			t.Errorf("%s: err %v, want non-retryable %s", target, err, ErrTargetNotAllowed)
+		if !errors.As(err, &app) || app.Type() != scan.ErrTargetNotAllowed || !app.NonRetryable() {
+			t.Errorf("%s: err %v, want non-retryable %s", target, err, scan.ErrTargetNotAllowed)
 		}
 	}
-	_, err := env.ExecuteActivity(a.Run, RunInput{Scanner: "nmap", Target: "not a target"})
+	_, err := env.ExecuteActivity(a.Run, scan.RunInput{Scanner: "nmap", Target: "not a target"})
 	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != ErrInvalidTarget {
+	if !errors.As(err, &app) || app.Type() != scan.ErrInvalidTarget {
 		t.Errorf("invalid target: err %v", err)
 	}
 }
@@ -202,7 +203,7 @@ func TestCancelKillsScannerProcessGroup(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	_, err := env.ExecuteActivity(a.Run, RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nmap", Target: "127.0.0.1:9"})
+	_, err := env.ExecuteActivity(a.Run, scan.RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nmap", Target: "127.0.0.1:9"})
 	// The test environment reports the cancellation as an activity error
 	// wrapping the context's; anything else (a panic, a scanner failure) fails.
 	if err == nil || !strings.Contains(err.Error(), context.Canceled.Error()) || strings.Contains(err.Error(), "panic") {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/secureops/secureops/internal/checks"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/findings"
 )
 
@@ -54,7 +55,7 @@ func (a *Activities) runChecks(ctx context.Context, j job) ([]byte, error) {
 // heartbeatWhile heartbeats the latest progress until stop is called, for
 // scanners that run in-process: the heartbeat is how cancellation reaches
 // the activity, and what tells Temporal the worker is alive.
-func (a *Activities) heartbeatWhile(ctx context.Context, in RunInput, pct *atomic.Int32) (stop func()) {
+func (a *Activities) heartbeatWhile(ctx context.Context, in scan.RunInput, pct *atomic.Int32) (stop func()) {
 	every := a.HeartbeatEvery
 	if every <= 0 {
 		every = 2 * time.Second

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/secureops/secureops/internal/contract/scan"
 )
 
 // niktoPlugins is nikto's default plugin set without the plugins that
@@ -74,7 +76,7 @@ func (a *Activities) runNikto(ctx context.Context, j job) ([]byte, error) {
 			report.WriteByte('\n')
 		}
 		if report.Len() > maxReport {
-			return nil, temporal.NewNonRetryableApplicationError("nikto report larger than 100 MB", "ReportTooLarge", nil)
+			return nil, temporal.NewNonRetryableApplicationError("nikto report larger than 100 MB", scan.ErrReportTooLarge, nil)
 		}
 	}
 	report.WriteString("</niktoscan>\n")
@@ -158,7 +160,7 @@ func readBounded(name string) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > maxReport {
-		return nil, temporal.NewNonRetryableApplicationError("scanner report larger than 100 MB", "ReportTooLarge", nil)
+		return nil, temporal.NewNonRetryableApplicationError("scanner report larger than 100 MB", scan.ErrReportTooLarge, nil)
 	}
 	return b, nil
 }

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/parsers"
@@ -44,16 +45,16 @@ func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 
 var loopback = fakeResolver{"app.example.test": {netip.MustParseAddr("127.0.0.1")}}
 
-func run(t *testing.T, a *Activities, in RunInput) (RunResult, error) {
+func run(t *testing.T, a *Activities, in scan.RunInput) (scan.RunResult, error) {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(a.Run)
 	val, err := env.ExecuteActivity(a.Run, in)
 	if err != nil {
-		return RunResult{}, err
+		return scan.RunResult{}, err
 	}
-	var res RunResult
+	var res scan.RunResult
 	if err := val.Get(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -97,22 +98,22 @@ func rules(fs []findings.Finding) map[string]findings.Finding {
 
 func TestImageTargetsOnlyForTrivy(t *testing.T) {
 	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NmapPath: "nmap", TrivyPath: "/bin/true"}
-	_, err := run(t, a, RunInput{Scanner: "nmap", Target: "image:nginx:1.27"})
-	wantAppError(t, err, ErrInvalidTarget, "docker.io/library/nginx:1.27", "only trivy")
+	_, err := run(t, a, scan.RunInput{Scanner: "nmap", Target: "image:nginx:1.27"})
+	wantAppError(t, err, scan.ErrInvalidTarget, "docker.io/library/nginx:1.27", "only trivy")
 	for _, target := range []string{"127.0.0.1", "http://127.0.0.1:8080/", "app.example.test"} {
-		_, err = run(t, a, RunInput{Scanner: "trivy", Target: target})
-		wantAppError(t, err, ErrInvalidTarget, "trivy scans container images", "image:<reference>")
+		_, err = run(t, a, scan.RunInput{Scanner: "trivy", Target: target})
+		wantAppError(t, err, scan.ErrInvalidTarget, "trivy scans container images", "image:<reference>")
 	}
 }
 
 func TestMissingScannerNamesItsVariable(t *testing.T) {
 	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NiktoPath: "/nonexistent/nikto"}
 	for scanner, env := range map[string]string{"zap": "ZAP_PATH", "nuclei": "NUCLEI_PATH", "nikto": "NIKTO_PATH", "nmap": "NMAP_PATH"} {
-		_, err := run(t, a, RunInput{Scanner: scanner, Target: "127.0.0.1:8080"})
-		wantAppError(t, err, ErrScannerNotPresent, env)
+		_, err := run(t, a, scan.RunInput{Scanner: scanner, Target: "127.0.0.1:8080"})
+		wantAppError(t, err, scan.ErrScannerNotPresent, env)
 	}
-	_, err := run(t, a, RunInput{Scanner: "trivy", Target: "image:alpine"})
-	wantAppError(t, err, ErrScannerNotPresent, "TRIVY_PATH")
+	_, err := run(t, a, scan.RunInput{Scanner: "trivy", Target: "image:alpine"})
+	wantAppError(t, err, scan.ErrScannerNotPresent, "TRIVY_PATH")
 }
 
 // A name answering with one public and one internal address is refused in
@@ -124,11 +125,11 @@ func TestProductionRefusesMixedAnswer(t *testing.T) {
 		Resolver: fakeResolver{"mixed.example.com": {netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("10.1.2.3")}},
 	}
 	for _, target := range []string{"mixed.example.com", "mixed.example.com:443", "https://mixed.example.com/app"} {
-		_, err := run(t, a, RunInput{Scanner: "nmap", Target: target})
-		wantAppError(t, err, ErrTargetNotAllowed, "10.1.2.3", "private", "mixed.example.com")
+		_, err := run(t, a, scan.RunInput{Scanner: "nmap", Target: target})
+		wantAppError(t, err, scan.ErrTargetNotAllowed, "10.1.2.3", "private", "mixed.example.com")
 	}
 	// A failing lookup may be transient: retryable.
-	_, err := run(t, a, RunInput{Scanner: "nmap", Target: "gone.example.com"})
+	_, err := run(t, a, scan.RunInput{Scanner: "nmap", Target: "gone.example.com"})
 	var app *temporal.ApplicationError
 	if err == nil || (errors.As(err, &app) && app.NonRetryable()) {
 		t.Errorf("DNS failure: %v, want a retryable error", err)
@@ -312,7 +313,7 @@ func expectedCount(t *testing.T, rel string) int {
 	return 0
 }
 
-func checkStored(t *testing.T, h *db.DB, tenant uuid.UUID, res RunResult, scanner, rel string) {
+func checkStored(t *testing.T, h *db.DB, tenant uuid.UUID, res scan.RunResult, scanner, rel string) {
 	t.Helper()
 	fs, err := parsers.Parse(scanner, storedReport(t, h, tenant, res.ReportID))
 	if err != nil {
@@ -326,10 +327,10 @@ func checkStored(t *testing.T, h *db.DB, tenant uuid.UUID, res RunResult, scanne
 func TestTrivyStandIn(t *testing.T) {
 	rel := "trivy/scheme_2_many_vulns.json"
 	fx := fixture(t, rel)
-	h, tenant, scan := scanFixture(t)
+	h, tenant, scanID := scanFixture(t)
 	bin, argv := standIn(t, "trivy", "cat '"+fx+"'\n")
 	a := &Activities{DB: h, Policy: targets.Policy{}, TrivyPath: bin}
-	res, err := run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "trivy", Target: "image:nginx:1.27"})
+	res, err := run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "trivy", Target: "image:nginx:1.27"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,10 +347,10 @@ func TestTrivyStandIn(t *testing.T) {
 func TestNucleiStandIn(t *testing.T) {
 	rel := "nuclei/many_findings.json"
 	fx := fixture(t, rel)
-	h, tenant, scan := scanFixture(t)
+	h, tenant, scanID := scanFixture(t)
 	bin, argv := standIn(t, "nuclei", "cat '"+fx+"'\n")
 	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback, NucleiPath: bin}
-	res, err := run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nuclei", Target: "http://app.example.test:8081/shop?x=1"})
+	res, err := run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "nuclei", Target: "http://app.example.test:8081/shop?x=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +365,7 @@ func TestNucleiStandIn(t *testing.T) {
 func TestZAPStandIn(t *testing.T) {
 	rel := "zap/some_2.9.0.xml"
 	fx := fixture(t, rel)
-	h, tenant, scan := scanFixture(t)
+	h, tenant, scanID := scanFixture(t)
 	// Writes the fixture where -quickout points, and keeps what the JVM
 	// would have been told about name resolution.
 	body := `out=""; prev=""
@@ -376,7 +377,7 @@ cp '` + fx + `' "$out"
 `
 	bin, argv := standIn(t, "zap.sh", body)
 	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback, ZAPPath: bin}
-	res, err := run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "zap", Target: "http://app.example.test:8081/shop"})
+	res, err := run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "zap", Target: "http://app.example.test:8081/shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +418,7 @@ func requireNikto(t *testing.T) {
 // connection goes to the resolved address, the Host header names the site.
 func TestRunNiktoAgainstLoopback(t *testing.T) {
 	requireNikto(t)
-	h, tenant, scan := scanFixture(t)
+	h, tenant, scanID := scanFixture(t)
 	var mu sync.Mutex
 	hostHeaders := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -435,7 +436,7 @@ func TestRunNiktoAgainstLoopback(t *testing.T) {
 
 	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback, NiktoPath: "nikto", NiktoMaxTime: 45 * time.Second}
 	start := time.Now()
-	res, err := run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "nikto", Target: "app.example.test:" + port})
+	res, err := run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "nikto", Target: "app.example.test:" + port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +501,7 @@ func TestCancelKillsNikto(t *testing.T) {
 		}
 		pidc <- 0
 	}()
-	_, err := env.ExecuteActivity(a.Run, RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nikto", Target: "127.0.0.1:" + port})
+	_, err := env.ExecuteActivity(a.Run, scan.RunInput{TenantID: uuid.New(), ScanID: uuid.New(), Scanner: "nikto", Target: "127.0.0.1:" + port})
 	pid := <-pidc
 	if pid == 0 {
 		t.Fatalf("nikto never started (activity: %v)", err)
@@ -554,7 +555,7 @@ func findProcess(parts ...[]byte) int {
 }
 
 func TestRunNativeChecks(t *testing.T) {
-	h, tenant, scan := scanFixture(t)
+	h, tenant, scanID := scanFixture(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -575,7 +576,7 @@ func TestRunNativeChecks(t *testing.T) {
 	a := &Activities{DB: h, Policy: targets.Policy{LoopbackOnly: true}, Resolver: loopback}
 	a.CheckOptions.Timeout = 5 * time.Second
 
-	res, err := run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "secureops", Target: "127.0.0.1:" + strconv.Itoa(portOf(plain))})
+	res, err := run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "secureops", Target: "127.0.0.1:" + strconv.Itoa(portOf(plain))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,7 +595,7 @@ func TestRunNativeChecks(t *testing.T) {
 	}
 
 	// The same scan id and scanner: the retry-safe upsert replaces the report.
-	res, err = run(t, a, RunInput{TenantID: tenant, ScanID: scan, Scanner: "secureops", Target: "app.example.test:" + strconv.Itoa(portOf(secure))})
+	res, err = run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "secureops", Target: "app.example.test:" + strconv.Itoa(portOf(secure))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/findings"
 )
 
 // scanBy runs one scan of target by the given scanners the way the workflow
 // does; reports holds what each scanner reported (absent: it stored no report).
-func (e *env) scanBy(target string, scanners []string, complete bool, source string, reports map[string][]findings.Finding) store.Counts {
+func (e *env) scanBy(target string, scanners []string, complete bool, source string, reports map[string][]findings.Finding) scan.Counts {
 	e.t.Helper()
 	ctx := context.Background()
 	id := uuid.New()
@@ -23,7 +23,7 @@ func (e *env) scanBy(target string, scanners []string, complete bool, source str
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, e.tenant, target, scanners, "scan/"+id.String(), complete, source); err != nil {
 		e.t.Fatal(err)
 	}
-	ref := store.ScanRef{TenantID: e.tenant, ScanID: id}
+	ref := scan.Ref{TenantID: e.tenant, ScanID: id}
 	if err := e.acts.ScanMarkRunning(ctx, ref); err != nil {
 		e.t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func (e *env) scanBy(target string, scanners []string, complete bool, source str
 			e.t.Fatal(err)
 		}
 	}
-	c, err := e.acts.ScanFinish(ctx, store.FinishInput{TenantID: e.tenant, ScanID: id, Status: "completed"})
+	c, err := e.acts.ScanFinish(ctx, scan.FinishInput{TenantID: e.tenant, ScanID: id, Status: "completed"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestFixedOnlyByTheSameScanner(t *testing.T) {
 	niktoAll := []findings.Finding{page("missing x-frame-options", "/"), page("admin page", "/admin")}
 
 	c1 := e.scanBy(tgt, []string{"nmap", "nikto"}, true, "scan", map[string][]findings.Finding{"nmap": nmapAll, "nikto": niktoAll})
-	if c1.Diff != (store.Diff{New: 5}) {
+	if c1.Diff != (scan.Diff{New: 5}) {
 		t.Errorf("scan 1 diff %+v, want 5 new", c1.Diff)
 	}
 	wantStatusesBy(t, "scan 1", e.statusesBy(tgt), map[string]string{
@@ -111,7 +111,7 @@ func TestFixedOnlyByTheSameScanner(t *testing.T) {
 	// nmap alone, seeing only port 22: its other ports are gone, nikto's
 	// findings were not looked for.
 	c2 := e.scanBy(tgt, []string{"nmap"}, true, "scan", map[string][]findings.Finding{"nmap": {port(22)}})
-	if c2.Diff != (store.Diff{Open: 1, Fixed: 2}) {
+	if c2.Diff != (scan.Diff{Open: 1, Fixed: 2}) {
 		t.Errorf("nmap-only scan diff %+v, want 1 open and 2 fixed", c2.Diff)
 	}
 	afterNmap := map[string]string{
@@ -130,7 +130,7 @@ func TestFixedOnlyByTheSameScanner(t *testing.T) {
 
 	// The mirror: nikto alone fixes its own missing finding and leaves nmap's.
 	c4 := e.scanBy(tgt, []string{"nikto"}, true, "scan", map[string][]findings.Finding{"nikto": {page("admin page", "/admin")}})
-	if c4.Diff != (store.Diff{Open: 1, Fixed: 1}) {
+	if c4.Diff != (scan.Diff{Open: 1, Fixed: 1}) {
 		t.Errorf("nikto-only scan diff %+v, want 1 open and 1 fixed", c4.Diff)
 	}
 	wantStatusesBy(t, "nikto-only scan", e.statusesBy(tgt), map[string]string{

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/secretbox"
@@ -21,24 +22,8 @@ import (
 	"github.com/secureops/secureops/internal/tiers"
 )
 
-// Onboarding activity names.
-const (
-	ReserveTenantName       = "store.ReserveTenant"
-	CreateInitialAPIKeyName = "store.CreateInitialAPIKey"
-	RevokeInitialAPIKeyName = "store.RevokeInitialAPIKey"
-	RecordScanPolicyName    = "store.RecordScanPolicy"
-	DeleteScanPolicyName    = "store.DeleteScanPolicy"
-	CreateBaselineScanName  = "store.CreateBaselineScan"
-	ActivateTenantName      = "store.ActivateTenant"
-	FailTenantName          = "store.FailTenant"
-)
-
 // InitialKeyValidity is how long the first API key's secret waits to be revealed.
 const InitialKeyValidity = 7 * 24 * time.Hour
-
-// ErrNotConfigured is the non-retryable type of a step this deployment
-// cannot run (a key missing from its configuration).
-const ErrNotConfigured = "NotConfigured"
 
 // Onboarding writes what onboarding sets up in Postgres. It acts as the
 // platform (admin scope): the tenant has no members yet when it starts.
@@ -51,31 +36,14 @@ type Onboarding struct {
 
 var platform = db.Scope{PlatformAdmin: true}
 
-// ReserveInput describes the tenant to reserve.
-type ReserveInput struct {
-	TenantID    uuid.UUID `json:"tenant_id"`
-	Slug        string    `json:"slug"`
-	CompanyName string    `json:"company_name"`
-	Tier        string    `json:"tier"`
-	ContactName string    `json:"contact_name"`
-	Phone       string    `json:"phone,omitempty"`
-	Industry    string    `json:"industry,omitempty"`
-}
-
-// ReserveResult is the reserved tenant.
-type ReserveResult struct {
-	Status  string `json:"status"`
-	Attempt int    `json:"attempt"`
-}
-
 // ReserveTenant creates the tenant row in status onboarding, or takes over
 // its own row on a retry or a restart after failure.
-func (o *Onboarding) ReserveTenant(ctx context.Context, in ReserveInput) (ReserveResult, error) {
+func (o *Onboarding) ReserveTenant(ctx context.Context, in onboarding.ReserveInput) (onboarding.ReserveResult, error) {
 	settings, err := json.Marshal(map[string]any{
 		"contact": map[string]string{"name": in.ContactName, "phone": in.Phone}, "industry": in.Industry,
 	})
 	if err != nil {
-		return ReserveResult{}, err
+		return onboarding.ReserveResult{}, err
 	}
 	var t dbq.Tenant
 	err = o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
@@ -93,33 +61,22 @@ func (o *Onboarding) ReserveTenant(ctx context.Context, in ReserveInput) (Reserv
 	if isUnique(err) {
 		// The slug belongs to another tenant: only possible if it was taken
 		// outside sign-up (an operator's CLI) after the reservation.
-		return ReserveResult{}, temporal.NewNonRetryableApplicationError("the company name is already taken", "SlugTaken", err)
+		return onboarding.ReserveResult{}, temporal.NewNonRetryableApplicationError("the company name is already taken", onboarding.ErrSlugTaken, err)
 	}
 	if err != nil {
-		return ReserveResult{}, err
+		return onboarding.ReserveResult{}, err
 	}
-	return ReserveResult{Status: t.Status, Attempt: int(t.OnboardingAttempt)}, nil
-}
-
-// KeyInput names the tenant whose first key is made.
-type KeyInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-}
-
-// KeyResult names the key (never its secret).
-type KeyResult struct {
-	APIKeyID uuid.UUID `json:"api_key_id"`
-	Prefix   string    `json:"prefix"`
+	return onboarding.ReserveResult{Status: t.Status, Attempt: int(t.OnboardingAttempt)}, nil
 }
 
 // CreateInitialAPIKey makes the tenant's first API key once: the hash goes
 // to api_keys, the secret sealed under the application key waits for the
 // owner to reveal it. The secret never leaves this activity otherwise.
-func (o *Onboarding) CreateInitialAPIKey(ctx context.Context, in KeyInput) (KeyResult, error) {
+func (o *Onboarding) CreateInitialAPIKey(ctx context.Context, in onboarding.KeyInput) (onboarding.KeyResult, error) {
 	if o.SealKey == nil {
-		return KeyResult{}, temporal.NewNonRetryableApplicationError("SECUREOPS_SEAL_KEY is not configured", ErrNotConfigured, nil)
+		return onboarding.KeyResult{}, temporal.NewNonRetryableApplicationError("SECUREOPS_SEAL_KEY is not configured", onboarding.ErrNotConfigured, nil)
 	}
-	var out KeyResult
+	var out onboarding.KeyResult
 	err := o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		if ik, err := db.Q.InitialAPIKeyGet(ctx, tx, in.TenantID); err == nil {
 			out.APIKeyID = ik.ApiKeyID
@@ -147,21 +104,15 @@ func (o *Onboarding) CreateInitialAPIKey(ctx context.Context, in KeyInput) (KeyR
 		}); err != nil {
 			return err
 		}
-		out = KeyResult{APIKeyID: k.ID, Prefix: prefix}
+		out = onboarding.KeyResult{APIKeyID: k.ID, Prefix: prefix}
 		return systemAudit(ctx, tx, in.TenantID, "apikey.created", "api_key", k.ID.String(), map[string]any{"prefix": prefix, "role": k.Role, "via": "onboarding"})
 	})
 	return out, err
 }
 
-// RevokeKeyInput names the key to revoke.
-type RevokeKeyInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	APIKeyID uuid.UUID `json:"api_key_id"`
-}
-
 // RevokeInitialAPIKey revokes the key and erases its sealed secret
 // (compensation). The revoked key stays listed, like any revoked key.
-func (o *Onboarding) RevokeInitialAPIKey(ctx context.Context, in RevokeKeyInput) error {
+func (o *Onboarding) RevokeInitialAPIKey(ctx context.Context, in onboarding.RevokeKeyInput) error {
 	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		if err := db.Q.InitialAPIKeyDelete(ctx, tx, in.TenantID); err != nil {
 			return err
@@ -170,19 +121,12 @@ func (o *Onboarding) RevokeInitialAPIKey(ctx context.Context, in RevokeKeyInput)
 	})
 }
 
-// PolicyInput is the default scan policy to record.
-type PolicyInput struct {
-	TenantID      uuid.UUID `json:"tenant_id"`
-	Tier          string    `json:"tier"`
-	InitialTarget string    `json:"initial_target,omitempty"`
-}
-
 // RecordScanPolicy records the tier's default scan policy and the target
 // its weekly schedule will scan.
-func (o *Onboarding) RecordScanPolicy(ctx context.Context, in PolicyInput) error {
+func (o *Onboarding) RecordScanPolicy(ctx context.Context, in onboarding.PolicyInput) error {
 	t, ok := tiers.Get(in.Tier)
 	if !ok {
-		return temporal.NewNonRetryableApplicationError("unknown tier "+in.Tier, "InvalidArgument", nil)
+		return temporal.NewNonRetryableApplicationError("unknown tier "+in.Tier, onboarding.ErrInvalidArgument, nil)
 	}
 	var target *string
 	if in.InitialTarget != "" {
@@ -197,46 +141,23 @@ func (o *Onboarding) RecordScanPolicy(ctx context.Context, in PolicyInput) error
 	})
 }
 
-// TenantInput names a tenant.
-type TenantInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-}
-
 // DeleteScanPolicy removes the policy (compensation).
-func (o *Onboarding) DeleteScanPolicy(ctx context.Context, in TenantInput) error {
+func (o *Onboarding) DeleteScanPolicy(ctx context.Context, in onboarding.TenantInput) error {
 	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		return db.Q.TenantScanPolicyDelete(ctx, tx, in.TenantID)
 	})
-}
-
-// BaselineInput is the first scan's row.
-type BaselineInput struct {
-	TenantID   uuid.UUID `json:"tenant_id"`
-	ScanID     uuid.UUID `json:"scan_id"`
-	Target     string    `json:"target"`
-	Scanners   []string  `json:"scanners"`
-	WorkflowID string    `json:"workflow_id"`
-}
-
-// BaselineResult says whether the first scan can run.
-type BaselineResult struct {
-	TargetID uuid.UUID `json:"target_id"`
-	// NeedsVerification: the target is registered but its ownership is not
-	// proven yet, so no scan row was made. (Its zero value keeps histories
-	// recorded before targets existed replaying as they ran.)
-	NeedsVerification bool `json:"needs_verification,omitempty"`
 }
 
 // CreateBaselineScan registers the initial target (verified on sight where
 // the policy allows it: loopback in dev and test) and, when it may be
 // scanned, creates the scan row the child Scan workflow fills in. Existing
 // rows (retry, reset) are left as they are.
-func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) (BaselineResult, error) {
+func (o *Onboarding) CreateBaselineScan(ctx context.Context, in onboarding.BaselineInput) (onboarding.BaselineResult, error) {
 	t, err := targets.Parse(in.Target)
 	if err != nil {
-		return BaselineResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidArgument", err)
+		return onboarding.BaselineResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidArgument", err)
 	}
-	var res BaselineResult
+	var res onboarding.BaselineResult
 	err = o.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		status, method := "unverified", ""
 		var at *time.Time
@@ -277,7 +198,7 @@ func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) (
 }
 
 // ActivateTenant makes the tenant active and audits it.
-func (o *Onboarding) ActivateTenant(ctx context.Context, in TenantInput) (string, error) {
+func (o *Onboarding) ActivateTenant(ctx context.Context, in onboarding.TenantInput) (string, error) {
 	var status string
 	err := o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		before, err := db.Q.TenantGet(ctx, tx, in.TenantID)
@@ -297,14 +218,8 @@ func (o *Onboarding) ActivateTenant(ctx context.Context, in TenantInput) (string
 	return status, err
 }
 
-// FailInput records why an onboarding failed.
-type FailInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	Reason   string    `json:"reason"`
-}
-
 // FailTenant leaves the tenant failed with the reason, after compensations.
-func (o *Onboarding) FailTenant(ctx context.Context, in FailInput) error {
+func (o *Onboarding) FailTenant(ctx context.Context, in onboarding.FailInput) error {
 	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		if err := db.Q.OnboardingTenantFail(ctx, tx, dbq.OnboardingTenantFailParams{ID: in.TenantID, FailureReason: &in.Reason}); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/secretbox"
@@ -30,7 +31,7 @@ func TestOnboardingStoreStepsAreIdempotent(t *testing.T) {
 	h := d.OpenApp(t)
 	ctx := context.Background()
 	o := &Onboarding{DB: h, SealKey: sealKey(t)}
-	in := ReserveInput{TenantID: uuid.New(), Slug: "idem-co", CompanyName: "Idem Co", Tier: "basic", ContactName: "Ida"}
+	in := onboarding.ReserveInput{TenantID: uuid.New(), Slug: "idem-co", CompanyName: "Idem Co", Tier: "basic", ContactName: "Ida"}
 
 	r1, err := o.ReserveTenant(ctx, in)
 	if err != nil || r1.Status != "onboarding" || r1.Attempt != 1 {
@@ -39,17 +40,17 @@ func TestOnboardingStoreStepsAreIdempotent(t *testing.T) {
 	if r2, err := o.ReserveTenant(ctx, in); err != nil || r2 != r1 {
 		t.Fatalf("reserve again: %+v %v", r2, err)
 	}
-	k1, err := o.CreateInitialAPIKey(ctx, KeyInput{TenantID: in.TenantID})
+	k1, err := o.CreateInitialAPIKey(ctx, onboarding.KeyInput{TenantID: in.TenantID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k2, err := o.CreateInitialAPIKey(ctx, KeyInput{TenantID: in.TenantID}); err != nil || k2.APIKeyID != k1.APIKeyID {
+	if k2, err := o.CreateInitialAPIKey(ctx, onboarding.KeyInput{TenantID: in.TenantID}); err != nil || k2.APIKeyID != k1.APIKeyID {
 		t.Fatalf("second key: %+v %v", k2, err)
 	}
-	if err := o.RecordScanPolicy(ctx, PolicyInput{TenantID: in.TenantID, Tier: "basic", InitialTarget: "127.0.0.1:80"}); err != nil {
+	if err := o.RecordScanPolicy(ctx, onboarding.PolicyInput{TenantID: in.TenantID, Tier: "basic", InitialTarget: "127.0.0.1:80"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.RecordScanPolicy(ctx, PolicyInput{TenantID: in.TenantID, Tier: "basic", InitialTarget: "127.0.0.1:80"}); err != nil {
+	if err := o.RecordScanPolicy(ctx, onboarding.PolicyInput{TenantID: in.TenantID, Tier: "basic", InitialTarget: "127.0.0.1:80"}); err != nil {
 		t.Fatal(err)
 	}
 	var keys []dbq.ApiKey
@@ -78,13 +79,13 @@ func TestOnboardingStoreStepsAreIdempotent(t *testing.T) {
 	}
 
 	// Failed, then started again: a new attempt, back to onboarding.
-	if err := o.FailTenant(ctx, FailInput{TenantID: in.TenantID, Reason: "welcome_email: refused"}); err != nil {
+	if err := o.FailTenant(ctx, onboarding.FailInput{TenantID: in.TenantID, Reason: "welcome_email: refused"}); err != nil {
 		t.Fatal(err)
 	}
 	if r3, err := o.ReserveTenant(ctx, in); err != nil || r3.Status != "onboarding" || r3.Attempt != 2 {
 		t.Fatalf("restart after failure: %+v %v", r3, err)
 	}
-	if st, err := o.ActivateTenant(ctx, TenantInput{TenantID: in.TenantID}); err != nil || st != "active" {
+	if st, err := o.ActivateTenant(ctx, onboarding.TenantInput{TenantID: in.TenantID}); err != nil || st != "active" {
 		t.Fatalf("activate: %s %v", st, err)
 	}
 	// A replay after activation changes nothing.
@@ -100,10 +101,10 @@ func TestPurgeExpiredInitialKeys(t *testing.T) {
 	o := &Onboarding{DB: h, SealKey: sealKey(t)}
 	fresh, stale := uuid.New(), uuid.New()
 	for i, id := range []uuid.UUID{fresh, stale} {
-		if _, err := o.ReserveTenant(ctx, ReserveInput{TenantID: id, Slug: []string{"fresh-co", "stale-co"}[i], CompanyName: "Co", Tier: "pro"}); err != nil {
+		if _, err := o.ReserveTenant(ctx, onboarding.ReserveInput{TenantID: id, Slug: []string{"fresh-co", "stale-co"}[i], CompanyName: "Co", Tier: "pro"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := o.CreateInitialAPIKey(ctx, KeyInput{TenantID: id}); err != nil {
+		if _, err := o.CreateInitialAPIKey(ctx, onboarding.KeyInput{TenantID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}

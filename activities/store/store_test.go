@@ -10,6 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/internal/contract/scan"
+	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/testutil/pgtest"
@@ -43,7 +45,7 @@ func newEnv(t *testing.T) *env {
 
 // scan runs one scan of target by nmap reporting the given ports, the way
 // the workflow does: mark running, store the report's findings, finish.
-func (e *env) scan(target string, complete bool, status string, ports ...int) store.Counts {
+func (e *env) scan(target string, complete bool, status string, ports ...int) scan.Counts {
 	e.t.Helper()
 	ctx := context.Background()
 	id := uuid.New()
@@ -51,7 +53,7 @@ func (e *env) scan(target string, complete bool, status string, ports ...int) st
 		VALUES ($1, $2, $3, '{nmap}', $4, $5)`, id, e.tenant, target, "scan/"+id.String(), complete); err != nil {
 		e.t.Fatal(err)
 	}
-	ref := store.ScanRef{TenantID: e.tenant, ScanID: id}
+	ref := scan.Ref{TenantID: e.tenant, ScanID: id}
 	if err := e.acts.ScanMarkRunning(ctx, ref); err != nil {
 		e.t.Fatal(err)
 	}
@@ -66,12 +68,12 @@ func (e *env) scan(target string, complete bool, status string, ports ...int) st
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := e.acts.ScanFinish(ctx, store.FinishInput{TenantID: e.tenant, ScanID: id, Status: status})
+	c, err := e.acts.ScanFinish(ctx, scan.FinishInput{TenantID: e.tenant, ScanID: id, Status: status})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	// A retried finish changes nothing.
-	c2, err := e.acts.ScanFinish(ctx, store.FinishInput{TenantID: e.tenant, ScanID: id, Status: status})
+	c2, err := e.acts.ScanFinish(ctx, scan.FinishInput{TenantID: e.tenant, ScanID: id, Status: status})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -118,19 +120,19 @@ func TestFindingLifecycleAcrossThreeScans(t *testing.T) {
 	const tgt = "127.0.0.1"
 
 	c1 := e.scan(tgt, true, "completed", 22, 80, 443)
-	if c1.Diff != (store.Diff{New: 3}) || c1.Low != 3 {
+	if c1.Diff != (scan.Diff{New: 3}) || c1.Low != 3 {
 		t.Errorf("scan 1 counts %+v, want 3 new", c1)
 	}
 	wantStatuses(t, e.statuses(tgt), map[int]string{22: "new", 80: "new", 443: "new"})
 
 	c2 := e.scan(tgt, true, "completed", 22, 80)
-	if c2.Diff != (store.Diff{Open: 2, Fixed: 1}) || c2.Low != 2 {
+	if c2.Diff != (scan.Diff{Open: 2, Fixed: 1}) || c2.Low != 2 {
 		t.Errorf("scan 2 counts %+v, want 2 still open and 1 fixed", c2)
 	}
 	wantStatuses(t, e.statuses(tgt), map[int]string{22: "open", 80: "open", 443: "fixed"})
 
 	c3 := e.scan(tgt, true, "completed", 22, 443)
-	if c3.Diff != (store.Diff{Open: 1, Fixed: 1, Reopened: 1}) {
+	if c3.Diff != (scan.Diff{Open: 1, Fixed: 1, Reopened: 1}) {
 		t.Errorf("scan 3 diff %+v, want 1 open, 1 fixed, 1 reopened", c3.Diff)
 	}
 	wantStatuses(t, e.statuses(tgt), map[int]string{22: "open", 80: "fixed", 443: "reopened"})
@@ -199,7 +201,7 @@ func TestScanAuthorizeNeedsAVerifiedTarget(t *testing.T) {
 		{"unregistered", scanOf("other.example.com", nil), false},
 	}
 	for _, c := range cases {
-		res, err := e.acts.ScanAuthorize(ctx, store.ScanRef{TenantID: e.tenant, ScanID: c.scan})
+		res, err := e.acts.ScanAuthorize(ctx, scan.Ref{TenantID: e.tenant, ScanID: c.scan})
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
 		}
@@ -214,16 +216,16 @@ func TestScanAuthorizeNeedsAVerifiedTarget(t *testing.T) {
 func TestScheduledScanCreate(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	var target, schedule uuid.UUID
+	var target, scheduleID uuid.UUID
 	if err := e.super.QueryRow(ctx, `INSERT INTO targets (tenant_id, kind, value, host, verification_token, verification_status)
 		VALUES ($1, 'host', '127.0.0.1:8080', '127.0.0.1', 'tok', 'verified') RETURNING id`, e.tenant).Scan(&target); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.super.QueryRow(ctx, `INSERT INTO scan_schedules (tenant_id, target_id, scanners, interval_seconds)
-		VALUES ($1, $2, '{nmap}', 3600) RETURNING id`, e.tenant, target).Scan(&schedule); err != nil {
+		VALUES ($1, $2, '{nmap}', 3600) RETURNING id`, e.tenant, target).Scan(&scheduleID); err != nil {
 		t.Fatal(err)
 	}
-	in := store.ScheduledScanInput{TenantID: e.tenant, ScheduleID: schedule, RunKey: "scheduled-scan/x-2026-11-23T10:00:00Z"}
+	in := schedule.ScanInput{TenantID: e.tenant, ScheduleID: scheduleID, RunKey: "scheduled-scan/x-2026-11-23T10:00:00Z"}
 	a, err := e.acts.ScheduledScanCreate(ctx, in)
 	if err != nil {
 		t.Fatal(err)
@@ -237,11 +239,11 @@ func TestScheduledScanCreate(t *testing.T) {
 	}
 	in.RunKey = "scheduled-scan/x-2026-11-23T11:00:00Z"
 	var app *temporal.ApplicationError
-	if _, err := e.acts.ScheduledScanCreate(ctx, in); !errors.As(err, &app) || !app.NonRetryable() || app.Type() != store.ErrScheduleGone {
-		t.Fatalf("run of a suspended tenant: %v, want non-retryable %s", err, store.ErrScheduleGone)
+	if _, err := e.acts.ScheduledScanCreate(ctx, in); !errors.As(err, &app) || !app.NonRetryable() || app.Type() != schedule.ErrScheduleGone {
+		t.Fatalf("run of a suspended tenant: %v, want non-retryable %s", err, schedule.ErrScheduleGone)
 	}
 	var n int
-	if err := e.super.QueryRow(ctx, "SELECT count(*) FROM scans WHERE schedule_id = $1", schedule).Scan(&n); err != nil || n != 1 {
+	if err := e.super.QueryRow(ctx, "SELECT count(*) FROM scans WHERE schedule_id = $1", scheduleID).Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d scans of the schedule, want 1 (%v)", n, err)
 	}
 }

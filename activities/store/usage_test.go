@@ -11,14 +11,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 )
 
-func (e *env) usageRows(scan uuid.UUID) int {
+func (e *env) usageRows(scanID uuid.UUID) int {
 	e.t.Helper()
 	var n int
-	if err := e.super.QueryRow(context.Background(), "SELECT count(*) FROM usage_events WHERE scan_id = $1", scan).Scan(&n); err != nil {
+	if err := e.super.QueryRow(context.Background(), "SELECT count(*) FROM usage_events WHERE scan_id = $1", scanID).Scan(&n); err != nil {
 		e.t.Fatal(err)
 	}
 	return n
@@ -38,16 +38,16 @@ func TestRecordUsageIdempotent(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.scan("127.0.0.1", true, "completed", 22, 80, 443)
-	var scan uuid.UUID
-	if err := e.super.QueryRow(ctx, "SELECT id FROM scans WHERE target = '127.0.0.1'").Scan(&scan); err != nil {
+	var scanID uuid.UUID
+	if err := e.super.QueryRow(ctx, "SELECT id FROM scans WHERE target = '127.0.0.1'").Scan(&scanID); err != nil {
 		t.Fatal(err)
 	}
 	finished := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 	if _, err := e.super.Exec(ctx, "UPDATE scans SET started_at = $2, finished_at = $3 WHERE id = $1",
-		scan, finished.Add(-90500*time.Millisecond), finished); err != nil {
+		scanID, finished.Add(-90500*time.Millisecond), finished); err != nil {
 		t.Fatal(err)
 	}
-	ref := store.ScanRef{TenantID: e.tenant, ScanID: scan}
+	ref := scan.Ref{TenantID: e.tenant, ScanID: scanID}
 	first, err := e.acts.RecordUsage(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
@@ -63,19 +63,19 @@ func TestRecordUsageIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A reset re-ran the scan: it finished later, with another result.
-	if _, err := e.super.Exec(ctx, "UPDATE scans SET finished_at = finished_at + interval '1 hour', status = 'failed' WHERE id = $1", scan); err != nil {
+	if _, err := e.super.Exec(ctx, "UPDATE scans SET finished_at = finished_at + interval '1 hour', status = 'failed' WHERE id = $1", scanID); err != nil {
 		t.Fatal(err)
 	}
 	reset, err := e.acts.RecordUsage(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ev := range []store.UsageEvent{again, reset} {
+	for _, ev := range []scan.UsageEvent{again, reset} {
 		if ev.ID != first.ID || ev.DurationMS != first.DurationMS || ev.Status != first.Status || !ev.CreatedAt.Equal(first.CreatedAt) {
 			t.Errorf("recorded again: %+v, first %+v", ev, first)
 		}
 	}
-	if n := e.usageRows(scan); n != 1 {
+	if n := e.usageRows(scanID); n != 1 {
 		t.Errorf("%d usage events for one scan, want 1", n)
 	}
 
@@ -122,7 +122,7 @@ func TestRecordUsageUnstartedUnfinishedMissing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ev, err := e.acts.RecordUsage(ctx, store.ScanRef{TenantID: e.tenant, ScanID: cancelled})
+	ev, err := e.acts.RecordUsage(ctx, scan.Ref{TenantID: e.tenant, ScanID: cancelled})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,15 +130,15 @@ func TestRecordUsageUnstartedUnfinishedMissing(t *testing.T) {
 		t.Errorf("cancelled before start: %+v", ev)
 	}
 
-	_, err = e.acts.RecordUsage(ctx, store.ScanRef{TenantID: e.tenant, ScanID: running})
-	if appErrType(err) != store.ErrScanNotFinished {
-		t.Errorf("running scan: %v, want %s", err, store.ErrScanNotFinished)
+	_, err = e.acts.RecordUsage(ctx, scan.Ref{TenantID: e.tenant, ScanID: running})
+	if appErrType(err) != scan.ErrScanNotFinished {
+		t.Errorf("running scan: %v, want %s", err, scan.ErrScanNotFinished)
 	}
 	if n := e.usageRows(running); n != 0 {
 		t.Errorf("running scan recorded %d times", n)
 	}
-	_, err = e.acts.RecordUsage(ctx, store.ScanRef{TenantID: e.tenant, ScanID: uuid.New()})
-	if appErrType(err) != store.ErrScanGone {
-		t.Errorf("missing scan: %v, want %s", err, store.ErrScanGone)
+	_, err = e.acts.RecordUsage(ctx, scan.Ref{TenantID: e.tenant, ScanID: uuid.New()})
+	if appErrType(err) != scan.ErrScanGone {
+		t.Errorf("missing scan: %v, want %s", err, scan.ErrScanGone)
 	}
 }

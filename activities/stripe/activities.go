@@ -15,17 +15,12 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
+	"github.com/secureops/secureops/internal/contract/maintenance"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/tiers"
-)
-
-// Activity names.
-const (
-	CreateCustomerName     = "stripe.CreateCustomer"
-	CreateSubscriptionName = "stripe.CreateSubscription"
-	CancelSubscriptionName = "stripe.CancelSubscription"
-	DeleteCustomerName     = "stripe.DeleteCustomer"
 )
 
 // Activities talk to Stripe; API nil means billing is not configured and
@@ -38,22 +33,6 @@ type Activities struct {
 }
 
 var platform = db.Scope{PlatformAdmin: true}
-
-// CustomerInput creates the tenant's customer.
-type CustomerInput struct {
-	TenantID    uuid.UUID `json:"tenant_id"`
-	Attempt     int       `json:"attempt"`
-	CompanyName string    `json:"company_name"`
-	ContactName string    `json:"contact_name"`
-	Email       string    `json:"email"`
-	Phone       string    `json:"phone,omitempty"`
-}
-
-// CustomerResult names the customer.
-type CustomerResult struct {
-	CustomerID string `json:"customer_id,omitempty"`
-	Skipped    bool   `json:"skipped,omitempty"`
-}
 
 // IdempotencyKey is the business key of a Stripe create for a tenant. A
 // failed onboarding started again is a new attempt: Stripe would otherwise
@@ -83,16 +62,16 @@ func (a *Activities) store(ctx context.Context, id uuid.UUID, customer, sub *str
 }
 
 // CreateCustomer returns the tenant's customer, creating it once.
-func (a *Activities) CreateCustomer(ctx context.Context, in CustomerInput) (CustomerResult, error) {
+func (a *Activities) CreateCustomer(ctx context.Context, in onboarding.CustomerInput) (onboarding.CustomerResult, error) {
 	if a.API == nil {
-		return CustomerResult{Skipped: true}, nil
+		return onboarding.CustomerResult{Skipped: true}, nil
 	}
 	t, err := a.tenant(ctx, in.TenantID)
 	if err != nil {
-		return CustomerResult{}, err
+		return onboarding.CustomerResult{}, err
 	}
 	if t.StripeCustomerID != nil {
-		return CustomerResult{CustomerID: *t.StripeCustomerID}, nil
+		return onboarding.CustomerResult{CustomerID: *t.StripeCustomerID}, nil
 	}
 	p := &stripego.CustomerParams{
 		Name:  stripego.String(in.CompanyName),
@@ -108,50 +87,35 @@ func (a *Activities) CreateCustomer(ctx context.Context, in CustomerInput) (Cust
 	p.SetIdempotencyKey(IdempotencyKey("customer", in.TenantID, in.Attempt))
 	c, err := a.API.Customers.New(p)
 	if err != nil {
-		return CustomerResult{}, classify("create customer", err)
+		return onboarding.CustomerResult{}, classify("create customer", err)
 	}
 	if err := a.store(ctx, in.TenantID, &c.ID, t.StripeSubscriptionID); err != nil {
-		return CustomerResult{}, err
+		return onboarding.CustomerResult{}, err
 	}
-	return CustomerResult{CustomerID: c.ID}, nil
-}
-
-// SubscriptionInput subscribes the customer to its tier.
-type SubscriptionInput struct {
-	TenantID   uuid.UUID `json:"tenant_id"`
-	Attempt    int       `json:"attempt"`
-	CustomerID string    `json:"customer_id"`
-	Tier       string    `json:"tier"`
-}
-
-// SubscriptionResult names the subscription.
-type SubscriptionResult struct {
-	SubscriptionID string `json:"subscription_id,omitempty"`
-	Status         string `json:"status,omitempty"`
-	Skipped        bool   `json:"skipped,omitempty"`
+	return onboarding.CustomerResult{CustomerID: c.ID}, nil
 }
 
 // CreateSubscription starts the tier's subscription with a 14-day trial and
 // no payment method: the card comes later through Stripe's billing portal,
 // and a trial that ends without one pauses instead of failing a charge.
-func (a *Activities) CreateSubscription(ctx context.Context, in SubscriptionInput) (SubscriptionResult, error) {
+func (a *Activities) CreateSubscription(ctx context.Context, in onboarding.SubscriptionInput) (onboarding.SubscriptionResult, error) {
 	if a.API == nil {
-		return SubscriptionResult{Skipped: true}, nil
+		return onboarding.SubscriptionResult{Skipped: true}, nil
 	}
 	tier, ok := tiers.Get(in.Tier)
 	if !ok {
-		return SubscriptionResult{}, nonRetryable(ErrInvalidRequest, "unknown tier "+in.Tier, nil)
+		return onboarding.SubscriptionResult{}, nonRetryable(onboarding.ErrInvalidRequest, "unknown tier "+in.Tier, nil)
 	}
 	t, err := a.tenant(ctx, in.TenantID)
 	if err != nil {
-		return SubscriptionResult{}, err
+		return onboarding.SubscriptionResult{}, err
 	}
 	if t.StripeSubscriptionID != nil {
-		return SubscriptionResult{SubscriptionID: *t.StripeSubscriptionID}, nil
+		return onboarding.SubscriptionResult{SubscriptionID: *t.StripeSubscriptionID}, nil
 	}
 	cat, err := a.catalog.get(ctx, a.API)
 	if err != nil {
-		return SubscriptionResult{}, classify("price catalogue", err)
+		return onboarding.SubscriptionResult{}, classify("price catalogue", err)
 	}
 	p := &stripego.SubscriptionParams{
 		Customer: stripego.String(in.CustomerID),
@@ -173,23 +137,17 @@ func (a *Activities) CreateSubscription(ctx context.Context, in SubscriptionInpu
 	p.SetIdempotencyKey(IdempotencyKey("subscription", in.TenantID, in.Attempt))
 	s, err := a.API.Subscriptions.New(p)
 	if err != nil {
-		return SubscriptionResult{}, classify("create subscription", err)
+		return onboarding.SubscriptionResult{}, classify("create subscription", err)
 	}
 	if err := a.store(ctx, in.TenantID, &in.CustomerID, &s.ID); err != nil {
-		return SubscriptionResult{}, err
+		return onboarding.SubscriptionResult{}, err
 	}
-	return SubscriptionResult{SubscriptionID: s.ID, Status: string(s.Status)}, nil
-}
-
-// CancelInput names what a compensation cancels or deletes.
-type CancelInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	ID       string    `json:"id"`
+	return onboarding.SubscriptionResult{SubscriptionID: s.ID, Status: string(s.Status)}, nil
 }
 
 // CancelSubscription cancels at once (compensation). Already cancelled or
 // gone counts as done.
-func (a *Activities) CancelSubscription(ctx context.Context, in CancelInput) error {
+func (a *Activities) CancelSubscription(ctx context.Context, in onboarding.CancelInput) error {
 	if a.API == nil || in.ID == "" {
 		return nil
 	}
@@ -207,7 +165,7 @@ func (a *Activities) CancelSubscription(ctx context.Context, in CancelInput) err
 
 // DeleteCustomer deletes the customer (compensation): nothing was charged
 // during a failed onboarding, and a later attempt makes a new one.
-func (a *Activities) DeleteCustomer(ctx context.Context, in CancelInput) error {
+func (a *Activities) DeleteCustomer(ctx context.Context, in onboarding.CancelInput) error {
 	if a.API == nil || in.ID == "" {
 		return nil
 	}
@@ -222,4 +180,14 @@ func (a *Activities) DeleteCustomer(ctx context.Context, in CancelInput) error {
 func gone(err error) bool {
 	var se *stripego.Error
 	return errors.As(err, &se) && (se.HTTPStatusCode == 404 || se.Code == stripego.ErrorCodeResourceMissing)
+}
+
+// Register binds the activities to their names in the contracts: the billing
+// steps of onboarding and the catalogue warm-up of the maintenance Schedule.
+func Register(reg temporalx.ActivityRegistry, a *Activities) {
+	onboarding.CreateCustomer.Register(reg, a.CreateCustomer)
+	onboarding.CreateSubscription.Register(reg, a.CreateSubscription)
+	onboarding.CancelSubscription.Register(reg, a.CancelSubscription)
+	onboarding.DeleteCustomer.Register(reg, a.DeleteCustomer)
+	maintenance.WarmCatalog.Register(reg, a.WarmCatalog)
 }

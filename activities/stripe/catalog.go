@@ -8,6 +8,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
+	"github.com/secureops/secureops/internal/contract/maintenance"
 	"github.com/secureops/secureops/internal/tiers"
 )
 
@@ -124,11 +125,14 @@ func (c *catalogCache) get(ctx context.Context, api *client.API) (Catalog, error
 	return cat, nil
 }
 
-// WarmCatalog bootstraps the catalogue ahead of the first sign-up.
-func (a *Activities) WarmCatalog(ctx context.Context) error {
+// WarmCatalog bootstraps the catalogue ahead of the first sign-up. It is an
+// activity of the maintenance Schedule (internal/contract/maintenance): a
+// failure shows in the Web UI and is retried there, and the subscription
+// step bootstraps it itself if it is still missing.
+func (a *Activities) WarmCatalog(ctx context.Context) (maintenance.CatalogResult, error) {
 	if a.API == nil {
-		return nil
+		return maintenance.CatalogResult{Skipped: true}, nil
 	}
-	_, err := a.catalog.get(ctx, a.API)
-	return err
+	cat, err := a.catalog.get(ctx, a.API)
+	return maintenance.CatalogResult{Prices: len(cat)}, err
 }

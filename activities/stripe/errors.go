@@ -7,14 +7,8 @@ import (
 
 	stripego "github.com/stripe/stripe-go/v76"
 	"go.temporal.io/sdk/temporal"
-)
 
-// Non-retryable error types: Stripe said no, and asking again will not
-// change its mind.
-const (
-	ErrCardDeclined   = "CardDeclined"
-	ErrInvalidRequest = "StripeInvalidRequest"
-	ErrAuthentication = "StripeAuthentication"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 )
 
 func nonRetryable(typ, msg string, cause error) error {
@@ -31,13 +25,13 @@ func classify(what string, err error) error {
 	msg := fmt.Sprintf("stripe %s: %s", what, se.Msg)
 	switch {
 	case se.Type == stripego.ErrorTypeCard || se.Code == stripego.ErrorCodeCardDeclined:
-		return nonRetryable(ErrCardDeclined, "the card was declined", err)
+		return nonRetryable(onboarding.ErrCardDeclined, "the card was declined", err)
 	case se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
-		return nonRetryable(ErrAuthentication, msg, err)
+		return nonRetryable(onboarding.ErrAuthentication, msg, err)
 	case se.HTTPStatusCode == http.StatusTooManyRequests || se.HTTPStatusCode == http.StatusConflict || se.HTTPStatusCode >= 500 || se.HTTPStatusCode == 0:
 		return fmt.Errorf("%s: %w", msg, err)
 	case se.HTTPStatusCode >= 400:
-		return nonRetryable(ErrInvalidRequest, msg, err)
+		return nonRetryable(onboarding.ErrInvalidRequest, msg, err)
 	}
 	return fmt.Errorf("%s: %w", msg, err)
 }

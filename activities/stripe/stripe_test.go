@@ -9,6 +9,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/stripemock"
 	"github.com/secureops/secureops/internal/tiers"
 )
@@ -19,9 +20,9 @@ func TestClassify(t *testing.T) {
 		retryable bool
 		typ       string
 	}{
-		{&stripego.Error{HTTPStatusCode: 402, Type: stripego.ErrorTypeCard, Code: stripego.ErrorCodeCardDeclined, Msg: "Your card was declined."}, false, ErrCardDeclined},
-		{&stripego.Error{HTTPStatusCode: 400, Type: stripego.ErrorTypeInvalidRequest, Msg: "No such price"}, false, ErrInvalidRequest},
-		{&stripego.Error{HTTPStatusCode: 401, Msg: "Invalid API Key"}, false, ErrAuthentication},
+		{&stripego.Error{HTTPStatusCode: 402, Type: stripego.ErrorTypeCard, Code: stripego.ErrorCodeCardDeclined, Msg: "Your card was declined."}, false, onboarding.ErrCardDeclined},
+		{&stripego.Error{HTTPStatusCode: 400, Type: stripego.ErrorTypeInvalidRequest, Msg: "No such price"}, false, onboarding.ErrInvalidRequest},
+		{&stripego.Error{HTTPStatusCode: 401, Msg: "Invalid API Key"}, false, onboarding.ErrAuthentication},
 		{&stripego.Error{HTTPStatusCode: 429, Msg: "Too many requests"}, true, ""},
 		{&stripego.Error{HTTPStatusCode: 409, Msg: "Idempotent request in progress"}, true, ""},
 		{&stripego.Error{HTTPStatusCode: 503, Msg: "unavailable"}, true, ""},

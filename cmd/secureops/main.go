@@ -19,9 +19,13 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/secureops/secureops/activities/email"
+	"github.com/secureops/secureops/activities/stripe"
 	"github.com/secureops/secureops/api"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/dojo"
+	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workers"
@@ -107,7 +111,14 @@ func common(cfg config.Config, log *slog.Logger) fx.Option {
 		fxLogger(log, cfg.LogLevel),
 		observability.Module,
 		db.Module,
+		// One module per outside system, each with its own small config: the
+		// API and the workers of a process share what they provide (fx only
+		// builds what a process asks for).
 		temporalx.Module,
+		kratos.Module,
+		dojo.Module,
+		stripe.Module,
+		email.Module,
 	)
 }
 

@@ -17,10 +17,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/workflowservice/v1"
 
-	adojo "github.com/secureops/secureops/activities/defectdojo"
+	"github.com/secureops/secureops/activities/defectdojo"
 	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
-	dojoclient "github.com/secureops/secureops/internal/defectdojo"
+	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/parsers"
 )
 
@@ -88,8 +89,8 @@ func (f *dojoStandIn) count() int {
 // with our native findings as Generic Findings Import — and not again when
 // the activity repeats or an operator resets the scan.
 func TestDefectDojoReimportExactlyOnce(t *testing.T) {
-	dojo := &dojoStandIn{t: t, history: map[string]int64{}}
-	dd := httptest.NewServer(dojo)
+	standIn := &dojoStandIn{t: t, history: map[string]int64{}}
+	dd := httptest.NewServer(standIn)
 	defer dd.Close()
 	p := startWith(t, options{configure: func(c *config.Config) {
 		c.DefectDojoURL, c.DefectDojoToken = dd.URL, "dojo-token"
@@ -117,14 +118,14 @@ func TestDefectDojoReimportExactlyOnce(t *testing.T) {
 		t.Fatalf("scan %v", sc)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for dojo.count() < 2 && time.Now().Before(deadline) {
+	for standIn.count() < 2 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := dojo.count(); n != 2 {
+	if n := standIn.count(); n != 2 {
 		t.Fatalf("%d re-imports, want one per scanner (2)", n)
 	}
 	byType := map[string]map[string]string{}
-	for i, f := range dojo.imports {
+	for i, f := range standIn.imports {
 		byType[f["scan_type"]] = f
 		if f["product_name"] != "Acme Corp Security" || f["engagement_name"] != "SecureOps" || f["auto_create_context"] != "true" ||
 			f["close_old_findings"] != "true" || !strings.HasPrefix(f["test_title"], "secureops/"+target+"/") ||
@@ -132,7 +133,7 @@ func TestDefectDojoReimportExactlyOnce(t *testing.T) {
 			t.Errorf("reimport %d fields %v", i, f)
 		}
 		if f["scan_type"] == "Generic Findings Import" {
-			fs, err := parsers.Parse("generic", dojo.files[i])
+			fs, err := parsers.Parse("generic", standIn.files[i])
 			if err != nil || len(fs) == 0 {
 				t.Errorf("native findings as Generic Findings Import: %d findings, %v", len(fs), err)
 			}
@@ -143,12 +144,12 @@ func TestDefectDojoReimportExactlyOnce(t *testing.T) {
 	}
 
 	// The activity again (a retry): our record answers, nothing is sent.
-	acts := &adojo.Activities{DB: p.db, Client: dojoclient.New(dd.URL, "dojo-token", nil)}
-	r, err := acts.Reimport(ctx, adojo.ReimportInput{TenantID: p.tenant, ScanID: uuid.MustParse(id), Scanner: "nmap"})
+	acts := &defectdojo.Activities{DB: p.db, Client: dojo.New(dd.URL, "dojo-token", nil)}
+	r, err := acts.Reimport(ctx, scan.ReimportInput{TenantID: p.tenant, ScanID: uuid.MustParse(id), Scanner: "nmap"})
 	if err != nil || !r.Already || r.TestID == 0 {
 		t.Errorf("repeated re-import: %+v %v", r, err)
 	}
-	if n := dojo.count(); n != 2 {
+	if n := standIn.count(); n != 2 {
 		t.Errorf("%d re-imports after a repeated activity, want still 2", n)
 	}
 	// A reset of the scan to its first workflow task re-runs everything.
@@ -168,7 +169,7 @@ func TestDefectDojoReimportExactlyOnce(t *testing.T) {
 		t.Fatalf("reset run: %v", err)
 	}
 	time.Sleep(2 * time.Second)
-	if n := dojo.count(); n != 2 {
+	if n := standIn.count(); n != 2 {
 		t.Errorf("%d re-imports after a reset, want still 2", n)
 	}
 	var recorded int

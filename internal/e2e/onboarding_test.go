@@ -28,6 +28,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
@@ -35,11 +36,10 @@ import (
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/stripemock"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/workflows/onboarding"
 )
 
 // historyCodecKey encrypts payloads in tests. It is fixed (and public) so
-// recorded histories replay in workflows/onboarding with the same key.
+// recorded histories replay in workflows/onboardingflow with the same key.
 func historyCodecKey(t testing.TB) *secretbox.Key {
 	k, err := secretbox.ParseKey(onboarding.TestCodecKey)
 	if err != nil {
@@ -671,7 +671,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	if items, _ := out["items"].([]any); c != http.StatusOK || len(items) != 1 || items[0].(map[string]any)["sent_at"] == nil {
 		t.Fatalf("outbox: %d %v", c, out)
 	}
-	recordHistory(t, e.temporal, onboarding.WorkflowID(s.Slug), "../../workflows/onboarding/testdata/onboarding_completed.json")
+	recordHistory(t, e.temporal, onboarding.WorkflowID(s.Slug), "../../workflows/onboardingflow/testdata/onboarding_completed.json")
 
 	// Taken company names and addresses are conflicts; bad input is 400.
 	for _, tc := range []struct {
@@ -797,7 +797,7 @@ func TestOnboardingFailureCompensates(t *testing.T) {
 	if products, _, deletes := e.dojo.counts(); products != 0 || deletes != 1 {
 		t.Errorf("dojo products %d deletes %d", products, deletes)
 	}
-	recordHistory(t, e.temporal, onboarding.WorkflowID(s.Slug), "../../workflows/onboarding/testdata/onboarding_failed.json")
+	recordHistory(t, e.temporal, onboarding.WorkflowID(s.Slug), "../../workflows/onboardingflow/testdata/onboarding_failed.json")
 	if ops := e.resend.byKey(fmt.Sprintf("email/ops/%s/failed/1", tid)); len(ops) != 1 || !strings.Contains(ops[0].Text, "welcome_email") {
 		t.Errorf("ops failure email: %+v", ops)
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/internal/webhook"
+	"github.com/secureops/secureops/internal/webhookwire"
 )
 
 func (p *platform) tenantSlug(id uuid.UUID) (string, error) {
@@ -379,7 +379,7 @@ func TestScanNotifiesWebhookAndRecordsUsage(t *testing.T) {
 		if h.id != typ+"/"+id {
 			t.Errorf("event id %s for %s", h.id, typ)
 		}
-		if err := webhook.Verify(secret, h.sig, h.body, 5*time.Minute, time.Now()); err != nil {
+		if err := webhookwire.Verify(secret, h.sig, h.body, 5*time.Minute, time.Now()); err != nil {
 			t.Errorf("%s: signature does not verify: %v", typ, err)
 		}
 	}

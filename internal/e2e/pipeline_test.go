@@ -25,12 +25,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	averify "github.com/secureops/secureops/activities/verify"
+	"github.com/secureops/secureops/internal/contract/scan"
+	"github.com/secureops/secureops/internal/contract/verify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/testutil/dnstest"
-	"github.com/secureops/secureops/workflows/scan"
 )
 
 func (p *platform) waitScan(t *testing.T, id string) map[string]any {
@@ -86,7 +86,7 @@ func TestTargetVerificationThenScan(t *testing.T) {
 	p := startWith(t, options{resolver: dns.Start(t)})
 	var token string
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == averify.WellKnownPath && token != "" {
+		if r.URL.Path == verify.WellKnownPath && token != "" {
 			fmt.Fprintln(w, token)
 			return
 		}

@@ -13,14 +13,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 
-	areconcile "github.com/secureops/secureops/activities/reconcile"
+	"github.com/secureops/secureops/activities/temporalops"
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/onboarding"
+	"github.com/secureops/secureops/internal/contract/reconcile"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/workflows/onboarding"
-	"github.com/secureops/secureops/workflows/reconcile"
-	"github.com/secureops/secureops/workflows/scan"
 )
 
 // The API writes a scan's row before it starts the scan's workflow. If the
@@ -87,7 +87,7 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 		return err
 	})
 
-	pass := func(name string) areconcile.Result {
+	pass := func(name string) reconcile.Result {
 		t.Helper()
 		run, err := p.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: name, TaskQueue: temporalx.QueueScans}, reconcile.WorkflowName)
 		if err != nil {
@@ -154,7 +154,7 @@ func TestReconcilerSettlesStrandedScans(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := reconcile.EnsureSchedule(ctx, p.temporal); err != nil {
+	if err := temporalx.EnsureSchedule(ctx, p.temporal, reconcile.Schedule); err != nil {
 		t.Fatal(err)
 	}
 	d, err := h.Describe(ctx)
@@ -214,10 +214,10 @@ func TestReconcilerWithdrawsSignupsThatNeverStarted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if n, err := (&areconcile.Activities{DB: p.db, Client: p.temporal}).Signups(ctx); err != nil || n != 0 {
+	if n, err := (&temporalops.Activities{DB: p.db, Client: p.temporal}).Signups(ctx); err != nil || n != 0 {
 		t.Fatalf("inside the grace period: withdrew %d (%v), want 0", n, err)
 	}
-	a := &areconcile.Activities{DB: p.db, Client: p.temporal, Grace: time.Millisecond}
+	a := &temporalops.Activities{DB: p.db, Client: p.temporal, Grace: time.Millisecond}
 	time.Sleep(5 * time.Millisecond)
 	if n, err := a.Signups(ctx); err != nil || n != 1 {
 		t.Fatalf("withdrew %d (%v), want 1", n, err)

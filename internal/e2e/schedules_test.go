@@ -14,9 +14,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/temporalx"
-	"github.com/secureops/secureops/workflows/schedule"
 )
 
 func (p *platform) scheduleState(t *testing.T, id string) map[string]any {

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	kratosdeploy "github.com/secureops/secureops/deploy/kratos"
+	"github.com/secureops/secureops/deploy/kratos"
 	"github.com/secureops/secureops/internal/pgcluster"
 )
 

@@ -26,9 +26,9 @@ type WorkflowRegistry interface {
 // the name is written once. The name is what histories record: it never
 // changes, whatever the Go method is called.
 //
-//	var ScanFinish = temporalx.NewActivity[FinishInput, Counts]("store.ScanFinish")
-//	counts, err := scan.ScanFinish.Run(ctx, in)          // workflow
-//	scan.ScanFinish.Register(reg, a.ScanFinish)           // activities.Register
+//	var Finish = temporalx.NewActivity[FinishInput, Counts]("store.ScanFinish") // internal/contract/scan
+//	counts, err := scan.Finish.Run(ctx, in)                                     // workflows/scanflow
+//	scan.Finish.Register(reg, a.ScanFinish)                                     // activities/store.Register
 type Activity[I, R any] struct{ Name string }
 
 // NewActivity declares an activity returning R.
@@ -96,4 +96,49 @@ func (w Workflow[I, R]) Register(reg WorkflowRegistry, fn func(workflow.Context,
 // ExecuteChild starts the workflow as a child with the options on ctx.
 func (w Workflow[I, R]) ExecuteChild(ctx workflow.Context, in I) workflow.ChildWorkflowFuture {
 	return workflow.ExecuteChildWorkflow(ctx, w.Name, in)
+}
+
+// Activity0 is a typed reference to an activity that takes no input (the
+// reconciler's passes, the maintenance jobs): its recorded commands carry no
+// argument, so adding one would break their histories.
+type Activity0[R any] struct{ Name string }
+
+// NewActivity0 declares an activity without input returning R.
+func NewActivity0[R any](name string) Activity0[R] { return Activity0[R]{Name: name} }
+
+// Execute schedules the activity with the options already on ctx.
+func (a Activity0[R]) Execute(ctx workflow.Context) Future[R] {
+	return Future[R]{workflow.ExecuteActivity(ctx, a.Name)}
+}
+
+// Run executes the activity and waits for its result.
+func (a Activity0[R]) Run(ctx workflow.Context) (R, error) {
+	return a.Execute(ctx).Result(ctx)
+}
+
+// Register binds fn as the activity's implementation.
+func (a Activity0[R]) Register(reg ActivityRegistry, fn func(context.Context) (R, error)) {
+	reg.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: a.Name})
+}
+
+// Workflow0 is a typed reference to a workflow without input (those a
+// platform Schedule starts).
+type Workflow0[R any] struct{ Name string }
+
+// NewWorkflow0 declares a workflow without input.
+func NewWorkflow0[R any](name string) Workflow0[R] { return Workflow0[R]{Name: name} }
+
+// Register binds fn as the workflow's implementation.
+func (w Workflow0[R]) Register(reg WorkflowRegistry, fn func(workflow.Context) (R, error)) {
+	reg.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: w.Name})
+}
+
+// ActivityRunID is the workflow run an activity belongs to; "" outside
+// Temporal (an activity method called directly by a test or a tool). Store
+// activities key ownership of a scan by it.
+func ActivityRunID(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return ""
+	}
+	return activity.GetInfo(ctx).WorkflowExecution.RunID
 }

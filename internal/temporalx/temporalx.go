@@ -1,5 +1,9 @@
 // Package temporalx holds what every SecureOps process shares about Temporal:
-// task queue names, typed search attribute keys and the client constructor.
+// task queue names, typed search attribute keys, the client constructor and
+// its fx module, the payload codec, the typed activity and workflow
+// references the contracts (internal/contract/...) are made of, and the
+// upsert of platform Schedules. It imports no other SecureOps package but
+// config, observability and secretbox, so every contract may import it.
 package temporalx
 
 import (

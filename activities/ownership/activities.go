@@ -1,0 +1,286 @@
+// Package ownership checks that a tenant controls a target before it may be
+// scanned actively: a DNS TXT record at _secureops-challenge.<name> or a file
+// at /.well-known/secureops-verification.txt, both holding the target's token
+// (the proof's format is in internal/contract/verify, which the API shows).
+package ownership
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/contract/verify"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/temporalx"
+)
+
+// TXTResolver is the part of net.Resolver the DNS method needs.
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// Activities checks ownership proofs.
+type Activities struct {
+	DB       *db.DB
+	Policy   targets.Policy
+	Resolver targets.Resolver
+	TXT      TXTResolver
+	// Timeout bounds each DNS or HTTP attempt (default 10 s).
+	Timeout time.Duration
+}
+
+// Check looks for the proof once and records the outcome on the target.
+// Network and DNS failures are outcomes here, not errors: the workflow
+// decides when to look again. Only database trouble is retried.
+func (a *Activities) Check(ctx context.Context, in verify.CheckInput) (verify.CheckResult, error) {
+	var t dbq.Target
+	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		t, err = db.Q.TargetGet(ctx, tx, in.TargetID)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return verify.CheckResult{Status: "gone", Detail: "the target was deleted"}, nil
+	}
+	if err != nil {
+		return verify.CheckResult{}, err
+	}
+	if t.VerificationStatus != "pending" {
+		return verify.CheckResult{Status: statusOf(t.VerificationStatus), Method: t.VerificationMethod}, nil
+	}
+	method, detail := a.probe(ctx, t)
+	status := "pending"
+	switch {
+	case method != "":
+		status = "verified"
+	case in.Final:
+		status = "failed"
+	}
+	var res verify.CheckResult
+	err = a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.TargetVerificationChecked(ctx, tx, dbq.TargetVerificationCheckedParams{
+			ID: t.ID, Status: status, Method: method, Error: truncate(detail, 1000),
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			res = verify.CheckResult{Status: "gone", Detail: "the target is no longer pending verification"}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res = verify.CheckResult{Status: row.VerificationStatus, Method: row.VerificationMethod, Detail: row.VerificationError}
+		return nil
+	})
+	return res, err
+}
+
+func statusOf(s string) string {
+	switch s {
+	case "verified", "not_required":
+		return "verified"
+	case "failed":
+		return "failed"
+	}
+	return "gone"
+}
+
+// probe tries every method the target allows and returns the one that
+// proved ownership, or why none did.
+func (a *Activities) probe(ctx context.Context, row dbq.Target) (method, detail string) {
+	t, err := targets.ParseAs(targets.Kind(row.Kind), row.Value)
+	if err != nil {
+		return "", "the stored target no longer parses: " + err.Error()
+	}
+	want := row.VerificationToken
+	var reasons []string
+	if !t.IsIP() && t.Host != "" {
+		ok, why := a.checkDNS(ctx, t.Host, want)
+		if ok {
+			return "dns", ""
+		}
+		reasons = append(reasons, why)
+	}
+	// The name is resolved once and every address checked against the scan
+	// policy: verification must not become a way to reach internal services.
+	addr, err := targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
+	if err != nil {
+		return "", strings.Join(append(reasons, "well-known file: "+err.Error()), "; ")
+	}
+	ok, why := a.checkWellKnown(ctx, t, addr, verify.WellKnownURLs(t), want)
+	if ok {
+		return "http", ""
+	}
+	return "", strings.Join(append(reasons, why...), "; ")
+}
+
+// wellKnownBudget bounds the whole well-known-file phase, inside the check's
+// one-minute activity timeout (after DNS), however many ports are listed.
+const wellKnownBudget = 40 * time.Second
+
+// wellKnownParallel bounds the fetches in flight against one target.
+const wellKnownParallel = 32
+
+// checkWellKnown fetches the URLs at once, a bounded number at a time, and
+// stops at the first that serves the token: a port that accepts and never
+// answers costs its own timeout, not everyone's. The reasons come back in
+// URL order, so the message is the same from one check to the next.
+func (a *Activities) checkWellKnown(ctx context.Context, t targets.Target, addr netip.Addr, urls []string, token string) (bool, []string) {
+	ctx, cancel := context.WithTimeout(ctx, wellKnownBudget)
+	defer cancel()
+	reasons := make([]string, len(urls))
+	var found atomic.Bool
+	sem := make(chan struct{}, wellKnownParallel)
+	var wg sync.WaitGroup
+	for i, u := range urls {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			reasons[i] = u + ": not tried, time ran out"
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ok, why := a.checkHTTP(ctx, t, addr, u, token)
+			if ok {
+				found.Store(true)
+				cancel()
+				return
+			}
+			reasons[i] = why
+		})
+	}
+	wg.Wait()
+	if found.Load() {
+		return true, nil
+	}
+	return false, reasons
+}
+
+// urlPort is the port a well-known URL is fetched from.
+func urlPort(rawURL string) int {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return 0
+	}
+	if p := u.Port(); p != "" {
+		return mustAtoi(p)
+	}
+	return map[string]int{"https": 443, "http": 80}[u.Scheme]
+}
+
+func (a *Activities) timeout() time.Duration {
+	if a.Timeout > 0 {
+		return a.Timeout
+	}
+	return 10 * time.Second
+}
+
+func (a *Activities) checkDNS(ctx context.Context, host, token string) (bool, string) {
+	r := a.TXT
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout())
+	defer cancel()
+	name := verify.DNSPrefix + host
+	recs, err := r.LookupTXT(ctx, name)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return false, "no TXT record at " + name
+		}
+		return false, "TXT lookup of " + name + " failed: " + err.Error()
+	}
+	for _, rec := range recs {
+		if matches(rec, token) {
+			return true, ""
+		}
+	}
+	return false, fmt.Sprintf("TXT record at %s does not contain %s", name, verify.TXTValue(token))
+}
+
+// checkHTTP fetches rawURL from addr, the address probe resolved and the
+// policy accepted, whatever the URL's host resolves to by now.
+func (a *Activities) checkHTTP(ctx context.Context, t targets.Target, addr netip.Addr, rawURL, token string) (bool, string) {
+	dialTo := netip.AddrPortFrom(addr, uint16(urlPort(rawURL))).String()
+	d := &net.Dialer{Timeout: a.timeout()}
+	client := &http.Client{
+		Timeout: a.timeout(),
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, dialTo)
+			},
+			// The proof is the token served at an address the name resolves
+			// to; a self-signed or expired certificate does not weaken it.
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: t.Host}, //nolint:gosec
+			DisableKeepAlives: true,
+		},
+		// A redirect could lead anywhere, including past the policy.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return false, rawURL + ": " + err.Error()
+	}
+	req.Header.Set("User-Agent", "SecureOps-Verifier/1")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, rawURL + ": " + shortNetErr(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Sprintf("%s answered %d", rawURL, resp.StatusCode)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	for _, line := range strings.Split(string(body), "\n") {
+		if matches(line, token) {
+			return true, ""
+		}
+	}
+	return false, rawURL + " does not contain the verification token"
+}
+
+func matches(s, token string) bool {
+	s = strings.TrimSpace(s)
+	return s == token || s == verify.TXTValue(token)
+}
+
+func shortNetErr(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// Register binds the activities to their names in internal/contract/verify.
+func Register(reg temporalx.ActivityRegistry, a *Activities) {
+	verify.Check.Register(reg, a.Check)
+}

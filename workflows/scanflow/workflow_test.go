@@ -1,0 +1,175 @@
+package scanflow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/secureops/secureops/activities/defectdojo"
+	"github.com/secureops/secureops/activities/scanner"
+	"github.com/secureops/secureops/activities/store"
+	"github.com/secureops/secureops/activities/temporalops"
+	"github.com/secureops/secureops/internal/contract/gate"
+	"github.com/secureops/secureops/internal/contract/notify"
+	"github.com/secureops/secureops/internal/contract/scan"
+	"github.com/secureops/secureops/workflows/notifyflow"
+)
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	Register(env)
+	notifyflow.Register(env)
+	// Real signatures registered under the production names; OnActivity replaces the bodies.
+	store.Register(env, &store.Activities{})
+	scanner.Register(env, &scanner.Activities{})
+	temporalops.Register(env, &temporalops.Activities{})
+	defectdojo.Register(env, &defectdojo.Activities{})
+	// Ownership is tested against Postgres in activities/store; here it
+	// passes, and the tenant's gate grants a slot at once.
+	env.OnActivity(scan.Authorize.Name, mock.Anything, mock.Anything).Return(scan.Authorization{Tier: "basic", Limit: 2}, nil).Maybe()
+	env.OnActivity(scan.Claim.Name, mock.Anything, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(gate.Acquire.Name, mock.Anything, mock.Anything).Return(func(ctx context.Context, in gate.AcquireInput) error {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(gate.SignalGranted, nil) }, time.Millisecond)
+		return nil
+	}).Maybe()
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", gate.SignalRelease, mock.Anything).Return(nil).Maybe()
+	env.OnActivity(scan.Reimport.Name, mock.Anything, mock.Anything).Return(scan.ReimportResult{Skipped: "not configured"}, nil).Maybe()
+	env.OnActivity(scan.RecordUsage.Name, mock.Anything, mock.Anything).Return(scan.UsageEvent{}, nil).Maybe()
+	env.OnWorkflow(notify.WorkflowName, mock.Anything, mock.Anything).Return(nil).Maybe()
+	return env
+}
+
+func input() scan.Input {
+	return scan.Input{TenantID: uuid.New(), ScanID: uuid.New(), Target: "127.0.0.1:8000", Scanners: []string{"nmap"}}
+}
+
+func TestScanHappyPath(t *testing.T) {
+	env := newEnv(t)
+	in := input()
+	report := uuid.New()
+	env.OnActivity(scan.MarkRunning.Name, mock.Anything, scan.Ref{TenantID: in.TenantID, ScanID: in.ScanID}).Return(nil).Once()
+	env.OnActivity(scan.RunScanner.Name, mock.Anything, scan.RunInput{TenantID: in.TenantID, ScanID: in.ScanID, Scanner: "nmap", Target: in.Target}).
+		Return(scan.RunResult{ReportID: report, Scanner: "nmap"}, nil).Once()
+	env.OnActivity(scan.IngestReport.Name, mock.Anything, scan.IngestInput{TenantID: in.TenantID, ScanID: in.ScanID, ReportID: report, Scanner: "nmap"}).
+		Return(scan.IngestResult{Staged: 2, Upserted: 2, Linked: 2}, nil).Once()
+	env.OnActivity(scan.Finish.Name, mock.Anything, scan.FinishInput{TenantID: in.TenantID, ScanID: in.ScanID, Status: "completed"}).
+		Return(scan.Counts{Info: 2}, nil).Once()
+
+	env.ExecuteWorkflow(ScanWorkflow, in)
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("completed=%v err=%v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+	var res scan.Result
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "completed" || res.Findings != 2 || res.Counts["info"] != 2 {
+		t.Fatalf("result %+v", res)
+	}
+	v, err := env.QueryWorkflow(scan.QueryProgress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p scan.Progress
+	if err := v.Get(&p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != "completed" || p.Percent != 100 || p.Scanners[0].State != "done" || p.Scanners[0].Findings != 2 {
+		t.Fatalf("progress %+v", p)
+	}
+	env.AssertExpectations(t)
+}
+
+func TestScanRefusedTargetFailsWithoutRetry(t *testing.T) {
+	env := newEnv(t)
+	in := input()
+	calls := 0
+	env.OnActivity(scan.MarkRunning.Name, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(scan.RunScanner.Name, mock.Anything, mock.Anything).Return(func(context.Context, scan.RunInput) (scan.RunResult, error) {
+		calls++
+		return scan.RunResult{}, temporal.NewNonRetryableApplicationError("target not allowed: 10.0.0.1 is a private address", scan.ErrTargetNotAllowed, nil)
+	})
+	var finished scan.FinishInput
+	env.OnActivity(scan.Finish.Name, mock.Anything, mock.Anything).Return(func(_ context.Context, f scan.FinishInput) (scan.Counts, error) {
+		finished = f
+		return scan.Counts{}, nil
+	})
+	env.ExecuteWorkflow(ScanWorkflow, in)
+	err := env.GetWorkflowError()
+	if err == nil {
+		t.Fatal("workflow succeeded for a refused target")
+	}
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != scan.ErrTargetNotAllowed {
+		t.Fatalf("error %v, want %s", err, scan.ErrTargetNotAllowed)
+	}
+	if calls != 1 {
+		t.Fatalf("scanner ran %d times, want 1 (non-retryable)", calls)
+	}
+	if finished.Status != "failed" || !strings.Contains(finished.Error, "private address") {
+		t.Fatalf("finish %+v, want failed with the reason", finished)
+	}
+}
+
+func TestScanTransientScannerErrorIsRetried(t *testing.T) {
+	env := newEnv(t)
+	in := input()
+	calls := 0
+	env.OnActivity(scan.MarkRunning.Name, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(scan.RunScanner.Name, mock.Anything, mock.Anything).Return(func(context.Context, scan.RunInput) (scan.RunResult, error) {
+		calls++
+		if calls == 1 {
+			return scan.RunResult{}, errors.New("nmap crashed")
+		}
+		return scan.RunResult{ReportID: uuid.New(), Scanner: "nmap"}, nil
+	})
+	env.OnActivity(scan.IngestReport.Name, mock.Anything, mock.Anything).Return(scan.IngestResult{}, nil)
+	env.OnActivity(scan.Finish.Name, mock.Anything, mock.Anything).Return(scan.Counts{}, nil)
+	env.ExecuteWorkflow(ScanWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Fatalf("scanner ran %d times, want 2", calls)
+	}
+}
+
+func TestScanCancelRecordsCancelled(t *testing.T) {
+	env := newEnv(t)
+	in := input()
+	env.OnActivity(scan.MarkRunning.Name, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(scan.RunScanner.Name, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ scan.RunInput) (scan.RunResult, error) {
+		// A long scan that only ends when cancelled.
+		for {
+			select {
+			case <-ctx.Done():
+				return scan.RunResult{}, ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+				activity.RecordHeartbeat(ctx, 10)
+			}
+		}
+	})
+	var finished scan.FinishInput
+	env.OnActivity(scan.Finish.Name, mock.Anything, mock.Anything).Return(func(_ context.Context, f scan.FinishInput) (scan.Counts, error) {
+		finished = f
+		return scan.Counts{}, nil
+	})
+	// While an activity runs the test clock moves in real time, so keep this short.
+	env.RegisterDelayedCallback(env.CancelWorkflow, 500*time.Millisecond)
+	env.ExecuteWorkflow(ScanWorkflow, in)
+	if err := env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("error %v, want cancelled", err)
+	}
+	if finished.Status != "cancelled" {
+		t.Fatalf("finish %+v, want cancelled", finished)
+	}
+}
