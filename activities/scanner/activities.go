@@ -80,7 +80,11 @@ func (a *Activities) Run(ctx context.Context, in scan.RunInput) (scan.RunResult,
 		return scan.RunResult{}, err
 	}
 	j := job{in: in, t: t}
-	if t.Kind != targets.KindImage {
+	if t.Kind == targets.KindImage {
+		if err := a.checkRegistry(ctx, t); err != nil {
+			return scan.RunResult{}, err
+		}
+	} else {
 		j.addr, err = targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
 		if err != nil {
 			return scan.RunResult{}, nonRetryable(err) // DNS failures stay retryable
@@ -186,9 +190,11 @@ func (a *Activities) binary(scanner string) (string, error) {
 // process is one scanner execution. progress reads a percentage from the
 // tail of what the scanner printed so far (nil: none, heartbeats carry -1).
 type process struct {
-	path     string
-	args     []string
-	env      []string // added to the worker's environment
+	path string
+	args []string
+	env  []string // added to the worker's environment
+	// isolated: env is the whole environment, nothing of the worker's.
+	isolated bool
 	progress func([]byte) (int, bool)
 }
 
@@ -200,7 +206,10 @@ type process struct {
 func (a *Activities) runProcess(ctx context.Context, in scan.RunInput, p process) ([]byte, error) {
 	log := a.logger(ctx)
 	cmd := exec.CommandContext(ctx, p.path, p.args...)
-	if len(p.env) > 0 {
+	switch {
+	case p.isolated:
+		cmd.Env = append([]string{}, p.env...)
+	case len(p.env) > 0:
 		cmd.Env = append(os.Environ(), p.env...)
 	}
 	// Pdeathsig: if the worker dies, its scanner dies with it instead of

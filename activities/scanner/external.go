@@ -11,18 +11,96 @@ import (
 	"strconv"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/targets"
 )
 
 // runTrivy scans a container image; trivy pulls it from its registry, so no
-// address of the tenant is involved.
+// address of the tenant is involved. It runs with none of the worker's
+// credentials: a tenant names the image, so whatever trivy can pull with,
+// the tenant could read.
 func (a *Activities) runTrivy(ctx context.Context, j job) ([]byte, error) {
-	return a.runProcess(ctx, j.in, process{path: j.bin, args: trivyArgs(j)})
+	home, err := os.MkdirTemp("", "secureops-trivy-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(home)
+	return a.runProcess(ctx, j.in, process{path: j.bin, args: trivyArgs(j), env: registryEnv(home), isolated: true})
 }
 
 func trivyArgs(j job) []string {
 	// The reference is normalised by targets.Parse and cannot start with "-".
-	return []string{"image", "--format", "json", "--quiet", "--scanners", "vuln", j.t.Image}
+	// --image-src remote: never a local Docker or containerd daemon, whose
+	// images (and credentials) belong to the worker's host.
+	return []string{"image", "--image-src", "remote", "--format", "json", "--quiet", "--scanners", "vuln", j.t.Image}
+}
+
+// passedEnv are the worker's variables a registry client may see: how to
+// reach the network and where its caches live, no credentials.
+var passedEnv = []string{
+	"PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"TRIVY_CACHE_DIR", "TRIVY_DB_REPOSITORY", "TRIVY_JAVA_DB_REPOSITORY", "TRIVY_SKIP_DB_UPDATE",
+	"TRIVY_SKIP_JAVA_DB_UPDATE", "TRIVY_OFFLINE_SCAN",
+}
+
+// registryEnv is the whole environment of a registry client: the allowed
+// variables, an empty home and Docker config (no stored logins or credential
+// helpers), and the clouds' metadata services switched off so no instance
+// role is used to pull.
+func registryEnv(home string) []string {
+	var env []string
+	for _, k := range passedEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if _, ok := os.LookupEnv("TRIVY_CACHE_DIR"); !ok {
+		// Keep the vulnerability database across scans, outside the empty home.
+		if dir, err := os.UserCacheDir(); err == nil {
+			env = append(env, "TRIVY_CACHE_DIR="+filepath.Join(dir, "trivy"))
+		}
+	}
+	return append(env,
+		"HOME="+home,
+		"DOCKER_CONFIG="+filepath.Join(home, ".docker"),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"GCE_METADATA_HOST=127.0.0.1:1",
+		"NO_GCE_CHECK=true",
+	)
+}
+
+// checkRegistry refuses an image whose registry is not allowed or resolves to
+// an address the platform must not reach. The tenant learns which registries
+// are allowed, never what a name resolved to.
+func (a *Activities) checkRegistry(ctx context.Context, t targets.Target) error {
+	if err := a.Policy.CheckImage(t); err != nil {
+		return nonRetryable(err)
+	}
+	host, _ := t.RegistryHost()
+	addrs := []netip.Addr{}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		addrs = append(addrs, ip)
+	} else {
+		var r targets.Resolver = net.DefaultResolver
+		if a.Resolver != nil {
+			r = a.Resolver
+		}
+		if addrs, err = r.LookupNetIP(ctx, "ip", host); err != nil {
+			a.logger(ctx).Warn("resolving an image registry failed", "registry", host, "error", err)
+			return fmt.Errorf("the image's registry %s could not be resolved", t.ImageRegistry())
+		}
+	}
+	for _, ad := range addrs {
+		if err := a.Policy.CheckRegistryAddr(ad); err != nil {
+			a.logger(ctx).Warn("image registry refused by the address policy", "registry", host, "error", err)
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("images from %s cannot be scanned from this platform", t.ImageRegistry()), scan.ErrTargetNotAllowed, nil)
+		}
+	}
+	return nil
 }
 
 // runNuclei runs nuclei with its JSON Lines findings on stdout.

@@ -96,6 +96,36 @@ func rules(fs []findings.Finding) map[string]findings.Finding {
 	return m
 }
 
+// dockerHub answers for Docker Hub's registry with a public address.
+var dockerHub = fakeResolver{"registry-1.docker.io": {netip.MustParseAddr("44.208.254.194")}}
+
+// Images come only from allowed registries that resolve to public addresses,
+// and a refusal tells the tenant no address.
+func TestImageRegistriesRefused(t *testing.T) {
+	bin, argv := standIn(t, "trivy", "echo '{}'\n")
+	a := &Activities{Policy: targets.Policy{ImageRegistries: []string{"docker.io", "registry.acme.example", "10.0.0.5:5000"}}, TrivyPath: bin,
+		Resolver: fakeResolver{
+			"registry-1.docker.io":  {netip.MustParseAddr("44.208.254.194")},
+			"registry.acme.example": {netip.MustParseAddr("44.208.254.195"), netip.MustParseAddr("169.254.169.254")},
+		}}
+	for target, want := range map[string]string{
+		"image:ghcr.io/org/app:1":           "allowed registries",
+		"image:169.254.169.254/x":           "169.254.169.254",
+		"image:registry.acme.example/app:1": "cannot be scanned from this platform",
+		"image:10.0.0.5:5000/app":           "cannot be scanned from this platform",
+		"image:evil.example.com/nginx":      "allowed registries",
+	} {
+		_, err := run(t, a, scan.RunInput{Scanner: "trivy", Target: target})
+		wantAppError(t, err, scan.ErrTargetNotAllowed, want)
+		if target == "image:registry.acme.example/app:1" && strings.Contains(err.Error(), "169.254") {
+			t.Errorf("the refusal names the resolved address: %v", err)
+		}
+	}
+	if _, err := os.Stat(argv); err == nil {
+		t.Error("trivy ran for a refused image")
+	}
+}
+
 func TestImageTargetsOnlyForTrivy(t *testing.T) {
 	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NmapPath: "nmap", TrivyPath: "/bin/true"}
 	_, err := run(t, a, scan.RunInput{Scanner: "nmap", Target: "image:nginx:1.27"})
@@ -107,7 +137,7 @@ func TestImageTargetsOnlyForTrivy(t *testing.T) {
 }
 
 func TestMissingScannerNamesItsVariable(t *testing.T) {
-	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NiktoPath: "/nonexistent/nikto"}
+	a := &Activities{Policy: targets.Policy{LoopbackOnly: true}, NiktoPath: "/nonexistent/nikto", Resolver: dockerHub}
 	for scanner, env := range map[string]string{"zap": "ZAP_PATH", "nuclei": "NUCLEI_PATH", "nikto": "NIKTO_PATH", "nmap": "NMAP_PATH"} {
 		_, err := run(t, a, scan.RunInput{Scanner: scanner, Target: "127.0.0.1:8080"})
 		wantAppError(t, err, scan.ErrScannerNotPresent, env)
@@ -328,15 +358,44 @@ func TestTrivyStandIn(t *testing.T) {
 	rel := "trivy/scheme_2_many_vulns.json"
 	fx := fixture(t, rel)
 	h, tenant, scanID := scanFixture(t)
-	bin, argv := standIn(t, "trivy", "cat '"+fx+"'\n")
-	a := &Activities{DB: h, Policy: targets.Policy{}, TrivyPath: bin}
+	envFile := filepath.Join(t.TempDir(), "env")
+	bin, argv := standIn(t, "trivy", "env > '"+envFile+"'; ls -A \"$DOCKER_CONFIG\" 2>/dev/null >> '"+envFile+"'\ncat '"+fx+"'\n")
+	// The worker's own credentials and Docker logins must not reach trivy.
+	workerHome := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(workerHome, ".docker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(workerHome, ".docker", "config.json"), []byte(`{"auths":{"ghcr.io":{"auth":"c2VjcmV0"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", workerHome)
+	t.Setenv("DOCKER_CONFIG", filepath.Join(workerHome, ".docker"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAWORKER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "worker-secret")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "/etc/worker-sa.json")
+	t.Setenv("TRIVY_PASSWORD", "registry-secret")
+	a := &Activities{DB: h, Policy: targets.Policy{}, TrivyPath: bin, Resolver: dockerHub}
 	res, err := run(t, a, scan.RunInput{TenantID: tenant, ScanID: scanID, Scanner: "trivy", Target: "image:nginx:1.27"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "image --format json --quiet --scanners vuln docker.io/library/nginx:1.27"
+	want := "image --image-src remote --format json --quiet --scanners vuln docker.io/library/nginx:1.27"
 	if got := strings.Join(readLines(t, argv), " "); got != want {
 		t.Errorf("argv %q, want %q", got, want)
+	}
+	env, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"AKIAWORKER", "worker-secret", "worker-sa.json", "registry-secret", "HOME=" + workerHome, "DOCKER_CONFIG=" + workerHome, "config.json"} {
+		if strings.Contains(string(env), leak) {
+			t.Errorf("trivy's environment carries %q:\n%s", leak, env)
+		}
+	}
+	for _, must := range []string{"AWS_EC2_METADATA_DISABLED=true", "DOCKER_CONFIG=", "PATH="} {
+		if !strings.Contains(string(env), must) {
+			t.Errorf("trivy's environment lacks %q:\n%s", must, env)
+		}
 	}
 	if res.Address != "" {
 		t.Errorf("image scan has address %q", res.Address)

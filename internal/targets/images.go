@@ -3,6 +3,7 @@ package targets
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -44,8 +45,12 @@ func (p Policy) CheckImage(t Target) error {
 		host = h
 	}
 	host = strings.Trim(host, "[]")
-	if err := p.CheckName(host); err != nil {
-		return err
+	// A registry the operator named exactly is theirs to trust, internal
+	// names included; every other one must look public.
+	if !slices.Contains(p.ImageRegistries, strings.ToLower(reg)) {
+		if err := p.CheckName(host); err != nil {
+			return err
+		}
 	}
 	allowed := p.ImageRegistries
 	if allowed == nil {
@@ -68,4 +73,29 @@ func registryAllowed(allowed []string, reg string) bool {
 		}
 	}
 	return false
+}
+
+// RegistryHost is the host an image's registry is reached at (Docker Hub's
+// API lives at registry-1.docker.io) and its port, "" for the default.
+func (t Target) RegistryHost() (host, port string) {
+	reg := t.ImageRegistry()
+	host = reg
+	if h, p, err := net.SplitHostPort(reg); err == nil {
+		host, port = h, p
+	}
+	if host == "docker.io" {
+		host = "registry-1.docker.io"
+	}
+	return strings.Trim(host, "[]"), port
+}
+
+// CheckRegistryAddr judges an address a registry resolved to: never a
+// private, loopback, link-local or metadata address outside the operator's
+// SCAN_ALLOWED_CIDRS, except loopback in dev and test modes. Public addresses
+// pass in every mode, since pulling an image scans no one.
+func (p Policy) CheckRegistryAddr(a netip.Addr) error {
+	if p.LoopbackOnly && a.Unmap().IsLoopback() {
+		return nil
+	}
+	return Policy{Allowed: p.Allowed}.Check(a)
 }
