@@ -144,7 +144,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 			verifyflow.Register(w)
 			store.Register(w, &store.Activities{DB: d.DB, ScanLimits: c.ScanLimits})
 			defectdojo.Register(w, dd)
-			webhooks.Register(w, &webhooks.Activities{DB: d.DB, Policy: c.ScanPolicy(), Resolver: d.Resolver, PublicURL: c.PublicURL})
+			webhooks.Register(w, &webhooks.Activities{DB: d.DB, Policy: c.WebhookPolicy(), Resolver: d.Resolver, PublicURL: c.PublicURL, Log: d.Log})
 			temporalops.Register(w, ops)
 			ownership.Register(w, &ownership.Activities{DB: d.DB, Policy: c.ScanPolicy(), Resolver: d.Resolver, TXT: d.Resolver})
 			ws.schedules = append(ws.schedules, reconcile.Schedule)

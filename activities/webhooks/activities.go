@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,8 +32,9 @@ import (
 // Activities reach Postgres (tenant-scoped) and tenants' receivers.
 type Activities struct {
 	DB *db.DB
-	// Policy decides which addresses a delivery may reach: the scan policy
-	// (config.ScanPolicy), so webhooks cannot be aimed at internal services.
+	// Policy decides which addresses a delivery may reach
+	// (config.WebhookPolicy): public ones, so webhooks cannot be aimed at
+	// internal services, not even the ranges opened for scanning.
 	Policy   targets.Policy
 	Resolver targets.Resolver // nil: the system resolver
 	// PublicURL is the portal's base URL for links in events
@@ -40,6 +42,7 @@ type Activities struct {
 	PublicURL string
 	// Timeout bounds one HTTP delivery attempt (default 10 s).
 	Timeout time.Duration
+	Log     *slog.Logger
 }
 
 // ScanCompletedEventID and FindingCriticalEventID are the idempotency keys
@@ -178,12 +181,18 @@ func (a *Activities) Deliver(ctx context.Context, in notify.DeliveryRef) (notify
 	status, code, msg := "pending", 0, ""
 	var result error
 	switch {
+	// The tenant sees one sentence for every failure before an HTTP answer:
+	// what a name resolved to, or whether a port refused or timed out, would
+	// make webhooks a DNS and port-scan oracle. Operators find the detail in
+	// the log and the workflow history.
 	case sendErr != nil && (errors.Is(sendErr, targets.ErrNotAllowed) || errors.Is(sendErr, targets.ErrInvalid)):
-		status, msg = "failed", "refused by the address policy: "+sendErr.Error()
-		result = temporal.NewNonRetryableApplicationError(msg, notify.ErrURLRefused, sendErr)
+		status, msg = "failed", msgRefused
+		a.logger().WarnContext(ctx, "webhook delivery refused by the address policy", "delivery_id", in.DeliveryID, "error", sendErr)
+		result = temporal.NewNonRetryableApplicationError(msg, notify.ErrURLRefused, nil)
 	case sendErr != nil:
-		msg = sendErr.Error()
-		result = temporal.NewApplicationError(msg, notify.ErrDeliveryFailed)
+		msg = msgNoAnswer
+		a.logger().WarnContext(ctx, "webhook delivery failed", "delivery_id", in.DeliveryID, "error", sendErr)
+		result = temporal.NewApplicationError(msg+": "+sendErr.Error(), notify.ErrDeliveryFailed)
 	default:
 		code = resp.StatusCode
 		status, result = outcome(resp)
@@ -221,6 +230,19 @@ func (a *Activities) Deliver(ctx context.Context, in notify.DeliveryRef) (notify
 		return notify.DeliverResult{}, result
 	}
 	return notify.DeliverResult{Status: status, StatusCode: code}, nil
+}
+
+// What a tenant reads about a delivery that got no HTTP answer.
+const (
+	msgRefused  = "the webhook's URL is not allowed: it must be a public https address"
+	msgNoAnswer = "no answer from the receiver (connection failed or timed out)"
+)
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
 }
 
 // MarkFailed marks a pending delivery failed; a delivered or already failed

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -446,7 +447,7 @@ func TestWebhookLoopbackRefusedUnderProductionPolicy(t *testing.T) {
 	if rcv.hits() != 0 {
 		t.Errorf("the receiver was called %d times", rcv.hits())
 	}
-	if d := e.delivery(p.DeliveryIDs[0]); d.status != "failed" || d.lastCode != nil || !strings.Contains(d.lastError, "refused") {
+	if d := e.delivery(p.DeliveryIDs[0]); d.status != "failed" || d.lastCode != nil || !strings.Contains(d.lastError, "not allowed") || strings.Contains(d.lastError, "127.0.0.1") {
 		t.Errorf("delivery %+v", d)
 	}
 }
@@ -470,5 +471,35 @@ func TestWebhookPrepareRefusesUnfinishedAndMissingScans(t *testing.T) {
 	_, err = e.acts.Prepare(ctx, scan.Ref{TenantID: other, ScanID: id})
 	if ae := appErr(t, err); ae.Type() != notify.ErrScanGone {
 		t.Errorf("foreign scan: %v", err)
+	}
+}
+
+// A receiver that cannot be reached gets one sentence in the tenant's view of
+// the delivery: not the address, not refused-versus-timeout.
+func TestWebhookDeliveryErrorsAreGeneric(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	scanID, _ := e.finishedScan()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/hook"
+	l.Close()
+	if _, err := e.super.Exec(ctx, `INSERT INTO webhooks (tenant_id, url, secret, events) VALUES ($1, $2, $3, '{scan.completed}')`,
+		e.tenant, closed, webhookwire.NewSecret()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.acts.Prepare(ctx, scan.Ref{TenantID: e.tenant, ScanID: scanID})
+	if err != nil || len(p.DeliveryIDs) != 1 {
+		t.Fatalf("prepare: %v %v", p, err)
+	}
+	_, err = e.acts.Deliver(ctx, notify.DeliveryRef{TenantID: e.tenant, DeliveryID: p.DeliveryIDs[0]})
+	if ae := appErr(t, err); ae.Type() != notify.ErrDeliveryFailed || ae.NonRetryable() {
+		t.Fatalf("deliver to a closed port: %v", err)
+	}
+	d := e.delivery(p.DeliveryIDs[0])
+	if d.lastError != "no answer from the receiver (connection failed or timed out)" {
+		t.Errorf("the tenant reads %q", d.lastError)
 	}
 }

@@ -142,6 +142,14 @@ func (c Config) ScanPolicy() targets.Policy {
 	return targets.Policy{LoopbackOnly: c.Mode != ModeProduction, Allowed: c.ScanAllowedCIDRs}
 }
 
+// WebhookPolicy is where webhook deliveries may go: public addresses in
+// production (loopback in dev and test), never SCAN_ALLOWED_CIDRS — those
+// ranges are opened for scanning a tenant's own lab, not for callbacks any
+// tenant could aim at them.
+func (c Config) WebhookPolicy() targets.Policy {
+	return targets.Policy{LoopbackOnly: c.Mode != ModeProduction}
+}
+
 // RequireDatabase reports a clear error when a production-shape process has no database.
 func (c Config) RequireDatabase() error {
 	if c.DatabaseURL == "" && c.AppDatabaseURL == "" {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -51,5 +52,16 @@ func TestCheckProductionRefusesPublishedSecrets(t *testing.T) {
 	noCodec.CodecKeys = nil
 	if err := noCodec.CheckProduction(false); err != nil {
 		t.Errorf("migrate (no Temporal) refused for a missing codec key: %v", err)
+	}
+}
+
+func TestWebhookPolicyIgnoresScanAllowedRanges(t *testing.T) {
+	c := Config{Mode: ModeProduction, ScanAllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	lab := netip.MustParseAddr("10.1.2.3")
+	if err := c.ScanPolicy().Check(lab); err != nil {
+		t.Fatalf("the scan policy refuses its allowed range: %v", err)
+	}
+	if err := c.WebhookPolicy().Check(lab); err == nil {
+		t.Error("webhooks may be aimed at a range opened for scanning")
 	}
 }

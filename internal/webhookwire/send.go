@@ -21,8 +21,9 @@ import (
 // target, and returns its normalised form. Production (a policy that is not
 // LoopbackOnly) requires https: the body carries findings and the signature
 // does not hide them. Dev and test modes accept http, and only loopback.
-// A literal address is checked here; a name is checked each time it is
-// resolved for a delivery (Client.Send), since its answers may change.
+// A literal address or a name that spells one is checked here; every name is
+// checked again each time it is resolved for a delivery (Client.Send), since
+// its answers may change.
 func CheckURL(raw string, p targets.Policy) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -50,10 +51,10 @@ func CheckURL(raw string, p targets.Policy) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if ip, err := netip.ParseAddr(t.Host); err == nil {
-		if err := p.Check(ip); err != nil {
-			return "", err
-		}
+	// Every spelling of a forbidden address (127.1, 0x7f.1, localhost,
+	// 127.0.0.1.nip.io, metadata names) is refused before anything resolves.
+	if err := p.CheckName(t.Host); err != nil {
+		return "", err
 	}
 	return t.URL, nil
 }

@@ -107,6 +107,16 @@ func TestWebhookCheckURL(t *testing.T) {
 		{prod, "hooks.example.com/path", targets.ErrInvalid},
 		{prod, "", targets.ErrInvalid},
 		{dev, "http://10.0.0.1/hook", targets.ErrNotAllowed},
+		// Names and spellings that reach loopback or metadata without DNS.
+		{prod, "https://localhost:1/", targets.ErrNotAllowed},
+		{prod, "https://0x7f.1/", targets.ErrNotAllowed},
+		{prod, "https://127.1/", targets.ErrNotAllowed},
+		{prod, "https://0177.0.0.1/", targets.ErrNotAllowed},
+		{prod, "https://2130706433/", targets.ErrInvalid}, // a single label: no FQDN
+		{prod, "https://metadata.google.internal/computeMetadata/v1/", targets.ErrNotAllowed},
+		{prod, "https://127.0.0.1.nip.io/", targets.ErrNotAllowed},
+		{prod, "https://app.localhost/", targets.ErrNotAllowed},
+		{prod, "https://db.internal/", targets.ErrNotAllowed},
 	}
 	for _, c := range bad {
 		if got, err := webhookwire.CheckURL(c.in, c.p); !errors.Is(err, c.want) {
