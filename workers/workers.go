@@ -175,7 +175,8 @@ func New(d Deps, queues []string) (*Workers, error) {
 			defectdojo.Register(w, dd)
 			// Scan summaries and alerts go out from here too: this queue's
 			// workers hold the email provider's credentials.
-			email.Register(w, &email.Activities{DB: d.DB, From: c.EmailFrom, OpsEmail: c.OpsEmail, PublicURL: c.PublicURL, Resend: d.Resend})
+			email.Register(w, &email.Activities{DB: d.DB, From: c.EmailFrom, OpsEmail: c.OpsEmail, PublicURL: c.PublicURL, Resend: d.Resend,
+				Kratos: d.Kratos, RevealSecrets: c.Mode != config.ModeProduction})
 			// Onboarding keeps the initial target's schedule.
 			temporalops.Register(w, ops)
 			ws.schedules = append(ws.schedules, maintenance.Schedule)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -33,7 +35,16 @@ type Activities struct {
 	From      string
 	OpsEmail  string
 	PublicURL string
+	// Kratos makes the recovery codes of welcome emails.
+	Kratos *kratos.Client
+	// RevealSecrets keeps recovery links and codes in the outbox copy: in dev
+	// and test the outbox is the mailbox. In production the copy says where
+	// they were, and only the sent email carries them.
+	RevealSecrets bool
 }
+
+// redacted replaces a secret in the outbox copy of a message.
+const redacted = "[in the sent email only]"
 
 var platform = db.Scope{PlatformAdmin: true}
 
@@ -79,6 +90,39 @@ type Message struct {
 	Text           string
 	HTML           string
 	Category       string
+	// Secrets are values (recovery links, codes) the sent email carries and
+	// the stored copy does not, unless RevealSecrets.
+	Secrets []string
+}
+
+func (a *Activities) stored(s string, secrets []string) string {
+	if a.RevealSecrets {
+		return s
+	}
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		// html/template writes & as &amp; in attributes: redact that spelling too.
+		s = strings.ReplaceAll(s, sec, redacted)
+		s = strings.ReplaceAll(s, html.EscapeString(sec), redacted)
+	}
+	return s
+}
+
+// sentAlready reports whether the message under key went out already (or,
+// with the outbox as the mailbox, was recorded).
+func (a *Activities) sentAlready(ctx context.Context, key string) (bool, error) {
+	var done bool
+	err := a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
+		row, err := db.Q.EmailOutboxGetByKey(ctx, tx, key)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		done = err == nil && (a.Resend == nil || row.SentAt != nil)
+		return err
+	})
+	return done, err
 }
 
 // Send records the message and, with Resend, delivers it once. It returns
@@ -89,7 +133,7 @@ func (a *Activities) Send(ctx context.Context, m Message) (string, error) {
 		var err error
 		row, err = db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
 			TenantID: m.TenantID, IdempotencyKey: m.IdempotencyKey, ToAddress: strings.ToLower(m.To),
-			Subject: m.Subject, BodyText: m.Text, BodyHtml: m.HTML,
+			Subject: m.Subject, BodyText: a.stored(m.Text, m.Secrets), BodyHtml: a.stored(m.HTML, m.Secrets),
 		})
 		return err
 	})
@@ -102,9 +146,14 @@ func (a *Activities) Send(ctx context.Context, m Message) (string, error) {
 	box := &statusBox{}
 	rctx := context.WithValue(ctx, statusKey{}, box)
 	// The stored row is what is sent: a retry after a template change still
-	// sends the message the first attempt recorded.
+	// sends the message the first attempt recorded. A message with secrets
+	// is sent as rendered now, since its copy does not hold them.
+	textBody, htmlBody := row.BodyText, row.BodyHtml
+	if len(m.Secrets) > 0 {
+		textBody, htmlBody = m.Text, m.HTML
+	}
 	sent, err := a.Resend.Emails.SendWithOptions(rctx, &resend.SendEmailRequest{
-		From: a.From, To: []string{row.ToAddress}, Subject: row.Subject, Text: row.BodyText, Html: row.BodyHtml,
+		From: a.From, To: []string{row.ToAddress}, Subject: row.Subject, Text: textBody, Html: htmlBody,
 		Tags:    []resend.Tag{{Name: "category", Value: m.Category}, {Name: "tenant_id", Value: m.TenantID.String()}},
 		Headers: map[string]string{"X-Entity-Ref-ID": m.IdempotencyKey},
 	}, &resend.SendEmailOptions{IdempotencyKey: m.IdempotencyKey})

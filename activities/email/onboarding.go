@@ -8,8 +8,10 @@ import (
 	texttemplate "text/template"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/contract/onboarding"
+	"github.com/secureops/secureops/internal/kratos"
 )
 
 // WelcomeKey is the welcome email's idempotency key: one per tenant and
@@ -27,8 +29,8 @@ const welcomeText = `Hello {{.In.ContactName}},
 
 welcome to SecureOps. {{.In.CompanyName}} is set up on the {{.In.Tier}} plan{{if .In.TrialDays}} with a {{.In.TrialDays}}-day free trial{{end}}.
 
-1. Set your password: {{.In.RecoveryLink}}
-   (or enter the code {{.In.RecoveryCode}}; the link works for 72 hours)
+1. Set your password: {{.Recovery.Link}}
+   (or enter the code {{.Recovery.Code}}; the link works for 72 hours)
 2. Reveal your first API key, once, after you signed in:
    POST {{.URL}}/api/v1/api-keys/initial/reveal
    It is not in this email on purpose, and it is erased after 7 days if nobody reveals it.
@@ -48,7 +50,7 @@ The SecureOps team
 const welcomeHTML = `<p>Hello {{.In.ContactName}},</p>
 <p>welcome to SecureOps. {{.In.CompanyName}} is set up on the {{.In.Tier}} plan{{if .In.TrialDays}} with a {{.In.TrialDays}}-day free trial{{end}}.</p>
 <ol>
-<li><a href="{{.In.RecoveryLink}}">Set your password</a> (or enter the code <code>{{.In.RecoveryCode}}</code>; the link works for 72 hours).</li>
+<li><a href="{{.Recovery.Link}}">Set your password</a> (or enter the code <code>{{.Recovery.Code}}</code>; the link works for 72 hours).</li>
 <li>Reveal your first API key, once, after you signed in: <code>POST {{.URL}}/api/v1/api-keys/initial/reveal</code>. It is not in this email on purpose, and it is erased after 7 days if nobody reveals it.</li>
 <li>Start a scan with it: <code>POST {{.URL}}/api/v1/scans</code> with <code>{"target":"&lt;your host&gt;"}</code>.</li>
 </ol>
@@ -62,13 +64,27 @@ var (
 	welcomeHTMLTmpl = template.Must(template.New("welcome").Parse(welcomeHTML))
 )
 
-// SendWelcome sends the owner the recovery link and a quick-start guide.
-// The API key is never in it.
+// SendWelcome sends the owner a recovery link and a quick-start guide. The
+// link and code are asked of Kratos here, at send time, so they appear in no
+// workflow input or result; the outbox keeps the message without them
+// (unless RevealSecrets, in dev). The API key is never in it.
 func (a *Activities) SendWelcome(ctx context.Context, in onboarding.WelcomeInput) (string, error) {
+	if a.Kratos == nil {
+		return "", temporal.NewNonRetryableApplicationError("Kratos is not configured (KRATOS_PUBLIC_URL, KRATOS_ADMIN_URL)", onboarding.ErrNotConfigured, nil)
+	}
+	if done, err := a.sentAlready(ctx, WelcomeKey(in.TenantID, in.Attempt)); err != nil || done {
+		// A retry after the message went out must not mint a code nobody gets.
+		return "", err
+	}
+	rec, err := a.Kratos.RecoveryCode(ctx, in.OwnerID, onboarding.RecoveryValidity)
+	if err != nil {
+		return "", err
+	}
 	data := struct {
-		In  onboarding.WelcomeInput
-		URL string
-	}{in, a.PublicURL}
+		In       onboarding.WelcomeInput
+		URL      string
+		Recovery kratos.Recovery
+	}{in, a.PublicURL, rec}
 	var text, html strings.Builder
 	if err := welcomeTextTmpl.Execute(&text, data); err != nil {
 		return "", err
@@ -79,6 +95,7 @@ func (a *Activities) SendWelcome(ctx context.Context, in onboarding.WelcomeInput
 	return a.Send(ctx, Message{
 		TenantID: in.TenantID, IdempotencyKey: WelcomeKey(in.TenantID, in.Attempt), To: in.To,
 		Subject: "Welcome to SecureOps: set your password", Text: text.String(), HTML: html.String(), Category: "welcome",
+		Secrets: []string{rec.Link, rec.Code},
 	})
 }
 

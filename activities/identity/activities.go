@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
@@ -21,9 +20,6 @@ import (
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
-// RecoveryValidity is how long the welcome email's link works.
-const RecoveryValidity = 72 * time.Hour
-
 // Activities administer identities through Kratos' admin API.
 type Activities struct {
 	Kratos *kratos.Client
@@ -34,7 +30,8 @@ var platform = db.Scope{PlatformAdmin: true}
 
 // EnsureOwner finds or creates the identity (traits email and name,
 // metadata_public.tenant_id), records the user and the client_owner
-// membership, and creates a recovery link to set a password with.
+// membership. The recovery code to set a password with is made when the
+// welcome email is sent (email.SendWelcome), never kept in history.
 func (a *Activities) EnsureOwner(ctx context.Context, in onboarding.OwnerInput) (onboarding.OwnerResult, error) {
 	if a.Kratos == nil {
 		return onboarding.OwnerResult{}, temporal.NewNonRetryableApplicationError("Kratos is not configured (KRATOS_PUBLIC_URL, KRATOS_ADMIN_URL)", onboarding.ErrNotConfigured, nil)
@@ -68,11 +65,7 @@ func (a *Activities) EnsureOwner(ctx context.Context, in onboarding.OwnerInput) 
 	if err != nil {
 		return onboarding.OwnerResult{}, err
 	}
-	rec, err := a.Kratos.RecoveryCode(ctx, ident.ID, RecoveryValidity)
-	if err != nil {
-		return onboarding.OwnerResult{}, err
-	}
-	return onboarding.OwnerResult{IdentityID: ident.ID, RecoveryLink: rec.Link, RecoveryCode: rec.Code}, nil
+	return onboarding.OwnerResult{IdentityID: ident.ID}, nil
 }
 
 // RemoveOwner undoes EnsureOwner: the membership goes, and the identity and

@@ -179,7 +179,7 @@ func (w *onboardingWorkflow) run(ctx workflow.Context) (res onboarding.Result, e
 		}})
 	}
 
-	// 3. The owner: Kratos identity, membership, recovery link.
+	// 3. The owner: Kratos identity and membership.
 	var owner onboarding.OwnerResult
 	if err = step(onboarding.StepOwner, func() (err error) {
 		owner, err = onboarding.EnsureOwner.Run(extCtx, onboarding.OwnerInput{
@@ -243,7 +243,7 @@ func (w *onboardingWorkflow) run(ctx workflow.Context) (res onboarding.Result, e
 	if err = step(onboarding.StepWelcomeEmail, func() error {
 		_, err := onboarding.SendWelcome.Run(extCtx, onboarding.WelcomeInput{
 			TenantID: in.TenantID, To: in.Email, ContactName: in.ContactName, CompanyName: in.CompanyName,
-			Tier: in.Tier, RecoveryLink: owner.RecoveryLink, RecoveryCode: owner.RecoveryCode,
+			Tier: in.Tier, OwnerID: owner.IdentityID,
 			InitialTarget: in.InitialTarget, TrialDays: trial, Attempt: w.attempt,
 		})
 		return err

@@ -109,7 +109,7 @@ func newHarness(t *testing.T, in onboarding.Input, failAt string, skipStripe, sk
 		Return(func(context.Context, onboarding.CancelInput) error { return fail(onboarding.DeleteCustomer.Name) })
 	env.OnActivity(onboarding.EnsureOwner.Name, mock.Anything, onboarding.OwnerInput{TenantID: in.TenantID, Email: in.Email, Name: in.ContactName}).
 		Return(func(context.Context, onboarding.OwnerInput) (onboarding.OwnerResult, error) {
-			return onboarding.OwnerResult{IdentityID: owner, RecoveryLink: "http://kratos/recovery?flow=1", RecoveryCode: "123456"}, fail(onboarding.EnsureOwner.Name)
+			return onboarding.OwnerResult{IdentityID: owner}, fail(onboarding.EnsureOwner.Name)
 		})
 	env.OnActivity(onboarding.RemoveOwner.Name, mock.Anything, onboarding.RemoveInput{TenantID: in.TenantID, IdentityID: owner}).
 		Return(func(context.Context, onboarding.RemoveInput) error { return fail(onboarding.RemoveOwner.Name) })
@@ -135,7 +135,7 @@ func newHarness(t *testing.T, in onboarding.Input, failAt string, skipStripe, sk
 	env.OnActivity(onboarding.DeleteScanPolicy.Name, mock.Anything, onboarding.TenantInput{TenantID: in.TenantID}).
 		Return(func(context.Context, onboarding.TenantInput) error { return fail(onboarding.DeleteScanPolicy.Name) })
 	welcome := env.OnActivity(onboarding.SendWelcome.Name, mock.Anything, mock.Anything).Return(func(_ context.Context, wi onboarding.WelcomeInput) (string, error) {
-		if wi.RecoveryLink != "http://kratos/recovery?flow=1" || wi.To != in.Email || wi.TenantID != in.TenantID {
+		if wi.OwnerID != owner || wi.To != in.Email || wi.TenantID != in.TenantID {
 			t.Errorf("welcome input %+v", wi)
 		}
 		return "", fail(onboarding.SendWelcome.Name)

@@ -308,12 +308,15 @@ type OwnerInput struct {
 	Name     string    `json:"name"`
 }
 
-// OwnerResult is the owner's identity and a way in.
+// OwnerResult is the owner's identity. The way in (a recovery code) is not
+// part of it: results are kept in workflow history, which operators read, so
+// the welcome email's activity asks Kratos for the code when it sends.
 type OwnerResult struct {
-	IdentityID   uuid.UUID `json:"identity_id"`
-	RecoveryLink string    `json:"recovery_link"`
-	RecoveryCode string    `json:"recovery_code"`
+	IdentityID uuid.UUID `json:"identity_id"`
 }
+
+// RecoveryValidity is how long the welcome email's recovery link works.
+const RecoveryValidity = 72 * time.Hour
 
 // RemoveInput names the owner to remove.
 type RemoveInput struct {
@@ -342,13 +345,13 @@ type DeleteProductInput struct {
 
 // WelcomeInput is what the welcome email says.
 type WelcomeInput struct {
-	TenantID      uuid.UUID `json:"tenant_id"`
-	To            string    `json:"to"`
-	ContactName   string    `json:"contact_name"`
-	CompanyName   string    `json:"company_name"`
-	Tier          string    `json:"tier"`
-	RecoveryLink  string    `json:"recovery_link"`
-	RecoveryCode  string    `json:"recovery_code"`
+	TenantID    uuid.UUID `json:"tenant_id"`
+	To          string    `json:"to"`
+	ContactName string    `json:"contact_name"`
+	CompanyName string    `json:"company_name"`
+	Tier        string    `json:"tier"`
+	// OwnerID is the Kratos identity the email's recovery code is for.
+	OwnerID       uuid.UUID `json:"owner_id"`
 	InitialTarget string    `json:"initial_target,omitempty"`
 	TrialDays     int       `json:"trial_days"`
 	Attempt       int       `json:"attempt"`
