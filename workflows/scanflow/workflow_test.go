@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/secureops/secureops/activities/defectdojo"
+	"github.com/secureops/secureops/activities/ownership"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/temporalops"
@@ -23,7 +24,10 @@ import (
 	"github.com/secureops/secureops/workflows/notifyflow"
 )
 
-func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment { return newEnvProving(t, true) }
+
+// newEnvProving leaves the ownership proof to the test when proves is false.
+func newEnvProving(t *testing.T, proves bool) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	Register(env)
@@ -33,20 +37,48 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	scanner.Register(env, &scanner.Activities{})
 	temporalops.Register(env, &temporalops.Activities{})
 	defectdojo.Register(env, &defectdojo.Activities{})
+	ownership.Register(env, &ownership.Activities{})
 	// Ownership is tested against Postgres in activities/store; here it
 	// passes, and the tenant's gate grants a slot at once.
 	env.OnActivity(scan.Authorize.Name, mock.Anything, mock.Anything).Return(scan.Authorization{Tier: "basic", Limit: 2}, nil).Maybe()
 	env.OnActivity(scan.Claim.Name, mock.Anything, mock.Anything).Return(nil).Maybe()
+	if proves {
+		env.OnActivity(scan.ProveOwnership.Name, mock.Anything, mock.Anything).Return(scan.Proof{Address: provenAddress, Method: "http"}, nil).Maybe()
+	}
 	env.OnActivity(gate.Acquire.Name, mock.Anything, mock.Anything).Return(func(ctx context.Context, in gate.AcquireInput) error {
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(gate.SignalGranted, nil) }, time.Millisecond)
 		return nil
 	}).Maybe()
-	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", gate.SignalRelease, mock.Anything).Return(nil).Maybe()
+	counter := new(int)
+	releases[env] = counter
+	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", gate.SignalRelease, mock.Anything).Return(
+		func(_, workflowID, _, _ string, _ any) error {
+			if strings.HasPrefix(workflowID, "scan-gate/") {
+				*counter++
+			}
+			return nil
+		}).Maybe()
 	env.OnActivity(scan.Reimport.Name, mock.Anything, mock.Anything).Return(scan.ReimportResult{Skipped: "not configured"}, nil).Maybe()
 	env.OnActivity(scan.RecordUsage.Name, mock.Anything, mock.Anything).Return(scan.UsageEvent{}, nil).Maybe()
 	env.OnWorkflow(notify.WorkflowName, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env
 }
+
+// releases counts, per test environment, the slot releases sent to the
+// tenant's gate.
+var releases = map[*testsuite.TestWorkflowEnvironment]*int{}
+
+// released asserts the scan gave its slot back exactly once, while it ran:
+// not reclaimed later by the gate's sweep.
+func released(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	t.Helper()
+	if n := *releases[env]; n != 1 {
+		t.Errorf("the gate heard %d releases, want exactly 1", n)
+	}
+}
+
+// provenAddress is where the ownership proof held: the scanners go there.
+const provenAddress = "127.0.0.1"
 
 func input() scan.Input {
 	return scan.Input{TenantID: uuid.New(), ScanID: uuid.New(), Target: "127.0.0.1:8000", Scanners: []string{"nmap"}}
@@ -57,7 +89,7 @@ func TestScanHappyPath(t *testing.T) {
 	in := input()
 	report := uuid.New()
 	env.OnActivity(scan.MarkRunning.Name, mock.Anything, scan.Ref{TenantID: in.TenantID, ScanID: in.ScanID}).Return(nil).Once()
-	env.OnActivity(scan.RunScanner.Name, mock.Anything, scan.RunInput{TenantID: in.TenantID, ScanID: in.ScanID, Scanner: "nmap", Target: in.Target}).
+	env.OnActivity(scan.RunScanner.Name, mock.Anything, scan.RunInput{TenantID: in.TenantID, ScanID: in.ScanID, Scanner: "nmap", Target: in.Target, Address: provenAddress}).
 		Return(scan.RunResult{ReportID: report, Scanner: "nmap"}, nil).Once()
 	env.OnActivity(scan.IngestReport.Name, mock.Anything, scan.IngestInput{TenantID: in.TenantID, ScanID: in.ScanID, ReportID: report, Scanner: "nmap"}).
 		Return(scan.IngestResult{Staged: 2, Upserted: 2, Linked: 2}, nil).Once()
@@ -87,6 +119,7 @@ func TestScanHappyPath(t *testing.T) {
 		t.Fatalf("progress %+v", p)
 	}
 	env.AssertExpectations(t)
+	released(t, env)
 }
 
 func TestScanRefusedTargetFailsWithoutRetry(t *testing.T) {
@@ -118,6 +151,7 @@ func TestScanRefusedTargetFailsWithoutRetry(t *testing.T) {
 	if finished.Status != "failed" || !strings.Contains(finished.Error, "private address") {
 		t.Fatalf("finish %+v, want failed with the reason", finished)
 	}
+	released(t, env)
 }
 
 func TestScanTransientScannerErrorIsRetried(t *testing.T) {
@@ -172,4 +206,30 @@ func TestScanCancelRecordsCancelled(t *testing.T) {
 	if finished.Status != "cancelled" {
 		t.Fatalf("finish %+v, want cancelled", finished)
 	}
+	released(t, env)
+}
+
+// A proof that no longer holds fails the scan before any scanner runs, and
+// the tenant reads why.
+func TestScanFailsWhenTheProofNoLongerHolds(t *testing.T) {
+	env := newEnvProving(t, false)
+	in := input()
+	msg := "the ownership proof of example.com no longer holds: no TXT record at _secureops-challenge.example.com"
+	env.OnActivity(scan.ProveOwnership.Name, mock.Anything, scan.Ref{TenantID: in.TenantID, ScanID: in.ScanID}).
+		Return(scan.Proof{}, temporal.NewNonRetryableApplicationError(msg, scan.ErrTargetNotVerified, nil)).Once()
+	env.OnActivity(scan.MarkRunning.Name, mock.Anything, mock.Anything).Return(nil).Once()
+	var finished scan.FinishInput
+	env.OnActivity(scan.Finish.Name, mock.Anything, mock.Anything).Return(func(_ context.Context, f scan.FinishInput) (scan.Counts, error) {
+		finished = f
+		return scan.Counts{}, nil
+	}).Once()
+	env.ExecuteWorkflow(ScanWorkflow, in)
+	if err := env.GetWorkflowError(); err == nil {
+		t.Fatal("the scan succeeded without a proof")
+	}
+	env.AssertNotCalled(t, scan.RunScanner.Name, mock.Anything, mock.Anything)
+	if finished.Status != "failed" || finished.Error != msg {
+		t.Errorf("the scan ended %q with %q, want failed with the proof's reason", finished.Status, finished.Error)
+	}
+	released(t, env)
 }
