@@ -478,7 +478,7 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	failedDelivery := deliveryViewOf(dbq.WebhookDelivery{
 		ID: uuid.New(), TenantID: tenant, WebhookID: hookID, EventID: critEvent.ID, EventType: critEvent.Type,
 		Payload: critBody, Status: "failed", Attempts: 1,
-		LastError: "refused by the address policy: target not allowed: 10.0.0.8 is a private address (add it to SCAN_ALLOWED_CIDRS to allow it)",
+		LastError: "the webhook's URL is not allowed: it must be a public https address",
 		CreatedAt: now,
 	})
 	failedDelivery.AttemptLog = []AttemptView{{Attempt: 1, Error: failedDelivery.LastError, At: now}}

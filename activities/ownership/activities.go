@@ -17,11 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/contract/verify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
@@ -63,7 +64,11 @@ func (a *Activities) Check(ctx context.Context, in verify.CheckInput) (verify.Ch
 	if t.VerificationStatus != "pending" {
 		return verify.CheckResult{Status: statusOf(t.VerificationStatus), Method: t.VerificationMethod}, nil
 	}
-	method, detail := a.probe(ctx, t)
+	pol, err := a.policyFor(ctx, in.TenantID)
+	if err != nil {
+		return verify.CheckResult{}, err
+	}
+	method, detail, addrs := a.probe(ctx, pol, t)
 	status := "pending"
 	switch {
 	case method != "":
@@ -74,7 +79,7 @@ func (a *Activities) Check(ctx context.Context, in verify.CheckInput) (verify.Ch
 	var res verify.CheckResult
 	err = a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		row, err := db.Q.TargetVerificationChecked(ctx, tx, dbq.TargetVerificationCheckedParams{
-			ID: t.ID, Status: status, Method: method, Error: truncate(detail, 1000),
+			ID: t.ID, Status: status, Method: method, Error: truncate(detail, 1000), Addrs: addrs,
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			res = verify.CheckResult{Status: "gone", Detail: "the target is no longer pending verification"}
@@ -100,32 +105,56 @@ func statusOf(s string) string {
 }
 
 // probe tries every method the target allows and returns the one that
-// proved ownership, or why none did.
-func (a *Activities) probe(ctx context.Context, row dbq.Target) (method, detail string) {
+// proved ownership with the addresses the proof covers (pinned on the
+// target: a scan goes only there), or why none did.
+func (a *Activities) probe(ctx context.Context, pol targets.Policy, row dbq.Target) (method, detail string, addrs []string) {
 	t, err := targets.ParseAs(targets.Kind(row.Kind), row.Value)
 	if err != nil {
-		return "", "the stored target no longer parses: " + err.Error()
+		return "", "the stored target no longer parses: " + err.Error(), nil
 	}
 	want := row.VerificationToken
 	var reasons []string
 	if !t.IsIP() && t.Host != "" {
 		ok, why := a.checkDNS(ctx, t.Host, want)
 		if ok {
-			return "dns", ""
+			// The record proves the name; the addresses it has now are the
+			// ones the proof covers.
+			all, err := targets.ResolveAll(ctx, a.Resolver, t)
+			if err == nil {
+				for _, ad := range all {
+					if pol.Check(ad) == nil {
+						addrs = append(addrs, ad.String())
+					}
+				}
+			}
+			return "dns", "", addrs
 		}
 		reasons = append(reasons, why)
 	}
 	// The name is resolved once and every address checked against the scan
 	// policy: verification must not become a way to reach internal services.
-	addr, err := targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
+	addr, err := targets.ResolveChecked(ctx, a.Resolver, pol, t)
 	if err != nil {
-		return "", strings.Join(append(reasons, "well-known file: "+err.Error()), "; ")
+		return "", strings.Join(append(reasons, "well-known file: "+err.Error()), "; "), nil
 	}
-	ok, why := a.checkWellKnown(ctx, t, addr, verify.WellKnownURLs(t), want)
+	ok, why := a.checkWellKnown(ctx, t, addr, want)
 	if ok {
-		return "http", ""
+		return "http", "", []string{addr.String()}
 	}
-	return "", strings.Join(append(reasons, why...), "; ")
+	return "", strings.Join(append(reasons, why...), "; "), nil
+}
+
+// policyFor is the scan policy of a tenant: the platform's plus the ranges
+// opened to it or an ancestor.
+func (a *Activities) policyFor(ctx context.Context, tenant uuid.UUID) (targets.Policy, error) {
+	if len(a.Policy.TenantAllowed) == 0 {
+		return a.Policy, nil
+	}
+	slugs, err := a.DB.TenantLineage(ctx, tenant)
+	if err != nil {
+		return targets.Policy{}, err
+	}
+	return a.Policy.ForTenant(slugs...), nil
 }
 
 // wellKnownBudget bounds the whole well-known-file phase, inside the check's
@@ -135,15 +164,31 @@ const wellKnownBudget = 40 * time.Second
 // wellKnownParallel bounds the fetches in flight against one target.
 const wellKnownParallel = 32
 
-// checkWellKnown fetches the URLs at once, a bounded number at a time, and
-// stops at the first that serves the token: a port that accepts and never
-// answers costs its own timeout, not everyone's. The reasons come back in
-// URL order, so the message is the same from one check to the next.
-func (a *Activities) checkWellKnown(ctx context.Context, t targets.Target, addr netip.Addr, urls []string, token string) (bool, []string) {
+// checkWellKnown looks for the token at addr on every port that will be
+// scanned: a target with a port list must serve it (over https or http) on
+// each listed port, so proving one web server does not open the others to
+// scanning; a bare name or address serves it on 443 or 80, a URL at its
+// origin. The fetches run at once, a bounded number at a time, and a port
+// is done at its first success: a port that accepts and never answers costs
+// its own timeout, not everyone's. The reasons come back in URL order, so the
+// message is the same from one check to the next.
+func (a *Activities) checkWellKnown(ctx context.Context, t targets.Target, addr netip.Addr, token string) (bool, []string) {
+	urls := verify.WellKnownURLs(t)
+	group := func(u string) int {
+		if t.Kind == targets.KindURL || len(t.Ports) == 0 {
+			return 0
+		}
+		return urlPort(u)
+	}
 	ctx, cancel := context.WithTimeout(ctx, wellKnownBudget)
 	defer cancel()
 	reasons := make([]string, len(urls))
-	var found atomic.Bool
+	var mu sync.Mutex
+	proven := map[int]bool{}
+	need := map[int]bool{}
+	for _, u := range urls {
+		need[group(u)] = true
+	}
 	sem := make(chan struct{}, wellKnownParallel)
 	var wg sync.WaitGroup
 	for i, u := range urls {
@@ -155,20 +200,37 @@ func (a *Activities) checkWellKnown(ctx context.Context, t targets.Target, addr 
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			mu.Lock()
+			done := proven[group(u)]
+			mu.Unlock()
+			if done {
+				return
+			}
 			ok, why := a.checkHTTP(ctx, t, addr, u, token)
+			mu.Lock()
+			defer mu.Unlock()
 			if ok {
-				found.Store(true)
-				cancel()
+				proven[group(u)] = true
+				if len(proven) == len(need) {
+					cancel()
+				}
 				return
 			}
 			reasons[i] = why
 		})
 	}
 	wg.Wait()
-	if found.Load() {
+	if len(proven) == len(need) {
 		return true, nil
 	}
-	return false, reasons
+	// Only the ports that failed explain the refusal.
+	var out []string
+	for i, u := range urls {
+		if !proven[group(u)] && reasons[i] != "" {
+			out = append(out, reasons[i])
+		}
+	}
+	return false, out
 }
 
 // urlPort is the port a well-known URL is fetched from.
@@ -283,4 +345,5 @@ func truncate(s string, n int) string {
 // Register binds the activities to their names in internal/contract/verify.
 func Register(reg temporalx.ActivityRegistry, a *Activities) {
 	verify.Check.Register(reg, a.Check)
+	scan.ProveOwnership.Register(reg, a.Prove)
 }

@@ -2,6 +2,7 @@ package ownership_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,14 +10,15 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/activities/ownership"
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/contract/verify"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/testutil/dnstest"
@@ -194,35 +196,15 @@ func TestWellKnownURLs(t *testing.T) {
 	}
 }
 
-// A host with several ports: they are tried in ascending order, a closed
-// port or one without the file is passed over, and the first port serving
-// the file ends the search.
-func TestWellKnownFileOnAListedPort(t *testing.T) {
-	var mu sync.Mutex
-	hits := map[int]int{}
-	serves := map[int]bool{}
+// A host with several ports must serve the file on each of them (over https
+// or http): proving one web server does not open the host's other ports to
+// scanning.
+func TestWellKnownFileOnEveryListedPort(t *testing.T) {
 	var ports []int
-	for range 3 {
-		srv := httptest.NewUnstartedServer(nil)
-		port := srv.Listener.Addr().(*net.TCPAddr).Port
-		srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			hits[port]++
-			ok := serves[port]
-			mu.Unlock()
-			if !ok || r.URL.Path != verify.WellKnownPath {
-				http.NotFound(w, r)
-				return
-			}
-			fmt.Fprintln(w, "tok")
-		})
-		srv.Start()
-		t.Cleanup(srv.Close)
-		ports = append(ports, port)
+	for range 2 {
+		ports = append(ports, wellKnownServer(t, "tok"))
 	}
-	slices.Sort(ports)
-	// The lowest has no file, the two others have it.
-	serves[ports[1]], serves[ports[2]] = true, true
+	missing := wellKnownServer(t, "another-token")
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -233,51 +215,41 @@ func TestWellKnownFileOnAListedPort(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	dns := &dnsServer{A: map[string]netip.Addr{"web.acme.test": lo, "other.acme.test": lo}}
 	f := newFixture(t, dns, loopbackOnly)
-	value := fmt.Sprintf("web.acme.test:%d,%d,%d,%d", ports[2], closedPort, ports[1], ports[0])
-	id := f.target(t, "host", value, "tok")
+	id := f.target(t, "host", fmt.Sprintf("web.acme.test:%d,%d", ports[1], ports[0]), "tok")
 	if res := f.check(t, id, false); res.Status != "verified" || res.Method != "http" {
 		t.Fatalf("check %+v, want verified by http", res)
 	}
-	mu.Lock()
-	if hits[ports[1]]+hits[ports[2]] == 0 {
-		t.Errorf("requests per port %v for ports %v: want a port serving the file asked", hits, ports)
-	}
-	mu.Unlock()
 
-	// Nothing serves it: the detail names every URL tried, the closed
-	// port's too.
-	id = f.target(t, "host", fmt.Sprintf("other.acme.test:%d,%d", closedPort, ports[0]), "tok")
+	// One port without the file, one closed: not proven, and the detail
+	// names those two ports and not the ones that served it.
+	id = f.target(t, "host", fmt.Sprintf("other.acme.test:%d,%d,%d", ports[0], missing, closedPort), "tok")
 	res := f.check(t, id, false)
 	if res.Status != "pending" {
-		t.Fatalf("check %+v, want pending", res)
+		t.Fatalf("check %+v, want pending: two of three ports do not serve the file", res)
 	}
 	for _, want := range []string{fmt.Sprintf("http://other.acme.test:%d%s: dial tcp", closedPort, verify.WellKnownPath),
-		fmt.Sprintf("http://other.acme.test:%d%s answered 404", ports[0], verify.WellKnownPath)} {
+		fmt.Sprintf("http://other.acme.test:%d%s does not contain", missing, verify.WellKnownPath)} {
 		if !strings.Contains(res.Detail, want) {
 			t.Errorf("detail %q lacks %q", res.Detail, want)
 		}
 	}
+	if strings.Contains(res.Detail, fmt.Sprintf(":%d/", ports[0])) {
+		t.Errorf("detail %q blames a port that served the file", res.Detail)
+	}
 }
 
-// Ports that accept a connection and never answer do not hold up the port
-// that serves the file: the check finishes well inside a deadline that
-// trying them one after the other (two timeouts each) would overrun.
+// Ports that accept a connection and never answer fail the proof within one
+// fetch timeout, all at once: trying them one after the other (two timeouts
+// each) would overrun the deadline.
 func TestWellKnownFileBehindTarpits(t *testing.T) {
-	// Four listeners; the highest port serves the file, so in port order it
-	// would be tried last.
 	var ls []net.Listener
-	for range 4 {
+	for range 3 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
 		ls = append(ls, l)
-	}
-	port := func(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
-	slices.SortFunc(ls, func(a, b net.Listener) int { return port(a) - port(b) })
-	var ports []int
-	for _, l := range ls[:3] {
 		go func() {
 			for {
 				c, err := l.Accept()
@@ -287,21 +259,160 @@ func TestWellKnownFileBehindTarpits(t *testing.T) {
 				t.Cleanup(func() { c.Close() }) // hold it open, say nothing
 			}
 		}()
-		ports = append(ports, port(l))
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "tok") })}
-	go srv.Serve(ls[3])
-	t.Cleanup(func() { srv.Close() })
-	serving := port(ls[3])
-
+	port := func(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
+	serving := wellKnownServer(t, "tok")
 	lo := netip.MustParseAddr("127.0.0.1")
 	dns := &dnsServer{A: map[string]netip.Addr{"slow.acme.test": lo}}
-	f := newFixture(t, dns, loopbackOnly) // 2 s per fetch: one after the other, 12 s before the last port
-	id := f.target(t, "host", fmt.Sprintf("slow.acme.test:%d,%d,%d,%d", ports[0], ports[1], ports[2], serving), "tok")
+	f := newFixture(t, dns, loopbackOnly) // 2 s per fetch: one after the other, 12 s
+	id := f.target(t, "host", fmt.Sprintf("slow.acme.test:%d,%d,%d,%d", port(ls[0]), port(ls[1]), port(ls[2]), serving), "tok")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	res, err := f.acts.Check(ctx, verify.CheckInput{TenantID: f.tenant, TargetID: id})
-	if err != nil || res.Status != "verified" {
-		t.Fatalf("check %+v (%v), want verified inside the deadline", res, err)
+	if err != nil || res.Status != "pending" {
+		t.Fatalf("check %+v (%v), want pending inside the deadline", res, err)
+	}
+	for _, l := range ls {
+		if !strings.Contains(res.Detail, fmt.Sprintf(":%d/", port(l))) {
+			t.Errorf("detail %q does not name tarpit port %d", res.Detail, port(l))
+		}
+	}
+}
+
+// tokenServerAt serves body as the verification file on addr:port.
+func tokenServerAt(t *testing.T, addr string, port int, body *string) {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, fmt.Sprint(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != verify.WellKnownPath {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, *body)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+}
+
+func (f *fixture) scanOf(t *testing.T, target uuid.UUID) scan.Ref {
+	t.Helper()
+	id := uuid.New()
+	if _, err := f.super.Exec(context.Background(), `INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, target_id)
+		SELECT $1, tenant_id, value, '{nmap}', $3, id FROM targets WHERE id = $2`, id, target, "scan/"+id.String()); err != nil {
+		t.Fatal(err)
+	}
+	return scan.Ref{TenantID: f.tenant, ScanID: id}
+}
+
+func (f *fixture) pinned(t *testing.T, id uuid.UUID) []string {
+	t.Helper()
+	var addrs []string
+	if err := f.super.QueryRow(context.Background(), "SELECT verified_addrs FROM targets WHERE id = $1", id).Scan(&addrs); err != nil {
+		t.Fatal(err)
+	}
+	return addrs
+}
+
+// The proof is re-checked for the address about to be scanned: it holds at
+// the verified address while the file is served, stops holding when it is
+// taken down, and a name re-pointed at another address needs the file on
+// that address before it is scanned (and then covers it).
+func TestProveAtScanTimeWithTheFile(t *testing.T) {
+	body := "tok"
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port, bound below on two addresses
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	tokenServerAt(t, "127.0.0.1", port, &body)
+	dns := &dnsServer{A: map[string]netip.Addr{"web.acme.test": netip.MustParseAddr("127.0.0.1")}}
+	f := newFixture(t, dns, loopbackOnly)
+	id := f.target(t, "host", fmt.Sprintf("web.acme.test:%d", port), "tok")
+	if res := f.check(t, id, false); res.Status != "verified" {
+		t.Fatalf("check %+v", res)
+	}
+	if got := f.pinned(t, id); !slices.Equal(got, []string{"127.0.0.1"}) {
+		t.Fatalf("pinned %v, want the verified address", got)
+	}
+	ctx := context.Background()
+	p, err := f.acts.Prove(ctx, f.scanOf(t, id))
+	if err != nil || p.Address != "127.0.0.1" || p.Pinned {
+		t.Fatalf("prove at the verified address: %+v %v", p, err)
+	}
+
+	// The file is gone: the scan is refused, saying why.
+	body = "someone else"
+	_, err = f.acts.Prove(ctx, f.scanOf(t, id))
+	wantNotVerified(t, err, "no longer holds", "does not contain")
+
+	// Re-pointed to 127.0.0.2, which serves nothing: refused, the proof did
+	// not cover it.
+	body = "tok"
+	dns.SetA("web.acme.test", netip.MustParseAddr("127.0.0.2"))
+	_, err = f.acts.Prove(ctx, f.scanOf(t, id))
+	wantNotVerified(t, err, "did not cover")
+	// 127.0.0.2 serves the file on the scanned port: proven and pinned.
+	tokenServerAt(t, "127.0.0.2", port, &body)
+	p, err = f.acts.Prove(ctx, f.scanOf(t, id))
+	if err != nil || p.Address != "127.0.0.2" || !p.Pinned {
+		t.Fatalf("prove at the new address serving the file: %+v %v", p, err)
+	}
+	if got := f.pinned(t, id); !slices.Equal(got, []string{"127.0.0.1", "127.0.0.2"}) {
+		t.Errorf("pinned %v after the fresh proof", got)
+	}
+}
+
+// A TXT record proves the name at the addresses it had when verified; a
+// re-pointed name is not scanned on the strength of the record alone.
+func TestProveAtScanTimeWithTheRecord(t *testing.T) {
+	dns := &dnsServer{
+		A:   map[string]netip.Addr{"acme.test": netip.MustParseAddr("127.0.0.1")},
+		TXT: map[string][]string{"_secureops-challenge.acme.test": {verify.TXTValue("tok-dns")}},
+	}
+	f := newFixture(t, dns, loopbackOnly)
+	id := f.target(t, "domain", "acme.test", "tok-dns")
+	if res := f.check(t, id, false); res.Status != "verified" || res.Method != "dns" {
+		t.Fatalf("check %+v", res)
+	}
+	ctx := context.Background()
+	if p, err := f.acts.Prove(ctx, f.scanOf(t, id)); err != nil || p.Address != "127.0.0.1" || p.Method != "dns" {
+		t.Fatalf("prove with the record in place: %+v %v", p, err)
+	}
+	dns.SetA("acme.test", netip.MustParseAddr("127.0.0.3"))
+	_, err := f.acts.Prove(ctx, f.scanOf(t, id))
+	wantNotVerified(t, err, "did not cover")
+	dns.SetA("acme.test", netip.MustParseAddr("127.0.0.1"))
+	dns.SetTXT("_secureops-challenge.acme.test", "v=spf1 -all")
+	_, err = f.acts.Prove(ctx, f.scanOf(t, id))
+	wantNotVerified(t, err, "no longer holds", "does not contain")
+}
+
+// A scan of an unverified or unregistered target is refused by the proof
+// step too, and an image needs none.
+func TestProveRefusesUnverifiedTargets(t *testing.T) {
+	f := newFixture(t, &dnsServer{}, loopbackOnly)
+	id := f.target(t, "host", "web.acme.test", "tok")
+	_, err := f.acts.Prove(context.Background(), f.scanOf(t, id))
+	wantNotVerified(t, err, "not verified")
+	img := f.target(t, "image", "image:nginx:1.27", "tok")
+	if p, err := f.acts.Prove(context.Background(), f.scanOf(t, img)); err != nil || p.Address != "" {
+		t.Errorf("image: %+v %v", p, err)
+	}
+}
+
+func wantNotVerified(t *testing.T, err error, words ...string) {
+	t.Helper()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != scan.ErrTargetNotVerified || !app.NonRetryable() {
+		t.Fatalf("err %v, want a non-retryable %s", err, scan.ErrTargetNotVerified)
+	}
+	for _, w := range words {
+		if !strings.Contains(app.Message(), w) {
+			t.Errorf("message %q lacks %q", app.Message(), w)
+		}
 	}
 }

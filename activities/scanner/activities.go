@@ -85,8 +85,27 @@ func (a *Activities) Run(ctx context.Context, in scan.RunInput) (scan.RunResult,
 			return scan.RunResult{}, err
 		}
 	} else {
-		j.addr, err = targets.ResolveChecked(ctx, a.Resolver, a.Policy, t)
-		if err != nil {
+		pol := a.Policy
+		if len(pol.TenantAllowed) > 0 {
+			slugs, err := a.DB.TenantLineage(ctx, in.TenantID)
+			if err != nil {
+				return scan.RunResult{}, err
+			}
+			pol = pol.ForTenant(slugs...)
+		}
+		if in.Address != "" {
+			// The workflow proved ownership at this address a moment ago: scan
+			// it, not whatever the name resolves to by now. The policy still
+			// has the last word.
+			addr, perr := netip.ParseAddr(in.Address)
+			if perr != nil {
+				return scan.RunResult{}, temporal.NewNonRetryableApplicationError("the proven address does not parse", scan.ErrInvalidTarget, perr)
+			}
+			if err := pol.Check(addr); err != nil {
+				return scan.RunResult{}, nonRetryable(err)
+			}
+			j.addr = addr.Unmap()
+		} else if j.addr, err = targets.ResolveChecked(ctx, a.Resolver, pol, t); err != nil {
 			return scan.RunResult{}, nonRetryable(err) // DNS failures stay retryable
 		}
 	}

@@ -38,16 +38,22 @@ type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	LogLevel          string
-	NmapPath          string
-	NiktoPath         string
-	ZAPPath           string // ZAP, Trivy, Nuclei: unset means this worker has none
-	TrivyPath         string
-	NucleiPath        string
-	ScanAllowedCIDRs  []netip.Prefix
-	ShutdownTimeout   time.Duration
-	KratosPublicURL   string
-	KratosAdminURL    string
-	RateLimit         int // API requests per minute per key or session
+	// ImageRegistries (IMAGE_REGISTRIES) are the registries image targets
+	// may name; empty means the public ones (targets.DefaultImageRegistries).
+	ImageRegistries  []string
+	NmapPath         string
+	NiktoPath        string
+	ZAPPath          string // ZAP, Trivy, Nuclei: unset means this worker has none
+	TrivyPath        string
+	NucleiPath       string
+	ScanAllowedCIDRs []netip.Prefix
+	// TenantAllowedCIDRs are SCAN_ALLOWED_CIDRS entries written cidr@slug:
+	// ranges one tenant (and its sub-tenants) may scan.
+	TenantAllowedCIDRs map[string][]netip.Prefix
+	ShutdownTimeout    time.Duration
+	KratosPublicURL    string
+	KratosAdminURL     string
+	RateLimit          int // API requests per minute per key or session
 	// ScanLimits is the number of scans a tenant of each tier may run at
 	// once (SCAN_CONCURRENCY); more wait, queued, at the tenant's gate.
 	ScanLimits map[string]int
@@ -120,11 +126,27 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		return c, fmt.Errorf("SECUREOPS_ENV=%q: want production, dev or test", c.Mode)
 	}
 	for _, s := range strings.FieldsFunc(os.Getenv("SCAN_ALLOWED_CIDRS"), func(r rune) bool { return r == ',' || r == ' ' }) {
-		p, err := netip.ParsePrefix(s)
+		cidr, slug, owned := strings.Cut(s, "@")
+		p, err := netip.ParsePrefix(cidr)
 		if err != nil {
 			return c, fmt.Errorf("SCAN_ALLOWED_CIDRS: %w", err)
 		}
-		c.ScanAllowedCIDRs = append(c.ScanAllowedCIDRs, p.Masked())
+		switch {
+		case owned && slug != "":
+			if c.TenantAllowedCIDRs == nil {
+				c.TenantAllowedCIDRs = map[string][]netip.Prefix{}
+			}
+			c.TenantAllowedCIDRs[slug] = append(c.TenantAllowedCIDRs[slug], p.Masked())
+		case c.Mode == ModeProduction:
+			// A range open to every tenant lets any of them point a name
+			// into another's network.
+			return c, fmt.Errorf("SCAN_ALLOWED_CIDRS: %q names no tenant; write it as %s@<tenant-slug>", s, cidr)
+		default:
+			c.ScanAllowedCIDRs = append(c.ScanAllowedCIDRs, p.Masked())
+		}
+	}
+	for _, r := range strings.FieldsFunc(os.Getenv("IMAGE_REGISTRIES"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		c.ImageRegistries = append(c.ImageRegistries, strings.ToLower(r))
 	}
 	if c.AppDatabaseURL == "" && c.DatabaseURL != "" {
 		app, err := AppDSN(c.DatabaseURL)
@@ -139,7 +161,7 @@ func FromEnv(defaultMode Mode) (Config, error) {
 // ScanPolicy is what this mode may scan: loopback only in dev and test; in
 // production everything public plus SCAN_ALLOWED_CIDRS.
 func (c Config) ScanPolicy() targets.Policy {
-	return targets.Policy{LoopbackOnly: c.Mode != ModeProduction, Allowed: c.ScanAllowedCIDRs}
+	return targets.Policy{LoopbackOnly: c.Mode != ModeProduction, Allowed: c.ScanAllowedCIDRs, TenantAllowed: c.TenantAllowedCIDRs, ImageRegistries: c.ImageRegistries}
 }
 
 // WebhookPolicy is where webhook deliveries may go: public addresses in

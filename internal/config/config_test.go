@@ -29,15 +29,26 @@ func TestScanPolicyFollowsMode(t *testing.T) {
 		}
 	}
 
-	t.Setenv("SCAN_ALLOWED_CIDRS", "10.20.0.0/16, 192.168.7.9/32")
+	t.Setenv("SCAN_ALLOWED_CIDRS", "10.20.0.0/16@acme, 192.168.7.9/32@acme, 10.30.0.0/16@globex")
 	allowed, err := FromEnv(ModeProduction)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for addr, want := range map[string]bool{"10.20.3.4": true, "10.21.0.1": false, "192.168.7.9": true, "127.0.0.1": false} {
-		if got := check(allowed, addr); got != want {
-			t.Errorf("production with SCAN_ALLOWED_CIDRS may scan %s: %v, want %v", addr, got, want)
+	acme, globex := allowed.ScanPolicy().ForTenant("acme"), allowed.ScanPolicy().ForTenant("globex")
+	for addr, want := range map[string][3]bool{ // acme, globex, any other tenant
+		"10.20.3.4": {true, false, false}, "10.21.0.1": {false, false, false}, "192.168.7.9": {true, false, false},
+		"10.30.0.1": {false, true, false}, "127.0.0.1": {false, false, false},
+	} {
+		a := netip.MustParseAddr(addr)
+		got := [3]bool{acme.Check(a) == nil, globex.Check(a) == nil, check(allowed, addr)}
+		if got != want {
+			t.Errorf("SCAN_ALLOWED_CIDRS: %s may be scanned by acme, globex, others = %v, want %v", addr, got, want)
 		}
+	}
+	// In production every range belongs to a tenant.
+	t.Setenv("SCAN_ALLOWED_CIDRS", "10.20.0.0/16")
+	if _, err := FromEnv(ModeProduction); err == nil || !strings.Contains(err.Error(), "@<tenant-slug>") {
+		t.Errorf("a range for every tenant was accepted in production: %v", err)
 	}
 
 	t.Setenv("SCAN_ALLOWED_CIDRS", "")

@@ -15,6 +15,10 @@ type Policy struct {
 	LoopbackOnly bool
 	// Allowed lists ranges production may scan even though they are private.
 	Allowed []netip.Prefix
+	// TenantAllowed lists, by tenant slug, private ranges that tenant (and
+	// its sub-tenants, through ForTenant) may scan: a lab network opened for
+	// one customer is not opened for every other.
+	TenantAllowed map[string][]netip.Prefix
 	// ImageRegistries lists the registries image targets may name
 	// (IMAGE_REGISTRIES); nil means DefaultImageRegistries.
 	ImageRegistries []string
@@ -69,10 +73,22 @@ func (p Policy) Check(addr netip.Addr) error {
 	}
 	for _, f := range forbidden {
 		if f.prefix.Contains(addr) {
-			return fmt.Errorf("%w: %s is a %s address (add it to SCAN_ALLOWED_CIDRS to allow it)", ErrNotAllowed, addr, f.why)
+			return fmt.Errorf("%w: %s is a %s address", ErrNotAllowed, addr, f.why)
 		}
 	}
 	return nil
+}
+
+// ForTenant is the policy for scans of the tenant whose slug, and whose
+// ancestors' slugs, are given: the platform's ranges plus theirs.
+func (p Policy) ForTenant(slugs ...string) Policy {
+	out := p
+	out.Allowed = append([]netip.Prefix(nil), p.Allowed...)
+	for _, s := range slugs {
+		out.Allowed = append(out.Allowed, p.TenantAllowed[s]...)
+	}
+	out.TenantAllowed = nil
+	return out
 }
 
 // AutoVerifies reports whether t needs no ownership proof under this policy:

@@ -41,6 +41,13 @@ SET verification_status = sqlc.arg(status)::text,
     verification_error = sqlc.arg(error)::text,
     verification_checks = verification_checks + 1,
     verification_checked_at = now(),
-    verified_at = CASE WHEN sqlc.arg(status)::text = 'verified' THEN now() ELSE verified_at END
+    verified_at = CASE WHEN sqlc.arg(status)::text = 'verified' THEN now() ELSE verified_at END,
+    verified_addrs = CASE WHEN sqlc.arg(status)::text = 'verified' THEN coalesce(sqlc.arg(addrs)::text[], '{}') ELSE verified_addrs END
 WHERE id = sqlc.arg(id) AND verification_status = 'pending'
 RETURNING *;
+
+-- name: TargetPinAddresses :exec
+-- A scan proved ownership afresh at addresses the proof did not cover yet.
+UPDATE targets
+SET verified_addrs = ARRAY(SELECT DISTINCT unnest(verified_addrs || sqlc.arg(addrs)::text[]) ORDER BY 1)
+WHERE id = sqlc.arg(id);

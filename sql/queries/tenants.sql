@@ -41,3 +41,13 @@ UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING *;
 -- Whether the tenant or an ancestor is suspended, cancelled or failed: its
 -- scheduled scans must not run.
 SELECT secureops_tenant_chain_blocked(sqlc.arg(tenant_id)::uuid)::boolean AS blocked;
+
+-- name: TenantLineageSlugs :many
+-- The tenant's slug and its ancestors', nearest first: ranges opened to a
+-- tenant (SCAN_ALLOWED_CIDRS cidr@slug) are open to its sub-tenants too.
+WITH RECURSIVE up AS (
+    SELECT t.id, t.parent_id, t.slug, 0 AS depth FROM tenants t WHERE t.id = sqlc.arg(tenant_id)
+    UNION ALL
+    SELECT p.id, p.parent_id, p.slug, up.depth + 1 FROM tenants p JOIN up ON p.id = up.parent_id WHERE up.depth < 32
+)
+SELECT slug FROM up ORDER BY depth;

@@ -59,6 +59,25 @@ func storeOptions() workflow.ActivityOptions {
 	}
 }
 
+// The proof fetches the verification file over the network (40 s at most
+// for all ports) after a DNS lookup; the activity turns a failing proof
+// non-retryable on its last attempt, so the tenant reads why.
+func proveOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		TaskQueue:           temporalx.QueueScans,
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    5 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    3,
+			NonRetryableErrorTypes: []string{
+				scan.ErrTargetNotVerified, scan.ErrTargetNotAllowed, scan.ErrInvalidTarget, scan.ErrScanGone,
+			},
+		},
+	}
+}
+
 // Scanners run for long, heartbeat often, and stop being retried as soon as
 // the target is refused.
 func scannerOptions() workflow.ActivityOptions {
@@ -136,6 +155,16 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res scan.Result, err error) {
 			}
 		}
 	}
+	// The ownership proof must hold for the address about to be scanned, now,
+	// not only when the target was verified. Histories from before replay
+	// without the step (their scanners resolved the name themselves).
+	var proof scan.Proof
+	if !imported && workflow.GetVersion(ctx, "prove-ownership", workflow.DefaultVersion, 1) == 1 {
+		w.set(ctx, "running", "proving ownership", 0)
+		if proof, err = scan.ProveOwnership.Run(workflow.WithActivityOptions(ctx, proveOptions()), ref); err != nil {
+			return scan.Result{}, err
+		}
+	}
 	w.set(ctx, "running", "scanning", 0)
 
 	scanCtx := workflow.WithActivityOptions(ctx, scannerOptions())
@@ -147,7 +176,7 @@ func (w *scanWorkflow) run(ctx workflow.Context) (res scan.Result, err error) {
 			run = scan.RunResult{ReportID: *w.in.ReportID, Scanner: name}
 		} else {
 			run, err = scan.RunScanner.Run(scanCtx, scan.RunInput{
-				TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name, Target: w.in.Target,
+				TenantID: w.in.TenantID, ScanID: w.in.ScanID, Scanner: name, Target: w.in.Target, Address: proof.Address,
 			})
 		}
 		if err != nil {

@@ -145,14 +145,17 @@ var UserFacing = map[string]bool{
 // Activities the Scan workflow calls. The names are what histories record:
 // they never change, whatever the Go methods are called.
 var (
-	MarkRunning  = temporalx.NewAction[Ref]("store.ScanMarkRunning")
-	Claim        = temporalx.NewAction[Ref]("store.ScanClaim")
-	Authorize    = temporalx.NewActivity[Ref, Authorization]("store.ScanAuthorize")
-	RunScanner   = temporalx.NewActivity[RunInput, RunResult]("scanner.Run")
-	IngestReport = temporalx.NewActivity[IngestInput, IngestResult]("store.IngestReport")
-	Finish       = temporalx.NewActivity[FinishInput, Counts]("store.ScanFinish")
-	RecordUsage  = temporalx.NewActivity[Ref, UsageEvent]("store.RecordUsage")
-	Reimport     = temporalx.NewActivity[ReimportInput, ReimportResult]("defectdojo.Reimport")
+	MarkRunning = temporalx.NewAction[Ref]("store.ScanMarkRunning")
+	Claim       = temporalx.NewAction[Ref]("store.ScanClaim")
+	Authorize   = temporalx.NewActivity[Ref, Authorization]("store.ScanAuthorize")
+	// ProveOwnership re-checks the target's ownership proof at the address
+	// about to be scanned, right before the scanners run.
+	ProveOwnership = temporalx.NewActivity[Ref, Proof]("ownership.Prove")
+	RunScanner     = temporalx.NewActivity[RunInput, RunResult]("scanner.Run")
+	IngestReport   = temporalx.NewActivity[IngestInput, IngestResult]("store.IngestReport")
+	Finish         = temporalx.NewActivity[FinishInput, Counts]("store.ScanFinish")
+	RecordUsage    = temporalx.NewActivity[Ref, UsageEvent]("store.RecordUsage")
+	Reimport       = temporalx.NewActivity[ReimportInput, ReimportResult]("defectdojo.Reimport")
 )
 
 // Ref names a scan of a tenant.
@@ -174,6 +177,18 @@ type RunInput struct {
 	ScanID   uuid.UUID `json:"scan_id"`
 	Scanner  string    `json:"scanner"`
 	Target   string    `json:"target"`
+	// Address is the one the ownership proof held for just before the
+	// scanners ran (ProveOwnership): the scanner goes there and nowhere
+	// else. Empty in histories from before the proof moved into the scan,
+	// and for images.
+	Address string `json:"address,omitempty"`
+}
+
+// Proof is where a target's ownership was proven just before it is scanned.
+type Proof struct {
+	Address string `json:"address,omitempty"` // empty for images
+	Method  string `json:"method,omitempty"`  // dns, http, auto, or none for images
+	Pinned  bool   `json:"pinned,omitempty"`  // the address was new and is now covered
 }
 
 // RunResult points at the stored report.

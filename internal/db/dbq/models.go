@@ -256,6 +256,7 @@ type Target struct {
 	VerificationCheckedAt *time.Time `json:"verification_checked_at"`
 	VerifiedAt            *time.Time `json:"verified_at"`
 	CreatedAt             time.Time  `json:"created_at"`
+	VerifiedAddrs         []string   `json:"verified_addrs"`
 }
 
 type Team struct {

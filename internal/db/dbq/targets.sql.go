@@ -13,7 +13,7 @@ import (
 )
 
 const targetByValue = `-- name: TargetByValue :one
-SELECT id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at FROM targets WHERE tenant_id = $1 AND value = $2
+SELECT id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at, verified_addrs FROM targets WHERE tenant_id = $1 AND value = $2
 `
 
 type TargetByValueParams struct {
@@ -40,6 +40,7 @@ func (q *Queries) TargetByValue(ctx context.Context, db DBTX, arg TargetByValueP
 		&i.VerificationCheckedAt,
 		&i.VerifiedAt,
 		&i.CreatedAt,
+		&i.VerifiedAddrs,
 	)
 	return i, err
 }
@@ -48,7 +49,7 @@ const targetCreate = `-- name: TargetCreate :one
 INSERT INTO targets (tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verified_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (tenant_id, value) DO UPDATE SET name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE targets.name END
-RETURNING id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at, (xmax = 0) AS created
+RETURNING id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at, verified_addrs, (xmax = 0) AS created
 `
 
 type TargetCreateParams struct {
@@ -79,6 +80,7 @@ type TargetCreateRow struct {
 	VerificationCheckedAt *time.Time `json:"verification_checked_at"`
 	VerifiedAt            *time.Time `json:"verified_at"`
 	CreatedAt             time.Time  `json:"created_at"`
+	VerifiedAddrs         []string   `json:"verified_addrs"`
 	Created               bool       `json:"created"`
 }
 
@@ -113,6 +115,7 @@ func (q *Queries) TargetCreate(ctx context.Context, db DBTX, arg TargetCreatePar
 		&i.VerificationCheckedAt,
 		&i.VerifiedAt,
 		&i.CreatedAt,
+		&i.VerifiedAddrs,
 		&i.Created,
 	)
 	return i, err
@@ -131,7 +134,7 @@ func (q *Queries) TargetDelete(ctx context.Context, db DBTX, id uuid.UUID) (int6
 }
 
 const targetGet = `-- name: TargetGet :one
-SELECT id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at FROM targets WHERE id = $1
+SELECT id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at, verified_addrs FROM targets WHERE id = $1
 `
 
 func (q *Queries) TargetGet(ctx context.Context, db DBTX, id uuid.UUID) (Target, error) {
@@ -153,12 +156,13 @@ func (q *Queries) TargetGet(ctx context.Context, db DBTX, id uuid.UUID) (Target,
 		&i.VerificationCheckedAt,
 		&i.VerifiedAt,
 		&i.CreatedAt,
+		&i.VerifiedAddrs,
 	)
 	return i, err
 }
 
 const targetList = `-- name: TargetList :many
-SELECT id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at FROM targets
+SELECT id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at, verified_addrs FROM targets
 WHERE ($1::text IS NULL OR kind = $1::text)
   AND ($2::text IS NULL OR verification_status = $2::text)
   AND ($3::timestamptz IS NULL
@@ -206,6 +210,7 @@ func (q *Queries) TargetList(ctx context.Context, db DBTX, arg TargetListParams)
 			&i.VerificationCheckedAt,
 			&i.VerifiedAt,
 			&i.CreatedAt,
+			&i.VerifiedAddrs,
 		); err != nil {
 			return nil, err
 		}
@@ -217,6 +222,23 @@ func (q *Queries) TargetList(ctx context.Context, db DBTX, arg TargetListParams)
 	return items, nil
 }
 
+const targetPinAddresses = `-- name: TargetPinAddresses :exec
+UPDATE targets
+SET verified_addrs = ARRAY(SELECT DISTINCT unnest(verified_addrs || $1::text[]) ORDER BY 1)
+WHERE id = $2
+`
+
+type TargetPinAddressesParams struct {
+	Addrs []string  `json:"addrs"`
+	ID    uuid.UUID `json:"id"`
+}
+
+// A scan proved ownership afresh at addresses the proof did not cover yet.
+func (q *Queries) TargetPinAddresses(ctx context.Context, db DBTX, arg TargetPinAddressesParams) error {
+	_, err := db.Exec(ctx, targetPinAddresses, arg.Addrs, arg.ID)
+	return err
+}
+
 const targetVerificationChecked = `-- name: TargetVerificationChecked :one
 UPDATE targets
 SET verification_status = $1::text,
@@ -224,15 +246,17 @@ SET verification_status = $1::text,
     verification_error = $3::text,
     verification_checks = verification_checks + 1,
     verification_checked_at = now(),
-    verified_at = CASE WHEN $1::text = 'verified' THEN now() ELSE verified_at END
-WHERE id = $4 AND verification_status = 'pending'
-RETURNING id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at
+    verified_at = CASE WHEN $1::text = 'verified' THEN now() ELSE verified_at END,
+    verified_addrs = CASE WHEN $1::text = 'verified' THEN coalesce($4::text[], '{}') ELSE verified_addrs END
+WHERE id = $5 AND verification_status = 'pending'
+RETURNING id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at, verified_addrs
 `
 
 type TargetVerificationCheckedParams struct {
 	Status string    `json:"status"`
 	Method string    `json:"method"`
 	Error  string    `json:"error"`
+	Addrs  []string  `json:"addrs"`
 	ID     uuid.UUID `json:"id"`
 }
 
@@ -243,6 +267,7 @@ func (q *Queries) TargetVerificationChecked(ctx context.Context, db DBTX, arg Ta
 		arg.Status,
 		arg.Method,
 		arg.Error,
+		arg.Addrs,
 		arg.ID,
 	)
 	var i Target
@@ -262,6 +287,7 @@ func (q *Queries) TargetVerificationChecked(ctx context.Context, db DBTX, arg Ta
 		&i.VerificationCheckedAt,
 		&i.VerifiedAt,
 		&i.CreatedAt,
+		&i.VerifiedAddrs,
 	)
 	return i, err
 }
@@ -271,7 +297,7 @@ UPDATE targets
 SET verification_status = 'pending', verification_method = '', verification_error = '',
     verification_checks = 0, verification_started_at = now()
 WHERE id = $1 AND verification_status NOT IN ('verified', 'not_required')
-RETURNING id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at
+RETURNING id, tenant_id, kind, value, host, name, verification_token, verification_status, verification_method, verification_error, verification_checks, verification_started_at, verification_checked_at, verified_at, created_at, verified_addrs
 `
 
 // A verified target stays verified; anything else (re)starts pending.
@@ -294,6 +320,7 @@ func (q *Queries) TargetVerificationStart(ctx context.Context, db DBTX, id uuid.
 		&i.VerificationCheckedAt,
 		&i.VerifiedAt,
 		&i.CreatedAt,
+		&i.VerifiedAddrs,
 	)
 	return i, err
 }

@@ -124,6 +124,37 @@ func (q *Queries) TenantGetBySlug(ctx context.Context, db DBTX, slug string) (Te
 	return i, err
 }
 
+const tenantLineageSlugs = `-- name: TenantLineageSlugs :many
+WITH RECURSIVE up AS (
+    SELECT t.id, t.parent_id, t.slug, 0 AS depth FROM tenants t WHERE t.id = $1
+    UNION ALL
+    SELECT p.id, p.parent_id, p.slug, up.depth + 1 FROM tenants p JOIN up ON p.id = up.parent_id WHERE up.depth < 32
+)
+SELECT slug FROM up ORDER BY depth
+`
+
+// The tenant's slug and its ancestors', nearest first: ranges opened to a
+// tenant (SCAN_ALLOWED_CIDRS cidr@slug) are open to its sub-tenants too.
+func (q *Queries) TenantLineageSlugs(ctx context.Context, db DBTX, tenantID uuid.UUID) ([]string, error) {
+	rows, err := db.Query(ctx, tenantLineageSlugs, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			return nil, err
+		}
+		items = append(items, slug)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const tenantListAll = `-- name: TenantListAll :many
 SELECT id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt FROM tenants
 WHERE ($1::text IS NULL OR status = $1::text)

@@ -22,6 +22,21 @@ type Server struct {
 	A   map[string]netip.Addr
 }
 
+// SetA points a name at an address (or, with an invalid one, removes it)
+// while the server runs.
+func (s *Server) SetA(name string, a netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.A == nil {
+		s.A = map[string]netip.Addr{}
+	}
+	if !a.IsValid() {
+		delete(s.A, name)
+		return
+	}
+	s.A[name] = a
+}
+
 // SetTXT publishes (or replaces) a TXT record while the server runs.
 func (s *Server) SetTXT(name string, values ...string) {
 	s.mu.Lock()
