@@ -249,7 +249,7 @@ func TestScanThinSlice(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	recordHistory(t, p.temporal, "scan/"+id, "../../workflows/scanflow/testdata/scan_completed.json")
+	recordHistory(t, p.temporal, "scan/"+id, "../../workflows/scanflow/testdata/scan_completed_gate_proof_notify.json")
 
 	// The Temporal SDK's metrics reach /metrics alongside ours. The SDK hands
 	// them over on its reporting tick (a second), so the scan that just
