@@ -49,8 +49,18 @@ func main() {
 }
 
 func loadConfig(mode config.Mode) (config.Config, *slog.Logger, error) {
+	return loadConfigFor(mode, true)
+}
+
+// loadConfigFor reads the environment and, in production, refuses published
+// development secrets (and, when the process talks to Temporal, a missing
+// payload codec key) before anything starts.
+func loadConfigFor(mode config.Mode, temporal bool) (config.Config, *slog.Logger, error) {
 	cfg, err := config.FromEnv(mode)
 	if err != nil {
+		return cfg, nil, err
+	}
+	if err := cfg.CheckProduction(temporal); err != nil {
 		return cfg, nil, err
 	}
 	log := observability.NewLogger(os.Stderr, cfg.LogLevel)
@@ -174,7 +184,7 @@ func migrateCmd() *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply pending database migrations as the owner role (DATABASE_URL)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := loadConfig(config.ModeProduction)
+			cfg, log, err := loadConfigFor(config.ModeProduction, false)
 			if err != nil {
 				return err
 			}
