@@ -15,6 +15,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
 )
@@ -38,12 +39,11 @@ func multi(q map[string][]string, name string) []string {
 	return out
 }
 
-func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	f := db.FindingFilter{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 		Scanner: q.Get("scanner"), CVE: q.Get("cve"), Text: q.Get("q"), Host: q.Get("host")}
@@ -52,34 +52,29 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, v := range multi(q, "severity") {
 		if !findings.Severity(v).Valid() {
-			writeError(w, r, invalid("severity", "severity must be one or more of critical, high, medium, low, info"))
-			return
+			return invalid("severity", "severity must be one or more of critical, high, medium, low, info")
 		}
 		f.Severities = append(f.Severities, v)
 	}
 	for _, v := range multi(q, "status") {
 		if !slices.Contains(findingStatuses, v) {
-			writeError(w, r, invalid("status", "status must be one or more of "+strings.Join(findingStatuses, ", ")))
-			return
+			return invalid("status", "status must be one or more of "+strings.Join(findingStatuses, ", "))
 		}
 		f.Statuses = append(f.Statuses, v)
 	}
 	if f.Sort != "" {
 		if _, ok := db.FindingSorts[strings.TrimPrefix(f.Sort, "-")]; !ok {
-			writeError(w, r, invalid("sort", "sort must be one of last_seen_at, first_seen_at, severity, cvss_score, optionally prefixed with - for descending"))
-			return
+			return invalid("sort", "sort must be one of last_seen_at, first_seen_at, severity, cvss_score, optionally prefixed with - for descending")
 		}
 	}
 	if len(f.CVE) > 64 || len(f.Text) > 200 || len(f.Scanner) > 64 {
-		writeError(w, r, invalid("q", "filters are limited to 200 characters (cve and scanner to 64)"))
-		return
+		return invalid("q", "filters are limited to 200 characters (cve and scanner to 64)")
 	}
 	targetID := q.Get("target_id")
 	if v := q.Get("target"); v != "" {
 		t, err := targets.Parse(v)
 		if err != nil {
-			writeError(w, r, invalid("target", err.Error()))
-			return
+			return invalid("target", err.Error())
 		}
 		f.ScanTarget = t.String()
 	}
@@ -92,7 +87,7 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 				return invalid("target_id", "target_id must be a UUID")
 			}
 			t, err := db.Q.TargetGet(ctx, tx, id)
-			if errors.Is(err, pgx.ErrNoRows) {
+			if db.IsNotFound(err) {
 				return invalid("target_id", "no target with this id")
 			} else if err != nil {
 				return err
@@ -107,8 +102,7 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := findingPage{Items: make([]FindingView, 0, len(rows))}
 	if next != "" {
@@ -118,6 +112,7 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, findingView(f))
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
 type findingDetail struct {
@@ -144,11 +139,10 @@ type eventView struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
-func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var d findingDetail
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
@@ -177,10 +171,10 @@ func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, d)
+	return nil
 }
 
 type findingPatch struct {
@@ -234,20 +228,17 @@ func triage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, id 
 		map[string]any{"from": cur.Status, "to": p.Status, "comment": p.Comment})
 }
 
-func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var p findingPatch
 	if err := decodeJSON(r, &p, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if err := p.validate(); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var f dbq.Finding
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -255,10 +246,10 @@ func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, findingView(f))
+	return nil
 }
 
 type bulkPatch struct {
@@ -269,26 +260,22 @@ type bulkPatch struct {
 
 // findingBulkPatch triages up to 1000 findings atomically: all move or none
 // (an unknown id answers 404 naming it, and nothing changes).
-func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) error {
 	var b bulkPatch
 	if err := decodeJSON(r, &b, 256<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	p := findingPatch{Status: b.Status, Comment: b.Comment}
 	if err := p.validate(); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if len(b.IDs) == 0 || len(b.IDs) > 1000 {
-		writeError(w, r, invalid("ids", "ids must list 1 to 1000 finding ids"))
-		return
+		return invalid("ids", "ids must list 1 to 1000 finding ids")
 	}
 	seen := map[uuid.UUID]bool{}
 	for i, id := range b.IDs {
 		if seen[id] {
-			writeError(w, r, invalid(fmt.Sprintf("ids[%d]", i), "finding listed twice"))
-			return
+			return invalid(fmt.Sprintf("ids[%d]", i), "finding listed twice")
 		}
 		seen[id] = true
 	}
@@ -296,8 +283,8 @@ func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) {
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		for _, id := range b.IDs {
 			_, moved, err := triage(ctx, tx, r, a, id, p)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return statusErr(http.StatusNotFound, "finding "+id.String()+" not found; nothing was changed")
+			if db.IsNotFound(err) {
+				return domainerr.New(domainerr.NotFound, "finding "+id.String()+" not found; nothing was changed")
 			}
 			if err != nil {
 				return err
@@ -309,10 +296,10 @@ func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// updated: findings whose status changed; the rest already had it (their
 	// comment is recorded all the same).
 	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "unchanged": len(b.IDs) - changed, "status": p.Status})
+	return nil
 }

@@ -15,12 +15,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/kratos"
 )
 
@@ -45,11 +45,6 @@ func inScope(a *auth.Access, id uuid.UUID) bool {
 	return (a.TenantID == uuid.Nil && a.Role == auth.RolePlatformAdmin) || slices.Contains(a.Scope, id)
 }
 
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
 // ---- me ----
 
 type meView struct {
@@ -71,7 +66,7 @@ func ptr(id uuid.UUID) *uuid.UUID {
 	return &id
 }
 
-func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	p := a.Principal
 	v := meView{UserID: ptr(p.UserID), APIKeyID: ptr(p.APIKeyID), PlatformAdmin: p.PlatformAdmin,
@@ -89,6 +84,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 // ---- tenants ----
@@ -122,11 +118,10 @@ func (s *Server) tenantFromPath(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
-func (s *Server) tenantGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) tenantGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.tenantFromPath(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var t dbq.Tenant
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
@@ -134,17 +129,16 @@ func (s *Server) tenantGet(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, tenantViewOf(t))
+	return nil
 }
 
-func (s *Server) tenantChildrenList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) tenantChildrenList(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.tenantFromPath(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var ts []dbq.Tenant
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
@@ -152,14 +146,14 @@ func (s *Server) tenantChildrenList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]tenantView, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, tenantViewOf(t))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
 var validSlug = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -171,28 +165,24 @@ type tenantCreateRequest struct {
 	Tier string `json:"tier"`
 }
 
-func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) error {
 	parent, err := s.tenantFromPath(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var req tenantCreateRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
 	if req.Name == "" || len(req.Name) > 200 {
-		writeError(w, r, invalid("name", "name must be 1 to 200 characters"))
-		return
+		return invalid("name", "name must be 1 to 200 characters")
 	}
 	if req.Slug == "" {
 		req.Slug = bootstrap.Slug(req.Name)
 	}
 	if !validSlug.MatchString(req.Slug) || len(req.Slug) > 63 {
-		writeError(w, r, invalid("slug", "slug must be lower-case letters, digits and single dashes, at most 63 characters"))
-		return
+		return invalid("slug", "slug must be lower-case letters, digits and single dashes, at most 63 characters")
 	}
 	var t dbq.Tenant
 	a := accessFrom(r.Context())
@@ -214,14 +204,14 @@ func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		// What a sub-tenant may use is paid for by its parent.
 		if slices.Index(tiers, req.Tier) > slices.Index(tiers, p.Tier) && a.Role != auth.RolePlatformAdmin {
-			return statusErr(http.StatusForbidden, "a sub-tenant's tier cannot exceed its parent's ("+p.Tier+")")
+			return domainerr.New(domainerr.Forbidden, "a sub-tenant's tier cannot exceed its parent's ("+p.Tier+")")
 		}
 		t, err = db.Q.TenantCreate(ctx, tx, dbq.TenantCreateParams{
 			ID: newID, ParentID: uuid.NullUUID{UUID: parent, Valid: true}, Slug: req.Slug,
 			Name: req.Name, Tier: req.Tier, Status: "active",
 		})
-		if isUniqueViolation(err) {
-			return statusErr(http.StatusConflict, fmt.Sprintf("the slug %q is taken", req.Slug))
+		if db.IsConflict(err) {
+			return domainerr.New(domainerr.Conflict, fmt.Sprintf("the slug %q is taken", req.Slug))
 		}
 		if err != nil {
 			return err
@@ -229,11 +219,11 @@ func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, parent, "tenant.child_created", "tenant", t.ID.String(), map[string]any{"slug": t.Slug, "tier": t.Tier})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/v1/tenants/"+t.ID.String())
 	writeJSON(w, http.StatusCreated, tenantViewOf(t))
+	return nil
 }
 
 type treeNode struct {
@@ -241,11 +231,10 @@ type treeNode struct {
 	Depth int `json:"depth"`
 }
 
-func (s *Server) tenantTree(w http.ResponseWriter, r *http.Request) {
+func (s *Server) tenantTree(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.tenantFromPath(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var rows []dbq.TenantTreeRow
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
@@ -253,12 +242,10 @@ func (s *Server) tenantTree(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if len(rows) == 0 {
-		writeError(w, r, errNotFound)
-		return
+		return errNotFound
 	}
 	out := make([]treeNode, 0, len(rows))
 	for _, t := range rows {
@@ -269,30 +256,28 @@ func (s *Server) tenantTree(w http.ResponseWriter, r *http.Request) {
 		out = append(out, n)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
 // ---- admin ----
 
-func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	params := dbq.TenantListAllParams{Lim: int32(limit + 1)}
 	if v := q.Get("status"); v != "" {
 		if !slices.Contains([]string{"onboarding", "active", "suspended", "cancelled", "failed"}, v) {
-			writeError(w, r, invalid("status", "status must be onboarding, active, suspended, cancelled or failed"))
-			return
+			return invalid("status", "status must be onboarding, active, suspended, cancelled or failed")
 		}
 		params.Status = &v
 	}
 	if v := q.Get("cursor"); v != "" {
 		after, err := decodeCursor(v)
 		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return invalid("cursor", "cursor is not one this API returned")
 		}
 		params.AfterID = uuid.NullUUID{UUID: after, Valid: true}
 	}
@@ -302,8 +287,7 @@ func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := map[string]any{"next_cursor": nil}
 	if len(ts) > limit {
@@ -316,14 +300,14 @@ func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) {
 	}
 	page["items"] = out
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
-func (s *Server) adminTenantSetStatus(status, action string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminTenantSetStatus(status, action string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "id")
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 		a := accessFrom(r.Context())
 		var t dbq.Tenant
@@ -337,7 +321,7 @@ func (s *Server) adminTenantSetStatus(status, action string) http.HandlerFunc {
 				return nil
 			}
 			if status == "active" && cur.Status != "suspended" {
-				return statusErr(http.StatusConflict, "only a suspended tenant can be resumed; this one is "+cur.Status)
+				return domainerr.New(domainerr.Conflict, "only a suspended tenant can be resumed; this one is "+cur.Status)
 			}
 			if t, err = db.Q.TenantSetStatus(ctx, tx, dbq.TenantSetStatusParams{ID: id, Status: status}); err != nil {
 				return err
@@ -345,8 +329,7 @@ func (s *Server) adminTenantSetStatus(status, action string) http.HandlerFunc {
 			return audit(ctx, tx, r, a, id, action, "tenant", id.String(), map[string]any{"from": cur.Status, "to": status})
 		})
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 		// Suspended tenants' schedules pause; resumed ones run again. Also
 		// on a repeated call: it heals a sync that failed to start before.
@@ -354,6 +337,7 @@ func (s *Server) adminTenantSetStatus(status, action string) http.HandlerFunc {
 			s.logErr(r, "start the schedule sync of tenant "+id.String(), err)
 		}
 		writeJSON(w, http.StatusOK, tenantViewOf(t))
+		return nil
 	}
 }
 
@@ -363,36 +347,30 @@ type impersonationRequest struct {
 	Minutes int       `json:"minutes"`
 }
 
-func (s *Server) adminImpersonationCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminImpersonationCreate(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	var req impersonationRequest
 	if err := decodeJSON(r, &req, 8<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.UserID == uuid.Nil {
-		writeError(w, r, invalid("user_id", "user_id is required"))
-		return
+		return invalid("user_id", "user_id is required")
 	}
 	if req.Minutes == 0 {
 		req.Minutes = 30
 	}
 	if req.Minutes < 1 || req.Minutes > 60 {
-		writeError(w, r, invalid("minutes", "minutes must be from 1 to 60"))
-		return
+		return invalid("minutes", "minutes must be from 1 to 60")
 	}
 	if l := len(strings.TrimSpace(req.Reason)); l < 3 || l > 500 {
-		writeError(w, r, invalid("reason", "a reason of 3 to 500 characters is required"))
-		return
+		return invalid("reason", "a reason of 3 to 500 characters is required")
 	}
 	if req.UserID == a.Principal.UserID {
-		writeError(w, r, invalid("user_id", "you cannot impersonate yourself"))
-		return
+		return invalid("user_id", "you cannot impersonate yourself")
 	}
 	token, hash, err := auth.NewToken()
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	expires := time.Now().Add(time.Duration(req.Minutes) * time.Minute)
 	var imp dbq.Impersonation
@@ -423,13 +401,13 @@ func (s *Server) adminImpersonationCreate(w http.ResponseWriter, r *http.Request
 			map[string]any{"reason": imp.Reason, "minutes": req.Minutes, "impersonation_id": imp.ID})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"id": imp.ID, "token": token, "user_id": imp.UserID, "tenant_id": imp.TenantID, "expires_at": imp.ExpiresAt,
 		"header": "X-Impersonation",
 	})
+	return nil
 }
 
 // ---- teams ----
@@ -457,19 +435,18 @@ func (req *teamRequest) validate() error {
 	return nil
 }
 
-func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	var req teamRequest
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 8<<10), req.validate); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var t dbq.Team
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
 		t, err = db.Q.TeamCreate(ctx, tx, dbq.TeamCreateParams{TenantID: a.TenantID, Name: req.Name})
-		if isUniqueViolation(err) {
-			return statusErr(http.StatusConflict, "a team with this name exists")
+		if db.IsConflict(err) {
+			return domainerr.New(domainerr.Conflict, "a team with this name exists")
 		}
 		if err != nil {
 			return err
@@ -477,17 +454,16 @@ func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "team.created", "team", t.ID.String(), map[string]any{"name": t.Name})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, teamViewOf(t))
+	return nil
 }
 
-func (s *Server) teamList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) teamList(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var ts []dbq.Team
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -496,24 +472,23 @@ func (s *Server) teamList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]teamView, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, teamViewOf(t))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
-func (s *Server) teamGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) teamGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err == nil {
 		err = requireTenant(accessFrom(r.Context()))
 	}
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var t dbq.Team
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -521,24 +496,23 @@ func (s *Server) teamGet(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, teamViewOf(t))
+	return nil
 }
 
-func (s *Server) teamUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) teamUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	var req teamRequest
 	if err := firstErr(err, requireTenant(accessFrom(r.Context())), decodeJSON(r, &req, 8<<10), req.validate); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var t dbq.Team
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		t, err = db.Q.TeamRename(ctx, tx, dbq.TeamRenameParams{ID: id, TenantID: a.TenantID, Name: req.Name})
-		if isUniqueViolation(err) {
-			return statusErr(http.StatusConflict, "a team with this name exists")
+		if db.IsConflict(err) {
+			return domainerr.New(domainerr.Conflict, "a team with this name exists")
 		}
 		if err != nil {
 			return err
@@ -546,17 +520,16 @@ func (s *Server) teamUpdate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "team.renamed", "team", id.String(), map[string]any{"name": t.Name})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, teamViewOf(t))
+	return nil
 }
 
-func (s *Server) teamDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) teamDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err := firstErr(err, requireTenant(accessFrom(r.Context()))); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		n, err := db.Q.TeamDelete(ctx, tx, dbq.TeamDeleteParams{ID: id, TenantID: a.TenantID})
@@ -569,10 +542,10 @@ func (s *Server) teamDelete(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "team.deleted", "team", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // firstErr returns the first error; funcs are only called while all is well,
@@ -638,49 +611,41 @@ func canGrant(a *auth.Access, role auth.Role) bool {
 	return false
 }
 
-func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
+func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	var req inviteRequest
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 8<<10)); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	addr, err := mail.ParseAddress(req.Email)
 	if err != nil || addr.Address != strings.TrimSpace(req.Email) || len(req.Email) > 320 {
-		writeError(w, r, invalid("email", "email must be a plain address like ana@example.com"))
-		return
+		return invalid("email", "email must be a plain address like ana@example.com")
 	}
 	email := strings.ToLower(addr.Address)
 	if len(req.Name) > 200 {
-		writeError(w, r, invalid("name", "name must be at most 200 characters"))
-		return
+		return invalid("name", "name must be at most 200 characters")
 	}
 	if req.Role == "" {
 		req.Role = string(auth.RoleClientAnalyst)
 	}
 	if !slices.Contains(auth.MemberRoles, auth.Role(req.Role)) {
-		writeError(w, r, invalid("role", "role must be client_owner, client_admin, client_analyst or client_readonly"))
-		return
+		return invalid("role", "role must be client_owner, client_admin, client_analyst or client_readonly")
 	}
 	if !canGrant(a, auth.Role(req.Role)) {
-		writeError(w, r, statusErr(http.StatusForbidden, "you cannot grant "+req.Role))
-		return
+		return domainerr.New(domainerr.Forbidden, "you cannot grant "+req.Role)
 	}
 	if s.Kratos == nil {
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "identity service not configured"))
-		return
+		return domainerr.New(domainerr.Unavailable, "identity service not configured")
 	}
 	// Lookup-before-create: inviting the same address twice (or retrying)
 	// reuses the identity.
 	ident, err := s.Kratos.EnsureIdentity(r.Context(), email, req.Name, "", map[string]any{"tenant_id": a.TenantID.String()})
 	var inv *kratos.InvalidError
 	if errors.As(err, &inv) {
-		writeError(w, r, invalid("email", "the identity service rejected this address"))
-		return
+		return invalid("email", "the identity service rejected this address")
 	}
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// A recovery code is a way into the account: only a person who has no
 	// account yet gets one. Someone who already has one is told they were
@@ -688,8 +653,7 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 	var rec kratos.Recovery
 	if ident.Created {
 		if rec, err = s.Kratos.RecoveryCode(r.Context(), ident.ID, 72*time.Hour); err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	var m dbq.Membership
@@ -698,8 +662,8 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if _, err := db.Q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: ident.ID, TenantID: a.TenantID}); err == nil {
-			return statusErr(http.StatusConflict, "this user is already a member; change their role instead")
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return domainerr.New(domainerr.Conflict, "this user is already a member; change their role instead")
+		} else if !db.IsNotFound(err) {
 			return err
 		}
 		var team uuid.NullUUID
@@ -728,10 +692,10 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "user.invited", "user", ident.ID.String(), map[string]any{"email": email, "role": req.Role})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, userView{UserID: ident.ID, Email: email, Name: req.Name, TenantID: m.TenantID, Role: m.Role, TeamID: nullPtr(m.TeamID), CreatedAt: m.CreatedAt})
+	return nil
 }
 
 func nullPtr(n uuid.NullUUID) *uuid.UUID {
@@ -741,10 +705,9 @@ func nullPtr(n uuid.NullUUID) *uuid.UUID {
 	return &n.UUID
 }
 
-func (s *Server) userList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) userList(w http.ResponseWriter, r *http.Request) error {
 	if err := requireTenant(accessFrom(r.Context())); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var rows []dbq.MembershipListByTenantRow
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -753,14 +716,14 @@ func (s *Server) userList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]userView, 0, len(rows))
 	for _, m := range rows {
 		out = append(out, userView{UserID: m.UserID, Email: m.Email, Name: m.Name, TenantID: m.TenantID, Role: m.Role, TeamID: nullPtr(m.TeamID), CreatedAt: m.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
 type userUpdateRequest struct {
@@ -768,16 +731,14 @@ type userUpdateRequest struct {
 	TeamID *uuid.UUID `json:"team_id"`
 }
 
-func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	var req userUpdateRequest
 	if err := firstErr(err, requireTenant(accessFrom(r.Context())), decodeJSON(r, &req, 8<<10)); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Role != "" && !slices.Contains(auth.MemberRoles, auth.Role(req.Role)) {
-		writeError(w, r, invalid("role", "role must be client_owner, client_admin, client_analyst or client_readonly"))
-		return
+		return invalid("role", "role must be client_owner, client_admin, client_analyst or client_readonly")
 	}
 	var m dbq.Membership
 	var u dbq.User
@@ -791,7 +752,7 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 			role = req.Role
 		}
 		if !canGrant(a, auth.Role(role)) || (cur.Role == string(auth.RoleClientOwner) && !canGrant(a, auth.RoleClientOwner)) {
-			return statusErr(http.StatusForbidden, "you cannot change this member to "+role)
+			return domainerr.New(domainerr.Forbidden, "you cannot change this member to "+role)
 		}
 		if cur.Role == string(auth.RoleClientOwner) && role != cur.Role {
 			if err := keepAnOwner(ctx, tx, a.TenantID); err != nil {
@@ -814,10 +775,10 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "user.updated", "user", id.String(), map[string]any{"role": role, "from_role": cur.Role})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, userView{UserID: m.UserID, Email: u.Email, Name: u.Name, TenantID: m.TenantID, Role: m.Role, TeamID: nullPtr(m.TeamID), CreatedAt: m.CreatedAt})
+	return nil
 }
 
 func keepAnOwner(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
@@ -826,16 +787,15 @@ func keepAnOwner(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		return err
 	}
 	if n <= 1 {
-		return statusErr(http.StatusConflict, "a tenant keeps at least one owner")
+		return domainerr.New(domainerr.Conflict, "a tenant keeps at least one owner")
 	}
 	return nil
 }
 
-func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) {
+func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err := firstErr(err, requireTenant(accessFrom(r.Context()))); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		cur, err := db.Q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: id, TenantID: a.TenantID})
@@ -844,7 +804,7 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) {
 		}
 		if cur.Role == string(auth.RoleClientOwner) {
 			if !canGrant(a, auth.RoleClientOwner) {
-				return statusErr(http.StatusForbidden, "only an owner can remove an owner")
+				return domainerr.New(domainerr.Forbidden, "only an owner can remove an owner")
 			}
 			if err := keepAnOwner(ctx, tx, a.TenantID); err != nil {
 				return err
@@ -856,10 +816,10 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "user.removed", "user", id.String(), map[string]any{"role": cur.Role})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // ---- API keys ----
@@ -891,45 +851,37 @@ type apiKeyCreateRequest struct {
 	ExpiresAt *time.Time `json:"expires_at"`
 }
 
-func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	var req apiKeyCreateRequest
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 8<<10)); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if len(req.Name) > 100 {
-		writeError(w, r, invalid("name", "name must be at most 100 characters"))
-		return
+		return invalid("name", "name must be at most 100 characters")
 	}
 	if req.Role == "" {
 		req.Role = string(auth.RoleClientAPI)
 	}
 	role := auth.Role(req.Role)
 	if !slices.Contains(auth.KeyRoles, role) {
-		writeError(w, r, invalid("role", "role must be client_admin, client_analyst, client_readonly or client_api"))
-		return
+		return invalid("role", "role must be client_admin, client_analyst, client_readonly or client_api")
 	}
 	if bad, ok := auth.ValidScopes(req.Scopes); !ok {
-		writeError(w, r, invalid("scopes", fmt.Sprintf("unknown scope %q", bad)))
-		return
+		return invalid("scopes", fmt.Sprintf("unknown scope %q", bad))
 	}
 	if role == auth.RoleClientAPI && len(req.Scopes) == 0 {
-		writeError(w, r, invalid("scopes", "a client_api key needs at least one scope"))
-		return
+		return invalid("scopes", "a client_api key needs at least one scope")
 	}
 	if role == auth.RoleClientAdmin && !canGrant(a, auth.RoleClientAdmin) {
-		writeError(w, r, statusErr(http.StatusForbidden, "you cannot create an admin key"))
-		return
+		return domainerr.New(domainerr.Forbidden, "you cannot create an admin key")
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(time.Now()) {
-		writeError(w, r, invalid("expires_at", "expires_at must be in the future"))
-		return
+		return invalid("expires_at", "expires_at must be in the future")
 	}
 	full, prefix, hash, err := auth.NewAPIKey()
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Scopes == nil {
 		req.Scopes = []string{}
@@ -947,19 +899,18 @@ func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "apikey.created", "api_key", k.ID.String(), map[string]any{"prefix": prefix, "role": req.Role, "scopes": req.Scopes})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	v := apiKeyViewOf(k)
 	v.Key = full
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, v)
+	return nil
 }
 
-func (s *Server) apiKeyList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiKeyList(w http.ResponseWriter, r *http.Request) error {
 	if err := requireTenant(accessFrom(r.Context())); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var ks []dbq.ApiKey
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -968,21 +919,20 @@ func (s *Server) apiKeyList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]apiKeyView, 0, len(ks))
 	for _, k := range ks {
 		out = append(out, apiKeyViewOf(k))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
-func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err := firstErr(err, requireTenant(accessFrom(r.Context()))); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		k, err := db.Q.APIKeyRevoke(ctx, tx, dbq.APIKeyRevokeParams{ID: id, TenantID: a.TenantID})
@@ -992,10 +942,10 @@ func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "apikey.revoked", "api_key", k.ID.String(), map[string]any{"prefix": k.Prefix})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // ---- audit ----
@@ -1016,12 +966,11 @@ type auditView struct {
 	CreatedAt       time.Time       `json:"created_at"`
 }
 
-func (s *Server) auditList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) auditList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	params := dbq.AuditListParams{Lim: int32(limit + 1)}
 	if v := q.Get("action"); v != "" {
@@ -1030,32 +979,28 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("actor"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			writeError(w, r, invalid("actor", "actor must be a user UUID"))
-			return
+			return invalid("actor", "actor must be a user UUID")
 		}
 		params.Actor = uuid.NullUUID{UUID: id, Valid: true}
 	}
 	if v := q.Get("tenant_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil || !inScope(accessFrom(r.Context()), id) {
-			writeError(w, r, invalid("tenant_id", "tenant_id must be a tenant in your scope"))
-			return
+			return invalid("tenant_id", "tenant_id must be a tenant in your scope")
 		}
 		params.TenantID = uuid.NullUUID{UUID: id, Valid: true}
 	}
 	if v := q.Get("since"); v != "" {
 		ts, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			writeError(w, r, invalid("since", "since must be an RFC 3339 time"))
-			return
+			return invalid("since", "since must be an RFC 3339 time")
 		}
 		params.Since = &ts
 	}
 	if v := q.Get("cursor"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return invalid("cursor", "cursor is not one this API returned")
 		}
 		params.BeforeID = &n
 	}
@@ -1065,8 +1010,7 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := map[string]any{"next_cursor": nil}
 	if len(rows) > limit {
@@ -1082,4 +1026,5 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request) {
 	}
 	page["items"] = out
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/workflows/scan"
@@ -46,7 +47,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 	r.Body = http.MaxBytesReader(w, r.Body, MaxImportBytes+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+		return nil, badRequest("malformed multipart body: " + err.Error())
 	}
 	f := &importForm{}
 	for {
@@ -59,7 +60,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 			if errors.As(err, &mbe) {
 				return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
 			}
-			return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+			return nil, badRequest("malformed multipart body: " + err.Error())
 		}
 		name := part.FormName()
 		if name == "file" {
@@ -73,7 +74,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 				if errors.As(err, &mbe) {
 					return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
 				}
-				return nil, &ValidationError{Detail: "reading the file failed: " + err.Error()}
+				return nil, badRequest("reading the file failed: " + err.Error())
 			}
 			if len(b) > MaxImportBytes {
 				return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
@@ -83,7 +84,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 		}
 		b, err := io.ReadAll(io.LimitReader(part, 4097))
 		if err != nil {
-			return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+			return nil, badRequest("malformed multipart body: " + err.Error())
 		}
 		if len(b) > 4096 {
 			return nil, invalid(name, name+" must be at most 4096 bytes")
@@ -111,22 +112,18 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 // run, a DefectDojo generic export) and stores it through the same workflow
 // and ingest path as a scan. The report is parsed here first so a bad file
 // is a 422 naming the problem, not a failed workflow.
-func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 	form, err := readImportForm(r, w)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	switch {
 	case form.scanner == "":
-		writeError(w, r, invalid("scanner", "scanner is required: one of "+strings.Join(parsers.Scanners, ", ")))
-		return
+		return invalid("scanner", "scanner is required: one of "+strings.Join(parsers.Scanners, ", "))
 	case form.file == nil:
-		writeError(w, r, invalid("file", "file is required"))
-		return
+		return invalid("file", "file is required")
 	case (form.targetID == "") == (form.target == ""):
-		writeError(w, r, invalid("target_id", "give either target_id (a registered target) or target"))
-		return
+		return invalid("target_id", "give either target_id (a registered target) or target")
 	}
 	// Parsers take "Trivy" too; the stored name must be the canonical one, or
 	// a later "trivy" import could not fix these findings and DefectDojo's
@@ -135,30 +132,25 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
 	complete := true
 	if form.complete != "" {
 		if complete, err = strconv.ParseBool(form.complete); err != nil {
-			writeError(w, r, invalid("complete", "complete must be true or false"))
-			return
+			return invalid("complete", "complete must be true or false")
 		}
 	}
 	parsed, err := parsers.Parse(form.scanner, form.file)
 	if err != nil {
 		if errors.Is(err, parsers.ErrUnknownScanner) {
-			writeError(w, r, statusErr(http.StatusUnprocessableEntity, fmt.Sprintf("unknown report format %q; known: %s", form.scanner, strings.Join(parsers.Scanners, ", "))))
-			return
+			return domainerr.New(domainerr.Refused, fmt.Sprintf("unknown report format %q; known: %s", form.scanner, strings.Join(parsers.Scanners, ", ")))
 		}
-		writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
-		return
+		return domainerr.New(domainerr.Refused, err.Error())
 	}
 	var pt targets.Target
 	if form.target != "" {
 		if pt, err = targets.ParseAs(targets.Kind(form.targetKind), form.target); err != nil {
-			writeError(w, r, invalid("target", err.Error()))
-			return
+			return invalid("target", err.Error())
 		}
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	id := uuid.New()
 	var in scan.Input
@@ -169,7 +161,7 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return invalid("target_id", "target_id must be a UUID")
 			}
-			if t, err = db.Q.TargetGet(ctx, tx, tid); errors.Is(err, pgx.ErrNoRows) || (err == nil && t.TenantID != a.TenantID) {
+			if t, err = db.Q.TargetGet(ctx, tx, tid); db.IsNotFound(err) || (err == nil && t.TenantID != a.TenantID) {
 				return invalid("target_id", "no target with this id in the acting tenant")
 			} else if err != nil {
 				return err
@@ -198,47 +190,43 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"target": t.Value, "scanner": form.scanner, "bytes": len(form.file), "filename": form.filename})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	if !s.startScan(w, r, in) {
-		return
+	if err := s.startScan(r, in); err != nil {
+		return err
 	}
 	w.Header().Set("Location", "/api/v1/scans/"+id.String())
 	writeJSON(w, http.StatusAccepted, map[string]any{
 		"id": id, "workflow_id": scan.WorkflowID(id), "status": "queued", "target": in.Target,
 		"scanner": form.scanner, "findings_in_report": len(parsed),
 	})
+	return nil
 }
 
-func (s *Server) scanList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	params := dbq.ScanListParams{Lim: int32(limit + 1)}
 	if v := q.Get("status"); v != "" {
 		if !slices.Contains([]string{"queued", "running", "completed", "failed", "cancelled"}, v) {
-			writeError(w, r, invalid("status", "status must be one of queued, running, completed, failed, cancelled"))
-			return
+			return invalid("status", "status must be one of queued, running, completed, failed, cancelled")
 		}
 		params.Status = &v
 	}
 	if v := q.Get("target_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			writeError(w, r, invalid("target_id", "target_id must be a UUID"))
-			return
+			return invalid("target_id", "target_id must be a UUID")
 		}
 		params.TargetID = uuid.NullUUID{UUID: id, Valid: true}
 	}
 	if v := q.Get("cursor"); v != "" {
 		ts, id, err := decodeTimeCursor(v)
 		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return invalid("cursor", "cursor is not one this API returned")
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
 	}
@@ -248,8 +236,7 @@ func (s *Server) scanList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := struct {
 		Items      []ScanView `json:"items"`
@@ -265,4 +252,5 @@ func (s *Server) scanList(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, scanView(sc))
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }

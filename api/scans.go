@@ -24,6 +24,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/workflows/scan"
@@ -61,21 +62,21 @@ func decodeJSON(r *http.Request, v any, limit int64) error {
 		case errors.As(err, &mbe):
 			return statusErr(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit))
 		case errors.As(err, &te) && te.Field == "":
-			return &ValidationError{Detail: "the body must be a JSON object"}
+			return badRequest("the body must be a JSON object")
 		case errors.Is(err, io.EOF):
-			return &ValidationError{Detail: "the body is empty; a JSON object is required"}
+			return badRequest("the body is empty; a JSON object is required")
 		case errors.As(err, &se):
-			return &ValidationError{Detail: fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)}
+			return badRequest(fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se))
 		case errors.As(err, &te):
 			return invalid(te.Field, fmt.Sprintf("%s must be %s", te.Field, te.Type))
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return &ValidationError{Detail: err.Error()}
+			return badRequest(err.Error())
 		default:
-			return &ValidationError{Detail: "malformed JSON: " + err.Error()}
+			return badRequest("malformed JSON: " + err.Error())
 		}
 	}
 	if dec.More() {
-		return &ValidationError{Detail: "unexpected data after the JSON object"}
+		return badRequest("unexpected data after the JSON object")
 	}
 	return nil
 }
@@ -110,40 +111,34 @@ func scannersFor(kind targets.Kind, req []string) ([]string, error) {
 	return req, nil
 }
 
-func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
 	var req scanCreateRequest
 	if err := decodeJSON(r, &req, 64<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	switch {
 	case req.TargetID == nil && req.Target == "":
-		writeError(w, r, invalid("target", "target is required (or target_id, the id of a registered target)"))
-		return
+		return invalid("target", "target is required (or target_id, the id of a registered target)")
 	case req.TargetID != nil && req.Target != "":
-		writeError(w, r, invalid("target_id", "give either target_id or target, not both"))
-		return
+		return invalid("target_id", "give either target_id or target, not both")
 	}
 	var parsed targets.Target
 	if req.Target != "" {
 		var err error
 		if parsed, err = targets.Parse(req.Target); err != nil {
-			writeError(w, r, invalid("target", err.Error()))
-			return
+			return invalid("target", err.Error())
 		}
 		// Fast feedback for literal addresses; names are checked after
 		// resolution inside the scan itself, the check that cannot be bypassed.
 		if ip, err := netip.ParseAddr(parsed.Host); err == nil {
 			if err := s.Policy.Check(ip); err != nil {
-				writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
-				return
+				return domainerr.New(domainerr.Refused, err.Error())
 			}
 		}
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	id := uuid.New()
 	wid := scan.WorkflowID(id)
@@ -155,7 +150,7 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 		var err error
 		switch {
 		case req.TargetID != nil:
-			if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); errors.Is(err, pgx.ErrNoRows) {
+			if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); db.IsNotFound(err) {
 				return invalid("target_id", "no target with this id")
 			} else if err != nil {
 				return err
@@ -165,14 +160,14 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 			}
 		default:
 			target, err = db.Q.TargetByValue(ctx, tx, dbq.TargetByValueParams{TenantID: a.TenantID, Value: parsed.String()})
-			if errors.Is(err, pgx.ErrNoRows) && (s.Policy.AutoVerifies(parsed) || parsed.Kind == targets.KindImage) {
+			if db.IsNotFound(err) && (s.Policy.AutoVerifies(parsed) || parsed.Kind == targets.KindImage) {
 				var row dbq.TargetCreateRow
 				if row, err = s.registerTarget(ctx, tx, a.TenantID, parsed, ""); err == nil {
 					target = targetFromCreateRow(row)
 				}
 			}
-			if errors.Is(err, pgx.ErrNoRows) {
-				return statusErr(http.StatusUnprocessableEntity, fmt.Sprintf(
+			if db.IsNotFound(err) {
+				return domainerr.New(domainerr.Refused, fmt.Sprintf(
 					"the target %s is not registered; register it with POST /api/v1/targets and verify it before scanning", parsed.String()))
 			}
 			if err != nil {
@@ -180,7 +175,7 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if target.VerificationStatus != "verified" && target.VerificationStatus != "not_required" {
-			return statusErr(http.StatusUnprocessableEntity, fmt.Sprintf(
+			return domainerr.New(domainerr.Refused, fmt.Sprintf(
 				"the target %s is not verified (status %s); prove ownership with POST /api/v1/targets/%s/verify",
 				target.Value, target.VerificationStatus, target.ID))
 		}
@@ -205,11 +200,10 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "scan.started", "scan", id.String(), map[string]any{"target": in.Target, "scanners": in.Scanners})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	if !s.startScan(w, r, in) {
-		return
+	if err := s.startScan(r, in); err != nil {
+		return err
 	}
 	// Join the tenant's queue now, in request order; the workflow joins
 	// again (harmlessly) if this fails.
@@ -222,11 +216,12 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/v1/scans/"+id.String())
 	writeJSON(w, http.StatusAccepted, scanCreateResponse{ID: id, TargetID: target.ID, WorkflowID: wid, Status: "queued"})
+	return nil
 }
 
 // startScan starts the scan's workflow for a row that exists already; on
-// failure it marks the row failed, answers 503 and returns false.
-func (s *Server) startScan(w http.ResponseWriter, r *http.Request, in scan.Input) bool {
+// failure it marks the row failed and returns the 503 to answer.
+func (s *Server) startScan(r *http.Request, in scan.Input) error {
 	wid := scan.WorkflowID(in.ScanID)
 	// The start must not be abandoned half-way because the client hung up:
 	// the row already exists and would otherwise wait for a workflow forever.
@@ -240,7 +235,7 @@ func (s *Server) startScan(w http.ResponseWriter, r *http.Request, in scan.Input
 		}
 	}
 	if err == nil {
-		return true
+		return nil
 	}
 	// The row must not stay queued forever for a workflow that never began.
 	_ = s.DB.InTx(context.WithoutCancel(r.Context()), db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
@@ -249,8 +244,7 @@ func (s *Server) startScan(w http.ResponseWriter, r *http.Request, in scan.Input
 		return err
 	})
 	s.logErr(r, "start scan workflow", err)
-	writeError(w, r, statusErr(http.StatusServiceUnavailable, "the scan could not be started; try again shortly"))
-	return false
+	return domainerr.New(domainerr.Unavailable, "the scan could not be started; try again shortly")
 }
 
 func (s *Server) logErr(r *http.Request, what string, err error) {
@@ -310,11 +304,10 @@ func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var sc dbq.Scan
 	var imports []dbq.ScanDefectdojoImport
@@ -326,8 +319,7 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	v := scanView(sc)
 	for _, im := range imports {
@@ -337,6 +329,7 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) {
 		v.DefectDojoTests[im.Scanner] = im.TestID
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 // FindingView is the API representation of a finding.
@@ -392,27 +385,24 @@ type findingPage struct {
 	NextCursor *string       `json:"next_cursor"`
 }
 
-func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	limit := 100
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			writeError(w, r, invalid("limit", "limit must be an integer from 1 to 500"))
-			return
+			return invalid("limit", "limit must be an integer from 1 to 500")
 		}
 		limit = n
 	}
 	params := dbq.FindingListByScanParams{ScanID: id, Lim: int32(limit + 1)}
 	if v := q.Get("severity"); v != "" {
 		if !findings.Severity(v).Valid() {
-			writeError(w, r, invalid("severity", "severity must be one of critical, high, medium, low, info"))
-			return
+			return invalid("severity", "severity must be one of critical, high, medium, low, info")
 		}
 		params.Severity = &v
 	}
@@ -420,16 +410,14 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		switch v {
 		case "new", "open", "reopened", "fixed":
 		default:
-			writeError(w, r, invalid("change", "change must be one of new, open, reopened, fixed"))
-			return
+			return invalid("change", "change must be one of new, open, reopened, fixed")
 		}
 		params.Change = &v
 	}
 	if v := q.Get("cursor"); v != "" {
 		after, err := decodeCursor(v)
 		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return invalid("cursor", "cursor is not one this API returned")
 		}
 		params.AfterID = uuid.NullUUID{UUID: after, Valid: true}
 	}
@@ -442,8 +430,7 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := findingPage{Items: make([]FindingView, 0, len(rows))}
 	if len(rows) > limit {
@@ -457,6 +444,7 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, v)
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
 func encodeCursor(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }

@@ -17,6 +17,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/schedules"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
@@ -114,45 +115,40 @@ func specOf(row dbq.ScanSchedule, target string, isBlocked bool) schedules.Spec 
 // scheduleCreate is an idempotent upsert: the same target, scanners and
 // timing give back the same schedule. The Temporal Schedule is applied
 // inside the transaction, so a spec Temporal refuses saves nothing.
-func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	var req scheduleRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.TargetID == nil {
-		writeError(w, r, invalid("target_id", "target_id is required"))
-		return
+		return invalid("target_id", "target_id is required")
 	}
 	cron, every, tz, err := req.when()
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	desc := ""
 	if req.Description != nil {
 		desc = *req.Description
 	}
 	if len(desc) > 500 {
-		writeError(w, r, invalid("description", "description must be at most 500 characters"))
-		return
+		return invalid("description", "description must be at most 500 characters")
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var row dbq.ScheduleUpsertRow
 	var target dbq.Target
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); errors.Is(err, pgx.ErrNoRows) || (err == nil && target.TenantID != a.TenantID) {
+		if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); db.IsNotFound(err) || (err == nil && target.TenantID != a.TenantID) {
 			return invalid("target_id", "no target with this id in the acting tenant")
 		} else if err != nil {
 			return err
 		}
 		if target.VerificationStatus != "verified" && target.VerificationStatus != "not_required" {
-			return statusErr(http.StatusUnprocessableEntity, fmt.Sprintf("the target %s is not verified (status %s); verify it before scheduling scans", target.Value, target.VerificationStatus))
+			return domainerr.New(domainerr.Refused, fmt.Sprintf("the target %s is not verified (status %s); verify it before scheduling scans", target.Value, target.VerificationStatus))
 		}
 		scanners, err := scannersFor(targets.Kind(target.Kind), req.Scanners)
 		if err != nil {
@@ -179,8 +175,7 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"target": target.Value, "cron": cron, "interval": every.String(), "timezone": tz})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	code := http.StatusOK
 	if row.Created {
@@ -188,6 +183,7 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/api/v1/schedules/"+row.ID.String())
 	}
 	writeJSON(w, code, s.scheduleView(r.Context(), scheduleOf(row), target.Value))
+	return nil
 }
 
 func scheduleOf(r dbq.ScheduleUpsertRow) dbq.ScanSchedule {
@@ -206,27 +202,24 @@ func loadSchedule(ctx context.Context, tx pgx.Tx, id uuid.UUID) (dbq.ScanSchedul
 	return row, t.Value, err
 }
 
-func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	params := dbq.ScheduleListParams{Lim: int32(limit + 1)}
 	if v := q.Get("target_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			writeError(w, r, invalid("target_id", "target_id must be a UUID"))
-			return
+			return invalid("target_id", "target_id must be a UUID")
 		}
 		params.TargetID = uuid.NullUUID{UUID: id, Valid: true}
 	}
 	if v := q.Get("cursor"); v != "" {
 		ts, id, err := decodeTimeCursor(v)
 		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return invalid("cursor", "cursor is not one this API returned")
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
 	}
@@ -248,8 +241,7 @@ func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := struct {
 		Items      []ScheduleView `json:"items"`
@@ -265,13 +257,13 @@ func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, s.scheduleView(r.Context(), row, values[row.TargetID]))
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
-func (s *Server) scheduleGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var row dbq.ScanSchedule
 	var target string
@@ -280,26 +272,23 @@ func (s *Server) scheduleGet(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+	return nil
 }
 
-func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var req scheduleRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.TargetID != nil || req.Paused != nil {
-		writeError(w, r, invalid("target_id", "target_id and paused cannot be changed here; create another schedule, or use pause and resume"))
-		return
+		return invalid("target_id", "target_id and paused cannot be changed here; create another schedule, or use pause and resume")
 	}
 	var row dbq.ScanSchedule
 	var target string
@@ -341,8 +330,8 @@ func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) {
 		}
 		row, err = db.Q.ScheduleUpdate(ctx, tx, dbq.ScheduleUpdateParams{ID: id, Scanners: scanners, Cron: cron,
 			IntervalSeconds: int32(every / time.Second), Timezone: tz, Description: desc})
-		if isUniqueViolation(err) {
-			return statusErr(http.StatusConflict, "an identical schedule of this target exists already")
+		if db.IsConflict(err) {
+			return domainerr.New(domainerr.Conflict, "an identical schedule of this target exists already")
 		}
 		if err != nil {
 			return err
@@ -358,17 +347,16 @@ func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"cron": cron, "interval": every.String(), "timezone": tz, "scanners": scanners})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+	return nil
 }
 
-func (s *Server) scheduleDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		row, err := db.Q.ScheduleGet(ctx, tx, id)
@@ -384,22 +372,22 @@ func (s *Server) scheduleDelete(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, row.TenantID, "schedule.deleted", "schedule", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) scheduleSetPaused(paused bool) http.HandlerFunc {
+func (s *Server) scheduleSetPaused(paused bool) handlerFunc {
 	action := "schedule.resumed"
 	if paused {
 		action = "schedule.paused"
+		return nil
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "id")
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 		var row dbq.ScanSchedule
 		var target string
@@ -422,18 +410,17 @@ func (s *Server) scheduleSetPaused(paused bool) http.HandlerFunc {
 			return audit(ctx, tx, r, a, row.TenantID, action, "schedule", id.String(), nil)
 		})
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+		return nil
 	}
 }
 
-func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var row dbq.ScanSchedule
 	var target string
@@ -459,10 +446,10 @@ func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, row.TenantID, "schedule.triggered", "schedule", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, s.scheduleView(r.Context(), row, target))
+	return nil
 }
 
 // syncTenantSchedules starts the durable sync that pauses (or resumes) the

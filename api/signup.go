@@ -33,6 +33,7 @@ import (
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
@@ -116,9 +117,8 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 	}
 	var fields []FieldError
 	add := func(err error) {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			fields = append(fields, ve.Fields...)
+		if de, ok := domainerr.As(err); ok {
+			fields = append(fields, de.Fields...)
 		}
 	}
 	companyErr := plainText("company_name", in.CompanyName, 2, 100)
@@ -161,7 +161,7 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 		if len(fields) > 1 {
 			detail = fmt.Sprintf("%d fields are invalid", len(fields))
 		}
-		return in, &ValidationError{Detail: detail, Fields: fields}
+		return in, domainerr.InvalidFields(detail, fields)
 	}
 	// A literal address outside what this deployment may scan is refused
 	// now rather than by the first scan; names are checked when resolved.
@@ -169,7 +169,7 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 		t, _ := targets.Parse(in.InitialTarget)
 		if ip, err := netip.ParseAddr(t.Host); err == nil {
 			if err := s.Policy.Check(ip); err != nil {
-				return in, statusErr(http.StatusUnprocessableEntity, "initial_target: "+err.Error())
+				return in, domainerr.New(domainerr.Refused, "initial_target: "+err.Error())
 			}
 		}
 	}
@@ -187,24 +187,21 @@ func signupToken() (string, error) {
 
 var signupIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) error {
 	if s.signupLimiters().create.RespondOnLimit(w, r, clientIP(r)) {
-		return
+		return nil
 	}
 	var req signupRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := s.validateSignup(req)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	token, err := signupToken()
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	in.TenantID = uuid.New()
 	wid := onboarding.WorkflowID(in.Slug)
@@ -215,16 +212,13 @@ func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	switch taken {
 	case "slug":
-		writeError(w, r, statusErr(http.StatusConflict, fmt.Sprintf("a company named like this is already signed up (%q); use another company name or ask its owner for an invitation", in.Slug)))
-		return
+		return domainerr.New(domainerr.Conflict, fmt.Sprintf("a company named like this is already signed up (%q); use another company name or ask its owner for an invitation", in.Slug))
 	case "email":
-		writeError(w, r, statusErr(http.StatusConflict, "this email address already has an account; sign in instead, or use another address"))
-		return
+		return domainerr.New(domainerr.Conflict, "this email address already has an account; sign in instead, or use another address")
 	}
 	// The reservation exists now; the start must not be abandoned because
 	// the client hung up.
@@ -252,17 +246,16 @@ func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) {
 			return db.Q.SignupWithdraw(ctx, tx, hash)
 		})
 		if started != nil {
-			writeError(w, r, statusErr(http.StatusConflict, fmt.Sprintf("a company named like this is already signed up (%q)", in.Slug)))
-			return
+			return domainerr.New(domainerr.Conflict, fmt.Sprintf("a company named like this is already signed up (%q)", in.Slug))
 		}
 		s.logErr(r, "start onboarding workflow", err)
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "sign-up is unavailable right now; try again shortly"))
-		return
+		return domainerr.New(domainerr.Unavailable, "sign-up is unavailable right now; try again shortly")
 	}
 	status := "/api/v1/signup/" + token
 	w.Header().Set("Location", status)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusAccepted, signupResponse{SignupID: token, TenantID: in.TenantID, StatusURL: status})
+	return nil
 }
 
 func searchTenant(sa *commonpb.SearchAttributes) string {
@@ -281,14 +274,13 @@ type SignupStatus struct {
 	FailureReason *string           `json:"failure_reason"`
 }
 
-func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) error {
 	if s.signupLimiters().status.RespondOnLimit(w, r, clientIP(r)) {
-		return
+		return nil
 	}
 	token := chi.URLParam(r, "signup_id")
 	if !signupIDRe.MatchString(token) {
-		writeError(w, r, invalid("signup_id", "signup_id must be the 32 hex characters the sign-up answered"))
-		return
+		return invalid("signup_id", "signup_id must be the 32 hex characters the sign-up answered")
 	}
 	var row dbq.SignupLookupRow
 	err := s.DB.Auth(r.Context(), func(ctx context.Context, tx pgx.Tx) error {
@@ -297,8 +289,7 @@ func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := SignupStatus{TenantID: row.TenantID, Steps: []onboarding.Step{}}
 	qctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -315,7 +306,7 @@ func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, out)
-		return
+		return nil
 	}
 	// No answer from the workflow (no worker up, or its history is past
 	// retention): the tenant row still says how it ended.
@@ -335,6 +326,7 @@ func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // ---- the first API key ----
@@ -348,24 +340,22 @@ type initialKeyView struct {
 // initialKeyReveal hands the owner the first API key once. Its permission
 // (PermInitialKeyReveal) is the owner's alone: no API key, no impersonating
 // admin, no platform admin.
-func (s *Server) initialKeyReveal(w http.ResponseWriter, r *http.Request) {
+func (s *Server) initialKeyReveal(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if s.Onboarding.SealKey == nil {
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the initial API key cannot be opened: SECUREOPS_SEAL_KEY is not configured"))
-		return
+		return domainerr.New(domainerr.Unavailable, "the initial API key cannot be opened: SECUREOPS_SEAL_KEY is not configured")
 	}
 	var out initialKeyView
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		row, err := db.Q.InitialAPIKeyTake(ctx, tx, a.TenantID)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if db.IsNotFound(err) {
 			if _, gerr := db.Q.InitialAPIKeyGet(ctx, tx, a.TenantID); gerr == nil {
-				return statusErr(http.StatusGone, "the initial API key was already revealed or has expired; create a new key with POST /api/v1/api-keys")
+				return domainerr.New(domainerr.Gone, "the initial API key was already revealed or has expired; create a new key with POST /api/v1/api-keys")
 			}
-			return statusErr(http.StatusNotFound, "this tenant has no initial API key")
+			return domainerr.New(domainerr.NotFound, "this tenant has no initial API key")
 		}
 		if err != nil {
 			return err
@@ -382,11 +372,11 @@ func (s *Server) initialKeyReveal(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "apikey.initial_revealed", "api_key", row.ApiKeyID.String(), map[string]any{"prefix": prefix})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // ---- the outbox ----
@@ -404,14 +394,13 @@ type OutboxEmail struct {
 	ProviderID     string     `json:"provider_id"`
 }
 
-func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	params := dbq.EmailOutboxListAllParams{Lim: 50}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			writeError(w, r, invalid("limit", "limit must be an integer from 1 to 500"))
-			return
+			return invalid("limit", "limit must be an integer from 1 to 500")
 		}
 		params.Lim = int32(n)
 	}
@@ -422,8 +411,7 @@ func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("tenant_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			writeError(w, r, invalid("tenant_id", "tenant_id must be a UUID"))
-			return
+			return invalid("tenant_id", "tenant_id must be a UUID")
 		}
 		params.TenantID = uuid.NullUUID{UUID: id, Valid: true}
 	}
@@ -434,8 +422,7 @@ func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]OutboxEmail, 0, len(rows))
 	for _, m := range rows {
@@ -444,21 +431,20 @@ func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
 // ---- the payload codec (Temporal's remote codec protocol) ----
 
-func (s *Server) codecHandler(decode bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) codecHandler(decode bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
 		if err != nil {
-			writeError(w, r, statusErr(http.StatusRequestEntityTooLarge, "the body is larger than 8 MiB"))
-			return
+			return statusErr(http.StatusRequestEntityTooLarge, "the body is larger than 8 MiB")
 		}
 		var in commonpb.Payloads
 		if err := protojson.Unmarshal(b, &in); err != nil {
-			writeError(w, r, &ValidationError{Detail: "the body must be {\"payloads\": [...]} in Temporal's JSON payload format"})
-			return
+			return badRequest("the body must be {\"payloads\": [...]} in Temporal's JSON payload format")
 		}
 		out := in.Payloads
 		if c := s.Onboarding.Codec; c != nil {
@@ -468,18 +454,17 @@ func (s *Server) codecHandler(decode bool) http.HandlerFunc {
 				out, err = c.Encode(in.Payloads)
 			}
 			if err != nil {
-				writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
-				return
+				return domainerr.New(domainerr.Refused, err.Error())
 			}
 		}
 		res, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(res)
+		return nil
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/verify"
@@ -128,11 +129,10 @@ func targetFromCreateRow(r dbq.TargetCreateRow) dbq.Target {
 	}
 }
 
-func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) error {
 	var req targetRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	t, err := targets.ParseAs(targets.Kind(req.Kind), req.Value)
 	if err != nil {
@@ -140,21 +140,17 @@ func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(err.Error(), "unknown target kind") {
 			field = "kind"
 		}
-		writeError(w, r, invalid(field, err.Error()))
-		return
+		return invalid(field, err.Error())
 	}
 	if len(req.Name) > 200 {
-		writeError(w, r, invalid("name", "name must be at most 200 characters"))
-		return
+		return invalid("name", "name must be at most 200 characters")
 	}
 	if len(t.String()) > 2048 {
-		writeError(w, r, invalid("value", "the target is longer than 2048 characters once normalised"))
-		return
+		return invalid("value", "the target is longer than 2048 characters once normalised")
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var row dbq.TargetCreateRow
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -168,8 +164,7 @@ func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "target.created", "target", row.ID.String(), map[string]any{"value": row.Value, "kind": row.Kind})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	code := http.StatusOK
 	if row.Created {
@@ -177,20 +172,19 @@ func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "/api/v1/targets/"+row.ID.String())
 	}
 	writeJSON(w, code, targetViewOf(targetFromCreateRow(row)))
+	return nil
 }
 
-func (s *Server) targetList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	params := dbq.TargetListParams{Lim: int32(limit + 1)}
 	if v := q.Get("kind"); v != "" {
 		if _, err := targets.ParseAs(targets.Kind(v), "x"); err != nil && strings.Contains(err.Error(), "unknown target kind") {
-			writeError(w, r, invalid("kind", "kind must be one of domain, host, url, image"))
-			return
+			return invalid("kind", "kind must be one of domain, host, url, image")
 		}
 		params.Kind = &v
 	}
@@ -198,16 +192,14 @@ func (s *Server) targetList(w http.ResponseWriter, r *http.Request) {
 		switch v {
 		case "unverified", "pending", "verified", "failed", "not_required":
 		default:
-			writeError(w, r, invalid("verification_status", "verification_status must be one of unverified, pending, verified, failed, not_required"))
-			return
+			return invalid("verification_status", "verification_status must be one of unverified, pending, verified, failed, not_required")
 		}
 		params.VerificationStatus = &v
 	}
 	if v := q.Get("cursor"); v != "" {
 		ts, id, err := decodeTimeCursor(v)
 		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return invalid("cursor", "cursor is not one this API returned")
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
 	}
@@ -217,8 +209,7 @@ func (s *Server) targetList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := struct {
 		Items      []TargetView `json:"items"`
@@ -234,13 +225,13 @@ func (s *Server) targetList(w http.ResponseWriter, r *http.Request) {
 		page.Items = append(page.Items, targetViewOf(t))
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
-func (s *Server) targetGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var t dbq.Target
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
@@ -248,17 +239,16 @@ func (s *Server) targetGet(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, targetViewOf(t))
+	return nil
 }
 
-func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		t, err := db.Q.TargetGet(ctx, tx, id)
@@ -282,8 +272,7 @@ func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, t.TenantID, "target.deleted", "target", id.String(), map[string]any{"value": t.Value})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// A verification still waiting for this target has nothing left to do;
 	// if this fails it ends on its own at its next check ("gone").
@@ -296,15 +285,15 @@ func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // targetVerify starts (or nudges) the target's verification workflow. A
 // running verification is asked to look again now rather than duplicated.
-func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var t dbq.Target
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -322,12 +311,11 @@ func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, t.TenantID, "target.verification_started", "target", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if t.VerificationStatus != "pending" {
 		writeJSON(w, http.StatusOK, targetViewOf(t))
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
@@ -343,9 +331,9 @@ func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) {
 	}, verify.WorkflowName, verify.Input{TenantID: t.TenantID, TargetID: id, FirstInterval: s.VerifyFirstInterval})
 	if err != nil {
 		s.logErr(r, "start verification workflow", err)
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the verification could not be started; try again shortly"))
-		return
+		return domainerr.New(domainerr.Unavailable, "the verification could not be started; try again shortly")
 	}
 	w.Header().Set("Location", "/api/v1/targets/"+id.String())
 	writeJSON(w, http.StatusAccepted, targetViewOf(t))
+	return nil
 }
