@@ -566,17 +566,6 @@ func firstErr(items ...any) error {
 	return nil
 }
 
-func limitParam(v string) (int, error) {
-	if v == "" {
-		return 100, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 500 {
-		return 0, invalid("limit", "limit must be an integer from 1 to 500")
-	}
-	return n, nil
-}
-
 // ---- users ----
 
 type userView struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/parsers"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/workflows/scan"
 )
@@ -155,13 +156,13 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 	id := uuid.New()
 	var in scan.Input
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		var t dbq.Target
+		var t targets.Registered
 		if form.targetID != "" {
 			tid, err := uuid.Parse(form.targetID)
 			if err != nil {
 				return invalid("target_id", "target_id must be a UUID")
 			}
-			if t, err = db.Q.TargetGet(ctx, tx, tid); db.IsNotFound(err) || (err == nil && t.TenantID != a.TenantID) {
+			if t, err = targets.GetOfTenant(ctx, tx, a.TenantID, tid); domainerr.Is(err, domainerr.NotFound) {
 				return invalid("target_id", "no target with this id in the acting tenant")
 			} else if err != nil {
 				return err
@@ -169,15 +170,14 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 		} else {
 			// Uploads need no ownership proof (nothing is scanned), but the
 			// target is registered so its findings group and list with it.
-			row, err := s.registerTarget(ctx, tx, a.TenantID, pt, "")
-			if err != nil {
+			var err error
+			if t, _, err = targets.Register(ctx, tx, s.Policy, a.TenantID, pt, ""); err != nil {
 				return err
 			}
-			t = targetFromCreateRow(row)
 		}
-		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: id, TenantID: a.TenantID, Target: t.Value, Scanners: []string{form.scanner}, WorkflowID: scan.WorkflowID(id),
-			TargetID: uuid.NullUUID{UUID: t.ID, Valid: true}, Source: "import", Complete: complete,
+		if _, err := scans.Insert(ctx, tx, scans.New{
+			ID: id, TenantID: a.TenantID, TargetID: t.ID, Target: t.Value, Scanners: []string{form.scanner},
+			WorkflowID: scan.WorkflowID(id), Source: "import", Complete: complete,
 		}); err != nil {
 			return err
 		}
@@ -205,52 +205,32 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) scanList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := limitParam(q.Get("limit"))
+	limit, before, err := timePage(q)
 	if err != nil {
 		return err
 	}
-	params := dbq.ScanListParams{Lim: int32(limit + 1)}
+	var f scans.Filter
 	if v := q.Get("status"); v != "" {
-		if !slices.Contains([]string{"queued", "running", "completed", "failed", "cancelled"}, v) {
+		if !slices.Contains(scans.Statuses, v) {
 			return invalid("status", "status must be one of queued, running, completed, failed, cancelled")
 		}
-		params.Status = &v
+		f.Status = &v
 	}
 	if v := q.Get("target_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
 			return invalid("target_id", "target_id must be a UUID")
 		}
-		params.TargetID = uuid.NullUUID{UUID: id, Valid: true}
+		f.TargetID = &id
 	}
-	if v := q.Get("cursor"); v != "" {
-		ts, id, err := decodeTimeCursor(v)
-		if err != nil {
-			return invalid("cursor", "cursor is not one this API returned")
-		}
-		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
-	}
-	var rows []dbq.Scan
+	var rows []scans.Scan
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		rows, err = db.Q.ScanList(ctx, tx, params)
+		rows, err = scans.List(ctx, tx, f, before, limit+1)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	page := struct {
-		Items      []ScanView `json:"items"`
-		NextCursor *string    `json:"next_cursor"`
-	}{Items: make([]ScanView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
-	for _, sc := range rows {
-		page.Items = append(page.Items, scanView(sc))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit, func(sc scans.Scan) string { return timeCursor(sc.Key()) }, scanView))
 	return nil
 }

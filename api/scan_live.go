@@ -12,9 +12,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/secureops/secureops/internal/auth"
-	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/workflows/scan"
 )
 
@@ -30,9 +29,9 @@ func (s *Server) scanCancel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var sc dbq.Scan
+	var sc scans.Scan
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if sc, err = db.Q.ScanGet(ctx, tx, id); err != nil {
+		if sc, err = scans.Get(ctx, tx, id); err != nil {
 			return err
 		}
 		if terminal(sc.Status) {
@@ -66,11 +65,11 @@ func (s *Server) scanEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	load := func() (dbq.Scan, error) {
-		var sc dbq.Scan
+	load := func() (scans.Scan, error) {
+		var sc scans.Scan
 		err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 			var err error
-			sc, err = db.Q.ScanGet(ctx, tx, id)
+			sc, err = scans.Get(ctx, tx, id)
 			return err
 		})
 		return sc, err
@@ -95,8 +94,8 @@ func (s *Server) scanEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		return rc.Flush() == nil
 	}
-	key := func(sc dbq.Scan) string {
-		return fmt.Sprint(sc.Status, sc.Progress, sc.ProgressMessage, sc.CountCritical, sc.CountHigh, sc.CountMedium, sc.CountLow, sc.CountInfo)
+	key := func(sc scans.Scan) string {
+		return fmt.Sprint(sc.Status, sc.Progress, sc.ProgressMessage, sc.Counts)
 	}
 	last := ""
 	tick := time.NewTicker(s.eventsEvery())

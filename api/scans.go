@@ -2,15 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +17,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	agate "github.com/secureops/secureops/activities/gate"
-	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
-	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/workflows/scan"
 )
 
@@ -81,60 +77,18 @@ func decodeJSON(r *http.Request, v any, limit int64) error {
 	return nil
 }
 
-// scannersFor validates the requested scanners for a target kind: images
-// are for trivy alone, and trivy scans nothing else.
-func scannersFor(kind targets.Kind, req []string) ([]string, error) {
-	if req == nil {
-		if kind == targets.KindImage {
-			return []string{"trivy"}, nil
-		}
-		return []string{"nmap"}, nil
-	}
-	if len(req) == 0 {
-		return nil, invalid("scanners", "scanners must list at least one scanner (or be omitted for the default)")
-	}
-	seen := map[string]bool{}
-	for i, sc := range req {
-		field := fmt.Sprintf("scanners[%d]", i)
-		switch {
-		case !scanner.Known[sc]:
-			return nil, invalid(field, fmt.Sprintf("unknown scanner %q", sc))
-		case seen[sc]:
-			return nil, invalid(field, fmt.Sprintf("scanner %q listed twice", sc))
-		case kind == targets.KindImage && sc != "trivy":
-			return nil, invalid(field, fmt.Sprintf("scanner %q cannot scan a container image; use trivy", sc))
-		case kind != targets.KindImage && sc == "trivy":
-			return nil, invalid(field, "trivy scans container images; register the image as a target of kind image")
-		}
-		seen[sc] = true
-	}
-	return req, nil
-}
-
+// scanCreate starts an on-demand scan: the scans domain validates the
+// request, resolves and authorises the target and stores the scan; the
+// handler starts its workflow and queues it at the tenant's gate.
 func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
-	var req scanCreateRequest
-	if err := decodeJSON(r, &req, 64<<10); err != nil {
+	var body scanCreateRequest
+	if err := decodeJSON(r, &body, 64<<10); err != nil {
 		return err
 	}
-	switch {
-	case req.TargetID == nil && req.Target == "":
-		return invalid("target", "target is required (or target_id, the id of a registered target)")
-	case req.TargetID != nil && req.Target != "":
-		return invalid("target_id", "give either target_id or target, not both")
-	}
-	var parsed targets.Target
-	if req.Target != "" {
-		var err error
-		if parsed, err = targets.Parse(req.Target); err != nil {
-			return invalid("target", err.Error())
-		}
-		// Fast feedback for literal addresses; names are checked after
-		// resolution inside the scan itself, the check that cannot be bypassed.
-		if ip, err := netip.ParseAddr(parsed.Host); err == nil {
-			if err := s.Policy.Check(ip); err != nil {
-				return domainerr.New(domainerr.Refused, err.Error())
-			}
-		}
+	rules := s.scanRules()
+	req, err := rules.NewRequest(body.TargetID, body.Target, body.Scanners)
+	if err != nil {
+		return err
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
@@ -142,66 +96,18 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := uuid.New()
 	wid := scan.WorkflowID(id)
-	var in scan.Input
-	var target dbq.Target
-	var limit int
-	var requested time.Time
-	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+	var c scans.Created
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		switch {
-		case req.TargetID != nil:
-			if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); db.IsNotFound(err) {
-				return invalid("target_id", "no target with this id")
-			} else if err != nil {
-				return err
-			}
-			if target.TenantID != a.TenantID {
-				return invalid("target_id", "the target belongs to another tenant; act as that tenant with X-Tenant-Id")
-			}
-		default:
-			target, err = db.Q.TargetByValue(ctx, tx, dbq.TargetByValueParams{TenantID: a.TenantID, Value: parsed.String()})
-			if db.IsNotFound(err) && (s.Policy.AutoVerifies(parsed) || parsed.Kind == targets.KindImage) {
-				var row dbq.TargetCreateRow
-				if row, err = s.registerTarget(ctx, tx, a.TenantID, parsed, ""); err == nil {
-					target = targetFromCreateRow(row)
-				}
-			}
-			if db.IsNotFound(err) {
-				return domainerr.New(domainerr.Refused, fmt.Sprintf(
-					"the target %s is not registered; register it with POST /api/v1/targets and verify it before scanning", parsed.String()))
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if target.VerificationStatus != "verified" && target.VerificationStatus != "not_required" {
-			return domainerr.New(domainerr.Refused, fmt.Sprintf(
-				"the target %s is not verified (status %s); prove ownership with POST /api/v1/targets/%s/verify",
-				target.Value, target.VerificationStatus, target.ID))
-		}
-		scanners, err := scannersFor(targets.Kind(target.Kind), req.Scanners)
-		if err != nil {
+		if c, err = rules.Create(ctx, tx, a.TenantID, id, wid, req); err != nil {
 			return err
 		}
-		in = scan.Input{TenantID: a.TenantID, ScanID: id, Target: target.Value, Scanners: scanners}
-		ten, err := db.Q.TenantGet(ctx, tx, a.TenantID)
-		if err != nil {
-			return err
-		}
-		limit = s.ScanLimits[ten.Tier]
-		row, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: id, TenantID: a.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: wid,
-			TargetID: uuid.NullUUID{UUID: target.ID, Valid: true}, Source: "scan", Complete: true,
-		})
-		if err != nil {
-			return err
-		}
-		requested = row.CreatedAt
-		return audit(ctx, tx, r, a, uuid.Nil, "scan.started", "scan", id.String(), map[string]any{"target": in.Target, "scanners": in.Scanners})
+		return audit(ctx, tx, r, a, uuid.Nil, "scan.started", "scan", id.String(), map[string]any{"target": c.Scan.Target, "scanners": c.Scan.Scanners})
 	})
 	if err != nil {
 		return err
 	}
+	in := scan.Input{TenantID: a.TenantID, ScanID: id, Target: c.Scan.Target, Scanners: c.Scan.Scanners}
 	if err := s.startScan(r, in); err != nil {
 		return err
 	}
@@ -210,13 +116,17 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := agate.Enqueue(qctx, s.Temporal, agate.AcquireInput{
-		TenantID: in.TenantID, ScanWorkflowID: wid, Limit: limit, RequestedAt: requested,
+		TenantID: in.TenantID, ScanWorkflowID: wid, Limit: c.Limit, RequestedAt: c.Scan.CreatedAt,
 	}); err != nil {
 		s.logErr(r, "queue scan at the tenant's gate", err)
 	}
 	w.Header().Set("Location", "/api/v1/scans/"+id.String())
-	writeJSON(w, http.StatusAccepted, scanCreateResponse{ID: id, TargetID: target.ID, WorkflowID: wid, Status: "queued"})
+	writeJSON(w, http.StatusAccepted, scanCreateResponse{ID: id, TargetID: c.Target.ID, WorkflowID: wid, Status: "queued"})
 	return nil
+}
+
+func (s *Server) scanRules() scans.Rules {
+	return scans.Rules{Policy: s.Policy, Limits: s.ScanLimits}
 }
 
 // startScan starts the scan's workflow for a row that exists already; on
@@ -278,21 +188,15 @@ type ScanView struct {
 	DefectDojoTests map[string]int64 `json:"defectdojo_tests,omitempty"`
 }
 
-func scanView(sc dbq.Scan) ScanView {
-	counts := map[string]int{
-		"critical": int(sc.CountCritical), "high": int(sc.CountHigh), "medium": int(sc.CountMedium),
-		"low": int(sc.CountLow), "info": int(sc.CountInfo),
-	}
-	total := 0
-	for _, n := range counts {
-		total += n
-	}
+func scanView(sc scans.Scan) ScanView {
+	c, d := sc.Counts, sc.Diff
 	return ScanView{
-		ID: sc.ID, TenantID: sc.TenantID, TargetID: nullPtr(sc.TargetID), Source: sc.Source, Complete: sc.Complete, Target: sc.Target, Scanners: sc.Scanners, Status: sc.Status,
-		Progress: int(sc.Progress), ProgressMessage: sc.ProgressMessage, WorkflowID: sc.WorkflowID,
+		ID: sc.ID, TenantID: sc.TenantID, TargetID: sc.TargetID, Source: sc.Source, Complete: sc.Complete, Target: sc.Target, Scanners: sc.Scanners, Status: sc.Status,
+		Progress: sc.Progress, ProgressMessage: sc.ProgressMessage, WorkflowID: sc.WorkflowID,
 		Error: sc.Error, CreatedAt: sc.CreatedAt, StartedAt: sc.StartedAt, FinishedAt: sc.FinishedAt,
-		Counts: counts, FindingsTotal: total,
-		Diff: map[string]int{"new": int(sc.DiffNew), "open": int(sc.DiffOpen), "fixed": int(sc.DiffFixed), "reopened": int(sc.DiffReopened)},
+		Counts:        map[string]int{"critical": c.Critical, "high": c.High, "medium": c.Medium, "low": c.Low, "info": c.Info},
+		FindingsTotal: c.Total(),
+		Diff:          map[string]int{"new": d.New, "open": d.Open, "fixed": d.Fixed, "reopened": d.Reopened},
 	}
 }
 
@@ -309,10 +213,10 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var sc dbq.Scan
+	var sc scans.Scan
 	var imports []dbq.ScanDefectdojoImport
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		if sc, err = db.Q.ScanGet(ctx, tx, id); err != nil {
+		if sc, err = scans.Get(ctx, tx, id); err != nil {
 			return err
 		}
 		imports, err = db.Q.DefectDojoImportsOfScan(ctx, tx, id)
@@ -445,31 +349,4 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
-}
-
-func encodeCursor(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
-
-func decodeCursor(s string) (uuid.UUID, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return uuid.Nil, err
-	}
-	return uuid.FromBytes(b)
-}
-
-// Time-ordered keyset cursors: (created_at, id) of the last row served.
-func encodeTimeCursor(ts time.Time, id uuid.UUID) string {
-	b := make([]byte, 0, 24)
-	b = binary.BigEndian.AppendUint64(b, uint64(ts.UnixMicro()))
-	b = append(b, id[:]...)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeTimeCursor(s string) (time.Time, uuid.UUID, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 24 {
-		return time.Time{}, uuid.Nil, errors.New("bad cursor")
-	}
-	id, err := uuid.FromBytes(b[8:])
-	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))), id, err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/schedules"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
@@ -139,18 +140,18 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var row dbq.ScheduleUpsertRow
-	var target dbq.Target
+	var target targets.Registered
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); db.IsNotFound(err) || (err == nil && target.TenantID != a.TenantID) {
+		if target, err = targets.GetOfTenant(ctx, tx, a.TenantID, *req.TargetID); domainerr.Is(err, domainerr.NotFound) {
 			return invalid("target_id", "no target with this id in the acting tenant")
 		} else if err != nil {
 			return err
 		}
-		if target.VerificationStatus != "verified" && target.VerificationStatus != "not_required" {
-			return domainerr.New(domainerr.Refused, fmt.Sprintf("the target %s is not verified (status %s); verify it before scheduling scans", target.Value, target.VerificationStatus))
+		if !target.Proven() {
+			return domainerr.New(domainerr.NotVerified, fmt.Sprintf("the target %s is not verified (status %s); verify it before scheduling scans", target.Value, target.Verification.Status))
 		}
-		scanners, err := scannersFor(targets.Kind(target.Kind), req.Scanners)
+		scanners, err := scans.ScannersFor(target.Kind, req.Scanners)
 		if err != nil {
 			return err
 		}
@@ -318,7 +319,7 @@ func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) error {
 		}
 		scanners := row.Scanners
 		if req.Scanners != nil {
-			if scanners, err = scannersFor(targets.Kind(t.Kind), req.Scanners); err != nil {
+			if scanners, err = scans.ScannersFor(targets.Kind(t.Kind), req.Scanners); err != nil {
 				return err
 			}
 		}
@@ -382,7 +383,6 @@ func (s *Server) scheduleSetPaused(paused bool) handlerFunc {
 	action := "schedule.resumed"
 	if paused {
 		action = "schedule.paused"
-		return nil
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "id")

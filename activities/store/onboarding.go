@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/tiers"
@@ -238,36 +237,21 @@ func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) (
 	}
 	var res BaselineResult
 	err = o.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		status, method := "unverified", ""
-		var at *time.Time
-		if o.Policy.AutoVerifies(t) {
-			now := time.Now()
-			status, method, at = "verified", "auto", &now
-		}
-		token := make([]byte, 16)
-		if _, err := rand.Read(token); err != nil {
-			return err
-		}
-		row, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{
-			TenantID: in.TenantID, Kind: string(t.Kind), Value: t.String(), Host: t.Host, Name: "initial target",
-			VerificationToken: hex.EncodeToString(token), VerificationStatus: status, VerificationMethod: method, VerifiedAt: at,
-		})
+		target, _, err := targets.Register(ctx, tx, o.Policy, in.TenantID, t, "initial target")
 		if err != nil {
 			return err
 		}
-		res.TargetID = row.ID
-		if row.VerificationStatus != "verified" && row.VerificationStatus != "not_required" {
+		res.TargetID = target.ID
+		if !target.Proven() {
 			res.NeedsVerification = true
 			return nil
 		}
-		if _, err := db.Q.ScanGet(ctx, tx, in.ScanID); err == nil {
-			return nil
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+		if exists, err := scans.Exists(ctx, tx, in.ScanID); err != nil || exists {
 			return err
 		}
-		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: in.ScanID, TenantID: in.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: in.WorkflowID,
-			TargetID: uuid.NullUUID{UUID: row.ID, Valid: true}, Source: "scan", Complete: true,
+		if _, err := scans.Insert(ctx, tx, scans.New{
+			ID: in.ScanID, TenantID: in.TenantID, TargetID: target.ID, Target: in.Target, Scanners: in.Scanners,
+			WorkflowID: in.WorkflowID, Source: "scan", Complete: true,
 		}); err != nil {
 			return err
 		}
