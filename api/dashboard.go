@@ -441,7 +441,7 @@ func (s *Server) usageList(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("cursor"); v != "" {
 		ts, id, err := decodeTimeCursor(v)
 		if err != nil {
-			return invalid("cursor", "cursor is not one this API returned")
+			return errCursor
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
 	}
@@ -454,23 +454,14 @@ func (s *Server) usageList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := struct {
-		Items      []UsageEventView `json:"items"`
-		NextCursor *string          `json:"next_cursor"`
-	}{Items: make([]UsageEventView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
-	for _, e := range rows {
-		page.Items = append(page.Items, UsageEventView{
-			ID: e.ID, TenantID: e.TenantID, ScanID: e.ScanID, Source: e.Source, Scanners: e.Scanners, Target: e.Target,
-			Status: e.Status, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, DurationMS: e.DurationMs,
-			Findings: e.Findings, CreatedAt: e.CreatedAt,
-		})
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(e dbq.UsageEvent) string { return encodeTimeCursor(e.CreatedAt, e.ID) },
+		func(e dbq.UsageEvent) UsageEventView {
+			return UsageEventView{
+				ID: e.ID, TenantID: e.TenantID, ScanID: e.ScanID, Source: e.Source, Scanners: e.Scanners, Target: e.Target,
+				Status: e.Status, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, DurationMS: e.DurationMs,
+				Findings: e.Findings, CreatedAt: e.CreatedAt,
+			}
+		}))
 	return nil
 }

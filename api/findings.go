@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,16 +14,9 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
 )
-
-var findingStatuses = []string{"new", "open", "fixed", "reopened", "false_positive", "accepted_risk"}
-
-// triageStatuses are the statuses a person may set; new and reopened are
-// facts only scans establish.
-var triageStatuses = []string{"open", "false_positive", "accepted_risk", "fixed"}
 
 // multi reads a filter given as repeated parameters or a comma list.
 func multi(q map[string][]string, name string) []string {
@@ -57,8 +49,8 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 		f.Severities = append(f.Severities, v)
 	}
 	for _, v := range multi(q, "status") {
-		if !slices.Contains(findingStatuses, v) {
-			return invalid("status", "status must be one or more of "+strings.Join(findingStatuses, ", "))
+		if !slices.Contains(findings.Statuses, v) {
+			return invalid("status", "status must be one or more of "+strings.Join(findings.Statuses, ", "))
 		}
 		f.Statuses = append(f.Statuses, v)
 	}
@@ -109,7 +101,7 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 		page.NextCursor = &next
 	}
 	for _, f := range rows {
-		page.Items = append(page.Items, findingView(f))
+		page.Items = append(page.Items, findingView(findings.FromRow(f)))
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
@@ -146,7 +138,7 @@ func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) error {
 	}
 	var d findingDetail
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		f, err := db.Q.FindingGet(ctx, tx, id)
+		f, err := findings.Get(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -182,16 +174,6 @@ type findingPatch struct {
 	Comment string `json:"comment"`
 }
 
-func (p findingPatch) validate() error {
-	if !slices.Contains(triageStatuses, p.Status) {
-		return invalid("status", "status must be one of "+strings.Join(triageStatuses, ", "))
-	}
-	if len(p.Comment) > 4000 {
-		return invalid("comment", "comment must be at most 4000 characters")
-	}
-	return nil
-}
-
 func actorOf(a *auth.Access) string {
 	p := a.Principal
 	switch {
@@ -204,28 +186,10 @@ func actorOf(a *auth.Access) string {
 	}
 }
 
-// triage moves one finding, records the event and the audit entry. Setting
-// the status a finding already has only adds the comment.
-// triage sets one finding's status (recording the event and the comment
-// even when the status stays) and says whether the status changed.
-func triage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, id uuid.UUID, p findingPatch) (dbq.Finding, bool, error) {
-	cur, err := db.Q.FindingGetForUpdate(ctx, tx, id)
-	if err != nil {
-		return cur, false, err
-	}
-	f, changed := cur, cur.Status != p.Status
-	if changed {
-		if f, err = db.Q.FindingSetStatus(ctx, tx, dbq.FindingSetStatusParams{ID: id, Status: p.Status}); err != nil {
-			return f, false, err
-		}
-	}
-	if err := db.Q.FindingEventAdd(ctx, tx, dbq.FindingEventAddParams{
-		TenantID: cur.TenantID, FindingID: id, Actor: actorOf(a), FromStatus: cur.Status, ToStatus: p.Status, Comment: p.Comment,
-	}); err != nil {
-		return f, false, err
-	}
-	return f, changed, audit(ctx, tx, r, a, cur.TenantID, "finding.triaged", "finding", id.String(),
-		map[string]any{"from": cur.Status, "to": p.Status, "comment": p.Comment})
+// auditTriage records one finding's triage in the audit log.
+func auditTriage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, d findings.Decision, t findings.Triaged) error {
+	return audit(ctx, tx, r, a, t.Finding.TenantID, "finding.triaged", "finding", t.Finding.ID.String(),
+		map[string]any{"from": t.From, "to": d.Status, "comment": d.Comment})
 }
 
 func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) error {
@@ -237,18 +201,22 @@ func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &p, 16<<10); err != nil {
 		return err
 	}
-	if err := p.validate(); err != nil {
+	d := findings.Decision{Status: p.Status, Comment: p.Comment}
+	if err := d.Validate(); err != nil {
 		return err
 	}
-	var f dbq.Finding
+	var t findings.Triaged
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		f, _, err = triage(ctx, tx, r, a, id, p)
-		return err
+		d.Actor = actorOf(a)
+		if t, err = findings.Triage(ctx, tx, id, d); err != nil {
+			return err
+		}
+		return auditTriage(ctx, tx, r, a, d, t)
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, findingView(f))
+	writeJSON(w, http.StatusOK, findingView(t.Finding))
 	return nil
 }
 
@@ -265,41 +233,27 @@ func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(r, &b, 256<<10); err != nil {
 		return err
 	}
-	p := findingPatch{Status: b.Status, Comment: b.Comment}
-	if err := p.validate(); err != nil {
+	d := findings.Decision{Status: b.Status, Comment: b.Comment}
+	if err := d.Validate(); err != nil {
 		return err
 	}
-	if len(b.IDs) == 0 || len(b.IDs) > 1000 {
-		return invalid("ids", "ids must list 1 to 1000 finding ids")
-	}
-	seen := map[uuid.UUID]bool{}
-	for i, id := range b.IDs {
-		if seen[id] {
-			return invalid(fmt.Sprintf("ids[%d]", i), "finding listed twice")
-		}
-		seen[id] = true
+	if err := findings.ValidateBulk(b.IDs); err != nil {
+		return err
 	}
 	changed := 0
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		for _, id := range b.IDs {
-			_, moved, err := triage(ctx, tx, r, a, id, p)
-			if db.IsNotFound(err) {
-				return domainerr.New(domainerr.NotFound, "finding "+id.String()+" not found; nothing was changed")
-			}
-			if err != nil {
-				return err
-			}
-			if moved {
-				changed++
-			}
-		}
-		return nil
+		d.Actor = actorOf(a)
+		var err error
+		changed, err = findings.TriageBulk(ctx, tx, b.IDs, d, func(_ uuid.UUID, t findings.Triaged) error {
+			return auditTriage(ctx, tx, r, a, d, t)
+		})
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	// updated: findings whose status changed; the rest already had it (their
 	// comment is recorded all the same).
-	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "unchanged": len(b.IDs) - changed, "status": p.Status})
+	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "unchanged": len(b.IDs) - changed, "status": d.Status})
 	return nil
 }

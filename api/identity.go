@@ -277,7 +277,7 @@ func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) error 
 	if v := q.Get("cursor"); v != "" {
 		after, err := decodeCursor(v)
 		if err != nil {
-			return invalid("cursor", "cursor is not one this API returned")
+			return errCursor
 		}
 		params.AfterID = uuid.NullUUID{UUID: after, Valid: true}
 	}
@@ -289,17 +289,7 @@ func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	page := map[string]any{"next_cursor": nil}
-	if len(ts) > limit {
-		ts = ts[:limit]
-		page["next_cursor"] = encodeCursor(ts[len(ts)-1].ID)
-	}
-	out := make([]tenantView, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, tenantViewOf(t))
-	}
-	page["items"] = out
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(ts, limit, func(t dbq.Tenant) string { return encodeCursor(t.ID) }, tenantViewOf))
 	return nil
 }
 
@@ -989,7 +979,7 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("cursor"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			return invalid("cursor", "cursor is not one this API returned")
+			return errCursor
 		}
 		params.BeforeID = &n
 	}
@@ -1001,19 +991,13 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := map[string]any{"next_cursor": nil}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page["next_cursor"] = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
-	out := make([]auditView, 0, len(rows))
-	for _, e := range rows {
-		out = append(out, auditView{ID: e.ID, TenantID: e.TenantID, ActorUserID: nullPtr(e.ActorUserID),
-			ActorAPIKeyID: nullPtr(e.ActorApiKeyID), EffectiveUserID: nullPtr(e.EffectiveUserID),
-			ImpersonationID: nullPtr(e.ImpersonationID), Action: e.Action, TargetType: e.TargetType,
-			TargetID: e.TargetID, Details: e.Details, RequestID: e.RequestID, IP: e.Ip, CreatedAt: e.CreatedAt})
-	}
-	page["items"] = out
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(e dbq.AuditLog) string { return strconv.FormatInt(e.ID, 10) },
+		func(e dbq.AuditLog) auditView {
+			return auditView{ID: e.ID, TenantID: e.TenantID, ActorUserID: nullPtr(e.ActorUserID),
+				ActorAPIKeyID: nullPtr(e.ActorApiKeyID), EffectiveUserID: nullPtr(e.EffectiveUserID),
+				ImpersonationID: nullPtr(e.ImpersonationID), Action: e.Action, TargetType: e.TargetType,
+				TargetID: e.TargetID, Details: e.Details, RequestID: e.RequestID, IP: e.Ip, CreatedAt: e.CreatedAt}
+		}))
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/schedules"
@@ -294,19 +295,19 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	})
 
 	sid := uuid.NullUUID{UUID: id, Valid: true}
-	f := findingView(dbq.Finding{
+	f := findingView(findings.FromRow(dbq.Finding{
 		ID: uuid.New(), Fingerprint: "abc", Title: "t", Severity: "high", Status: "new",
 		Cves: []string{"CVE-2023-38408"}, Cwes: []int32{79}, CvssScore: 9.8, Host: "127.0.0.1", Port: 22,
 		Protocol: "tcp", Scanner: "nmap", Refs: []string{}, FirstSeenAt: now, LastSeenAt: now,
 		StatusChangedAt: now, ScanTarget: "127.0.0.1:22", ReportedBy: "nmap", FirstScanID: sid, LastScanID: sid,
-	})
+	}))
 	validate("Finding", f)
-	fixed := findingView(dbq.Finding{
+	fixed := findingView(findings.FromRow(dbq.Finding{
 		ID: uuid.New(), Fingerprint: "def", Title: "t", Severity: "info", Status: "fixed",
 		Cves: []string{}, Cwes: []int32{}, Refs: []string{}, Target: "docker.io/library/nginx:1.27",
 		Scanner: "trivy", FirstSeenAt: now, LastSeenAt: now, StatusChangedAt: now, FixedAt: &now,
 		ScanTarget: "image:docker.io/library/nginx:1.27", ReportedBy: "trivy",
-	})
+	}))
 	validate("Finding", fixed)
 	inScan := f
 	inScan.Change = "reopened"

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -272,22 +271,19 @@ type FindingView struct {
 	Change string `json:"change,omitempty"`
 }
 
-func findingView(f dbq.Finding) FindingView {
+func findingView(f findings.Stored) FindingView {
 	return FindingView{
-		ID: f.ID, Fingerprint: f.Fingerprint, Title: f.Title, Severity: f.Severity, Status: f.Status,
-		CVEs: f.Cves, CWEs: f.Cwes, CVSSScore: f.CvssScore, CVSSVector: f.CvssVector,
+		ID: f.ID, Fingerprint: f.Fingerprint, Title: f.Title, Severity: string(f.Severity), Status: f.Status,
+		CVEs: f.CVEs, CWEs: f.CWEs, CVSSScore: f.CVSSScore, CVSSVector: f.CVSSVector,
 		Component: f.Component, ComponentVersion: f.ComponentVersion, Host: f.Host, Port: f.Port,
-		Protocol: f.Protocol, URL: f.Url, Target: f.Target, Scanner: f.Scanner, RuleID: f.RuleID,
-		Description: f.Description, Remediation: f.Remediation, References: f.Refs, Evidence: f.Evidence,
+		Protocol: f.Protocol, URL: f.URL, Target: f.Target, Scanner: f.Scanner, RuleID: f.RuleID,
+		Description: f.Description, Remediation: f.Remediation, References: f.References, Evidence: f.Evidence,
 		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
-		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: nullPtr(f.FirstScanID), LastScanID: nullPtr(f.LastScanID),
+		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: f.FirstScanID, LastScanID: f.LastScanID,
 	}
 }
 
-type findingPage struct {
-	Items      []FindingView `json:"items"`
-	NextCursor *string       `json:"next_cursor"`
-}
+type findingPage = page[FindingView]
 
 func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
@@ -295,13 +291,9 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	q := r.URL.Query()
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return invalid("limit", "limit must be an integer from 1 to 500")
-		}
-		limit = n
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		return err
 	}
 	params := dbq.FindingListByScanParams{ScanID: id, Lim: int32(limit + 1)}
 	if v := q.Get("severity"); v != "" {
@@ -321,13 +313,13 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 	if v := q.Get("cursor"); v != "" {
 		after, err := decodeCursor(v)
 		if err != nil {
-			return invalid("cursor", "cursor is not one this API returned")
+			return errCursor
 		}
 		params.AfterID = uuid.NullUUID{UUID: after, Valid: true}
 	}
 	var rows []dbq.FindingListByScanRow
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		if _, err := db.Q.ScanGet(ctx, tx, id); err != nil {
+		if _, err := scans.Get(ctx, tx, id); err != nil {
 			return err
 		}
 		rows, err = db.Q.FindingListByScan(ctx, tx, params)
@@ -336,17 +328,12 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	page := findingPage{Items: make([]FindingView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		cur := encodeCursor(rows[len(rows)-1].Finding.ID)
-		page.NextCursor = &cur
-	}
-	for _, f := range rows {
-		v := findingView(f.Finding)
-		v.Change = f.Change
-		page.Items = append(page.Items, v)
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(f dbq.FindingListByScanRow) string { return encodeCursor(f.Finding.ID) },
+		func(f dbq.FindingListByScanRow) FindingView {
+			v := findingView(findings.FromRow(f.Finding))
+			v.Change = f.Change
+			return v
+		}))
 	return nil
 }

@@ -220,7 +220,7 @@ func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("cursor"); v != "" {
 		ts, id, err := decodeTimeCursor(v)
 		if err != nil {
-			return invalid("cursor", "cursor is not one this API returned")
+			return errCursor
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
 	}
@@ -244,20 +244,9 @@ func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page := struct {
-		Items      []ScheduleView `json:"items"`
-		NextCursor *string        `json:"next_cursor"`
-	}{Items: make([]ScheduleView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
-	for _, row := range rows {
-		page.Items = append(page.Items, s.scheduleView(r.Context(), row, values[row.TargetID]))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(row dbq.ScanSchedule) string { return encodeTimeCursor(row.CreatedAt, row.ID) },
+		func(row dbq.ScanSchedule) ScheduleView { return s.scheduleView(r.Context(), row, values[row.TargetID]) }))
 	return nil
 }
 

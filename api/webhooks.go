@@ -224,7 +224,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error
 	if v := q.Get("cursor"); v != "" {
 		ts, cid, err := decodeTimeCursor(v)
 		if err != nil {
-			return invalid("cursor", "cursor is not one this API returned")
+			return errCursor
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: cid, Valid: true}
 	}
@@ -247,30 +247,21 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	page := struct {
-		Items      []DeliveryView `json:"items"`
-		NextCursor *string        `json:"next_cursor"`
-	}{Items: make([]DeliveryView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
 	byDelivery := map[uuid.UUID][]AttemptView{}
 	for _, at := range attempts {
 		byDelivery[at.DeliveryID] = append(byDelivery[at.DeliveryID], AttemptView{
 			Attempt: at.Attempt, StatusCode: int4Ptr(at.StatusCode), Error: at.Error, DurationMS: at.DurationMs, At: at.At,
 		})
 	}
-	for _, d := range rows {
-		v := deliveryViewOf(d)
-		if log := byDelivery[d.ID]; log != nil {
-			v.AttemptLog = log
-		}
-		page.Items = append(page.Items, v)
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(d dbq.WebhookDelivery) string { return encodeTimeCursor(d.CreatedAt, d.ID) },
+		func(d dbq.WebhookDelivery) DeliveryView {
+			v := deliveryViewOf(d)
+			if log := byDelivery[d.ID]; log != nil {
+				v.AttemptLog = log
+			}
+			return v
+		}))
 	return nil
 }
 
