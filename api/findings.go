@@ -18,19 +18,6 @@ import (
 	"github.com/secureops/secureops/internal/targets"
 )
 
-// multi reads a filter given as repeated parameters or a comma list.
-func multi(q map[string][]string, name string) []string {
-	var out []string
-	for _, v := range q[name] {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
 func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
@@ -174,18 +161,6 @@ type findingPatch struct {
 	Comment string `json:"comment"`
 }
 
-func actorOf(a *auth.Access) string {
-	p := a.Principal
-	switch {
-	case p.IsAPIKey():
-		return "apikey:" + p.APIKeyID.String()
-	case p.Impersonating():
-		return "user:" + p.RealUserID.String() + " as user:" + p.UserID.String()
-	default:
-		return "user:" + p.UserID.String()
-	}
-}
-
 // auditTriage records one finding's triage in the audit log.
 func auditTriage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, d findings.Decision, t findings.Triaged) error {
 	return audit(ctx, tx, r, a, t.Finding.TenantID, "finding.triaged", "finding", t.Finding.ID.String(),
@@ -257,3 +232,53 @@ func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) error 
 	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "unchanged": len(b.IDs) - changed, "status": d.Status})
 	return nil
 }
+
+// FindingView is the API representation of a finding.
+type FindingView struct {
+	ID               uuid.UUID  `json:"id"`
+	Fingerprint      string     `json:"fingerprint"`
+	Title            string     `json:"title"`
+	Severity         string     `json:"severity"`
+	Status           string     `json:"status"`
+	CVEs             []string   `json:"cves"`
+	CWEs             []int32    `json:"cwes"`
+	CVSSScore        float64    `json:"cvss_score"`
+	CVSSVector       string     `json:"cvss_vector"`
+	Component        string     `json:"component"`
+	ComponentVersion string     `json:"component_version"`
+	Host             string     `json:"host"`
+	Port             int32      `json:"port"`
+	Protocol         string     `json:"protocol"`
+	URL              string     `json:"url"`
+	Target           string     `json:"target"`
+	Scanner          string     `json:"scanner"`
+	RuleID           string     `json:"rule_id"`
+	Description      string     `json:"description"`
+	Remediation      string     `json:"remediation"`
+	References       []string   `json:"references"`
+	Evidence         string     `json:"evidence"`
+	FirstSeenAt      time.Time  `json:"first_seen_at"`
+	LastSeenAt       time.Time  `json:"last_seen_at"`
+	StatusChangedAt  time.Time  `json:"status_changed_at"`
+	FixedAt          *time.Time `json:"fixed_at"`
+	ScanTarget       string     `json:"scan_target"`
+	ReportedBy       string     `json:"reported_by"`
+	FirstScanID      *uuid.UUID `json:"first_scan_id"`
+	LastScanID       *uuid.UUID `json:"last_scan_id"`
+	// Change is what the listed scan meant for the finding (scan listings only).
+	Change string `json:"change,omitempty"`
+}
+
+func findingView(f findings.Stored) FindingView {
+	return FindingView{
+		ID: f.ID, Fingerprint: f.Fingerprint, Title: f.Title, Severity: string(f.Severity), Status: f.Status,
+		CVEs: f.CVEs, CWEs: f.CWEs, CVSSScore: f.CVSSScore, CVSSVector: f.CVSSVector,
+		Component: f.Component, ComponentVersion: f.ComponentVersion, Host: f.Host, Port: f.Port,
+		Protocol: f.Protocol, URL: f.URL, Target: f.Target, Scanner: f.Scanner, RuleID: f.RuleID,
+		Description: f.Description, Remediation: f.Remediation, References: f.References, Evidence: f.Evidence,
+		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
+		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: f.FirstScanID, LastScanID: f.LastScanID,
+	}
+}
+
+type findingPage = page[FindingView]

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -200,37 +199,5 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 		"id": id, "workflow_id": scan.WorkflowID(id), "status": "queued", "target": in.Target,
 		"scanner": form.scanner, "findings_in_report": len(parsed),
 	})
-	return nil
-}
-
-func (s *Server) scanList(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	limit, before, err := timePage(q)
-	if err != nil {
-		return err
-	}
-	var f scans.Filter
-	if v := q.Get("status"); v != "" {
-		if !slices.Contains(scans.Statuses, v) {
-			return invalid("status", "status must be one of queued, running, completed, failed, cancelled")
-		}
-		f.Status = &v
-	}
-	if v := q.Get("target_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			return invalid("target_id", "target_id must be a UUID")
-		}
-		f.TargetID = &id
-	}
-	var rows []scans.Scan
-	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		rows, err = scans.List(ctx, tx, f, before, limit+1)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(rows, limit, func(sc scans.Scan) string { return timeCursor(sc.Key()) }, scanView))
 	return nil
 }

@@ -1,5 +1,7 @@
 package api
 
+// Keyset pages: one helper for every listing, and their opaque cursors.
+
 import (
 	"encoding/base64"
 	"encoding/binary"

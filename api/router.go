@@ -248,3 +248,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
 	return nil
 }
+
+func (s *Server) logErr(r *http.Request, what string, err error) {
+	if s.Log != nil {
+		s.Log.ErrorContext(r.Context(), what, "error", err)
+	}
+}

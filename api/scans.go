@@ -2,16 +2,10 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"strings"
+	"slices"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -36,44 +30,6 @@ type scanCreateResponse struct {
 	TargetID   uuid.UUID `json:"target_id"`
 	WorkflowID string    `json:"workflow_id"`
 	Status     string    `json:"status"`
-}
-
-// decodeJSON reads a JSON body strictly: right media type, bounded size, no
-// unknown fields, nothing after the object.
-func decodeJSON(r *http.Request, v any, limit int64) error {
-	// Requiring the media type also keeps cross-site form posts out: a
-	// browser cannot send application/json cross-origin without a preflight.
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return statusErr(http.StatusUnsupportedMediaType, "the body must be sent with Content-Type: application/json")
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			return statusErr(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit))
-		case errors.As(err, &te) && te.Field == "":
-			return badRequest("the body must be a JSON object")
-		case errors.Is(err, io.EOF):
-			return badRequest("the body is empty; a JSON object is required")
-		case errors.As(err, &se):
-			return badRequest(fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se))
-		case errors.As(err, &te):
-			return invalid(te.Field, fmt.Sprintf("%s must be %s", te.Field, te.Type))
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return badRequest(err.Error())
-		default:
-			return badRequest("malformed JSON: " + err.Error())
-		}
-	}
-	if dec.More() {
-		return badRequest("unexpected data after the JSON object")
-	}
-	return nil
 }
 
 // scanCreate starts an on-demand scan: the scans domain validates the
@@ -156,12 +112,6 @@ func (s *Server) startScan(r *http.Request, in scan.Input) error {
 	return domainerr.New(domainerr.Unavailable, "the scan could not be started; try again shortly")
 }
 
-func (s *Server) logErr(r *http.Request, what string, err error) {
-	if s.Log != nil {
-		s.Log.ErrorContext(r.Context(), what, "error", err)
-	}
-}
-
 // ScanView is the API representation of a scan.
 type ScanView struct {
 	ID              uuid.UUID      `json:"id"`
@@ -199,14 +149,6 @@ func scanView(sc scans.Scan) ScanView {
 	}
 }
 
-func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(chi.URLParam(r, name))
-	if err != nil {
-		return uuid.Nil, invalid(name, name+" must be a UUID")
-	}
-	return id, nil
-}
-
 func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
@@ -234,56 +176,6 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
-
-// FindingView is the API representation of a finding.
-type FindingView struct {
-	ID               uuid.UUID  `json:"id"`
-	Fingerprint      string     `json:"fingerprint"`
-	Title            string     `json:"title"`
-	Severity         string     `json:"severity"`
-	Status           string     `json:"status"`
-	CVEs             []string   `json:"cves"`
-	CWEs             []int32    `json:"cwes"`
-	CVSSScore        float64    `json:"cvss_score"`
-	CVSSVector       string     `json:"cvss_vector"`
-	Component        string     `json:"component"`
-	ComponentVersion string     `json:"component_version"`
-	Host             string     `json:"host"`
-	Port             int32      `json:"port"`
-	Protocol         string     `json:"protocol"`
-	URL              string     `json:"url"`
-	Target           string     `json:"target"`
-	Scanner          string     `json:"scanner"`
-	RuleID           string     `json:"rule_id"`
-	Description      string     `json:"description"`
-	Remediation      string     `json:"remediation"`
-	References       []string   `json:"references"`
-	Evidence         string     `json:"evidence"`
-	FirstSeenAt      time.Time  `json:"first_seen_at"`
-	LastSeenAt       time.Time  `json:"last_seen_at"`
-	StatusChangedAt  time.Time  `json:"status_changed_at"`
-	FixedAt          *time.Time `json:"fixed_at"`
-	ScanTarget       string     `json:"scan_target"`
-	ReportedBy       string     `json:"reported_by"`
-	FirstScanID      *uuid.UUID `json:"first_scan_id"`
-	LastScanID       *uuid.UUID `json:"last_scan_id"`
-	// Change is what the listed scan meant for the finding (scan listings only).
-	Change string `json:"change,omitempty"`
-}
-
-func findingView(f findings.Stored) FindingView {
-	return FindingView{
-		ID: f.ID, Fingerprint: f.Fingerprint, Title: f.Title, Severity: string(f.Severity), Status: f.Status,
-		CVEs: f.CVEs, CWEs: f.CWEs, CVSSScore: f.CVSSScore, CVSSVector: f.CVSSVector,
-		Component: f.Component, ComponentVersion: f.ComponentVersion, Host: f.Host, Port: f.Port,
-		Protocol: f.Protocol, URL: f.URL, Target: f.Target, Scanner: f.Scanner, RuleID: f.RuleID,
-		Description: f.Description, Remediation: f.Remediation, References: f.References, Evidence: f.Evidence,
-		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
-		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: f.FirstScanID, LastScanID: f.LastScanID,
-	}
-}
-
-type findingPage = page[FindingView]
 
 func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
@@ -335,5 +227,37 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 			v.Change = f.Change
 			return v
 		}))
+	return nil
+}
+
+func (s *Server) scanList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, before, err := timePage(q)
+	if err != nil {
+		return err
+	}
+	var f scans.Filter
+	if v := q.Get("status"); v != "" {
+		if !slices.Contains(scans.Statuses, v) {
+			return invalid("status", "status must be one of queued, running, completed, failed, cancelled")
+		}
+		f.Status = &v
+	}
+	if v := q.Get("target_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return invalid("target_id", "target_id must be a UUID")
+		}
+		f.TargetID = &id
+	}
+	var rows []scans.Scan
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		rows, err = scans.List(ctx, tx, f, before, limit+1)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(rows, limit, func(sc scans.Scan) string { return timeCursor(sc.Key()) }, scanView))
 	return nil
 }

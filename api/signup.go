@@ -6,12 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/mail"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +25,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
@@ -329,180 +326,4 @@ func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ---- the first API key ----
-
-type initialKeyView struct {
-	ID     uuid.UUID `json:"id"`
-	Prefix string    `json:"prefix"`
-	Key    string    `json:"key"`
-}
-
-// initialKeyReveal hands the owner the first API key once. Its permission
-// (PermInitialKeyReveal) is the owner's alone: no API key, no impersonating
-// admin, no platform admin.
-func (s *Server) initialKeyReveal(w http.ResponseWriter, r *http.Request) error {
-	a := accessFrom(r.Context())
-	if err := requireTenant(a); err != nil {
-		return err
-	}
-	if s.Onboarding.SealKey == nil {
-		return domainerr.New(domainerr.Unavailable, "the initial API key cannot be opened: SECUREOPS_SEAL_KEY is not configured")
-	}
-	var out initialKeyView
-	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		row, err := db.Q.InitialAPIKeyTake(ctx, tx, a.TenantID)
-		if db.IsNotFound(err) {
-			if _, gerr := db.Q.InitialAPIKeyGet(ctx, tx, a.TenantID); gerr == nil {
-				return domainerr.New(domainerr.Gone, "the initial API key was already revealed or has expired; create a new key with POST /api/v1/api-keys")
-			}
-			return domainerr.New(domainerr.NotFound, "this tenant has no initial API key")
-		}
-		if err != nil {
-			return err
-		}
-		plain, err := s.Onboarding.SealKey.Open(row.Sealed, a.TenantID[:])
-		if err != nil {
-			return fmt.Errorf("open initial API key: %w", err)
-		}
-		prefix, _, err := auth.ParseAPIKey(string(plain))
-		if err != nil {
-			return fmt.Errorf("initial API key: %w", err)
-		}
-		out = initialKeyView{ID: row.ApiKeyID, Prefix: prefix, Key: string(plain)}
-		return audit(ctx, tx, r, a, uuid.Nil, "apikey.initial_revealed", "api_key", row.ApiKeyID.String(), map[string]any{"prefix": prefix})
-	})
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// ---- the outbox ----
-
-// OutboxEmail is one recorded email.
-type OutboxEmail struct {
-	ID             uuid.UUID  `json:"id"`
-	TenantID       uuid.UUID  `json:"tenant_id"`
-	IdempotencyKey string     `json:"idempotency_key"`
-	To             string     `json:"to"`
-	Subject        string     `json:"subject"`
-	BodyText       string     `json:"body_text"`
-	CreatedAt      time.Time  `json:"created_at"`
-	SentAt         *time.Time `json:"sent_at"`
-	ProviderID     string     `json:"provider_id"`
-}
-
-func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	params := dbq.EmailOutboxListAllParams{Lim: 50}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return invalid("limit", "limit must be an integer from 1 to 500")
-		}
-		params.Lim = int32(n)
-	}
-	if v := q.Get("to"); v != "" {
-		v = strings.ToLower(v)
-		params.ToAddress = &v
-	}
-	if v := q.Get("tenant_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			return invalid("tenant_id", "tenant_id must be a UUID")
-		}
-		params.TenantID = uuid.NullUUID{UUID: id, Valid: true}
-	}
-	var rows []dbq.EmailOutbox
-	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		var err error
-		rows, err = db.Q.EmailOutboxListAll(ctx, tx, params)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	out := make([]OutboxEmail, 0, len(rows))
-	for _, m := range rows {
-		out = append(out, OutboxEmail{ID: m.ID, TenantID: m.TenantID, IdempotencyKey: m.IdempotencyKey, To: m.ToAddress,
-			Subject: m.Subject, BodyText: m.BodyText, CreatedAt: m.CreatedAt, SentAt: m.SentAt, ProviderID: m.ProviderID})
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
-	return nil
-}
-
-// ---- the payload codec (Temporal's remote codec protocol) ----
-
-func (s *Server) codecHandler(decode bool) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
-		if err != nil {
-			return statusErr(http.StatusRequestEntityTooLarge, "the body is larger than 8 MiB")
-		}
-		var in commonpb.Payloads
-		if err := protojson.Unmarshal(b, &in); err != nil {
-			return badRequest("the body must be {\"payloads\": [...]} in Temporal's JSON payload format")
-		}
-		out := in.Payloads
-		if c := s.Onboarding.Codec; c != nil {
-			if decode {
-				out, err = c.Decode(in.Payloads)
-			} else {
-				out, err = c.Encode(in.Payloads)
-			}
-			if err != nil {
-				return domainerr.New(domainerr.Refused, err.Error())
-			}
-		}
-		res, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(res)
-		return nil
-	}
-}
-
 const codecPrefix = "/api/v1/codec/"
-
-// codecCORS lets the Temporal Web UI (another origin) call the codec with
-// the admin's session cookie. Preflights are answered here, before routing
-// and authentication, as browsers send them without credentials.
-func (s *Server) codecCORS(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin == "" || !strings.HasPrefix(r.URL.Path, codecPrefix) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		allowed := false
-		for _, o := range s.Onboarding.CodecCORSOrigins {
-			if o == origin {
-				allowed = true
-				break
-			}
-		}
-		w.Header().Add("Vary", "Origin")
-		if allowed {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Credentials", "true")
-		}
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			if !allowed {
-				writeProblem(w, Problem{Status: http.StatusForbidden, Detail: "origin not allowed to use the codec", Instance: r.URL.Path})
-				return
-			}
-			w.Header().Set("Access-Control-Allow-Methods", "POST")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization, X-Session-Token, X-Tenant-Id")
-			w.Header().Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
