@@ -14,6 +14,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 // Platform administration: all tenants, suspension, impersonation, the
@@ -47,7 +48,8 @@ func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pageOf(ts, limit, func(t dbq.Tenant) string { return encodeCursor(t.ID) }, tenantViewOf))
+	writeJSON(w, http.StatusOK, pageOf(ts, limit, func(t dbq.Tenant) string { return encodeCursor(t.ID) },
+		func(t dbq.Tenant) tenantView { return tenantViewOf(tenancy.TenantFromRow(t)) }))
 	return nil
 }
 
@@ -84,7 +86,7 @@ func (s *Server) adminTenantSetStatus(status, action string) handlerFunc {
 		if err := s.syncTenantSchedules(r.Context(), id); err != nil {
 			s.logErr(r, "start the schedule sync of tenant "+id.String(), err)
 		}
-		writeJSON(w, http.StatusOK, tenantViewOf(t))
+		writeJSON(w, http.StatusOK, tenantViewOf(tenancy.TenantFromRow(t)))
 		return nil
 	}
 }

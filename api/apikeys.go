@@ -13,6 +13,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 // API keys: create (secret shown once), list, revoke, and the reveal of
@@ -67,7 +68,7 @@ func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) error {
 	if role == auth.RoleClientAPI && len(req.Scopes) == 0 {
 		return invalid("scopes", "a client_api key needs at least one scope")
 	}
-	if role == auth.RoleClientAdmin && !canGrant(a, auth.RoleClientAdmin) {
+	if role == auth.RoleClientAdmin && !tenancy.CanGrant(a.Role, auth.RoleClientAdmin) {
 		return domainerr.New(domainerr.Forbidden, "you cannot create an admin key")
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(time.Now()) {

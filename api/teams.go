@@ -3,15 +3,12 @@ package api
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/secureops/secureops/internal/auth"
-	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 // Teams inside a tenant.
@@ -23,12 +20,18 @@ type teamView struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func teamViewOf(t dbq.Team) teamView {
+func teamViewOf(t tenancy.Team) teamView {
 	return teamView{ID: t.ID, TenantID: t.TenantID, Name: t.Name, CreatedAt: t.CreatedAt}
 }
 
 type teamRequest struct {
 	Name string `json:"name"`
+}
+
+// validate checks the name before any database work (tenancy.TeamName).
+func (req *teamRequest) validate() (err error) {
+	req.Name, err = tenancy.TeamName(req.Name)
+	return err
 }
 
 func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) error {
@@ -37,14 +40,10 @@ func (s *Server) teamCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 8<<10), req.validate); err != nil {
 		return err
 	}
-	var t dbq.Team
+	var t tenancy.Team
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		t, err = db.Q.TeamCreate(ctx, tx, dbq.TeamCreateParams{TenantID: a.TenantID, Name: req.Name})
-		if db.IsConflict(err) {
-			return domainerr.New(domainerr.Conflict, "a team with this name exists")
-		}
-		if err != nil {
+		if t, err = tenancy.CreateTeam(ctx, tx, a.TenantID, req.Name); err != nil {
 			return err
 		}
 		return audit(ctx, tx, r, a, uuid.Nil, "team.created", "team", t.ID.String(), map[string]any{"name": t.Name})
@@ -61,10 +60,10 @@ func (s *Server) teamList(w http.ResponseWriter, r *http.Request) error {
 	if err := requireTenant(a); err != nil {
 		return err
 	}
-	var ts []dbq.Team
+	var ts []tenancy.Team
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		ts, err = db.Q.TeamList(ctx, tx, a.TenantID)
+		ts, err = tenancy.ListTeams(ctx, tx, a.TenantID)
 		return err
 	})
 	if err != nil {
@@ -86,9 +85,9 @@ func (s *Server) teamGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var t dbq.Team
+	var t tenancy.Team
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		t, err = db.Q.TeamGet(ctx, tx, dbq.TeamGetParams{ID: id, TenantID: a.TenantID})
+		t, err = tenancy.GetTeam(ctx, tx, a.TenantID, id)
 		return err
 	})
 	if err != nil {
@@ -104,13 +103,9 @@ func (s *Server) teamUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(err, requireTenant(accessFrom(r.Context())), decodeJSON(r, &req, 8<<10), req.validate); err != nil {
 		return err
 	}
-	var t dbq.Team
+	var t tenancy.Team
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		t, err = db.Q.TeamRename(ctx, tx, dbq.TeamRenameParams{ID: id, TenantID: a.TenantID, Name: req.Name})
-		if db.IsConflict(err) {
-			return domainerr.New(domainerr.Conflict, "a team with this name exists")
-		}
-		if err != nil {
+		if t, err = tenancy.RenameTeam(ctx, tx, a.TenantID, id, req.Name); err != nil {
 			return err
 		}
 		return audit(ctx, tx, r, a, uuid.Nil, "team.renamed", "team", id.String(), map[string]any{"name": t.Name})
@@ -128,12 +123,8 @@ func (s *Server) teamDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		n, err := db.Q.TeamDelete(ctx, tx, dbq.TeamDeleteParams{ID: id, TenantID: a.TenantID})
-		if err != nil {
+		if err := tenancy.DeleteTeam(ctx, tx, a.TenantID, id); err != nil {
 			return err
-		}
-		if n == 0 {
-			return errNotFound
 		}
 		return audit(ctx, tx, r, a, uuid.Nil, "team.deleted", "team", id.String(), nil)
 	})
@@ -141,13 +132,5 @@ func (s *Server) teamDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (req *teamRequest) validate() error {
-	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" || len(req.Name) > 100 {
-		return invalid("name", "name must be 1 to 100 characters")
-	}
 	return nil
 }

@@ -2,20 +2,16 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/secureops/secureops/internal/auth"
-	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 // Tenants: one tenant, its children and its tree.
@@ -30,12 +26,8 @@ type tenantView struct {
 	CreatedAt time.Time  `json:"created_at"`
 }
 
-func tenantViewOf(t dbq.Tenant) tenantView {
-	v := tenantView{ID: t.ID, Slug: t.Slug, Name: t.Name, Tier: t.Tier, Status: t.Status, CreatedAt: t.CreatedAt}
-	if t.ParentID.Valid {
-		v.ParentID = &t.ParentID.UUID
-	}
-	return v
+func tenantViewOf(t tenancy.Tenant) tenantView {
+	return tenantView{ID: t.ID, ParentID: t.ParentID, Slug: t.Slug, Name: t.Name, Tier: t.Tier, Status: t.Status, CreatedAt: t.CreatedAt}
 }
 
 func (s *Server) tenantFromPath(r *http.Request) (uuid.UUID, error) {
@@ -54,9 +46,9 @@ func (s *Server) tenantGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var t dbq.Tenant
+	var t tenancy.Tenant
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		t, err = db.Q.TenantGet(ctx, tx, id)
+		t, err = tenancy.GetTenant(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -71,9 +63,9 @@ func (s *Server) tenantChildrenList(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	var ts []dbq.Tenant
+	var ts []tenancy.Tenant
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		ts, err = db.Q.TenantListChildren(ctx, tx, uuid.NullUUID{UUID: id, Valid: true})
+		ts, err = tenancy.ListChildren(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -86,10 +78,6 @@ func (s *Server) tenantChildrenList(w http.ResponseWriter, r *http.Request) erro
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil
 }
-
-var validSlug = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-
-var tiers = []string{"basic", "pro", "enterprise"}
 
 type tenantCreateRequest struct {
 	Name string `json:"name"`
@@ -106,17 +94,11 @@ func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
 		return err
 	}
-	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" || len(req.Name) > 200 {
-		return invalid("name", "name must be 1 to 200 characters")
+	child := tenancy.Child{Name: req.Name, Slug: req.Slug, Tier: req.Tier}
+	if err := child.Validate(); err != nil {
+		return err
 	}
-	if req.Slug == "" {
-		req.Slug = bootstrap.Slug(req.Name)
-	}
-	if !validSlug.MatchString(req.Slug) || len(req.Slug) > 63 {
-		return invalid("slug", "slug must be lower-case letters, digits and single dashes, at most 63 characters")
-	}
-	var t dbq.Tenant
+	var t tenancy.Tenant
 	a := accessFrom(r.Context())
 	// The new tenant joins the scope of this transaction: it is a descendant
 	// of the acting tenant, and RLS checks the inserted row against the scope.
@@ -124,27 +106,8 @@ func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) error
 	scope := scopeOf(a)
 	scope.TenantIDs = append(slices.Clone(scope.TenantIDs), newID)
 	err = s.DB.InTx(r.Context(), scope, func(ctx context.Context, tx pgx.Tx) error {
-		p, err := db.Q.TenantGet(ctx, tx, parent)
-		if err != nil {
-			return err
-		}
-		if req.Tier == "" {
-			req.Tier = p.Tier
-		}
-		if !slices.Contains(tiers, req.Tier) {
-			return invalid("tier", "tier must be basic, pro or enterprise")
-		}
-		// What a sub-tenant may use is paid for by its parent.
-		if slices.Index(tiers, req.Tier) > slices.Index(tiers, p.Tier) && a.Role != auth.RolePlatformAdmin {
-			return domainerr.New(domainerr.Forbidden, "a sub-tenant's tier cannot exceed its parent's ("+p.Tier+")")
-		}
-		t, err = db.Q.TenantCreate(ctx, tx, dbq.TenantCreateParams{
-			ID: newID, ParentID: uuid.NullUUID{UUID: parent, Valid: true}, Slug: req.Slug,
-			Name: req.Name, Tier: req.Tier, Status: "active",
-		})
-		if db.IsConflict(err) {
-			return domainerr.New(domainerr.Conflict, fmt.Sprintf("the slug %q is taken", req.Slug))
-		}
+		var err error
+		t, err = tenancy.CreateChild(ctx, tx, parent, newID, child, a.Role == auth.RolePlatformAdmin)
 		if err != nil {
 			return err
 		}

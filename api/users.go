@@ -17,6 +17,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 // Users: invitations (Kratos identities), memberships, roles.
@@ -36,21 +37,6 @@ type inviteRequest struct {
 	Name   string     `json:"name"`
 	Role   string     `json:"role"`
 	TeamID *uuid.UUID `json:"team_id"`
-}
-
-// canGrant: only owners (and platform admins) make owners; nobody grants a
-// role above their own.
-func canGrant(a *auth.Access, role auth.Role) bool {
-	if !slices.Contains(auth.MemberRoles, role) {
-		return false
-	}
-	switch a.Role {
-	case auth.RolePlatformAdmin, auth.RoleClientOwner:
-		return true
-	case auth.RoleClientAdmin:
-		return role != auth.RoleClientOwner
-	}
-	return false
 }
 
 func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
@@ -73,7 +59,7 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(auth.MemberRoles, auth.Role(req.Role)) {
 		return invalid("role", "role must be client_owner, client_admin, client_analyst or client_readonly")
 	}
-	if !canGrant(a, auth.Role(req.Role)) {
+	if !tenancy.CanGrant(a.Role, auth.Role(req.Role)) {
 		return domainerr.New(domainerr.Forbidden, "you cannot grant "+req.Role)
 	}
 	if s.Kratos == nil {
@@ -186,11 +172,11 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) error {
 		if req.Role != "" {
 			role = req.Role
 		}
-		if !canGrant(a, auth.Role(role)) || (cur.Role == string(auth.RoleClientOwner) && !canGrant(a, auth.RoleClientOwner)) {
+		if !tenancy.CanGrant(a.Role, auth.Role(role)) || (cur.Role == string(auth.RoleClientOwner) && !tenancy.CanGrant(a.Role, auth.RoleClientOwner)) {
 			return domainerr.New(domainerr.Forbidden, "you cannot change this member to "+role)
 		}
 		if cur.Role == string(auth.RoleClientOwner) && role != cur.Role {
-			if err := keepAnOwner(ctx, tx, a.TenantID); err != nil {
+			if err := tenancy.KeepAnOwner(ctx, tx, a.TenantID); err != nil {
 				return err
 			}
 		}
@@ -216,17 +202,6 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func keepAnOwner(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
-	n, err := db.Q.MembershipCountOwners(ctx, tx, tenant)
-	if err != nil {
-		return err
-	}
-	if n <= 1 {
-		return domainerr.New(domainerr.Conflict, "a tenant keeps at least one owner")
-	}
-	return nil
-}
-
 func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err := firstErr(err, requireTenant(accessFrom(r.Context()))); err != nil {
@@ -238,10 +213,10 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if cur.Role == string(auth.RoleClientOwner) {
-			if !canGrant(a, auth.RoleClientOwner) {
+			if !tenancy.CanGrant(a.Role, auth.RoleClientOwner) {
 				return domainerr.New(domainerr.Forbidden, "only an owner can remove an owner")
 			}
-			if err := keepAnOwner(ctx, tx, a.TenantID); err != nil {
+			if err := tenancy.KeepAnOwner(ctx, tx, a.TenantID); err != nil {
 				return err
 			}
 		}
