@@ -255,10 +255,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
-		limit := s.ScanLimits[ten.Tier]
-		if limit < 1 {
-			limit = 1 // what the scan gate enforces for a tier left out of the configuration
-		}
+		limit := s.ScanLimits.Of(ten.Tier) // what the scan gate enforces
 		v.Usage = usageSummaryView{
 			Tier: ten.Tier, ConcurrentScanLimit: limit, Running: active.Running, Queued: active.Queued,
 			Scans: used.Scans, ScanSeconds: float64(used.DurationMs) / 1000,

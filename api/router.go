@@ -18,6 +18,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 )
 
@@ -34,7 +35,7 @@ type Server struct {
 	// changes (0: 500 ms).
 	EventsPollInterval time.Duration
 	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
-	ScanLimits map[string]int
+	ScanLimits scans.Limits
 	Log        *slog.Logger
 	// Kratos validates sessions and administers identities; nil disables
 	// session authentication (API keys still work).

@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,30 +68,17 @@ func (s *Server) scheduleView(ctx context.Context, row dbq.ScanSchedule, target 
 	return v
 }
 
-// when validates the cron-or-interval part of a request.
+// when validates the cron-or-interval part of a request (scans.ParseTiming).
 func (req scheduleRequest) when() (cron string, every time.Duration, tz string, err error) {
-	if (req.Cron == nil || *req.Cron == "") == (req.Interval == nil || *req.Interval == "") {
-		return "", 0, "", invalid("cron", "give either cron (e.g. \"0 3 * * 1\") or interval (e.g. \"24h\")")
+	t, err := scans.ParseTiming(deref(req.Cron), deref(req.Interval), deref(req.TimeZone))
+	return t.Cron, t.Every, t.TimeZone, err
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	if req.Cron != nil && *req.Cron != "" {
-		cron = strings.TrimSpace(*req.Cron)
-		if len(cron) > 200 {
-			return "", 0, "", invalid("cron", "cron must be at most 200 characters")
-		}
-	} else {
-		every, err = time.ParseDuration(*req.Interval)
-		if err != nil || every < time.Minute || every > 366*24*time.Hour || every%time.Second != 0 {
-			return "", 0, "", invalid("interval", "interval must be a duration from 1m to 8784h, such as \"6h\" or \"168h\"")
-		}
-	}
-	tz = "UTC"
-	if req.TimeZone != nil && *req.TimeZone != "" {
-		tz = *req.TimeZone
-	}
-	if _, lerr := time.LoadLocation(tz); lerr != nil || len(tz) > 64 {
-		return "", 0, "", invalid("timezone", "timezone must be an IANA time zone such as Europe/Berlin")
-	}
-	return cron, every, tz, nil
+	return *s
 }
 
 // applyErr turns Temporal's refusal of a spec into a 400 naming it.
@@ -132,8 +117,8 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	if req.Description != nil {
 		desc = *req.Description
 	}
-	if len(desc) > 500 {
-		return invalid("description", "description must be at most 500 characters")
+	if err := scans.ValidateDescription(desc); err != nil {
+		return err
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
@@ -143,16 +128,8 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	var target targets.Registered
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		if target, err = targets.GetOfTenant(ctx, tx, a.TenantID, *req.TargetID); domainerr.Is(err, domainerr.NotFound) {
-			return invalid("target_id", "no target with this id in the acting tenant")
-		} else if err != nil {
-			return err
-		}
-		if !target.Proven() {
-			return domainerr.New(domainerr.NotVerified, fmt.Sprintf("the target %s is not verified (status %s); verify it before scheduling scans", target.Value, target.Verification.Status))
-		}
-		scanners, err := scans.ScannersFor(target.Kind, req.Scanners)
-		if err != nil {
+		var scanners []string
+		if target, scanners, err = scans.SchedulableTarget(ctx, tx, a.TenantID, *req.TargetID, req.Scanners); err != nil {
 			return err
 		}
 		row, err = db.Q.ScheduleUpsert(ctx, tx, dbq.ScheduleUpsertParams{
@@ -314,8 +291,9 @@ func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) error {
 		}
 		desc := row.Description
 		if req.Description != nil {
-			if desc = *req.Description; len(desc) > 500 {
-				return invalid("description", "description must be at most 500 characters")
+			desc = *req.Description
+			if err := scans.ValidateDescription(desc); err != nil {
+				return err
 			}
 		}
 		row, err = db.Q.ScheduleUpdate(ctx, tx, dbq.ScheduleUpdateParams{ID: id, Scanners: scanners, Cron: cron,
