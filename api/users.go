@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +29,10 @@ type userView struct {
 	CreatedAt time.Time  `json:"created_at"`
 }
 
+func userViewOf(m tenancy.Member) userView {
+	return userView{UserID: m.UserID, Email: m.Email, Name: m.Name, TenantID: m.TenantID, Role: string(m.Role), TeamID: m.TeamID, CreatedAt: m.CreatedAt}
+}
+
 type inviteRequest struct {
 	Email  string     `json:"email"`
 	Name   string     `json:"name"`
@@ -45,23 +46,11 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 8<<10)); err != nil {
 		return err
 	}
-	addr, err := mail.ParseAddress(req.Email)
-	if err != nil || addr.Address != strings.TrimSpace(req.Email) || len(req.Email) > 320 {
-		return invalid("email", "email must be a plain address like ana@example.com")
+	in := tenancy.Invite{Email: req.Email, Name: req.Name, Role: auth.Role(req.Role), TeamID: req.TeamID}
+	if err := in.Validate(a.Role); err != nil {
+		return err
 	}
-	email := strings.ToLower(addr.Address)
-	if len(req.Name) > 200 {
-		return invalid("name", "name must be at most 200 characters")
-	}
-	if req.Role == "" {
-		req.Role = string(auth.RoleClientAnalyst)
-	}
-	if !slices.Contains(auth.MemberRoles, auth.Role(req.Role)) {
-		return invalid("role", "role must be client_owner, client_admin, client_analyst or client_readonly")
-	}
-	if !tenancy.CanGrant(a.Role, auth.Role(req.Role)) {
-		return domainerr.New(domainerr.Forbidden, "you cannot grant "+req.Role)
-	}
+	email := in.Email
 	if s.Kratos == nil {
 		return domainerr.New(domainerr.Unavailable, "identity service not configured")
 	}
@@ -84,26 +73,10 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	var m dbq.Membership
+	var m tenancy.Member
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: ident.ID, Email: email, Name: req.Name}); err != nil {
-			return err
-		}
-		if _, err := db.Q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: ident.ID, TenantID: a.TenantID}); err == nil {
-			return domainerr.New(domainerr.Conflict, "this user is already a member; change their role instead")
-		} else if !db.IsNotFound(err) {
-			return err
-		}
-		var team uuid.NullUUID
-		if req.TeamID != nil {
-			if _, err := db.Q.TeamGet(ctx, tx, dbq.TeamGetParams{ID: *req.TeamID, TenantID: a.TenantID}); err != nil {
-				return invalid("team_id", "no such team in this tenant")
-			}
-			team = uuid.NullUUID{UUID: *req.TeamID, Valid: true}
-		}
 		var err error
-		m, err = db.Q.MembershipUpsert(ctx, tx, dbq.MembershipUpsertParams{UserID: ident.ID, TenantID: a.TenantID, Role: req.Role, TeamID: team})
-		if err != nil {
+		if m, err = tenancy.AddMember(ctx, tx, a.TenantID, ident.ID, in); err != nil {
 			return err
 		}
 		body := "You have been added to a tenant on SecureOps. Sign in with your existing account.\n"
@@ -117,12 +90,12 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 		}); err != nil {
 			return err
 		}
-		return audit(ctx, tx, r, a, uuid.Nil, "user.invited", "user", ident.ID.String(), map[string]any{"email": email, "role": req.Role})
+		return audit(ctx, tx, r, a, uuid.Nil, "user.invited", "user", ident.ID.String(), map[string]any{"email": email, "role": in.Role})
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, userView{UserID: ident.ID, Email: email, Name: req.Name, TenantID: m.TenantID, Role: m.Role, TeamID: nullPtr(m.TeamID), CreatedAt: m.CreatedAt})
+	writeJSON(w, http.StatusCreated, userViewOf(m))
 	return nil
 }
 
@@ -158,47 +131,21 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(err, requireTenant(accessFrom(r.Context())), decodeJSON(r, &req, 8<<10)); err != nil {
 		return err
 	}
-	if req.Role != "" && !slices.Contains(auth.MemberRoles, auth.Role(req.Role)) {
-		return invalid("role", "role must be client_owner, client_admin, client_analyst or client_readonly")
+	if err := tenancy.ValidRole(auth.Role(req.Role)); err != nil {
+		return err
 	}
-	var m dbq.Membership
-	var u dbq.User
+	var m tenancy.Member
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		cur, err := db.Q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: id, TenantID: a.TenantID})
-		if err != nil {
+		var from auth.Role
+		if m, from, err = tenancy.ChangeMember(ctx, tx, a.Role, a.TenantID, id, tenancy.Change{Role: auth.Role(req.Role), TeamID: req.TeamID}); err != nil {
 			return err
 		}
-		role := cur.Role
-		if req.Role != "" {
-			role = req.Role
-		}
-		if !tenancy.CanGrant(a.Role, auth.Role(role)) || (cur.Role == string(auth.RoleClientOwner) && !tenancy.CanGrant(a.Role, auth.RoleClientOwner)) {
-			return domainerr.New(domainerr.Forbidden, "you cannot change this member to "+role)
-		}
-		if cur.Role == string(auth.RoleClientOwner) && role != cur.Role {
-			if err := tenancy.KeepAnOwner(ctx, tx, a.TenantID); err != nil {
-				return err
-			}
-		}
-		team := cur.TeamID
-		if req.TeamID != nil {
-			if _, err := db.Q.TeamGet(ctx, tx, dbq.TeamGetParams{ID: *req.TeamID, TenantID: a.TenantID}); err != nil {
-				return invalid("team_id", "no such team in this tenant")
-			}
-			team = uuid.NullUUID{UUID: *req.TeamID, Valid: true}
-		}
-		if m, err = db.Q.MembershipUpdate(ctx, tx, dbq.MembershipUpdateParams{UserID: id, TenantID: a.TenantID, Role: role, TeamID: team}); err != nil {
-			return err
-		}
-		if u, err = db.Q.UserGet(ctx, tx, id); err != nil {
-			return err
-		}
-		return audit(ctx, tx, r, a, uuid.Nil, "user.updated", "user", id.String(), map[string]any{"role": role, "from_role": cur.Role})
+		return audit(ctx, tx, r, a, uuid.Nil, "user.updated", "user", id.String(), map[string]any{"role": m.Role, "from_role": from})
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userView{UserID: m.UserID, Email: u.Email, Name: u.Name, TenantID: m.TenantID, Role: m.Role, TeamID: nullPtr(m.TeamID), CreatedAt: m.CreatedAt})
+	writeJSON(w, http.StatusOK, userViewOf(m))
 	return nil
 }
 
@@ -208,22 +155,11 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		cur, err := db.Q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: id, TenantID: a.TenantID})
+		role, err := tenancy.RemoveMember(ctx, tx, a.Role, a.TenantID, id)
 		if err != nil {
 			return err
 		}
-		if cur.Role == string(auth.RoleClientOwner) {
-			if !tenancy.CanGrant(a.Role, auth.RoleClientOwner) {
-				return domainerr.New(domainerr.Forbidden, "only an owner can remove an owner")
-			}
-			if err := tenancy.KeepAnOwner(ctx, tx, a.TenantID); err != nil {
-				return err
-			}
-		}
-		if _, err := db.Q.MembershipDelete(ctx, tx, dbq.MembershipDeleteParams{UserID: id, TenantID: a.TenantID}); err != nil {
-			return err
-		}
-		return audit(ctx, tx, r, a, uuid.Nil, "user.removed", "user", id.String(), map[string]any{"role": cur.Role})
+		return audit(ctx, tx, r, a, uuid.Nil, "user.removed", "user", id.String(), map[string]any{"role": role})
 	})
 	if err != nil {
 		return err
