@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/tenancy"
 )
@@ -34,9 +32,9 @@ type apiKeyView struct {
 	Key        string     `json:"key,omitempty"` // only in the creation response
 }
 
-func apiKeyViewOf(k dbq.ApiKey) apiKeyView {
-	return apiKeyView{ID: k.ID, TenantID: k.TenantID, Name: k.Name, Prefix: k.Prefix, Role: k.Role, Scopes: k.Scopes,
-		CreatedBy: nullPtr(k.CreatedBy), ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt, CreatedAt: k.CreatedAt}
+func apiKeyViewOf(k tenancy.APIKey) apiKeyView {
+	return apiKeyView{ID: k.ID, TenantID: k.TenantID, Name: k.Name, Prefix: k.Prefix, Role: string(k.Role), Scopes: k.Scopes,
+		CreatedBy: k.CreatedBy, ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt, CreatedAt: k.CreatedAt}
 }
 
 type apiKeyCreateRequest struct {
@@ -52,52 +50,24 @@ func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 8<<10)); err != nil {
 		return err
 	}
-	if len(req.Name) > 100 {
-		return invalid("name", "name must be at most 100 characters")
-	}
-	if req.Role == "" {
-		req.Role = string(auth.RoleClientAPI)
-	}
-	role := auth.Role(req.Role)
-	if !slices.Contains(auth.KeyRoles, role) {
-		return invalid("role", "role must be client_admin, client_analyst, client_readonly or client_api")
-	}
-	if bad, ok := auth.ValidScopes(req.Scopes); !ok {
-		return invalid("scopes", fmt.Sprintf("unknown scope %q", bad))
-	}
-	if role == auth.RoleClientAPI && len(req.Scopes) == 0 {
-		return invalid("scopes", "a client_api key needs at least one scope")
-	}
-	if role == auth.RoleClientAdmin && !tenancy.CanGrant(a.Role, auth.RoleClientAdmin) {
-		return domainerr.New(domainerr.Forbidden, "you cannot create an admin key")
-	}
-	if req.ExpiresAt != nil && !req.ExpiresAt.After(time.Now()) {
-		return invalid("expires_at", "expires_at must be in the future")
-	}
-	full, prefix, hash, err := auth.NewAPIKey()
-	if err != nil {
+	nk := tenancy.NewAPIKey{Name: req.Name, Role: auth.Role(req.Role), Scopes: req.Scopes, ExpiresAt: req.ExpiresAt}
+	if err := nk.Validate(a.Role, time.Now()); err != nil {
 		return err
 	}
-	if req.Scopes == nil {
-		req.Scopes = []string{}
-	}
-	var k dbq.ApiKey
-	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+	var k tenancy.APIKey
+	var secret string
+	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		k, err = db.Q.APIKeyCreate(ctx, tx, dbq.APIKeyCreateParams{
-			TenantID: a.TenantID, Name: req.Name, Prefix: prefix, SecretHash: hash, Role: req.Role,
-			Scopes: req.Scopes, CreatedBy: nullUUID(a.Principal.UserID), ExpiresAt: req.ExpiresAt,
-		})
-		if err != nil {
+		if k, secret, err = tenancy.CreateAPIKey(ctx, tx, a.TenantID, a.Principal.UserID, nk); err != nil {
 			return err
 		}
-		return audit(ctx, tx, r, a, uuid.Nil, "apikey.created", "api_key", k.ID.String(), map[string]any{"prefix": prefix, "role": req.Role, "scopes": req.Scopes})
+		return audit(ctx, tx, r, a, uuid.Nil, "apikey.created", "api_key", k.ID.String(), map[string]any{"prefix": k.Prefix, "role": nk.Role, "scopes": nk.Scopes})
 	})
 	if err != nil {
 		return err
 	}
 	v := apiKeyViewOf(k)
-	v.Key = full
+	v.Key = secret
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, v)
 	return nil
@@ -107,10 +77,10 @@ func (s *Server) apiKeyList(w http.ResponseWriter, r *http.Request) error {
 	if err := requireTenant(accessFrom(r.Context())); err != nil {
 		return err
 	}
-	var ks []dbq.ApiKey
+	var ks []tenancy.APIKey
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		ks, err = db.Q.APIKeyList(ctx, tx, a.TenantID)
+		ks, err = tenancy.ListAPIKeys(ctx, tx, a.TenantID)
 		return err
 	})
 	if err != nil {
@@ -130,7 +100,7 @@ func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		k, err := db.Q.APIKeyRevoke(ctx, tx, dbq.APIKeyRevokeParams{ID: id, TenantID: a.TenantID})
+		k, err := tenancy.RevokeAPIKey(ctx, tx, a.TenantID, id)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
-	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -137,8 +136,8 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 	if req.InitialTarget != nil && strings.TrimSpace(*req.InitialTarget) != "" {
 		if t, err := targets.Parse(*req.InitialTarget); err != nil {
 			add(invalid("initial_target", err.Error()))
-		} else if len(t.String()) > 2048 {
-			add(invalid("initial_target", "initial_target is longer than 2048 characters once normalised"))
+		} else if len(t.String()) > targets.MaxValueLen {
+			add(invalid("initial_target", fmt.Sprintf("initial_target is longer than %d characters once normalised", targets.MaxValueLen)))
 		} else {
 			in.InitialTarget = t.String()
 		}
@@ -164,10 +163,8 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 	// now rather than by the first scan; names are checked when resolved.
 	if in.InitialTarget != "" {
 		t, _ := targets.Parse(in.InitialTarget)
-		if ip, err := netip.ParseAddr(t.Host); err == nil {
-			if err := s.Policy.Check(ip); err != nil {
-				return in, domainerr.New(domainerr.Refused, "initial_target: "+err.Error())
-			}
+		if err := s.Policy.CheckLiteral(t); err != nil {
+			return in, domainerr.Wrap(domainerr.Refused, "initial_target: "+err.Error(), err)
 		}
 	}
 	return in, nil

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -198,10 +197,8 @@ func (r Rules) NewRequest(targetID *uuid.UUID, target string, scanners []string)
 // CheckLiteral refuses a target whose host is an address the policy forbids;
 // names pass (they are checked when resolved).
 func (r Rules) CheckLiteral(t targets.Target) error {
-	if ip, err := netip.ParseAddr(t.Host); err == nil {
-		if err := r.Policy.Check(ip); err != nil {
-			return domainerr.Wrap(domainerr.Refused, err.Error(), err)
-		}
+	if err := r.Policy.CheckLiteral(t); err != nil {
+		return domainerr.Wrap(domainerr.Refused, err.Error(), err)
 	}
 	return nil
 }
