@@ -242,7 +242,10 @@ func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) (
 			return err
 		}
 		res.TargetID = target.ID
-		if !target.Proven() {
+		// Not scannable now: unproven, or an image the tier's network
+		// scanners cannot scan (scans.ScannersFor). The workflow then skips
+		// the baseline scan and its schedule.
+		if _, ferr := scans.ScannersFor(target.Kind, in.Scanners); !target.Proven() || ferr != nil {
 			res.NeedsVerification = true
 			return nil
 		}
