@@ -14,11 +14,8 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
-	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/schedules"
-	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/schedule"
 )
@@ -53,25 +50,24 @@ type ScheduleView struct {
 
 func (s *Server) syncer() schedules.Syncer { return schedules.Syncer{Client: s.Temporal} }
 
-func (s *Server) scheduleView(ctx context.Context, row dbq.ScanSchedule, target string) ScheduleView {
-	v := ScheduleView{ID: row.ID, TenantID: row.TenantID, TargetID: row.TargetID, Target: target, Scanners: row.Scanners,
-		Cron: row.Cron, TimeZone: row.Timezone, Description: row.Description, Paused: row.Paused,
-		ScheduleID: schedules.ID(row.ID), CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
-	if row.IntervalSeconds > 0 {
-		v.Interval = (time.Duration(row.IntervalSeconds) * time.Second).String()
+func (s *Server) scheduleView(ctx context.Context, sc scans.Schedule) ScheduleView {
+	v := ScheduleView{ID: sc.ID, TenantID: sc.TenantID, TargetID: sc.TargetID, Target: sc.Target, Scanners: sc.Scanners,
+		Cron: sc.Timing.Cron, TimeZone: sc.Timing.TimeZone, Description: sc.Description, Paused: sc.Paused,
+		ScheduleID: schedules.ID(sc.ID), CreatedAt: sc.CreatedAt, UpdatedAt: sc.UpdatedAt}
+	if sc.Timing.Every > 0 {
+		v.Interval = sc.Timing.Every.String()
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if st, err := s.syncer().Describe(dctx, row.ID); err == nil {
+	if st, err := s.syncer().Describe(dctx, sc.ID); err == nil {
 		v.State = &st
 	}
 	return v
 }
 
-// when validates the cron-or-interval part of a request (scans.ParseTiming).
-func (req scheduleRequest) when() (cron string, every time.Duration, tz string, err error) {
-	t, err := scans.ParseTiming(deref(req.Cron), deref(req.Interval), deref(req.TimeZone))
-	return t.Cron, t.Every, t.TimeZone, err
+// timing validates the cron-or-interval part of a request (scans.ParseTiming).
+func (req scheduleRequest) timing() (scans.Timing, error) {
+	return scans.ParseTiming(deref(req.Cron), deref(req.Interval), deref(req.TimeZone))
 }
 
 func deref(s *string) string {
@@ -93,9 +89,22 @@ func blocked(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (bool, error) {
 	return db.Q.TenantChainBlocked(ctx, tx, tenant)
 }
 
-func specOf(row dbq.ScanSchedule, target string, isBlocked bool) schedules.Spec {
-	return schedules.Spec{ScheduleID: row.ID, TenantID: row.TenantID, Target: target, Cron: row.Cron,
-		Interval: time.Duration(row.IntervalSeconds) * time.Second, TimeZone: row.Timezone, Paused: row.Paused, Blocked: isBlocked}
+func specOf(sc scans.Schedule, isBlocked bool) schedules.Spec {
+	return schedules.Spec{ScheduleID: sc.ID, TenantID: sc.TenantID, Target: sc.Target, Cron: sc.Timing.Cron,
+		Interval: sc.Timing.Every, TimeZone: sc.Timing.TimeZone, Paused: sc.Paused, Blocked: isBlocked}
+}
+
+// apply makes the schedule's Temporal Schedule match it (paused while its
+// tenant chain is blocked).
+func (s *Server) apply(ctx context.Context, tx pgx.Tx, sc scans.Schedule) error {
+	b, err := blocked(ctx, tx, sc.TenantID)
+	if err != nil {
+		return err
+	}
+	if err := s.syncer().Apply(ctx, specOf(sc, b)); err != nil {
+		return applyErr(err)
+	}
+	return nil
 }
 
 // scheduleCreate is an idempotent upsert: the same target, scanners and
@@ -109,14 +118,11 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	if req.TargetID == nil {
 		return invalid("target_id", "target_id is required")
 	}
-	cron, every, tz, err := req.when()
+	tm, err := req.timing()
 	if err != nil {
 		return err
 	}
-	desc := ""
-	if req.Description != nil {
-		desc = *req.Description
-	}
+	desc := deref(req.Description)
 	if err := scans.ValidateDescription(desc); err != nil {
 		return err
 	}
@@ -124,106 +130,59 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := requireTenant(a); err != nil {
 		return err
 	}
-	var row dbq.ScheduleUpsertRow
-	var target targets.Registered
+	var sc scans.Schedule
+	var created bool
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		var scanners []string
-		if target, scanners, err = scans.SchedulableTarget(ctx, tx, a.TenantID, *req.TargetID, req.Scanners); err != nil {
-			return err
-		}
-		row, err = db.Q.ScheduleUpsert(ctx, tx, dbq.ScheduleUpsertParams{
-			TenantID: a.TenantID, TargetID: target.ID, Scanners: scanners, Cron: cron, IntervalSeconds: int32(every / time.Second),
-			Timezone: tz, Description: desc, Paused: req.Paused != nil && *req.Paused,
+		sc, created, err = scans.CreateSchedule(ctx, tx, a.TenantID, scans.NewSchedule{
+			TargetID: *req.TargetID, Scanners: req.Scanners, Timing: tm, Description: desc, Paused: req.Paused != nil && *req.Paused,
 		})
 		if err != nil {
 			return err
 		}
-		b, err := blocked(ctx, tx, a.TenantID)
-		if err != nil {
+		if err := s.apply(ctx, tx, sc); err != nil || !created {
 			return err
 		}
-		if err := s.syncer().Apply(ctx, specOf(scheduleOf(row), target.Value, b)); err != nil {
-			return applyErr(err)
-		}
-		if !row.Created {
-			return nil
-		}
-		return audit(ctx, tx, r, a, uuid.Nil, "schedule.created", "schedule", row.ID.String(),
-			map[string]any{"target": target.Value, "cron": cron, "interval": every.String(), "timezone": tz})
+		return audit(ctx, tx, r, a, uuid.Nil, "schedule.created", "schedule", sc.ID.String(),
+			map[string]any{"target": sc.Target, "cron": tm.Cron, "interval": tm.Every.String(), "timezone": tm.TimeZone})
 	})
 	if err != nil {
 		return err
 	}
 	code := http.StatusOK
-	if row.Created {
+	if created {
 		code = http.StatusCreated
-		w.Header().Set("Location", "/api/v1/schedules/"+row.ID.String())
+		w.Header().Set("Location", "/api/v1/schedules/"+sc.ID.String())
 	}
-	writeJSON(w, code, s.scheduleView(r.Context(), scheduleOf(row), target.Value))
+	writeJSON(w, code, s.scheduleView(r.Context(), sc))
 	return nil
-}
-
-func scheduleOf(r dbq.ScheduleUpsertRow) dbq.ScanSchedule {
-	return dbq.ScanSchedule{ID: r.ID, TenantID: r.TenantID, TargetID: r.TargetID, Scanners: r.Scanners, Cron: r.Cron,
-		IntervalSeconds: r.IntervalSeconds, Timezone: r.Timezone, Description: r.Description, Paused: r.Paused,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
-
-// loadSchedule reads a schedule and its target's value in the request scope.
-func loadSchedule(ctx context.Context, tx pgx.Tx, id uuid.UUID) (dbq.ScanSchedule, string, error) {
-	row, err := db.Q.ScheduleGet(ctx, tx, id)
-	if err != nil {
-		return row, "", err
-	}
-	t, err := db.Q.TargetGet(ctx, tx, row.TargetID)
-	return row, t.Value, err
 }
 
 func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := limitParam(q.Get("limit"))
+	limit, before, err := timePage(q)
 	if err != nil {
 		return err
 	}
-	params := dbq.ScheduleListParams{Lim: int32(limit + 1)}
+	var targetID *uuid.UUID
 	if v := q.Get("target_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
 			return invalid("target_id", "target_id must be a UUID")
 		}
-		params.TargetID = uuid.NullUUID{UUID: id, Valid: true}
+		targetID = &id
 	}
-	if v := q.Get("cursor"); v != "" {
-		ts, id, err := decodeTimeCursor(v)
-		if err != nil {
-			return errCursor
-		}
-		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
-	}
-	var rows []dbq.ScanSchedule
-	values := map[uuid.UUID]string{}
+	var rows []scans.Schedule
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		if rows, err = db.Q.ScheduleList(ctx, tx, params); err != nil {
-			return err
-		}
-		for _, row := range rows {
-			if _, ok := values[row.TargetID]; !ok {
-				t, err := db.Q.TargetGet(ctx, tx, row.TargetID)
-				if err != nil {
-					return err
-				}
-				values[row.TargetID] = t.Value
-			}
-		}
-		return nil
+		rows, err = scans.ListSchedules(ctx, tx, targetID, before, limit+1)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, pageOf(rows, limit,
-		func(row dbq.ScanSchedule) string { return encodeTimeCursor(row.CreatedAt, row.ID) },
-		func(row dbq.ScanSchedule) ScheduleView { return s.scheduleView(r.Context(), row, values[row.TargetID]) }))
+		func(sc scans.Schedule) string { return timeCursor(sc.Key()) },
+		func(sc scans.Schedule) ScheduleView { return s.scheduleView(r.Context(), sc) }))
 	return nil
 }
 
@@ -232,16 +191,15 @@ func (s *Server) scheduleGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var row dbq.ScanSchedule
-	var target string
+	var sc scans.Schedule
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		row, target, err = loadSchedule(ctx, tx, id)
+		sc, err = scans.GetSchedule(ctx, tx, id)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), sc))
 	return nil
 }
 
@@ -257,67 +215,23 @@ func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) error {
 	if req.TargetID != nil || req.Paused != nil {
 		return invalid("target_id", "target_id and paused cannot be changed here; create another schedule, or use pause and resume")
 	}
-	var row dbq.ScanSchedule
-	var target string
+	var sc scans.Schedule
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if row, target, err = loadSchedule(ctx, tx, id); err != nil {
+		if sc, err = scans.UpdateSchedule(ctx, tx, id, scans.ScheduleChange{
+			Cron: req.Cron, Interval: req.Interval, TimeZone: req.TimeZone, Scanners: req.Scanners, Description: req.Description,
+		}); err != nil {
 			return err
 		}
-		t, err := db.Q.TargetGet(ctx, tx, row.TargetID)
-		if err != nil {
+		if err := s.apply(ctx, tx, sc); err != nil {
 			return err
 		}
-		// Fields left out keep their value.
-		if req.Cron == nil && req.Interval == nil {
-			if row.Cron != "" {
-				req.Cron = &row.Cron
-			} else {
-				iv := (time.Duration(row.IntervalSeconds) * time.Second).String()
-				req.Interval = &iv
-			}
-		}
-		if req.TimeZone == nil {
-			req.TimeZone = &row.Timezone
-		}
-		cron, every, tz, err := req.when()
-		if err != nil {
-			return err
-		}
-		scanners := row.Scanners
-		if req.Scanners != nil {
-			if scanners, err = scans.ScannersFor(targets.Kind(t.Kind), req.Scanners); err != nil {
-				return err
-			}
-		}
-		desc := row.Description
-		if req.Description != nil {
-			desc = *req.Description
-			if err := scans.ValidateDescription(desc); err != nil {
-				return err
-			}
-		}
-		row, err = db.Q.ScheduleUpdate(ctx, tx, dbq.ScheduleUpdateParams{ID: id, Scanners: scanners, Cron: cron,
-			IntervalSeconds: int32(every / time.Second), Timezone: tz, Description: desc})
-		if db.IsConflict(err) {
-			return domainerr.New(domainerr.Conflict, "an identical schedule of this target exists already")
-		}
-		if err != nil {
-			return err
-		}
-		b, err := blocked(ctx, tx, row.TenantID)
-		if err != nil {
-			return err
-		}
-		if err := s.syncer().Apply(ctx, specOf(row, target, b)); err != nil {
-			return applyErr(err)
-		}
-		return audit(ctx, tx, r, a, row.TenantID, "schedule.updated", "schedule", id.String(),
-			map[string]any{"cron": cron, "interval": every.String(), "timezone": tz, "scanners": scanners})
+		return audit(ctx, tx, r, a, sc.TenantID, "schedule.updated", "schedule", id.String(),
+			map[string]any{"cron": sc.Timing.Cron, "interval": sc.Timing.Every.String(), "timezone": sc.Timing.TimeZone, "scanners": sc.Scanners})
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), sc))
 	return nil
 }
 
@@ -327,17 +241,14 @@ func (s *Server) scheduleDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		row, err := db.Q.ScheduleGet(ctx, tx, id)
+		sc, err := scans.DeleteSchedule(ctx, tx, id)
 		if err != nil {
-			return err
-		}
-		if _, err := db.Q.ScheduleDelete(ctx, tx, id); err != nil {
 			return err
 		}
 		if err := s.syncer().Delete(ctx, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, r, a, row.TenantID, "schedule.deleted", "schedule", id.String(), nil)
+		return audit(ctx, tx, r, a, sc.TenantID, "schedule.deleted", "schedule", id.String(), nil)
 	})
 	if err != nil {
 		return err
@@ -356,30 +267,22 @@ func (s *Server) scheduleSetPaused(paused bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		var row dbq.ScanSchedule
-		var target string
+		var sc scans.Schedule
 		err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-			if _, target, err = loadSchedule(ctx, tx, id); err != nil {
-				return err
-			}
-			if row, err = db.Q.ScheduleSetPaused(ctx, tx, dbq.ScheduleSetPausedParams{ID: id, Paused: paused}); err != nil {
-				return err
-			}
-			b, err := blocked(ctx, tx, row.TenantID)
-			if err != nil {
+			if sc, err = scans.SetSchedulePaused(ctx, tx, id, paused); err != nil {
 				return err
 			}
 			// Apply, not just pause: it also heals a schedule that never
 			// reached Temporal.
-			if err := s.syncer().Apply(ctx, specOf(row, target, b)); err != nil {
-				return applyErr(err)
+			if err := s.apply(ctx, tx, sc); err != nil {
+				return err
 			}
-			return audit(ctx, tx, r, a, row.TenantID, action, "schedule", id.String(), nil)
+			return audit(ctx, tx, r, a, sc.TenantID, action, "schedule", id.String(), nil)
 		})
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+		writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), sc))
 		return nil
 	}
 }
@@ -389,33 +292,32 @@ func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var row dbq.ScanSchedule
-	var target string
+	var sc scans.Schedule
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if row, target, err = loadSchedule(ctx, tx, id); err != nil {
+		if sc, err = scans.GetSchedule(ctx, tx, id); err != nil {
 			return err
 		}
 		err := s.syncer().Trigger(ctx, id)
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			// Never reached Temporal (an earlier apply failed): apply, then run.
-			b, berr := blocked(ctx, tx, row.TenantID)
+			b, berr := blocked(ctx, tx, sc.TenantID)
 			if berr != nil {
 				return berr
 			}
-			if err = s.syncer().Apply(ctx, specOf(row, target, b)); err == nil {
+			if err = s.syncer().Apply(ctx, specOf(sc, b)); err == nil {
 				err = s.syncer().Trigger(ctx, id)
 			}
 		}
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, r, a, row.TenantID, "schedule.triggered", "schedule", id.String(), nil)
+		return audit(ctx, tx, r, a, sc.TenantID, "schedule.triggered", "schedule", id.String(), nil)
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, s.scheduleView(r.Context(), row, target))
+	writeJSON(w, http.StatusAccepted, s.scheduleView(r.Context(), sc))
 	return nil
 }
 
