@@ -1,3 +1,5 @@
+// The acting principal's reach: the request's tenant scope and transaction.
+
 package api
 
 import (
@@ -7,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secureops/secureops/internal/auth"
 )
 

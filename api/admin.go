@@ -1,3 +1,6 @@
+// Platform administration: all tenants, suspension, impersonation, the
+// local email outbox.
+
 package api
 
 import (
@@ -10,15 +13,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/tenancy"
 )
-
-// Platform administration: all tenants, suspension, impersonation, the
-// local email outbox.
 
 func (s *Server) adminTenantsList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()

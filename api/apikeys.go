@@ -1,3 +1,6 @@
+// API keys: create (secret shown once), list, revoke, and the reveal of
+// the first key that onboarding made (rules: internal/tenancy).
+
 package api
 
 import (
@@ -8,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/domainerr"

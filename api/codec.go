@@ -1,18 +1,18 @@
+// The payload codec endpoint (Temporal's remote codec protocol), for the
+// Web UI and tctl to read encrypted payloads.
+
 package api
 
 import (
-	commonpb "go.temporal.io/api/common/v1"
-
 	"io"
 	"net/http"
 	"strings"
 
-	"github.com/secureops/secureops/internal/domainerr"
+	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
-)
 
-// The payload codec endpoint (Temporal's remote codec protocol), for the
-// Web UI and tctl to read encrypted payloads.
+	"github.com/secureops/secureops/internal/domainerr"
+)
 
 func (s *Server) codecHandler(decode bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {

@@ -1,13 +1,14 @@
+// GET /me: who is calling, in which tenant, with which permissions.
+
 package api
 
 import (
 	"net/http"
 
 	"github.com/google/uuid"
+
 	"github.com/secureops/secureops/internal/auth"
 )
-
-// GET /me: who is calling, in which tenant, with which permissions.
 
 type meView struct {
 	UserID        *uuid.UUID        `json:"user_id"`

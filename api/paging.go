@@ -1,6 +1,6 @@
-package api
-
 // Keyset pages: one helper for every listing, and their opaque cursors.
+
+package api
 
 import (
 	"encoding/base64"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/secureops/secureops/internal/keyset"
 )
 

@@ -1,3 +1,5 @@
+// Reading requests: strict JSON bodies, path ids, repeated filters.
+
 package api
 
 import (

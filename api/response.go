@@ -1,3 +1,5 @@
+// Writing successful answers; failures go through writeError (problem.go).
+
 package api
 
 import (
@@ -6,8 +8,6 @@ import (
 
 	"github.com/google/uuid"
 )
-
-// Writing successful answers; failures go through writeError (problem.go).
 
 func ptr(id uuid.UUID) *uuid.UUID {
 	if id == uuid.Nil {

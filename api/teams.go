@@ -1,3 +1,5 @@
+// Teams inside a tenant (rules: internal/tenancy).
+
 package api
 
 import (
@@ -7,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/tenancy"
 )

@@ -1,3 +1,5 @@
+// Tenants: one tenant, its children and its tree (rules: internal/tenancy).
+
 package api
 
 import (
@@ -8,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"

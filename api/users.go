@@ -1,3 +1,6 @@
+// Users: invitations (Kratos identities), memberships, roles (rules:
+// internal/tenancy).
+
 package api
 
 import (
@@ -9,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
