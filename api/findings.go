@@ -14,6 +14,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
 )
@@ -65,8 +66,8 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return invalid("target_id", "target_id must be a UUID")
 			}
-			t, err := db.Q.TargetGet(ctx, tx, id)
-			if db.IsNotFound(err) {
+			t, err := targets.Get(ctx, tx, id)
+			if domainerr.Is(err, domainerr.NotFound) {
 				return invalid("target_id", "no target with this id")
 			} else if err != nil {
 				return err
@@ -123,36 +124,24 @@ func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var d findingDetail
+	var d findings.Detail
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		f, err := findings.Get(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		d.FindingView = findingView(f)
-		occ, err := db.Q.FindingOccurrences(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		d.Occurrences = make([]occurrenceView, 0, len(occ))
-		for _, o := range occ {
-			d.Occurrences = append(d.Occurrences, occurrenceView{ScanID: o.ScanID, Target: o.Target, Source: o.Source,
-				Status: o.Status, Change: o.Change, Severity: o.Severity, CreatedAt: o.CreatedAt})
-		}
-		evs, err := db.Q.FindingEvents(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		d.Events = make([]eventView, 0, len(evs))
-		for _, e := range evs {
-			d.Events = append(d.Events, eventView{Actor: e.Actor, FromStatus: e.FromStatus, ToStatus: e.ToStatus, Comment: e.Comment, CreatedAt: e.CreatedAt})
-		}
-		return nil
+		d, err = findings.GetDetail(ctx, tx, id)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	v := findingDetail{FindingView: findingView(d.Finding),
+		Occurrences: make([]occurrenceView, 0, len(d.Occurrences)), Events: make([]eventView, 0, len(d.Events))}
+	for _, o := range d.Occurrences {
+		v.Occurrences = append(v.Occurrences, occurrenceView{ScanID: o.ScanID, Target: o.Target, Source: o.Source,
+			Status: o.Status, Change: o.Change, Severity: o.Severity, CreatedAt: o.CreatedAt})
+	}
+	for _, e := range d.Events {
+		v.Events = append(v.Events, eventView{Actor: e.Actor, FromStatus: e.FromStatus, ToStatus: e.ToStatus, Comment: e.Comment, CreatedAt: e.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

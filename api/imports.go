@@ -14,8 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/internal/auth"
-	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/parsers"
 	"github.com/secureops/secureops/internal/scans"
@@ -180,7 +178,7 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 		}); err != nil {
 			return err
 		}
-		rid, err := db.Q.ScanReportUpsert(ctx, tx, dbq.ScanReportUpsertParams{TenantID: a.TenantID, ScanID: id, Scanner: form.scanner, Content: form.file})
+		rid, err := scans.StoreReport(ctx, tx, a.TenantID, id, form.scanner, form.file)
 		if err != nil {
 			return err
 		}

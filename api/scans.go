@@ -12,7 +12,6 @@ import (
 	agate "github.com/secureops/secureops/activities/gate"
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/scans"
@@ -104,9 +103,7 @@ func (s *Server) startScan(r *http.Request, in scan.Input) error {
 	}
 	// The row must not stay queued forever for a workflow that never began.
 	_ = s.DB.InTx(context.WithoutCancel(r.Context()), db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		msg := "could not start the scan workflow"
-		_, err := db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: in.ScanID, Status: "failed", Error: &msg})
-		return err
+		return scans.FailUnstarted(ctx, tx, in.ScanID)
 	})
 	s.logErr(r, "start scan workflow", err)
 	return domainerr.New(domainerr.Unavailable, "the scan could not be started; try again shortly")
@@ -155,24 +152,19 @@ func (s *Server) scanGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var sc scans.Scan
-	var imports []dbq.ScanDefectdojoImport
+	var tests map[string]int64
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		if sc, err = scans.Get(ctx, tx, id); err != nil {
 			return err
 		}
-		imports, err = db.Q.DefectDojoImportsOfScan(ctx, tx, id)
+		tests, err = scans.DefectDojoTests(ctx, tx, id)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	v := scanView(sc)
-	for _, im := range imports {
-		if v.DefectDojoTests == nil {
-			v.DefectDojoTests = map[string]int64{}
-		}
-		v.DefectDojoTests[im.Scanner] = im.TestID
-	}
+	v.DefectDojoTests = tests
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
@@ -187,43 +179,43 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	params := dbq.FindingListByScanParams{ScanID: id, Lim: int32(limit + 1)}
+	var f findings.ScanFilter
 	if v := q.Get("severity"); v != "" {
-		if !findings.Severity(v).Valid() {
+		sev := findings.Severity(v)
+		if !sev.Valid() {
 			return invalid("severity", "severity must be one of critical, high, medium, low, info")
 		}
-		params.Severity = &v
+		f.Severity = &sev
 	}
 	if v := q.Get("change"); v != "" {
-		switch v {
-		case "new", "open", "reopened", "fixed":
-		default:
+		if !slices.Contains(findings.Changes, v) {
 			return invalid("change", "change must be one of new, open, reopened, fixed")
 		}
-		params.Change = &v
+		f.Change = &v
 	}
+	var after *uuid.UUID
 	if v := q.Get("cursor"); v != "" {
-		after, err := decodeCursor(v)
+		id, err := decodeCursor(v)
 		if err != nil {
 			return errCursor
 		}
-		params.AfterID = uuid.NullUUID{UUID: after, Valid: true}
+		after = &id
 	}
-	var rows []dbq.FindingListByScanRow
+	var rows []findings.InScan
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		if _, err := scans.Get(ctx, tx, id); err != nil {
 			return err
 		}
-		rows, err = db.Q.FindingListByScan(ctx, tx, params)
+		rows, err = findings.ListByScan(ctx, tx, id, f, after, limit+1)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, pageOf(rows, limit,
-		func(f dbq.FindingListByScanRow) string { return encodeCursor(f.Finding.ID) },
-		func(f dbq.FindingListByScanRow) FindingView {
-			v := findingView(findings.FromRow(f.Finding))
+		func(f findings.InScan) string { return encodeCursor(f.ID) },
+		func(f findings.InScan) FindingView {
+			v := findingView(f.Stored)
 			v.Change = f.Change
 			return v
 		}))

@@ -15,8 +15,8 @@ import (
 
 	averify "github.com/secureops/secureops/activities/verify"
 	"github.com/secureops/secureops/internal/auth"
-	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/verify"
@@ -176,7 +176,7 @@ func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) error {
 		}
 		// The target's schedules go with it (the rows cascade); their
 		// Temporal Schedules must not keep firing at a deleted target.
-		ids, err := db.Q.ScheduleIDsByTarget(ctx, tx, id)
+		ids, err := scans.ScheduleIDsOfTarget(ctx, tx, id)
 		if err != nil {
 			return err
 		}

@@ -192,3 +192,96 @@ func TriageBulk(ctx context.Context, tx dbq.DBTX, ids []uuid.UUID, d Decision, e
 	}
 	return changed, nil
 }
+
+// Occurrence is one scan that saw (or fixed) a finding.
+type Occurrence struct {
+	ScanID    uuid.UUID
+	Target    string
+	Source    string
+	Status    string // the scan's status
+	Change    string // new, open, reopened, fixed
+	Severity  string // as that scan reported it
+	CreatedAt time.Time
+}
+
+// Event is one triage decision on a finding.
+type Event struct {
+	Actor      string
+	FromStatus string
+	ToStatus   string
+	Comment    string
+	CreatedAt  time.Time
+}
+
+// Detail is a finding with its history across scans (newest first) and its
+// triage events.
+type Detail struct {
+	Finding     Stored
+	Occurrences []Occurrence
+	Events      []Event
+}
+
+// GetDetail reads a finding in scope with its history; NotFound otherwise.
+func GetDetail(ctx context.Context, tx dbq.DBTX, id uuid.UUID) (Detail, error) {
+	f, err := Get(ctx, tx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	d := Detail{Finding: f}
+	occ, err := q.FindingOccurrences(ctx, tx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	d.Occurrences = make([]Occurrence, 0, len(occ))
+	for _, o := range occ {
+		d.Occurrences = append(d.Occurrences, Occurrence{ScanID: o.ScanID, Target: o.Target, Source: o.Source,
+			Status: o.Status, Change: o.Change, Severity: o.Severity, CreatedAt: o.CreatedAt})
+	}
+	evs, err := q.FindingEvents(ctx, tx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	d.Events = make([]Event, 0, len(evs))
+	for _, e := range evs {
+		d.Events = append(d.Events, Event{Actor: e.Actor, FromStatus: e.FromStatus, ToStatus: e.ToStatus, Comment: e.Comment, CreatedAt: e.CreatedAt})
+	}
+	return d, nil
+}
+
+// Changes are what a scan can mean for a finding.
+var Changes = []string{"new", "open", "reopened", "fixed"}
+
+// InScan is a finding as one scan saw it.
+type InScan struct {
+	Stored
+	Change string
+}
+
+// ScanFilter narrows a scan's findings; nil fields do not filter.
+type ScanFilter struct {
+	Severity *Severity // the severity this scan recorded
+	Change   *string
+}
+
+// ListByScan returns up to limit of a scan's findings after the finding id
+// after (keyset on id). Without a change filter the list is what the scan
+// found, not what it fixed.
+func ListByScan(ctx context.Context, tx dbq.DBTX, scanID uuid.UUID, f ScanFilter, after *uuid.UUID, limit int) ([]InScan, error) {
+	params := dbq.FindingListByScanParams{ScanID: scanID, Change: f.Change, Lim: int32(limit)}
+	if f.Severity != nil {
+		s := string(*f.Severity)
+		params.Severity = &s
+	}
+	if after != nil {
+		params.AfterID = uuid.NullUUID{UUID: *after, Valid: true}
+	}
+	rows, err := q.FindingListByScan(ctx, tx, params)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]InScan, len(rows))
+	for i, r := range rows {
+		out[i] = InScan{Stored: FromRow(r.Finding), Change: r.Change}
+	}
+	return out, nil
+}

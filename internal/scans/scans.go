@@ -388,3 +388,38 @@ func nullable(n uuid.NullUUID) *uuid.UUID {
 	id := n.UUID
 	return &id
 }
+
+// FailUnstarted records that a scan's workflow could not be started, so the
+// row does not wait, queued, for a workflow that never began.
+func FailUnstarted(ctx context.Context, tx dbq.DBTX, id uuid.UUID) error {
+	msg := "could not start the scan workflow"
+	_, err := q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: id, Status: "failed", Error: &msg})
+	return err
+}
+
+// DefectDojoTests maps each of the scan's scanners to the DefectDojo test its
+// report went into (nil when none did).
+func DefectDojoTests(ctx context.Context, tx dbq.DBTX, id uuid.UUID) (map[string]int64, error) {
+	rows, err := q.DefectDojoImportsOfScan(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]int64
+	for _, im := range rows {
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out[im.Scanner] = im.TestID
+	}
+	return out, nil
+}
+
+// StoreReport keeps a scanner's raw report for the scan (one per scanner).
+func StoreReport(ctx context.Context, tx dbq.DBTX, tenant, scanID uuid.UUID, scanner string, content []byte) (uuid.UUID, error) {
+	return q.ScanReportUpsert(ctx, tx, dbq.ScanReportUpsertParams{TenantID: tenant, ScanID: scanID, Scanner: scanner, Content: content})
+}
+
+// ScheduleIDsOfTarget lists the schedules of a target (they go with it).
+func ScheduleIDsOfTarget(ctx context.Context, tx dbq.DBTX, targetID uuid.UUID) ([]uuid.UUID, error) {
+	return q.ScheduleIDsByTarget(ctx, tx, targetID)
+}
