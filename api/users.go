@@ -107,18 +107,18 @@ func (s *Server) userList(w http.ResponseWriter, r *http.Request) error {
 	if err := requireTenant(accessFrom(r.Context())); err != nil {
 		return err
 	}
-	var rows []dbq.MembershipListByTenantRow
+	var ms []tenancy.Member
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		rows, err = db.Q.MembershipListByTenant(ctx, tx, a.TenantID)
+		ms, err = tenancy.ListMembers(ctx, tx, a.TenantID)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	out := make([]userView, 0, len(rows))
-	for _, m := range rows {
-		out = append(out, userView{UserID: m.UserID, Email: m.Email, Name: m.Name, TenantID: m.TenantID, Role: m.Role, TeamID: nullPtr(m.TeamID), CreatedAt: m.CreatedAt})
+	out := make([]userView, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, userViewOf(m))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
 	return nil

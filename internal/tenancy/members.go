@@ -171,3 +171,16 @@ func teamOf(ctx context.Context, tx dbq.DBTX, tenant uuid.UUID, req *uuid.UUID, 
 	}
 	return uuid.NullUUID{UUID: *req, Valid: true}, nil
 }
+
+// ListMembers lists the tenant's members with their user details.
+func ListMembers(ctx context.Context, tx dbq.DBTX, tenant uuid.UUID) ([]Member, error) {
+	rows, err := q.MembershipListByTenant(ctx, tx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Member, len(rows))
+	for i, m := range rows {
+		out[i] = memberOf(dbq.Membership{ID: m.ID, UserID: m.UserID, TenantID: m.TenantID, Role: m.Role, TeamID: m.TeamID, CreatedAt: m.CreatedAt}, m.Email, m.Name)
+	}
+	return out, nil
+}
