@@ -252,7 +252,7 @@ func (o *Onboarding) CreateBaselineScan(ctx context.Context, in BaselineInput) (
 		if exists, err := scans.Exists(ctx, tx, in.ScanID); err != nil || exists {
 			return err
 		}
-		if _, err := scans.Insert(ctx, tx, scans.New{
+		if _, err := scans.Insert(ctx, tx, scans.NewScan{
 			ID: in.ScanID, TenantID: in.TenantID, TargetID: target.ID, Target: in.Target, Scanners: in.Scanners,
 			WorkflowID: in.WorkflowID, Source: "scan", Complete: true,
 		}); err != nil {

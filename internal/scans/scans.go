@@ -261,7 +261,7 @@ func (r Rules) Create(ctx context.Context, tx dbq.DBTX, tenant, id uuid.UUID, wo
 	if _, c.Limit, err = TenantLimit(ctx, tx, r.Limits, tenant); err != nil {
 		return c, err
 	}
-	c.Scan, err = Insert(ctx, tx, New{
+	c.Scan, err = Insert(ctx, tx, NewScan{
 		ID: id, TenantID: tenant, TargetID: c.Target.ID, Target: c.Target.Value, Scanners: scanners,
 		WorkflowID: workflowID, Source: "scan", Complete: true,
 	})
@@ -292,8 +292,8 @@ func (r Rules) resolveTarget(ctx context.Context, tx dbq.DBTX, tenant uuid.UUID,
 	return t, err
 }
 
-// New is a scan row to store.
-type New struct {
+// NewScan is a scan row to store.
+type NewScan struct {
 	ID         uuid.UUID
 	TenantID   uuid.UUID
 	TargetID   uuid.UUID
@@ -305,7 +305,7 @@ type New struct {
 }
 
 // Insert stores a queued scan.
-func Insert(ctx context.Context, tx dbq.DBTX, n New) (Scan, error) {
+func Insert(ctx context.Context, tx dbq.DBTX, n NewScan) (Scan, error) {
 	row, err := q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
 		ID: n.ID, TenantID: n.TenantID, Target: n.Target, Scanners: n.Scanners, WorkflowID: n.WorkflowID,
 		TargetID: uuid.NullUUID{UUID: n.TargetID, Valid: n.TargetID != uuid.Nil}, Source: n.Source, Complete: n.Complete,

@@ -79,7 +79,7 @@ func TestCreateAndAuthorize(t *testing.T) {
 	}
 	unproven := uuid.New()
 	if err := inTenant(func(ctx context.Context, tx pgx.Tx) error {
-		_, err := scans.Insert(ctx, tx, scans.New{ID: unproven, TenantID: tenant, TargetID: reg.ID, Target: reg.Value,
+		_, err := scans.Insert(ctx, tx, scans.NewScan{ID: unproven, TenantID: tenant, TargetID: reg.ID, Target: reg.Value,
 			Scanners: []string{"nmap"}, WorkflowID: "scan/" + unproven.String(), Source: "scan", Complete: true})
 		return err
 	}); err != nil {
