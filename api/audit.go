@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
@@ -50,3 +52,76 @@ func audit(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, tena
 }
 
 func nullUUID(id uuid.UUID) uuid.NullUUID { return uuid.NullUUID{UUID: id, Valid: id != uuid.Nil} }
+
+type auditView struct {
+	ID              int64           `json:"id"`
+	TenantID        uuid.UUID       `json:"tenant_id"`
+	ActorUserID     *uuid.UUID      `json:"actor_user_id"`
+	ActorAPIKeyID   *uuid.UUID      `json:"actor_api_key_id"`
+	EffectiveUserID *uuid.UUID      `json:"effective_user_id"`
+	ImpersonationID *uuid.UUID      `json:"impersonation_id"`
+	Action          string          `json:"action"`
+	TargetType      string          `json:"target_type"`
+	TargetID        string          `json:"target_id"`
+	Details         json.RawMessage `json:"details"`
+	RequestID       string          `json:"request_id"`
+	IP              string          `json:"ip"`
+	CreatedAt       time.Time       `json:"created_at"`
+}
+
+func (s *Server) auditList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := limitParam(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	params := dbq.AuditListParams{Lim: int32(limit + 1)}
+	if v := q.Get("action"); v != "" {
+		params.Action = &v
+	}
+	if v := q.Get("actor"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return invalid("actor", "actor must be a user UUID")
+		}
+		params.Actor = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	if v := q.Get("tenant_id"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil || !inScope(accessFrom(r.Context()), id) {
+			return invalid("tenant_id", "tenant_id must be a tenant in your scope")
+		}
+		params.TenantID = uuid.NullUUID{UUID: id, Valid: true}
+	}
+	if v := q.Get("since"); v != "" {
+		ts, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return invalid("since", "since must be an RFC 3339 time")
+		}
+		params.Since = &ts
+	}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return errCursor
+		}
+		params.BeforeID = &n
+	}
+	var rows []dbq.AuditLog
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		rows, err = db.Q.AuditList(ctx, tx, params)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(e dbq.AuditLog) string { return strconv.FormatInt(e.ID, 10) },
+		func(e dbq.AuditLog) auditView {
+			return auditView{ID: e.ID, TenantID: e.TenantID, ActorUserID: nullPtr(e.ActorUserID),
+				ActorAPIKeyID: nullPtr(e.ActorApiKeyID), EffectiveUserID: nullPtr(e.EffectiveUserID),
+				ImpersonationID: nullPtr(e.ImpersonationID), Action: e.Action, TargetType: e.TargetType,
+				TargetID: e.TargetID, Details: e.Details, RequestID: e.RequestID, IP: e.Ip, CreatedAt: e.CreatedAt}
+		}))
+	return nil
+}

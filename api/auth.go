@@ -16,6 +16,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 )
@@ -92,14 +93,14 @@ func (s *Server) authAPIKey(ctx context.Context, token string) (*auth.Principal,
 		}
 		return db.Q.AuthTouchAPIKey(ctx, tx, k.ID)
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return nil, errUnauthenticated
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !tenantUsable(k.TenantStatus) {
-		return nil, statusErr(http.StatusForbidden, "the tenant of this API key is "+k.TenantStatus)
+		return nil, domainerr.New(domainerr.Forbidden, "the tenant of this API key is "+k.TenantStatus)
 	}
 	p := &auth.Principal{APIKeyID: k.ID, KeyTenant: k.TenantID, KeyRole: auth.Role(k.Role)}
 	for _, sc := range k.Scopes {
@@ -122,7 +123,7 @@ func (s *Server) userPrincipal(ctx context.Context, userID uuid.UUID) (*auth.Pri
 		return nil, err
 	}
 	if len(rows) == 0 {
-		return nil, statusErr(http.StatusForbidden, "this identity has no SecureOps account; ask your administrator for an invitation")
+		return nil, domainerr.New(domainerr.Forbidden, "this identity has no SecureOps account; ask your administrator for an invitation")
 	}
 	p := &auth.Principal{UserID: userID, RealUserID: userID, Memberships: map[uuid.UUID]auth.Role{}}
 	for _, r := range rows {
@@ -144,7 +145,7 @@ func (s *Server) impersonate(ctx context.Context, admin *auth.Principal, token s
 		imp, err = db.Q.AuthImpersonation(ctx, tx, auth.HashSecret(token))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (imp.AdminUserID != admin.UserID || imp.Ended || !time.Now().Before(imp.ExpiresAt))) {
+	if db.IsNotFound(err) || (err == nil && (imp.AdminUserID != admin.UserID || imp.Ended || !time.Now().Before(imp.ExpiresAt))) {
 		return nil, statusErr(http.StatusUnauthorized, "the impersonation token is unknown, expired or belongs to another admin")
 	}
 	if err != nil {
@@ -159,7 +160,7 @@ func (s *Server) impersonate(ctx context.Context, admin *auth.Principal, token s
 	p.PlatformAdmin = false
 	role, ok := p.Memberships[imp.TenantID]
 	if !ok {
-		return nil, statusErr(http.StatusForbidden, "the impersonated user no longer belongs to the impersonation's tenant")
+		return nil, domainerr.New(domainerr.Forbidden, "the impersonated user no longer belongs to the impersonation's tenant")
 	}
 	p.Memberships = map[uuid.UUID]auth.Role{imp.TenantID: role}
 	p.RealUserID = admin.UserID
@@ -229,7 +230,7 @@ func (s *Server) resolveAccess(r *http.Request, p *auth.Principal) (*auth.Access
 				return err
 			}
 			if blocked {
-				return statusErr(http.StatusForbidden, "this tenant is suspended")
+				return domainerr.New(domainerr.Forbidden, "this tenant is suspended")
 			}
 		}
 		var err error

@@ -198,13 +198,12 @@ func slaDays(raw []byte) (days, overrides map[string]int) {
 	return days, overrides
 }
 
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	now := time.Now().UTC()
 	from, to, err := parseRange(r.URL.Query(), now)
 	if err := firstErr(requireTenant(a), err); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	v := DashboardView{TenantID: a.TenantID, From: from, To: to, GeneratedAt: now}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -256,10 +255,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
-		limit := s.ScanLimits[ten.Tier]
-		if limit < 1 {
-			limit = 1 // what the scan gate enforces for a tier left out of the configuration
-		}
+		limit := s.ScanLimits.Of(ten.Tier) // what the scan gate enforces
 		v.Usage = usageSummaryView{
 			Tier: ten.Tier, ConcurrentScanLimit: limit, Running: active.Running, Queued: active.Queued,
 			Scans: used.Scans, ScanSeconds: float64(used.DurationMs) / 1000,
@@ -280,10 +276,10 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 func openAndSLA(rows []dbq.DashboardOpenFindingsRow, days, overrides map[string]int) (openFindingsView, slaView) {
@@ -372,12 +368,11 @@ type slaPatchRequest struct {
 	Low      json.RawMessage `json:"low"`
 }
 
-func (s *Server) dashboardSLAPatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) dashboardSLAPatch(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	var req slaPatchRequest
 	if err := firstErr(requireTenant(a), func() error { return decodeJSON(r, &req, 4<<10) }); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	patch := map[string]*int{}
 	for sev, raw := range map[string]json.RawMessage{"critical": req.Critical, "high": req.High, "medium": req.Medium, "low": req.Low} {
@@ -386,15 +381,13 @@ func (s *Server) dashboardSLAPatch(w http.ResponseWriter, r *http.Request) {
 		}
 		var n *int
 		if err := json.Unmarshal(raw, &n); err != nil || (n != nil && (*n < 1 || *n > 365)) {
-			writeError(w, r, invalid(sev, sev+" must be a whole number of days from 1 to 365, or null for the default"))
-			return
+			return invalid(sev, sev+" must be a whole number of days from 1 to 365, or null for the default")
 		}
 		patch[sev] = n
 	}
 	body, err := json.Marshal(patch)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var stored []byte
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -408,11 +401,11 @@ func (s *Server) dashboardSLAPatch(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "tenant.sla_updated", "tenant", a.TenantID.String(), patch)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	days, overrides := slaDays(stored)
 	writeJSON(w, http.StatusOK, map[string]any{"days": days, "overrides": overrides})
+	return nil
 }
 
 // ---- usage ----
@@ -433,21 +426,19 @@ type UsageEventView struct {
 	CreatedAt  time.Time  `json:"created_at"`
 }
 
-func (s *Server) usageList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) usageList(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	from, to, rerr := parseRange(q, time.Now())
 	if err := firstErr(requireTenant(a), err, rerr); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	params := dbq.UsageEventListParams{FromTime: from, ToTime: to, Lim: int32(limit + 1)}
 	if v := q.Get("cursor"); v != "" {
 		ts, id, err := decodeTimeCursor(v)
 		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return errCursor
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
 	}
@@ -458,25 +449,16 @@ func (s *Server) usageList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	page := struct {
-		Items      []UsageEventView `json:"items"`
-		NextCursor *string          `json:"next_cursor"`
-	}{Items: make([]UsageEventView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
-	for _, e := range rows {
-		page.Items = append(page.Items, UsageEventView{
-			ID: e.ID, TenantID: e.TenantID, ScanID: e.ScanID, Source: e.Source, Scanners: e.Scanners, Target: e.Target,
-			Status: e.Status, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, DurationMS: e.DurationMs,
-			Findings: e.Findings, CreatedAt: e.CreatedAt,
-		})
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(e dbq.UsageEvent) string { return encodeTimeCursor(e.CreatedAt, e.ID) },
+		func(e dbq.UsageEvent) UsageEventView {
+			return UsageEventView{
+				ID: e.ID, TenantID: e.TenantID, ScanID: e.ScanID, Source: e.Source, Scanners: e.Scanners, Target: e.Target,
+				Status: e.Status, StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, DurationMS: e.DurationMs,
+				Findings: e.Findings, CreatedAt: e.CreatedAt,
+			}
+		}))
+	return nil
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,35 +14,16 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/targets"
 )
 
-var findingStatuses = []string{"new", "open", "fixed", "reopened", "false_positive", "accepted_risk"}
-
-// triageStatuses are the statuses a person may set; new and reopened are
-// facts only scans establish.
-var triageStatuses = []string{"open", "false_positive", "accepted_risk", "fixed"}
-
-// multi reads a filter given as repeated parameters or a comma list.
-func multi(q map[string][]string, name string) []string {
-	var out []string
-	for _, v := range q[name] {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
-func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	f := db.FindingFilter{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 		Scanner: q.Get("scanner"), CVE: q.Get("cve"), Text: q.Get("q"), Host: q.Get("host")}
@@ -52,34 +32,29 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, v := range multi(q, "severity") {
 		if !findings.Severity(v).Valid() {
-			writeError(w, r, invalid("severity", "severity must be one or more of critical, high, medium, low, info"))
-			return
+			return invalid("severity", "severity must be one or more of critical, high, medium, low, info")
 		}
 		f.Severities = append(f.Severities, v)
 	}
 	for _, v := range multi(q, "status") {
-		if !slices.Contains(findingStatuses, v) {
-			writeError(w, r, invalid("status", "status must be one or more of "+strings.Join(findingStatuses, ", ")))
-			return
+		if !slices.Contains(findings.Statuses, v) {
+			return invalid("status", "status must be one or more of "+strings.Join(findings.Statuses, ", "))
 		}
 		f.Statuses = append(f.Statuses, v)
 	}
 	if f.Sort != "" {
 		if _, ok := db.FindingSorts[strings.TrimPrefix(f.Sort, "-")]; !ok {
-			writeError(w, r, invalid("sort", "sort must be one of last_seen_at, first_seen_at, severity, cvss_score, optionally prefixed with - for descending"))
-			return
+			return invalid("sort", "sort must be one of last_seen_at, first_seen_at, severity, cvss_score, optionally prefixed with - for descending")
 		}
 	}
 	if len(f.CVE) > 64 || len(f.Text) > 200 || len(f.Scanner) > 64 {
-		writeError(w, r, invalid("q", "filters are limited to 200 characters (cve and scanner to 64)"))
-		return
+		return invalid("q", "filters are limited to 200 characters (cve and scanner to 64)")
 	}
 	targetID := q.Get("target_id")
 	if v := q.Get("target"); v != "" {
 		t, err := targets.Parse(v)
 		if err != nil {
-			writeError(w, r, invalid("target", err.Error()))
-			return
+			return invalid("target", err.Error())
 		}
 		f.ScanTarget = t.String()
 	}
@@ -91,8 +66,8 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return invalid("target_id", "target_id must be a UUID")
 			}
-			t, err := db.Q.TargetGet(ctx, tx, id)
-			if errors.Is(err, pgx.ErrNoRows) {
+			t, err := targets.Get(ctx, tx, id)
+			if domainerr.Is(err, domainerr.NotFound) {
 				return invalid("target_id", "no target with this id")
 			} else if err != nil {
 				return err
@@ -107,17 +82,17 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	page := findingPage{Items: make([]FindingView, 0, len(rows))}
 	if next != "" {
 		page.NextCursor = &next
 	}
 	for _, f := range rows {
-		page.Items = append(page.Items, findingView(f))
+		page.Items = append(page.Items, findingView(findings.FromRow(f)))
 	}
 	writeJSON(w, http.StatusOK, page)
+	return nil
 }
 
 type findingDetail struct {
@@ -144,43 +119,30 @@ type eventView struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
-func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var d findingDetail
+	var d findings.Detail
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		f, err := db.Q.FindingGet(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		d.FindingView = findingView(f)
-		occ, err := db.Q.FindingOccurrences(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		d.Occurrences = make([]occurrenceView, 0, len(occ))
-		for _, o := range occ {
-			d.Occurrences = append(d.Occurrences, occurrenceView{ScanID: o.ScanID, Target: o.Target, Source: o.Source,
-				Status: o.Status, Change: o.Change, Severity: o.Severity, CreatedAt: o.CreatedAt})
-		}
-		evs, err := db.Q.FindingEvents(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		d.Events = make([]eventView, 0, len(evs))
-		for _, e := range evs {
-			d.Events = append(d.Events, eventView{Actor: e.Actor, FromStatus: e.FromStatus, ToStatus: e.ToStatus, Comment: e.Comment, CreatedAt: e.CreatedAt})
-		}
-		return nil
+		d, err = findings.GetDetail(ctx, tx, id)
+		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	v := findingDetail{FindingView: findingView(d.Finding),
+		Occurrences: make([]occurrenceView, 0, len(d.Occurrences)), Events: make([]eventView, 0, len(d.Events))}
+	for _, o := range d.Occurrences {
+		v.Occurrences = append(v.Occurrences, occurrenceView{ScanID: o.ScanID, Target: o.Target, Source: o.Source,
+			Status: o.Status, Change: o.Change, Severity: o.Severity, CreatedAt: o.CreatedAt})
+	}
+	for _, e := range d.Events {
+		v.Events = append(v.Events, eventView{Actor: e.Actor, FromStatus: e.FromStatus, ToStatus: e.ToStatus, Comment: e.Comment, CreatedAt: e.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 type findingPatch struct {
@@ -188,77 +150,38 @@ type findingPatch struct {
 	Comment string `json:"comment"`
 }
 
-func (p findingPatch) validate() error {
-	if !slices.Contains(triageStatuses, p.Status) {
-		return invalid("status", "status must be one of "+strings.Join(triageStatuses, ", "))
-	}
-	if len(p.Comment) > 4000 {
-		return invalid("comment", "comment must be at most 4000 characters")
-	}
-	return nil
+// auditTriage records one finding's triage in the audit log.
+func auditTriage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, d findings.Decision, t findings.Triaged) error {
+	return audit(ctx, tx, r, a, t.Finding.TenantID, "finding.triaged", "finding", t.Finding.ID.String(),
+		map[string]any{"from": t.From, "to": d.Status, "comment": d.Comment})
 }
 
-func actorOf(a *auth.Access) string {
-	p := a.Principal
-	switch {
-	case p.IsAPIKey():
-		return "apikey:" + p.APIKeyID.String()
-	case p.Impersonating():
-		return "user:" + p.RealUserID.String() + " as user:" + p.UserID.String()
-	default:
-		return "user:" + p.UserID.String()
-	}
-}
-
-// triage moves one finding, records the event and the audit entry. Setting
-// the status a finding already has only adds the comment.
-// triage sets one finding's status (recording the event and the comment
-// even when the status stays) and says whether the status changed.
-func triage(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, id uuid.UUID, p findingPatch) (dbq.Finding, bool, error) {
-	cur, err := db.Q.FindingGetForUpdate(ctx, tx, id)
-	if err != nil {
-		return cur, false, err
-	}
-	f, changed := cur, cur.Status != p.Status
-	if changed {
-		if f, err = db.Q.FindingSetStatus(ctx, tx, dbq.FindingSetStatusParams{ID: id, Status: p.Status}); err != nil {
-			return f, false, err
-		}
-	}
-	if err := db.Q.FindingEventAdd(ctx, tx, dbq.FindingEventAddParams{
-		TenantID: cur.TenantID, FindingID: id, Actor: actorOf(a), FromStatus: cur.Status, ToStatus: p.Status, Comment: p.Comment,
-	}); err != nil {
-		return f, false, err
-	}
-	return f, changed, audit(ctx, tx, r, a, cur.TenantID, "finding.triaged", "finding", id.String(),
-		map[string]any{"from": cur.Status, "to": p.Status, "comment": p.Comment})
-}
-
-func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var p findingPatch
 	if err := decodeJSON(r, &p, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := p.validate(); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var f dbq.Finding
-	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		f, _, err = triage(ctx, tx, r, a, id, p)
 		return err
+	}
+	d := findings.Decision{Status: p.Status, Comment: p.Comment}
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	var t findings.Triaged
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		d.Actor = actorOf(a)
+		if t, err = findings.Triage(ctx, tx, id, d); err != nil {
+			return err
+		}
+		return auditTriage(ctx, tx, r, a, d, t)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, findingView(f))
+	writeJSON(w, http.StatusOK, findingView(t.Finding))
+	return nil
 }
 
 type bulkPatch struct {
@@ -269,50 +192,82 @@ type bulkPatch struct {
 
 // findingBulkPatch triages up to 1000 findings atomically: all move or none
 // (an unknown id answers 404 naming it, and nothing changes).
-func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) findingBulkPatch(w http.ResponseWriter, r *http.Request) error {
 	var b bulkPatch
 	if err := decodeJSON(r, &b, 256<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	p := findingPatch{Status: b.Status, Comment: b.Comment}
-	if err := p.validate(); err != nil {
-		writeError(w, r, err)
-		return
+	d := findings.Decision{Status: b.Status, Comment: b.Comment}
+	if err := d.Validate(); err != nil {
+		return err
 	}
-	if len(b.IDs) == 0 || len(b.IDs) > 1000 {
-		writeError(w, r, invalid("ids", "ids must list 1 to 1000 finding ids"))
-		return
-	}
-	seen := map[uuid.UUID]bool{}
-	for i, id := range b.IDs {
-		if seen[id] {
-			writeError(w, r, invalid(fmt.Sprintf("ids[%d]", i), "finding listed twice"))
-			return
-		}
-		seen[id] = true
+	if err := findings.ValidateBulk(b.IDs); err != nil {
+		return err
 	}
 	changed := 0
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		for _, id := range b.IDs {
-			_, moved, err := triage(ctx, tx, r, a, id, p)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return statusErr(http.StatusNotFound, "finding "+id.String()+" not found; nothing was changed")
-			}
-			if err != nil {
-				return err
-			}
-			if moved {
-				changed++
-			}
-		}
-		return nil
+		d.Actor = actorOf(a)
+		var err error
+		changed, err = findings.TriageBulk(ctx, tx, b.IDs, d, func(_ uuid.UUID, t findings.Triaged) error {
+			return auditTriage(ctx, tx, r, a, d, t)
+		})
+		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// updated: findings whose status changed; the rest already had it (their
 	// comment is recorded all the same).
-	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "unchanged": len(b.IDs) - changed, "status": p.Status})
+	writeJSON(w, http.StatusOK, map[string]any{"updated": changed, "unchanged": len(b.IDs) - changed, "status": d.Status})
+	return nil
 }
+
+// FindingView is the API representation of a finding.
+type FindingView struct {
+	ID               uuid.UUID  `json:"id"`
+	Fingerprint      string     `json:"fingerprint"`
+	Title            string     `json:"title"`
+	Severity         string     `json:"severity"`
+	Status           string     `json:"status"`
+	CVEs             []string   `json:"cves"`
+	CWEs             []int32    `json:"cwes"`
+	CVSSScore        float64    `json:"cvss_score"`
+	CVSSVector       string     `json:"cvss_vector"`
+	Component        string     `json:"component"`
+	ComponentVersion string     `json:"component_version"`
+	Host             string     `json:"host"`
+	Port             int32      `json:"port"`
+	Protocol         string     `json:"protocol"`
+	URL              string     `json:"url"`
+	Target           string     `json:"target"`
+	Scanner          string     `json:"scanner"`
+	RuleID           string     `json:"rule_id"`
+	Description      string     `json:"description"`
+	Remediation      string     `json:"remediation"`
+	References       []string   `json:"references"`
+	Evidence         string     `json:"evidence"`
+	FirstSeenAt      time.Time  `json:"first_seen_at"`
+	LastSeenAt       time.Time  `json:"last_seen_at"`
+	StatusChangedAt  time.Time  `json:"status_changed_at"`
+	FixedAt          *time.Time `json:"fixed_at"`
+	ScanTarget       string     `json:"scan_target"`
+	ReportedBy       string     `json:"reported_by"`
+	FirstScanID      *uuid.UUID `json:"first_scan_id"`
+	LastScanID       *uuid.UUID `json:"last_scan_id"`
+	// Change is what the listed scan meant for the finding (scan listings only).
+	Change string `json:"change,omitempty"`
+}
+
+func findingView(f findings.Stored) FindingView {
+	return FindingView{
+		ID: f.ID, Fingerprint: f.Fingerprint, Title: f.Title, Severity: string(f.Severity), Status: f.Status,
+		CVEs: f.CVEs, CWEs: f.CWEs, CVSSScore: f.CVSSScore, CVSSVector: f.CVSSVector,
+		Component: f.Component, ComponentVersion: f.ComponentVersion, Host: f.Host, Port: f.Port,
+		Protocol: f.Protocol, URL: f.URL, Target: f.Target, Scanner: f.Scanner, RuleID: f.RuleID,
+		Description: f.Description, Remediation: f.Remediation, References: f.References, Evidence: f.Evidence,
+		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
+		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: f.FirstScanID, LastScanID: f.LastScanID,
+	}
+}
+
+type findingPage = page[FindingView]

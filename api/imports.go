@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -16,9 +15,9 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/scan"
-	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/parsers"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 )
 
@@ -46,7 +45,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 	r.Body = http.MaxBytesReader(w, r.Body, MaxImportBytes+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+		return nil, badRequest("malformed multipart body: " + err.Error())
 	}
 	f := &importForm{}
 	for {
@@ -59,7 +58,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 			if errors.As(err, &mbe) {
 				return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
 			}
-			return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+			return nil, badRequest("malformed multipart body: " + err.Error())
 		}
 		name := part.FormName()
 		if name == "file" {
@@ -73,7 +72,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 				if errors.As(err, &mbe) {
 					return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
 				}
-				return nil, &ValidationError{Detail: "reading the file failed: " + err.Error()}
+				return nil, badRequest("reading the file failed: " + err.Error())
 			}
 			if len(b) > MaxImportBytes {
 				return nil, statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
@@ -83,7 +82,7 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 		}
 		b, err := io.ReadAll(io.LimitReader(part, 4097))
 		if err != nil {
-			return nil, &ValidationError{Detail: "malformed multipart body: " + err.Error()}
+			return nil, badRequest("malformed multipart body: " + err.Error())
 		}
 		if len(b) > 4096 {
 			return nil, invalid(name, name+" must be at most 4096 bytes")
@@ -111,22 +110,18 @@ func readImportForm(r *http.Request, w http.ResponseWriter) (*importForm, error)
 // run, a DefectDojo generic export) and stores it through the same workflow
 // and ingest path as a scan. The report is parsed here first so a bad file
 // is a 422 naming the problem, not a failed workflow.
-func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 	form, err := readImportForm(r, w)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	switch {
 	case form.scanner == "":
-		writeError(w, r, invalid("scanner", "scanner is required: one of "+strings.Join(parsers.Scanners, ", ")))
-		return
+		return invalid("scanner", "scanner is required: one of "+strings.Join(parsers.Scanners, ", "))
 	case form.file == nil:
-		writeError(w, r, invalid("file", "file is required"))
-		return
+		return invalid("file", "file is required")
 	case (form.targetID == "") == (form.target == ""):
-		writeError(w, r, invalid("target_id", "give either target_id (a registered target) or target"))
-		return
+		return invalid("target_id", "give either target_id (a registered target) or target")
 	}
 	// Parsers take "Trivy" too; the stored name must be the canonical one, or
 	// a later "trivy" import could not fix these findings and DefectDojo's
@@ -135,41 +130,36 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
 	complete := true
 	if form.complete != "" {
 		if complete, err = strconv.ParseBool(form.complete); err != nil {
-			writeError(w, r, invalid("complete", "complete must be true or false"))
-			return
+			return invalid("complete", "complete must be true or false")
 		}
 	}
 	parsed, err := parsers.Parse(form.scanner, form.file)
 	if err != nil {
 		if errors.Is(err, parsers.ErrUnknownScanner) {
-			writeError(w, r, statusErr(http.StatusUnprocessableEntity, fmt.Sprintf("unknown report format %q; known: %s", form.scanner, strings.Join(parsers.Scanners, ", "))))
-			return
+			return domainerr.New(domainerr.Refused, fmt.Sprintf("unknown report format %q; known: %s", form.scanner, strings.Join(parsers.Scanners, ", ")))
 		}
-		writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
-		return
+		return domainerr.New(domainerr.Refused, err.Error())
 	}
 	var pt targets.Target
 	if form.target != "" {
 		if pt, err = targets.ParseAs(targets.Kind(form.targetKind), form.target); err != nil {
-			writeError(w, r, invalid("target", err.Error()))
-			return
+			return invalid("target", err.Error())
 		}
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	id := uuid.New()
 	var in scan.Input
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		var t dbq.Target
+		var t targets.Registered
 		if form.targetID != "" {
 			tid, err := uuid.Parse(form.targetID)
 			if err != nil {
 				return invalid("target_id", "target_id must be a UUID")
 			}
-			if t, err = db.Q.TargetGet(ctx, tx, tid); errors.Is(err, pgx.ErrNoRows) || (err == nil && t.TenantID != a.TenantID) {
+			if t, err = targets.GetOfTenant(ctx, tx, a.TenantID, tid); domainerr.Is(err, domainerr.NotFound) {
 				return invalid("target_id", "no target with this id in the acting tenant")
 			} else if err != nil {
 				return err
@@ -177,19 +167,18 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
 		} else {
 			// Uploads need no ownership proof (nothing is scanned), but the
 			// target is registered so its findings group and list with it.
-			row, err := s.registerTarget(ctx, tx, a.TenantID, pt, "")
-			if err != nil {
+			var err error
+			if t, _, err = targets.Register(ctx, tx, s.Policy, a.TenantID, pt, ""); err != nil {
 				return err
 			}
-			t = targetFromCreateRow(row)
 		}
-		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: id, TenantID: a.TenantID, Target: t.Value, Scanners: []string{form.scanner}, WorkflowID: scan.WorkflowID(id),
-			TargetID: uuid.NullUUID{UUID: t.ID, Valid: true}, Source: "import", Complete: complete,
+		if _, err := scans.Insert(ctx, tx, scans.NewScan{
+			ID: id, TenantID: a.TenantID, TargetID: t.ID, Target: t.Value, Scanners: []string{form.scanner},
+			WorkflowID: scan.WorkflowID(id), Source: "import", Complete: complete,
 		}); err != nil {
 			return err
 		}
-		rid, err := db.Q.ScanReportUpsert(ctx, tx, dbq.ScanReportUpsertParams{TenantID: a.TenantID, ScanID: id, Scanner: form.scanner, Content: form.file})
+		rid, err := scans.StoreReport(ctx, tx, a.TenantID, id, form.scanner, form.file)
 		if err != nil {
 			return err
 		}
@@ -198,71 +187,15 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"target": t.Value, "scanner": form.scanner, "bytes": len(form.file), "filename": form.filename})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	if !s.startScan(w, r, in) {
-		return
+	if err := s.startScan(r, in); err != nil {
+		return err
 	}
 	w.Header().Set("Location", "/api/v1/scans/"+id.String())
 	writeJSON(w, http.StatusAccepted, map[string]any{
 		"id": id, "workflow_id": scan.WorkflowID(id), "status": "queued", "target": in.Target,
 		"scanner": form.scanner, "findings_in_report": len(parsed),
 	})
-}
-
-func (s *Server) scanList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := limitParam(q.Get("limit"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	params := dbq.ScanListParams{Lim: int32(limit + 1)}
-	if v := q.Get("status"); v != "" {
-		if !slices.Contains([]string{"queued", "running", "completed", "failed", "cancelled"}, v) {
-			writeError(w, r, invalid("status", "status must be one of queued, running, completed, failed, cancelled"))
-			return
-		}
-		params.Status = &v
-	}
-	if v := q.Get("target_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			writeError(w, r, invalid("target_id", "target_id must be a UUID"))
-			return
-		}
-		params.TargetID = uuid.NullUUID{UUID: id, Valid: true}
-	}
-	if v := q.Get("cursor"); v != "" {
-		ts, id, err := decodeTimeCursor(v)
-		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
-		}
-		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
-	}
-	var rows []dbq.Scan
-	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		rows, err = db.Q.ScanList(ctx, tx, params)
-		return err
-	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	page := struct {
-		Items      []ScanView `json:"items"`
-		NextCursor *string    `json:"next_cursor"`
-	}{Items: make([]ScanView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
-	for _, sc := range rows {
-		page.Items = append(page.Items, scanView(sc))
-	}
-	writeJSON(w, http.StatusOK, page)
+	return nil
 }

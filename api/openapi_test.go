@@ -22,7 +22,9 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/parsers"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/schedsync"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/webhookwire"
@@ -257,25 +259,25 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	msg := "scanner failed"
 	id := uuid.New()
 	tid := uuid.New()
-	queued := scanView(dbq.Scan{
+	queued := scanView(scans.FromRow(dbq.Scan{
 		ID: id, TenantID: uuid.New(), Target: "127.0.0.1:8000", Scanners: []string{"nmap"},
 		Status: "queued", WorkflowID: "scan/" + id.String(), CreatedAt: now,
 		TargetID: uuid.NullUUID{UUID: tid, Valid: true}, Source: "scan", Complete: true,
-	})
+	}))
 	validate("Scan", queued)
-	failed := scanView(dbq.Scan{
+	failed := scanView(scans.FromRow(dbq.Scan{
 		ID: id, TenantID: uuid.New(), Target: "example.com", Scanners: []string{"nmap", "nuclei"},
 		Status: "failed", Progress: 40, ProgressMessage: "nmap", WorkflowID: "scan/" + id.String(),
 		Error: &msg, CountHigh: 2, CountInfo: 3, CreatedAt: now, StartedAt: &now, FinishedAt: &now,
 		Source: "scan", Complete: true, DiffNew: 1, DiffOpen: 4, DiffFixed: 2, DiffReopened: 1,
-	})
+	}))
 	validate("Scan", failed)
 	// An import of a partial report, its target since deleted.
-	imported := scanView(dbq.Scan{
+	imported := scanView(scans.FromRow(dbq.Scan{
 		ID: id, TenantID: uuid.New(), Target: "image:docker.io/library/nginx:1.27", Scanners: []string{"generic"},
 		Status: "completed", Progress: 100, ProgressMessage: "done", WorkflowID: "scan/" + id.String(),
 		CreatedAt: now, StartedAt: &now, FinishedAt: &now, Source: "import", Complete: false,
-	})
+	}))
 	validate("Scan", imported)
 	validate("ScanCreateResponse", scanCreateResponse{ID: id, TargetID: tid, WorkflowID: "scan/" + id.String(), Status: "queued"})
 	scanCur := encodeTimeCursor(now, id)
@@ -294,19 +296,19 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	})
 
 	sid := uuid.NullUUID{UUID: id, Valid: true}
-	f := findingView(dbq.Finding{
+	f := findingView(findings.FromRow(dbq.Finding{
 		ID: uuid.New(), Fingerprint: "abc", Title: "t", Severity: "high", Status: "new",
 		Cves: []string{"CVE-2023-38408"}, Cwes: []int32{79}, CvssScore: 9.8, Host: "127.0.0.1", Port: 22,
 		Protocol: "tcp", Scanner: "nmap", Refs: []string{}, FirstSeenAt: now, LastSeenAt: now,
 		StatusChangedAt: now, ScanTarget: "127.0.0.1:22", ReportedBy: "nmap", FirstScanID: sid, LastScanID: sid,
-	})
+	}))
 	validate("Finding", f)
-	fixed := findingView(dbq.Finding{
+	fixed := findingView(findings.FromRow(dbq.Finding{
 		ID: uuid.New(), Fingerprint: "def", Title: "t", Severity: "info", Status: "fixed",
 		Cves: []string{}, Cwes: []int32{}, Refs: []string{}, Target: "docker.io/library/nginx:1.27",
 		Scanner: "trivy", FirstSeenAt: now, LastSeenAt: now, StatusChangedAt: now, FixedAt: &now,
 		ScanTarget: "image:docker.io/library/nginx:1.27", ReportedBy: "trivy",
-	})
+	}))
 	validate("Finding", fixed)
 	inScan := f
 	inScan.Change = "reopened"
@@ -327,47 +329,47 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 
 	// Targets in each verification state; the unverified ones carry instructions.
 	tenant := uuid.New()
-	domain := targetViewOf(dbq.Target{
+	domain := targetViewOf(targets.FromRow(dbq.Target{
 		ID: tid, TenantID: tenant, Kind: "domain", Value: "example.com", Host: "example.com", Name: "site",
 		VerificationToken: "9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c", VerificationStatus: "unverified", CreatedAt: now,
-	})
+	}))
 	if domain.Instructions == nil || domain.Instructions.DNS == nil || domain.Instructions.HTTP == nil {
 		t.Fatalf("an unverified domain has no DNS and HTTP instructions: %+v", domain)
 	}
 	validate("Target", domain)
-	ip := targetViewOf(dbq.Target{
+	ip := targetViewOf(targets.FromRow(dbq.Target{
 		ID: uuid.New(), TenantID: tenant, Kind: "host", Value: "203.0.113.7:8443", Host: "203.0.113.7",
 		VerificationToken: "tok", VerificationStatus: "pending", VerificationChecks: 3,
 		VerificationError: "no TXT record", VerificationStartedAt: &now, VerificationCheckedAt: &now, CreatedAt: now,
-	})
+	}))
 	if ip.Instructions == nil || ip.Instructions.DNS != nil || ip.Instructions.HTTP == nil {
 		t.Fatalf("a pending IP target should have HTTP instructions only: %+v", ip)
 	}
 	validate("Target", ip)
-	url := targetViewOf(dbq.Target{
+	url := targetViewOf(targets.FromRow(dbq.Target{
 		ID: uuid.New(), TenantID: tenant, Kind: "url", Value: "https://app.example.com/login", Host: "app.example.com",
 		VerificationToken: "tok", VerificationStatus: "failed", VerificationChecks: 40, VerificationError: "timeout",
 		VerificationStartedAt: &now, VerificationCheckedAt: &now, CreatedAt: now,
-	})
+	}))
 	validate("Target", url)
-	verified := targetViewOf(dbq.Target{
+	verified := targetViewOf(targets.FromRow(dbq.Target{
 		ID: uuid.New(), TenantID: tenant, Kind: "domain", Value: "example.org", Host: "example.org",
 		VerificationToken: "tok", VerificationStatus: "verified", VerificationMethod: "dns", VerificationChecks: 1,
 		VerificationStartedAt: &now, VerificationCheckedAt: &now, VerifiedAt: &now, CreatedAt: now,
-	})
+	}))
 	if verified.Instructions != nil {
 		t.Errorf("a verified target carries instructions: %+v", verified)
 	}
 	validate("Target", verified)
-	auto := targetViewOf(dbq.Target{
+	auto := targetViewOf(targets.FromRow(dbq.Target{
 		ID: uuid.New(), TenantID: tenant, Kind: "host", Value: "127.0.0.1:8000", Host: "127.0.0.1",
 		VerificationToken: "tok", VerificationStatus: "verified", VerificationMethod: "auto", VerifiedAt: &now, CreatedAt: now,
-	})
+	}))
 	validate("Target", auto)
-	image := targetViewOf(dbq.Target{
+	image := targetViewOf(targets.FromRow(dbq.Target{
 		ID: uuid.New(), TenantID: tenant, Kind: "image", Value: "image:docker.io/library/nginx:1.27",
 		VerificationToken: "tok", VerificationStatus: "not_required", CreatedAt: now,
-	})
+	}))
 	validate("Target", image)
 	targetCur := encodeTimeCursor(now, tid)
 	validate("TargetPage", struct {

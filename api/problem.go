@@ -6,10 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/secureops/secureops/internal/domainerr"
 )
 
 // Problem is an RFC 9457 problem detail.
@@ -23,59 +21,56 @@ type Problem struct {
 }
 
 // FieldError names one invalid input field.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+type FieldError = domainerr.Field
+
+// StatusError is a failure of the HTTP request itself, before any domain
+// rule ran: an unsupported media type, a body over its size limit, missing
+// credentials. Everything else a handler returns is a domain error.
+type StatusError struct {
+	Status int
+	Detail string
 }
 
-// Error types handlers return; the mapper turns them into problems.
-type (
-	// ValidationError is bad input: 400 with the fields at fault.
-	ValidationError struct {
-		Detail string
-		Fields []FieldError
-	}
-	// StatusError is any other client-facing failure with its own status.
-	StatusError struct {
-		Status int
-		Detail string
-	}
-)
-
-func (e *ValidationError) Error() string { return e.Detail }
-func (e *StatusError) Error() string     { return e.Detail }
-
-func invalid(field, msg string) error {
-	return &ValidationError{Detail: msg, Fields: []FieldError{{Field: field, Message: msg}}}
-}
+func (e *StatusError) Error() string { return e.Detail }
 
 func statusErr(status int, detail string) error { return &StatusError{Status: status, Detail: detail} }
 
+// invalid is bad input in one field of the request.
+func invalid(field, msg string) error { return domainerr.InvalidField(field, msg) }
+
+// badRequest is bad input that no single field explains (malformed JSON).
+func badRequest(detail string) error { return domainerr.New(domainerr.Invalid, detail) }
+
 // errNotFound answers both missing objects and other tenants' objects, so the
 // existence of a foreign id never leaks.
-var errNotFound = &StatusError{Status: http.StatusNotFound, Detail: "no such resource"}
+var errNotFound = domainerr.ErrNotFound
 
-// writeError is the one place errors become HTTP answers. Anything unknown is
-// a 500 whose detail stays in the log, never in the response.
+// statusOf is each domain error kind's HTTP status.
+var statusOf = map[domainerr.Kind]int{
+	domainerr.NotFound:    http.StatusNotFound,
+	domainerr.Conflict:    http.StatusConflict,
+	domainerr.Invalid:     http.StatusBadRequest,
+	domainerr.Refused:     http.StatusUnprocessableEntity,
+	domainerr.NotVerified: http.StatusUnprocessableEntity,
+	domainerr.OverLimit:   http.StatusTooManyRequests,
+	domainerr.Forbidden:   http.StatusForbidden,
+	domainerr.Gone:        http.StatusGone,
+	domainerr.TooLarge:    http.StatusRequestEntityTooLarge,
+	domainerr.Unavailable: http.StatusServiceUnavailable,
+}
+
+// writeError is the one place errors become HTTP answers: domain errors by
+// their kind, request errors by their status. Anything unknown is a 500 whose
+// detail stays in the log, never in the response.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := Problem{Instance: r.URL.Path}
-	var ve *ValidationError
 	var se *StatusError
-	var pe *pgconn.PgError
+	de, isDomain := domainerr.As(err)
 	switch {
-	case errors.As(err, &ve):
-		p.Status, p.Detail, p.Errors = http.StatusBadRequest, ve.Detail, ve.Fields
+	case isDomain && statusOf[de.Kind] != 0:
+		p.Status, p.Detail, p.Errors = statusOf[de.Kind], de.Detail, de.Fields
 	case errors.As(err, &se):
 		p.Status, p.Detail = se.Status, se.Detail
-	case errors.Is(err, pgx.ErrNoRows):
-		p.Status, p.Detail = http.StatusNotFound, errNotFound.Detail
-	case errors.As(err, &pe) && pe.Code == "23505":
-		p.Status, p.Detail = http.StatusConflict, "this conflicts with an existing object"
-	case errors.As(err, &pe) && pe.Code == "23503":
-		p.Status, p.Detail = http.StatusConflict, "this refers to an object that does not exist or is still in use"
-	case errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || pe.Code == "23514"):
-		// Data exceptions (NUL bytes, invalid encodings, out-of-range values).
-		p.Status, p.Detail = http.StatusBadRequest, "a value in the request is not acceptable"
 	case errors.Is(err, context.Canceled):
 		p.Status, p.Detail = 499, "the client closed the request"
 	default:
@@ -94,10 +89,4 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

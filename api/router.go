@@ -18,6 +18,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 )
 
@@ -34,7 +35,7 @@ type Server struct {
 	// changes (0: 500 ms).
 	EventsPollInterval time.Duration
 	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
-	ScanLimits map[string]int
+	ScanLimits scans.Limits
 	Log        *slog.Logger
 	// Kratos validates sessions and administers identities; nil disables
 	// session authentication (API keys still work).
@@ -57,18 +58,38 @@ type Route struct {
 	Method     string
 	Pattern    string
 	Permission auth.Permission
-	handler    http.HandlerFunc
+	handler    handlerFunc
+}
+
+// handlerFunc is what every route's handler is: it writes its success and
+// returns its failure, which Router turns into problem JSON in one place
+// (writeError). A handler that has started its response returns nil.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// plain adapts a handler that cannot fail to the route table.
+func plain(h http.HandlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error { h(w, r); return nil }
+}
+
+// serve is the one wrapper between the route table and chi: a handler's
+// error becomes the answer here, and only here.
+func serve(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, err)
+		}
+	}
 }
 
 // Routes is the complete route table.
 func (s *Server) Routes() []Route {
 	return []Route{
-		{"GET", "/healthz", auth.PermPublic, s.healthz},
+		{"GET", "/healthz", auth.PermPublic, plain(s.healthz)},
 		{"GET", "/readyz", auth.PermPublic, s.readyz},
 		{"GET", "/metrics", auth.PermPublic, s.metrics},
-		{"GET", "/docs", auth.PermPublic, ServeDocs},
-		{"GET", "/docs/*", auth.PermPublic, ServeDocs},
-		{"GET", "/api/v1/openapi.json", auth.PermPublic, ServeOpenAPI},
+		{"GET", "/docs", auth.PermPublic, plain(ServeDocs)},
+		{"GET", "/docs/*", auth.PermPublic, plain(ServeDocs)},
+		{"GET", "/api/v1/openapi.json", auth.PermPublic, plain(ServeOpenAPI)},
 
 		{"GET", "/api/v1/me", auth.PermAuthenticated, s.me},
 
@@ -179,7 +200,7 @@ func (s *Server) Router() (chi.Router, error) {
 			return nil, fmt.Errorf("route %s %s declares no permission", rt.Method, rt.Pattern)
 		}
 		declared[rt.Method+" "+rt.Pattern] = true
-		r.With(s.guard(rt.Permission)).MethodFunc(rt.Method, rt.Pattern, rt.handler)
+		r.With(s.guard(rt.Permission)).MethodFunc(rt.Method, rt.Pattern, serve(rt.handler))
 	}
 	err := chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if !declared[method+" "+route] {
@@ -193,12 +214,12 @@ func (s *Server) Router() (chi.Router, error) {
 	return r, nil
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 	if s.Metrics == nil {
-		writeError(w, r, errNotFound)
-		return
+		return errNotFound
 	}
 	s.Metrics.Handler().ServeHTTP(w, r)
+	return nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -207,7 +228,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 
 // readyz answers 200 only when both stores of truth answer: Postgres for data,
 // Temporal for every process. A load balancer takes the pod out otherwise.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
@@ -226,4 +247,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		status, code = "unavailable", http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+	return nil
+}
+
+func (s *Server) logErr(r *http.Request, what string, err error) {
+	if s.Log != nil {
+		s.Log.ErrorContext(r.Context(), what, "error", err)
+	}
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/scan"
-	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/scans"
 )
 
 func terminal(status string) bool {
@@ -24,64 +24,59 @@ func terminal(status string) bool {
 // scanCancel asks the scan's workflow to stop: a queued scan leaves its
 // tenant's queue, a running one has its scanner process group killed, and the
 // workflow records the scan as cancelled.
-func (s *Server) scanCancel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanCancel(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var sc dbq.Scan
+	var sc scans.Scan
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if sc, err = db.Q.ScanGet(ctx, tx, id); err != nil {
+		if sc, err = scans.Get(ctx, tx, id); err != nil {
 			return err
 		}
 		if terminal(sc.Status) {
-			return statusErr(http.StatusConflict, "the scan already ended ("+sc.Status+")")
+			return domainerr.New(domainerr.Conflict, "the scan already ended ("+sc.Status+")")
 		}
 		return audit(ctx, tx, r, a, sc.TenantID, "scan.cancel_requested", "scan", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
 	if err := s.Temporal.CancelWorkflow(ctx, scan.WorkflowID(id), ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			writeError(w, r, statusErr(http.StatusConflict, "the scan's workflow already ended"))
-			return
+			return domainerr.New(domainerr.Conflict, "the scan's workflow already ended")
 		}
 		s.logErr(r, "cancel scan workflow", err)
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the scan could not be cancelled; try again shortly"))
-		return
+		return domainerr.New(domainerr.Unavailable, "the scan could not be cancelled; try again shortly")
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "status": "cancelling"})
+	return nil
 }
 
 // scanEvents streams the scan as Server-Sent Events: one "progress" event
 // whenever what the user sees changes, then one "end" event with the final
 // scan, and the stream closes. Browsers reconnect by themselves; the first
 // event always carries the current state, so nothing is missed.
-func (s *Server) scanEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scanEvents(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	load := func() (dbq.Scan, error) {
-		var sc dbq.Scan
+	load := func() (scans.Scan, error) {
+		var sc scans.Scan
 		err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 			var err error
-			sc, err = db.Q.ScanGet(ctx, tx, id)
+			sc, err = scans.Get(ctx, tx, id)
 			return err
 		})
 		return sc, err
 	}
 	sc, err := load()
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -99,8 +94,8 @@ func (s *Server) scanEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
-	key := func(sc dbq.Scan) string {
-		return fmt.Sprint(sc.Status, sc.Progress, sc.ProgressMessage, sc.CountCritical, sc.CountHigh, sc.CountMedium, sc.CountLow, sc.CountInfo)
+	key := func(sc scans.Scan) string {
+		return fmt.Sprint(sc.Status, sc.Progress, sc.ProgressMessage, sc.Counts)
 	}
 	last := ""
 	tick := time.NewTicker(s.eventsEvery())
@@ -112,19 +107,19 @@ func (s *Server) scanEvents(w http.ResponseWriter, r *http.Request) {
 			last = k
 			if terminal(sc.Status) {
 				send("end", scanView(sc))
-				return
+				return nil
 			}
 			if !send("progress", scanView(sc)) {
-				return
+				return nil
 			}
 		}
 		select {
 		case <-r.Context().Done():
-			return
+			return nil
 		case <-keepalive.C:
 			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil || rc.Flush() != nil {
-				return
+				return nil
 			}
 		case <-tick.C:
 			next, err := load()
@@ -132,7 +127,7 @@ func (s *Server) scanEvents(w http.ResponseWriter, r *http.Request) {
 				if r.Context().Err() == nil {
 					send("error", map[string]string{"detail": "the scan could not be read; reconnect to continue"})
 				}
-				return
+				return nil
 			}
 			sc = next
 		}

@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,9 +15,8 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/schedsync"
-	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -53,45 +50,31 @@ type ScheduleView struct {
 
 func (s *Server) syncer() schedsync.Syncer { return schedsync.Syncer{Client: s.Temporal} }
 
-func (s *Server) scheduleView(ctx context.Context, row dbq.ScanSchedule, target string) ScheduleView {
-	v := ScheduleView{ID: row.ID, TenantID: row.TenantID, TargetID: row.TargetID, Target: target, Scanners: row.Scanners,
-		Cron: row.Cron, TimeZone: row.Timezone, Description: row.Description, Paused: row.Paused,
-		ScheduleID: schedule.ID(row.ID), CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
-	if row.IntervalSeconds > 0 {
-		v.Interval = (time.Duration(row.IntervalSeconds) * time.Second).String()
+func (s *Server) scheduleView(ctx context.Context, sc scans.Schedule) ScheduleView {
+	v := ScheduleView{ID: sc.ID, TenantID: sc.TenantID, TargetID: sc.TargetID, Target: sc.Target, Scanners: sc.Scanners,
+		Cron: sc.Timing.Cron, TimeZone: sc.Timing.TimeZone, Description: sc.Description, Paused: sc.Paused,
+		ScheduleID: schedule.ID(sc.ID), CreatedAt: sc.CreatedAt, UpdatedAt: sc.UpdatedAt}
+	if sc.Timing.Every > 0 {
+		v.Interval = sc.Timing.Every.String()
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if st, err := s.syncer().Describe(dctx, row.ID); err == nil {
+	if st, err := s.syncer().Describe(dctx, sc.ID); err == nil {
 		v.State = &st
 	}
 	return v
 }
 
-// when validates the cron-or-interval part of a request.
-func (req scheduleRequest) when() (cron string, every time.Duration, tz string, err error) {
-	if (req.Cron == nil || *req.Cron == "") == (req.Interval == nil || *req.Interval == "") {
-		return "", 0, "", invalid("cron", "give either cron (e.g. \"0 3 * * 1\") or interval (e.g. \"24h\")")
+// timing validates the cron-or-interval part of a request (scans.ParseTiming).
+func (req scheduleRequest) timing() (scans.Timing, error) {
+	return scans.ParseTiming(deref(req.Cron), deref(req.Interval), deref(req.TimeZone))
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	if req.Cron != nil && *req.Cron != "" {
-		cron = strings.TrimSpace(*req.Cron)
-		if len(cron) > 200 {
-			return "", 0, "", invalid("cron", "cron must be at most 200 characters")
-		}
-	} else {
-		every, err = time.ParseDuration(*req.Interval)
-		if err != nil || every < time.Minute || every > 366*24*time.Hour || every%time.Second != 0 {
-			return "", 0, "", invalid("interval", "interval must be a duration from 1m to 8784h, such as \"6h\" or \"168h\"")
-		}
-	}
-	tz = "UTC"
-	if req.TimeZone != nil && *req.TimeZone != "" {
-		tz = *req.TimeZone
-	}
-	if _, lerr := time.LoadLocation(tz); lerr != nil || len(tz) > 64 {
-		return "", 0, "", invalid("timezone", "timezone must be an IANA time zone such as Europe/Berlin")
-	}
-	return cron, every, tz, nil
+	return *s
 }
 
 // applyErr turns Temporal's refusal of a spec into a 400 naming it.
@@ -106,363 +89,236 @@ func blocked(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (bool, error) {
 	return db.Q.TenantChainBlocked(ctx, tx, tenant)
 }
 
-func specOf(row dbq.ScanSchedule, target string, isBlocked bool) schedsync.Spec {
-	return schedsync.Spec{ScheduleID: row.ID, TenantID: row.TenantID, Target: target, Cron: row.Cron,
-		Interval: time.Duration(row.IntervalSeconds) * time.Second, TimeZone: row.Timezone, Paused: row.Paused, Blocked: isBlocked}
+func specOf(sc scans.Schedule, isBlocked bool) schedsync.Spec {
+	return schedsync.Spec{ScheduleID: sc.ID, TenantID: sc.TenantID, Target: sc.Target, Cron: sc.Timing.Cron,
+		Interval: sc.Timing.Every, TimeZone: sc.Timing.TimeZone, Paused: sc.Paused, Blocked: isBlocked}
+}
+
+// apply makes the schedule's Temporal Schedule match it (paused while its
+// tenant chain is blocked).
+func (s *Server) apply(ctx context.Context, tx pgx.Tx, sc scans.Schedule) error {
+	b, err := blocked(ctx, tx, sc.TenantID)
+	if err != nil {
+		return err
+	}
+	if err := s.syncer().Apply(ctx, specOf(sc, b)); err != nil {
+		return applyErr(err)
+	}
+	return nil
 }
 
 // scheduleCreate is an idempotent upsert: the same target, scanners and
 // timing give back the same schedule. The Temporal Schedule is applied
 // inside the transaction, so a spec Temporal refuses saves nothing.
-func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	var req scheduleRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.TargetID == nil {
-		writeError(w, r, invalid("target_id", "target_id is required"))
-		return
+		return invalid("target_id", "target_id is required")
 	}
-	cron, every, tz, err := req.when()
+	tm, err := req.timing()
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	desc := ""
-	if req.Description != nil {
-		desc = *req.Description
-	}
-	if len(desc) > 500 {
-		writeError(w, r, invalid("description", "description must be at most 500 characters"))
-		return
+	desc := deref(req.Description)
+	if err := scans.ValidateDescription(desc); err != nil {
+		return err
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var row dbq.ScheduleUpsertRow
-	var target dbq.Target
+	var sc scans.Schedule
+	var created bool
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		if target, err = db.Q.TargetGet(ctx, tx, *req.TargetID); errors.Is(err, pgx.ErrNoRows) || (err == nil && target.TenantID != a.TenantID) {
-			return invalid("target_id", "no target with this id in the acting tenant")
-		} else if err != nil {
-			return err
-		}
-		if target.VerificationStatus != "verified" && target.VerificationStatus != "not_required" {
-			return statusErr(http.StatusUnprocessableEntity, fmt.Sprintf("the target %s is not verified (status %s); verify it before scheduling scans", target.Value, target.VerificationStatus))
-		}
-		scanners, err := scannersFor(targets.Kind(target.Kind), req.Scanners)
-		if err != nil {
-			return err
-		}
-		row, err = db.Q.ScheduleUpsert(ctx, tx, dbq.ScheduleUpsertParams{
-			TenantID: a.TenantID, TargetID: target.ID, Scanners: scanners, Cron: cron, IntervalSeconds: int32(every / time.Second),
-			Timezone: tz, Description: desc, Paused: req.Paused != nil && *req.Paused,
+		sc, created, err = scans.CreateSchedule(ctx, tx, a.TenantID, scans.NewSchedule{
+			TargetID: *req.TargetID, Scanners: req.Scanners, Timing: tm, Description: desc, Paused: req.Paused != nil && *req.Paused,
 		})
 		if err != nil {
 			return err
 		}
-		b, err := blocked(ctx, tx, a.TenantID)
-		if err != nil {
+		if err := s.apply(ctx, tx, sc); err != nil || !created {
 			return err
 		}
-		if err := s.syncer().Apply(ctx, specOf(scheduleOf(row), target.Value, b)); err != nil {
-			return applyErr(err)
-		}
-		if !row.Created {
-			return nil
-		}
-		return audit(ctx, tx, r, a, uuid.Nil, "schedule.created", "schedule", row.ID.String(),
-			map[string]any{"target": target.Value, "cron": cron, "interval": every.String(), "timezone": tz})
+		return audit(ctx, tx, r, a, uuid.Nil, "schedule.created", "schedule", sc.ID.String(),
+			map[string]any{"target": sc.Target, "cron": tm.Cron, "interval": tm.Every.String(), "timezone": tm.TimeZone})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	code := http.StatusOK
-	if row.Created {
+	if created {
 		code = http.StatusCreated
-		w.Header().Set("Location", "/api/v1/schedules/"+row.ID.String())
+		w.Header().Set("Location", "/api/v1/schedules/"+sc.ID.String())
 	}
-	writeJSON(w, code, s.scheduleView(r.Context(), scheduleOf(row), target.Value))
+	writeJSON(w, code, s.scheduleView(r.Context(), sc))
+	return nil
 }
 
-func scheduleOf(r dbq.ScheduleUpsertRow) dbq.ScanSchedule {
-	return dbq.ScanSchedule{ID: r.ID, TenantID: r.TenantID, TargetID: r.TargetID, Scanners: r.Scanners, Cron: r.Cron,
-		IntervalSeconds: r.IntervalSeconds, Timezone: r.Timezone, Description: r.Description, Paused: r.Paused,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-}
-
-// loadSchedule reads a schedule and its target's value in the request scope.
-func loadSchedule(ctx context.Context, tx pgx.Tx, id uuid.UUID) (dbq.ScanSchedule, string, error) {
-	row, err := db.Q.ScheduleGet(ctx, tx, id)
-	if err != nil {
-		return row, "", err
-	}
-	t, err := db.Q.TargetGet(ctx, tx, row.TargetID)
-	return row, t.Value, err
-}
-
-func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := limitParam(q.Get("limit"))
+	limit, before, err := timePage(q)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	params := dbq.ScheduleListParams{Lim: int32(limit + 1)}
+	var targetID *uuid.UUID
 	if v := q.Get("target_id"); v != "" {
 		id, err := uuid.Parse(v)
 		if err != nil {
-			writeError(w, r, invalid("target_id", "target_id must be a UUID"))
-			return
+			return invalid("target_id", "target_id must be a UUID")
 		}
-		params.TargetID = uuid.NullUUID{UUID: id, Valid: true}
+		targetID = &id
 	}
-	if v := q.Get("cursor"); v != "" {
-		ts, id, err := decodeTimeCursor(v)
-		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
-		}
-		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
-	}
-	var rows []dbq.ScanSchedule
-	values := map[uuid.UUID]string{}
+	var rows []scans.Schedule
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		if rows, err = db.Q.ScheduleList(ctx, tx, params); err != nil {
-			return err
-		}
-		for _, row := range rows {
-			if _, ok := values[row.TargetID]; !ok {
-				t, err := db.Q.TargetGet(ctx, tx, row.TargetID)
-				if err != nil {
-					return err
-				}
-				values[row.TargetID] = t.Value
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	page := struct {
-		Items      []ScheduleView `json:"items"`
-		NextCursor *string        `json:"next_cursor"`
-	}{Items: make([]ScheduleView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
-	for _, row := range rows {
-		page.Items = append(page.Items, s.scheduleView(r.Context(), row, values[row.TargetID]))
-	}
-	writeJSON(w, http.StatusOK, page)
-}
-
-func (s *Server) scheduleGet(w http.ResponseWriter, r *http.Request) {
-	id, err := pathUUID(r, "id")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	var row dbq.ScanSchedule
-	var target string
-	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		row, target, err = loadSchedule(ctx, tx, id)
+		rows, err = scans.ListSchedules(ctx, tx, targetID, before, limit+1)
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(sc scans.Schedule) string { return timeCursor(sc.Key()) },
+		func(sc scans.Schedule) ScheduleView { return s.scheduleView(r.Context(), sc) }))
+	return nil
 }
 
-func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
+	}
+	var sc scans.Schedule
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		sc, err = scans.GetSchedule(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), sc))
+	return nil
+}
+
+func (s *Server) scheduleUpdate(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		return err
 	}
 	var req scheduleRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if req.TargetID != nil || req.Paused != nil {
-		writeError(w, r, invalid("target_id", "target_id and paused cannot be changed here; create another schedule, or use pause and resume"))
-		return
+		return invalid("target_id", "target_id and paused cannot be changed here; create another schedule, or use pause and resume")
 	}
-	var row dbq.ScanSchedule
-	var target string
+	var sc scans.Schedule
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if row, target, err = loadSchedule(ctx, tx, id); err != nil {
+		if sc, err = scans.UpdateSchedule(ctx, tx, id, scans.ScheduleChange{
+			Cron: req.Cron, Interval: req.Interval, TimeZone: req.TimeZone, Scanners: req.Scanners, Description: req.Description,
+		}); err != nil {
 			return err
 		}
-		t, err := db.Q.TargetGet(ctx, tx, row.TargetID)
-		if err != nil {
+		if err := s.apply(ctx, tx, sc); err != nil {
 			return err
 		}
-		// Fields left out keep their value.
-		if req.Cron == nil && req.Interval == nil {
-			if row.Cron != "" {
-				req.Cron = &row.Cron
-			} else {
-				iv := (time.Duration(row.IntervalSeconds) * time.Second).String()
-				req.Interval = &iv
-			}
-		}
-		if req.TimeZone == nil {
-			req.TimeZone = &row.Timezone
-		}
-		cron, every, tz, err := req.when()
-		if err != nil {
-			return err
-		}
-		scanners := row.Scanners
-		if req.Scanners != nil {
-			if scanners, err = scannersFor(targets.Kind(t.Kind), req.Scanners); err != nil {
-				return err
-			}
-		}
-		desc := row.Description
-		if req.Description != nil {
-			if desc = *req.Description; len(desc) > 500 {
-				return invalid("description", "description must be at most 500 characters")
-			}
-		}
-		row, err = db.Q.ScheduleUpdate(ctx, tx, dbq.ScheduleUpdateParams{ID: id, Scanners: scanners, Cron: cron,
-			IntervalSeconds: int32(every / time.Second), Timezone: tz, Description: desc})
-		if isUniqueViolation(err) {
-			return statusErr(http.StatusConflict, "an identical schedule of this target exists already")
-		}
-		if err != nil {
-			return err
-		}
-		b, err := blocked(ctx, tx, row.TenantID)
-		if err != nil {
-			return err
-		}
-		if err := s.syncer().Apply(ctx, specOf(row, target, b)); err != nil {
-			return applyErr(err)
-		}
-		return audit(ctx, tx, r, a, row.TenantID, "schedule.updated", "schedule", id.String(),
-			map[string]any{"cron": cron, "interval": every.String(), "timezone": tz, "scanners": scanners})
+		return audit(ctx, tx, r, a, sc.TenantID, "schedule.updated", "schedule", id.String(),
+			map[string]any{"cron": sc.Timing.Cron, "interval": sc.Timing.Every.String(), "timezone": sc.Timing.TimeZone, "scanners": sc.Scanners})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+	writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), sc))
+	return nil
 }
 
-func (s *Server) scheduleDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		row, err := db.Q.ScheduleGet(ctx, tx, id)
+		sc, err := scans.DeleteSchedule(ctx, tx, id)
 		if err != nil {
-			return err
-		}
-		if _, err := db.Q.ScheduleDelete(ctx, tx, id); err != nil {
 			return err
 		}
 		if err := s.syncer().Delete(ctx, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, r, a, row.TenantID, "schedule.deleted", "schedule", id.String(), nil)
+		return audit(ctx, tx, r, a, sc.TenantID, "schedule.deleted", "schedule", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) scheduleSetPaused(paused bool) http.HandlerFunc {
+func (s *Server) scheduleSetPaused(paused bool) handlerFunc {
 	action := "schedule.resumed"
 	if paused {
 		action = "schedule.paused"
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "id")
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
-		var row dbq.ScanSchedule
-		var target string
+		var sc scans.Schedule
 		err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-			if _, target, err = loadSchedule(ctx, tx, id); err != nil {
-				return err
-			}
-			if row, err = db.Q.ScheduleSetPaused(ctx, tx, dbq.ScheduleSetPausedParams{ID: id, Paused: paused}); err != nil {
-				return err
-			}
-			b, err := blocked(ctx, tx, row.TenantID)
-			if err != nil {
+			if sc, err = scans.SetSchedulePaused(ctx, tx, id, paused); err != nil {
 				return err
 			}
 			// Apply, not just pause: it also heals a schedule that never
 			// reached Temporal.
-			if err := s.syncer().Apply(ctx, specOf(row, target, b)); err != nil {
-				return applyErr(err)
+			if err := s.apply(ctx, tx, sc); err != nil {
+				return err
 			}
-			return audit(ctx, tx, r, a, row.TenantID, action, "schedule", id.String(), nil)
+			return audit(ctx, tx, r, a, sc.TenantID, action, "schedule", id.String(), nil)
 		})
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), row, target))
+		writeJSON(w, http.StatusOK, s.scheduleView(r.Context(), sc))
+		return nil
 	}
 }
 
-func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) {
+func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var row dbq.ScanSchedule
-	var target string
+	var sc scans.Schedule
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if row, target, err = loadSchedule(ctx, tx, id); err != nil {
+		if sc, err = scans.GetSchedule(ctx, tx, id); err != nil {
 			return err
 		}
 		err := s.syncer().Trigger(ctx, id)
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			// Never reached Temporal (an earlier apply failed): apply, then run.
-			b, berr := blocked(ctx, tx, row.TenantID)
+			b, berr := blocked(ctx, tx, sc.TenantID)
 			if berr != nil {
 				return berr
 			}
-			if err = s.syncer().Apply(ctx, specOf(row, target, b)); err == nil {
+			if err = s.syncer().Apply(ctx, specOf(sc, b)); err == nil {
 				err = s.syncer().Trigger(ctx, id)
 			}
 		}
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, r, a, row.TenantID, "schedule.triggered", "schedule", id.String(), nil)
+		return audit(ctx, tx, r, a, sc.TenantID, "schedule.triggered", "schedule", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusAccepted, s.scheduleView(r.Context(), row, target))
+	writeJSON(w, http.StatusAccepted, s.scheduleView(r.Context(), sc))
+	return nil
 }
 
 // syncTenantSchedules starts the durable sync that pauses (or resumes) the

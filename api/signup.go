@@ -6,12 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/mail"
-	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,13 +24,13 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
@@ -116,9 +113,8 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 	}
 	var fields []FieldError
 	add := func(err error) {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			fields = append(fields, ve.Fields...)
+		if de, ok := domainerr.As(err); ok {
+			fields = append(fields, de.Fields...)
 		}
 	}
 	companyErr := plainText("company_name", in.CompanyName, 2, 100)
@@ -140,8 +136,8 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 	if req.InitialTarget != nil && strings.TrimSpace(*req.InitialTarget) != "" {
 		if t, err := targets.Parse(*req.InitialTarget); err != nil {
 			add(invalid("initial_target", err.Error()))
-		} else if len(t.String()) > 2048 {
-			add(invalid("initial_target", "initial_target is longer than 2048 characters once normalised"))
+		} else if len(t.String()) > targets.MaxValueLen {
+			add(invalid("initial_target", fmt.Sprintf("initial_target is longer than %d characters once normalised", targets.MaxValueLen)))
 		} else {
 			in.InitialTarget = t.String()
 		}
@@ -161,16 +157,14 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 		if len(fields) > 1 {
 			detail = fmt.Sprintf("%d fields are invalid", len(fields))
 		}
-		return in, &ValidationError{Detail: detail, Fields: fields}
+		return in, domainerr.InvalidFields(detail, fields)
 	}
 	// A literal address outside what this deployment may scan is refused
 	// now rather than by the first scan; names are checked when resolved.
 	if in.InitialTarget != "" {
 		t, _ := targets.Parse(in.InitialTarget)
-		if ip, err := netip.ParseAddr(t.Host); err == nil {
-			if err := s.Policy.Check(ip); err != nil {
-				return in, statusErr(http.StatusUnprocessableEntity, "initial_target: "+err.Error())
-			}
+		if err := s.Policy.CheckLiteral(t); err != nil {
+			return in, domainerr.Wrap(domainerr.Refused, "initial_target: "+err.Error(), err)
 		}
 	}
 	return in, nil
@@ -187,24 +181,21 @@ func signupToken() (string, error) {
 
 var signupIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) error {
 	if s.signupLimiters().create.RespondOnLimit(w, r, clientIP(r)) {
-		return
+		return nil
 	}
 	var req signupRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	in, err := s.validateSignup(req)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	token, err := signupToken()
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	in.TenantID = uuid.New()
 	wid := onboarding.WorkflowID(in.Slug)
@@ -215,16 +206,13 @@ func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	switch taken {
 	case "slug":
-		writeError(w, r, statusErr(http.StatusConflict, fmt.Sprintf("a company named like this is already signed up (%q); use another company name or ask its owner for an invitation", in.Slug)))
-		return
+		return domainerr.New(domainerr.Conflict, fmt.Sprintf("a company named like this is already signed up (%q); use another company name or ask its owner for an invitation", in.Slug))
 	case "email":
-		writeError(w, r, statusErr(http.StatusConflict, "this email address already has an account; sign in instead, or use another address"))
-		return
+		return domainerr.New(domainerr.Conflict, "this email address already has an account; sign in instead, or use another address")
 	}
 	// The reservation exists now; the start must not be abandoned because
 	// the client hung up.
@@ -252,17 +240,16 @@ func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) {
 			return db.Q.SignupWithdraw(ctx, tx, hash)
 		})
 		if started != nil {
-			writeError(w, r, statusErr(http.StatusConflict, fmt.Sprintf("a company named like this is already signed up (%q)", in.Slug)))
-			return
+			return domainerr.New(domainerr.Conflict, fmt.Sprintf("a company named like this is already signed up (%q)", in.Slug))
 		}
 		s.logErr(r, "start onboarding workflow", err)
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "sign-up is unavailable right now; try again shortly"))
-		return
+		return domainerr.New(domainerr.Unavailable, "sign-up is unavailable right now; try again shortly")
 	}
 	status := "/api/v1/signup/" + token
 	w.Header().Set("Location", status)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusAccepted, signupResponse{SignupID: token, TenantID: in.TenantID, StatusURL: status})
+	return nil
 }
 
 func searchTenant(sa *commonpb.SearchAttributes) string {
@@ -281,14 +268,13 @@ type SignupStatus struct {
 	FailureReason *string           `json:"failure_reason"`
 }
 
-func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) error {
 	if s.signupLimiters().status.RespondOnLimit(w, r, clientIP(r)) {
-		return
+		return nil
 	}
 	token := chi.URLParam(r, "signup_id")
 	if !signupIDRe.MatchString(token) {
-		writeError(w, r, invalid("signup_id", "signup_id must be the 32 hex characters the sign-up answered"))
-		return
+		return invalid("signup_id", "signup_id must be the 32 hex characters the sign-up answered")
 	}
 	var row dbq.SignupLookupRow
 	err := s.DB.Auth(r.Context(), func(ctx context.Context, tx pgx.Tx) error {
@@ -297,8 +283,7 @@ func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := SignupStatus{TenantID: row.TenantID, Steps: []onboarding.Step{}}
 	qctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -315,7 +300,7 @@ func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, out)
-		return
+		return nil
 	}
 	// No answer from the workflow (no worker up, or its history is past
 	// retention): the tenant row still says how it ended.
@@ -335,189 +320,7 @@ func (s *Server) signupGet(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
-}
-
-// ---- the first API key ----
-
-type initialKeyView struct {
-	ID     uuid.UUID `json:"id"`
-	Prefix string    `json:"prefix"`
-	Key    string    `json:"key"`
-}
-
-// initialKeyReveal hands the owner the first API key once. Its permission
-// (PermInitialKeyReveal) is the owner's alone: no API key, no impersonating
-// admin, no platform admin.
-func (s *Server) initialKeyReveal(w http.ResponseWriter, r *http.Request) {
-	a := accessFrom(r.Context())
-	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if s.Onboarding.SealKey == nil {
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the initial API key cannot be opened: SECUREOPS_SEAL_KEY is not configured"))
-		return
-	}
-	var out initialKeyView
-	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		row, err := db.Q.InitialAPIKeyTake(ctx, tx, a.TenantID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if _, gerr := db.Q.InitialAPIKeyGet(ctx, tx, a.TenantID); gerr == nil {
-				return statusErr(http.StatusGone, "the initial API key was already revealed or has expired; create a new key with POST /api/v1/api-keys")
-			}
-			return statusErr(http.StatusNotFound, "this tenant has no initial API key")
-		}
-		if err != nil {
-			return err
-		}
-		plain, err := s.Onboarding.SealKey.Open(row.Sealed, a.TenantID[:])
-		if err != nil {
-			return fmt.Errorf("open initial API key: %w", err)
-		}
-		prefix, _, err := auth.ParseAPIKey(string(plain))
-		if err != nil {
-			return fmt.Errorf("initial API key: %w", err)
-		}
-		out = initialKeyView{ID: row.ApiKeyID, Prefix: prefix, Key: string(plain)}
-		return audit(ctx, tx, r, a, uuid.Nil, "apikey.initial_revealed", "api_key", row.ApiKeyID.String(), map[string]any{"prefix": prefix})
-	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, out)
-}
-
-// ---- the outbox ----
-
-// OutboxEmail is one recorded email.
-type OutboxEmail struct {
-	ID             uuid.UUID  `json:"id"`
-	TenantID       uuid.UUID  `json:"tenant_id"`
-	IdempotencyKey string     `json:"idempotency_key"`
-	To             string     `json:"to"`
-	Subject        string     `json:"subject"`
-	BodyText       string     `json:"body_text"`
-	CreatedAt      time.Time  `json:"created_at"`
-	SentAt         *time.Time `json:"sent_at"`
-	ProviderID     string     `json:"provider_id"`
-}
-
-func (s *Server) adminOutboxList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	params := dbq.EmailOutboxListAllParams{Lim: 50}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			writeError(w, r, invalid("limit", "limit must be an integer from 1 to 500"))
-			return
-		}
-		params.Lim = int32(n)
-	}
-	if v := q.Get("to"); v != "" {
-		v = strings.ToLower(v)
-		params.ToAddress = &v
-	}
-	if v := q.Get("tenant_id"); v != "" {
-		id, err := uuid.Parse(v)
-		if err != nil {
-			writeError(w, r, invalid("tenant_id", "tenant_id must be a UUID"))
-			return
-		}
-		params.TenantID = uuid.NullUUID{UUID: id, Valid: true}
-	}
-	var rows []dbq.EmailOutbox
-	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		var err error
-		rows, err = db.Q.EmailOutboxListAll(ctx, tx, params)
-		return err
-	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	out := make([]OutboxEmail, 0, len(rows))
-	for _, m := range rows {
-		out = append(out, OutboxEmail{ID: m.ID, TenantID: m.TenantID, IdempotencyKey: m.IdempotencyKey, To: m.ToAddress,
-			Subject: m.Subject, BodyText: m.BodyText, CreatedAt: m.CreatedAt, SentAt: m.SentAt, ProviderID: m.ProviderID})
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
-}
-
-// ---- the payload codec (Temporal's remote codec protocol) ----
-
-func (s *Server) codecHandler(decode bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
-		if err != nil {
-			writeError(w, r, statusErr(http.StatusRequestEntityTooLarge, "the body is larger than 8 MiB"))
-			return
-		}
-		var in commonpb.Payloads
-		if err := protojson.Unmarshal(b, &in); err != nil {
-			writeError(w, r, &ValidationError{Detail: "the body must be {\"payloads\": [...]} in Temporal's JSON payload format"})
-			return
-		}
-		out := in.Payloads
-		if c := s.Onboarding.Codec; c != nil {
-			if decode {
-				out, err = c.Decode(in.Payloads)
-			} else {
-				out, err = c.Encode(in.Payloads)
-			}
-			if err != nil {
-				writeError(w, r, statusErr(http.StatusUnprocessableEntity, err.Error()))
-				return
-			}
-		}
-		res, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(res)
-	}
+	return nil
 }
 
 const codecPrefix = "/api/v1/codec/"
-
-// codecCORS lets the Temporal Web UI (another origin) call the codec with
-// the admin's session cookie. Preflights are answered here, before routing
-// and authentication, as browsers send them without credentials.
-func (s *Server) codecCORS(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin == "" || !strings.HasPrefix(r.URL.Path, codecPrefix) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		allowed := false
-		for _, o := range s.Onboarding.CodecCORSOrigins {
-			if o == origin {
-				allowed = true
-				break
-			}
-		}
-		w.Header().Add("Vary", "Origin")
-		if allowed {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Credentials", "true")
-		}
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			if !allowed {
-				writeProblem(w, Problem{Status: http.StatusForbidden, Detail: "origin not allowed to use the codec", Instance: r.URL.Path})
-				return
-			}
-			w.Header().Set("Access-Control-Allow-Methods", "POST")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization, X-Session-Token, X-Tenant-Id")
-			w.Header().Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}

@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"net/http"
 	"testing"
 	"time"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/secureops/secureops/internal/contract/onboarding"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/targets"
 )
 
@@ -73,10 +72,9 @@ func TestValidateSignup(t *testing.T) {
 			req := ok
 			tc.mutate(&req)
 			_, err := s.validateSignup(req)
-			var ve *ValidationError
-			var se *StatusError
+			ve, _ := domainerr.As(err)
 			switch {
-			case tc.status == 400 && errors.As(err, &ve):
+			case tc.status == 400 && domainerr.Is(err, domainerr.Invalid):
 				var got []string
 				for _, f := range ve.Fields {
 					got = append(got, f.Field)
@@ -89,7 +87,7 @@ func TestValidateSignup(t *testing.T) {
 						t.Fatalf("fields %v, want %v", got, tc.fields)
 					}
 				}
-			case tc.status == 422 && errors.As(err, &se) && se.Status == http.StatusUnprocessableEntity:
+			case tc.status == 422 && domainerr.Is(err, domainerr.Refused):
 			default:
 				t.Fatalf("err %v, want %d", err, tc.status)
 			}

@@ -2,11 +2,8 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,8 +15,8 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/verify"
-	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 )
@@ -69,204 +66,116 @@ type httpProof struct {
 	Content string   `json:"content"`
 }
 
-func targetViewOf(t dbq.Target) TargetView {
+func targetViewOf(t targets.Registered) TargetView {
 	v := TargetView{
-		ID: t.ID, TenantID: t.TenantID, Kind: t.Kind, Value: t.Value, Name: t.Name, CreatedAt: t.CreatedAt,
+		ID: t.ID, TenantID: t.TenantID, Kind: string(t.Kind), Value: t.Value, Name: t.Name, CreatedAt: t.CreatedAt,
 		Verification: verificationView{
-			Status: t.VerificationStatus, Method: t.VerificationMethod, Error: t.VerificationError,
-			Checks: t.VerificationChecks, StartedAt: t.VerificationStartedAt, CheckedAt: t.VerificationCheckedAt, At: t.VerifiedAt,
+			Status: string(t.Verification.Status), Method: t.Verification.Method, Error: t.Verification.Error,
+			Checks: t.Verification.Checks, StartedAt: t.Verification.StartedAt, CheckedAt: t.Verification.CheckedAt, At: t.Verification.At,
 		},
 	}
-	if t.VerificationStatus == "verified" || t.VerificationStatus == "not_required" {
+	if t.Proven() {
 		return v
 	}
-	pt, err := targets.ParseAs(targets.Kind(t.Kind), t.Value)
+	pt, err := t.Parsed()
 	if err != nil {
 		return v
 	}
-	help := &verificationHelp{HTTP: &httpProof{Content: t.VerificationToken}}
+	help := &verificationHelp{HTTP: &httpProof{Content: t.Verification.Token}}
 	if !pt.IsIP() {
-		help.DNS = &dnsProof{Name: verify.DNSPrefix + pt.Host, Type: "TXT", Value: verify.TXTValue(t.VerificationToken)}
+		help.DNS = &dnsProof{Name: verify.DNSPrefix + pt.Host, Type: "TXT", Value: verify.TXTValue(t.Verification.Token)}
 	}
 	help.HTTP.URLs = verify.WellKnownURLs(pt)
 	v.Instructions = help
 	return v
 }
 
-func newToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// registerTarget creates (or returns) the tenant's target row for t. Images
-// need no proof; loopback in dev and test modes is verified on sight.
-func (s *Server) registerTarget(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, t targets.Target, name string) (dbq.TargetCreateRow, error) {
-	status, method := "unverified", ""
-	var at *time.Time
-	switch {
-	case t.Kind == targets.KindImage:
-		status = "not_required"
-	case s.Policy.AutoVerifies(t):
-		now := time.Now()
-		status, method, at = "verified", "auto", &now
-	}
-	return db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{
-		TenantID: tenant, Kind: string(t.Kind), Value: t.String(), Host: t.Host, Name: name,
-		VerificationToken: newToken(), VerificationStatus: status, VerificationMethod: method, VerifiedAt: at,
-	})
-}
-
-func targetFromCreateRow(r dbq.TargetCreateRow) dbq.Target {
-	return dbq.Target{
-		ID: r.ID, TenantID: r.TenantID, Kind: r.Kind, Value: r.Value, Host: r.Host, Name: r.Name,
-		VerificationToken: r.VerificationToken, VerificationStatus: r.VerificationStatus,
-		VerificationMethod: r.VerificationMethod, VerificationError: r.VerificationError,
-		VerificationChecks: r.VerificationChecks, VerificationStartedAt: r.VerificationStartedAt,
-		VerificationCheckedAt: r.VerificationCheckedAt, VerifiedAt: r.VerifiedAt, CreatedAt: r.CreatedAt,
-	}
-}
-
-func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) error {
 	var req targetRequest
 	if err := decodeJSON(r, &req, 16<<10); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	t, err := targets.ParseAs(targets.Kind(req.Kind), req.Value)
+	t, name, err := targets.NewRegistration(req.Kind, req.Value, req.Name)
 	if err != nil {
-		field := "value"
-		if strings.Contains(err.Error(), "unknown target kind") {
-			field = "kind"
-		}
-		writeError(w, r, invalid(field, err.Error()))
-		return
-	}
-	if len(req.Name) > 200 {
-		writeError(w, r, invalid("name", "name must be at most 200 characters"))
-		return
-	}
-	if len(t.String()) > 2048 {
-		writeError(w, r, invalid("value", "the target is longer than 2048 characters once normalised"))
-		return
+		return err
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var row dbq.TargetCreateRow
+	var reg targets.Registered
+	var created bool
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var err error
-		if row, err = s.registerTarget(ctx, tx, a.TenantID, t, strings.TrimSpace(req.Name)); err != nil {
+		if reg, created, err = targets.Register(ctx, tx, s.Policy, a.TenantID, t, name); err != nil || !created {
 			return err
 		}
-		if !row.Created {
-			return nil
-		}
-		return audit(ctx, tx, r, a, uuid.Nil, "target.created", "target", row.ID.String(), map[string]any{"value": row.Value, "kind": row.Kind})
+		return audit(ctx, tx, r, a, uuid.Nil, "target.created", "target", reg.ID.String(), map[string]any{"value": reg.Value, "kind": reg.Kind})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	code := http.StatusOK
-	if row.Created {
+	if created {
 		code = http.StatusCreated
-		w.Header().Set("Location", "/api/v1/targets/"+row.ID.String())
+		w.Header().Set("Location", "/api/v1/targets/"+reg.ID.String())
 	}
-	writeJSON(w, code, targetViewOf(targetFromCreateRow(row)))
+	writeJSON(w, code, targetViewOf(reg))
+	return nil
 }
 
-func (s *Server) targetList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := limitParam(q.Get("limit"))
+	limit, before, err := timePage(q)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	params := dbq.TargetListParams{Lim: int32(limit + 1)}
-	if v := q.Get("kind"); v != "" {
-		if _, err := targets.ParseAs(targets.Kind(v), "x"); err != nil && strings.Contains(err.Error(), "unknown target kind") {
-			writeError(w, r, invalid("kind", "kind must be one of domain, host, url, image"))
-			return
-		}
-		params.Kind = &v
+	f, err := targets.ParseFilter(q.Get("kind"), q.Get("verification_status"))
+	if err != nil {
+		return err
 	}
-	if v := q.Get("verification_status"); v != "" {
-		switch v {
-		case "unverified", "pending", "verified", "failed", "not_required":
-		default:
-			writeError(w, r, invalid("verification_status", "verification_status must be one of unverified, pending, verified, failed, not_required"))
-			return
-		}
-		params.VerificationStatus = &v
-	}
-	if v := q.Get("cursor"); v != "" {
-		ts, id, err := decodeTimeCursor(v)
-		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
-		}
-		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: id, Valid: true}
-	}
-	var rows []dbq.Target
+	var rows []targets.Registered
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		rows, err = db.Q.TargetList(ctx, tx, params)
+		rows, err = targets.List(ctx, tx, f, before, limit+1)
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	page := struct {
-		Items      []TargetView `json:"items"`
-		NextCursor *string      `json:"next_cursor"`
-	}{Items: make([]TargetView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
-	}
-	for _, t := range rows {
-		page.Items = append(page.Items, targetViewOf(t))
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit, func(t targets.Registered) string { return timeCursor(t.Key()) }, targetViewOf))
+	return nil
 }
 
-func (s *Server) targetGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var t dbq.Target
+	var t targets.Registered
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		t, err = db.Q.TargetGet(ctx, tx, id)
+		t, err = targets.Get(ctx, tx, id)
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, targetViewOf(t))
+	return nil
 }
 
-func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		t, err := db.Q.TargetGet(ctx, tx, id)
+		t, err := targets.Get(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		// The target's schedules go with it (the rows cascade); their
 		// Temporal Schedules must not keep firing at a deleted target.
-		ids, err := db.Q.ScheduleIDsByTarget(ctx, tx, id)
+		ids, err := scans.ScheduleIDsOfTarget(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -275,14 +184,13 @@ func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		if _, err := db.Q.TargetDelete(ctx, tx, id); err != nil {
+		if err := targets.Delete(ctx, tx, id); err != nil {
 			return err
 		}
 		return audit(ctx, tx, r, a, t.TenantID, "target.deleted", "target", id.String(), map[string]any{"value": t.Value})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// A verification still waiting for this target has nothing left to do;
 	// if this fails it ends on its own at its next check ("gone").
@@ -295,38 +203,30 @@ func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // targetVerify starts (or nudges) the target's verification workflow. A
 // running verification is asked to look again now rather than duplicated.
-func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) {
+func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	var t dbq.Target
+	var t targets.Registered
+	var started bool
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if t, err = db.Q.TargetGet(ctx, tx, id); err != nil {
+		if t, started, err = targets.StartVerification(ctx, tx, id); err != nil || !started {
 			return err
-		}
-		if t.VerificationStatus == "verified" || t.VerificationStatus == "not_required" {
-			return nil
-		}
-		if t.VerificationStatus != "pending" {
-			if t, err = db.Q.TargetVerificationStart(ctx, tx, id); err != nil {
-				return err
-			}
 		}
 		return audit(ctx, tx, r, a, t.TenantID, "target.verification_started", "target", id.String(), nil)
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
-	if t.VerificationStatus != "pending" {
+	if !started {
 		writeJSON(w, http.StatusOK, targetViewOf(t))
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
@@ -342,9 +242,9 @@ func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) {
 	}, verify.WorkflowName, verify.Input{TenantID: t.TenantID, TargetID: id, FirstInterval: s.VerifyFirstInterval})
 	if err != nil {
 		s.logErr(r, "start verification workflow", err)
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the verification could not be started; try again shortly"))
-		return
+		return domainerr.New(domainerr.Unavailable, "the verification could not be started; try again shortly")
 	}
 	w.Header().Set("Location", "/api/v1/targets/"+id.String())
 	writeJSON(w, http.StatusAccepted, targetViewOf(t))
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/webhookwire"
@@ -80,16 +81,14 @@ func (req *webhookRequest) validate(p targets.Policy) error {
 	return nil
 }
 
-func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) error {
 	a := accessFrom(r.Context())
 	var req webhookRequest
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 16<<10)); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if err := req.validate(s.Policy); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	secret := webhookwire.NewSecret()
 	var row dbq.WebhookCreateRow
@@ -99,7 +98,7 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if n >= maxWebhooks {
-			return statusErr(http.StatusConflict, "a tenant has at most 20 active webhooks; delete one first")
+			return domainerr.New(domainerr.Conflict, "a tenant has at most 20 active webhooks; delete one first")
 		}
 		row, err = db.Q.WebhookCreate(ctx, tx, dbq.WebhookCreateParams{
 			TenantID: a.TenantID, Url: req.URL, Secret: secret, Events: req.Events, Description: req.Description,
@@ -110,20 +109,19 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, uuid.Nil, "webhook.created", "webhook", row.ID.String(), map[string]any{"url": row.Url, "events": row.Events})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	v := webhookViewOf(dbq.WebhookGetRow(row))
 	v.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/api/v1/webhooks/"+row.ID.String())
 	writeJSON(w, http.StatusCreated, v)
+	return nil
 }
 
-func (s *Server) webhookList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) webhookList(w http.ResponseWriter, r *http.Request) error {
 	if err := requireTenant(accessFrom(r.Context())); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var rows []dbq.WebhookListRow
 	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
@@ -132,21 +130,20 @@ func (s *Server) webhookList(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]WebhookView, 0, len(rows))
 	for _, h := range rows {
 		out = append(out, webhookViewOf(dbq.WebhookGetRow(h)))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	return nil
 }
 
-func (s *Server) webhookDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) webhookDelete(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		h, err := db.Q.WebhookGet(ctx, tx, id)
@@ -161,10 +158,10 @@ func (s *Server) webhookDelete(w http.ResponseWriter, r *http.Request) {
 		return audit(ctx, tx, r, a, h.TenantID, "webhook.deleted", "webhook", id.String(), map[string]any{"url": h.Url})
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // DeliveryView is one delivery of an event to a webhook, with its attempts.
@@ -205,33 +202,29 @@ func deliveryViewOf(d dbq.WebhookDelivery) DeliveryView {
 		DeliveredAt: d.DeliveredAt, Payload: d.Payload, AttemptLog: []AttemptView{}}
 }
 
-func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
+func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	limit, err := limitParam(q.Get("limit"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// Each delivery carries its event and attempts: pages stay small.
 	limit = min(limit, 100)
 	params := dbq.WebhookDeliveryListParams{WebhookID: id, Lim: int32(limit + 1)}
 	if v := q.Get("status"); v != "" {
 		if !slices.Contains([]string{"pending", "delivered", "failed"}, v) {
-			writeError(w, r, invalid("status", "status must be one of pending, delivered, failed"))
-			return
+			return invalid("status", "status must be one of pending, delivered, failed")
 		}
 		params.Status = &v
 	}
 	if v := q.Get("cursor"); v != "" {
 		ts, cid, err := decodeTimeCursor(v)
 		if err != nil {
-			writeError(w, r, invalid("cursor", "cursor is not one this API returned"))
-			return
+			return errCursor
 		}
 		params.BeforeCreated, params.BeforeID = &ts, uuid.NullUUID{UUID: cid, Valid: true}
 	}
@@ -252,18 +245,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	page := struct {
-		Items      []DeliveryView `json:"items"`
-		NextCursor *string        `json:"next_cursor"`
-	}{Items: make([]DeliveryView, 0, len(rows))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		c := encodeTimeCursor(last.CreatedAt, last.ID)
-		page.NextCursor = &c
+		return err
 	}
 	byDelivery := map[uuid.UUID][]AttemptView{}
 	for _, at := range attempts {
@@ -271,23 +253,24 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 			Attempt: at.Attempt, StatusCode: int4Ptr(at.StatusCode), Error: at.Error, DurationMS: at.DurationMs, At: at.At,
 		})
 	}
-	for _, d := range rows {
-		v := deliveryViewOf(d)
-		if log := byDelivery[d.ID]; log != nil {
-			v.AttemptLog = log
-		}
-		page.Items = append(page.Items, v)
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, pageOf(rows, limit,
+		func(d dbq.WebhookDelivery) string { return encodeTimeCursor(d.CreatedAt, d.ID) },
+		func(d dbq.WebhookDelivery) DeliveryView {
+			v := deliveryViewOf(d)
+			if log := byDelivery[d.ID]; log != nil {
+				v.AttemptLog = log
+			}
+			return v
+		}))
+	return nil
 }
 
 // webhookTest sends a ping event to the webhook through the same workflow
 // and retries as real events, and answers with the delivery to watch.
-func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) {
+func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id")
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var d dbq.WebhookDelivery
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
@@ -296,7 +279,7 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if !h.Active {
-			return statusErr(http.StatusConflict, "the webhook is switched off ("+h.DisabledReason+"); create a new one")
+			return domainerr.New(domainerr.Conflict, "the webhook is switched off ("+h.DisabledReason+"); create a new one")
 		}
 		ev, err := webhookwire.NewEvent(webhookwire.EventPing+"/"+uuid.NewString(), webhookwire.EventPing, h.TenantID, time.Now(),
 			webhookwire.Ping{WebhookID: h.ID, Message: "This is a test event from SecureOps."})
@@ -313,8 +296,7 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
@@ -338,9 +320,9 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) {
 		}); ferr != nil && !errors.Is(ferr, context.Canceled) {
 			s.logErr(r, "mark an unstarted ping failed", ferr)
 		}
-		writeError(w, r, statusErr(http.StatusServiceUnavailable, "the test event could not be sent; try again shortly"))
-		return
+		return domainerr.New(domainerr.Unavailable, "the test event could not be sent; try again shortly")
 	}
 	w.Header().Set("Location", "/api/v1/webhooks/"+id.String()+"/deliveries")
 	writeJSON(w, http.StatusAccepted, deliveryViewOf(d))
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 )
@@ -161,14 +162,15 @@ func (a *Activities) Run(ctx context.Context, in scan.RunInput) (scan.RunResult,
 // an image from its registry, every other scanner connects to a host.
 func acceptsKind(scanner string, t targets.Target) error {
 	switch {
-	case scanner == "trivy" && t.Kind != targets.KindImage:
+	case scans.FitsKind(scanner, t.Kind) == nil:
+		return nil
+	case scanner == scans.ImageScanner:
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"trivy scans container images, and %s is a %s target; register the image as image:<reference>", t, t.Kind), scan.ErrInvalidTarget, nil)
-	case scanner != "trivy" && t.Kind == targets.KindImage:
+	default:
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"%s scans hosts over the network and cannot scan the image %s; only trivy scans images", scanner, t.Image), scan.ErrInvalidTarget, nil)
 	}
-	return nil
 }
 
 // pathEnv names the variable that configures each external scanner.

@@ -16,6 +16,8 @@ import (
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -115,40 +117,21 @@ func (a *Activities) ScanFinish(ctx context.Context, in scan.FinishInput) (scan.
 // after it resolves the name.
 func (a *Activities) ScanAuthorize(ctx context.Context, in scan.Ref) (scan.Authorization, error) {
 	var res scan.Authorization
+	var ruleErr error // the rule's own answer, before the db edge
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		ten, err := db.Q.TenantGet(ctx, tx, in.TenantID)
-		if err != nil {
-			return fmt.Errorf("load tenant: %w", err)
-		}
-		res.Tier, res.Limit = ten.Tier, a.ScanLimits[ten.Tier]
-		if res.Limit < 1 {
-			res.Limit = 1
-		}
-		sc, err := db.Q.ScanGet(ctx, tx, in.ScanID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return temporal.NewNonRetryableApplicationError("scan "+in.ScanID.String()+" does not exist", scan.ErrScanGone, err)
-		}
-		if err != nil {
-			return err
-		}
-		res.RequestedAt = sc.CreatedAt
-		if !sc.TargetID.Valid {
-			return temporal.NewNonRetryableApplicationError(
-				"the target "+sc.Target+" is not registered; register it with POST /api/v1/targets and verify it before scanning", scan.ErrTargetNotVerified, nil)
-		}
-		t, err := db.Q.TargetGet(ctx, tx, sc.TargetID.UUID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return temporal.NewNonRetryableApplicationError("the target "+sc.Target+" was deleted", scan.ErrTargetNotVerified, err)
-		}
-		if err != nil {
-			return err
-		}
-		if t.VerificationStatus != "verified" && t.VerificationStatus != "not_required" {
-			return temporal.NewNonRetryableApplicationError(
-				"the target "+t.Value+" is not verified (status "+t.VerificationStatus+"); prove ownership with POST /api/v1/targets/"+t.ID.String()+"/verify", scan.ErrTargetNotVerified, nil)
-		}
-		return nil
+		auth, err := scans.Authorize(ctx, tx, a.ScanLimits, in.TenantID, in.ScanID)
+		res = scan.Authorization{Tier: auth.Tier, Limit: auth.Limit, RequestedAt: auth.RequestedAt}
+		ruleErr = err
+		return err
 	})
+	if de, ok := ruleErr.(*domainerr.Error); ok {
+		switch de.Kind {
+		case domainerr.NotFound:
+			return res, temporal.NewNonRetryableApplicationError(de.Detail, scan.ErrScanGone, err)
+		case domainerr.NotVerified:
+			return res, temporal.NewNonRetryableApplicationError(de.Detail, scan.ErrTargetNotVerified, nil)
+		}
+	}
 	return res, err
 }
 

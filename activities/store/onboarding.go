@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/tiers"
@@ -159,36 +158,24 @@ func (o *Onboarding) CreateBaselineScan(ctx context.Context, in onboarding.Basel
 	}
 	var res onboarding.BaselineResult
 	err = o.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
-		status, method := "unverified", ""
-		var at *time.Time
-		if o.Policy.AutoVerifies(t) {
-			now := time.Now()
-			status, method, at = "verified", "auto", &now
-		}
-		token := make([]byte, 16)
-		if _, err := rand.Read(token); err != nil {
-			return err
-		}
-		row, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{
-			TenantID: in.TenantID, Kind: string(t.Kind), Value: t.String(), Host: t.Host, Name: "initial target",
-			VerificationToken: hex.EncodeToString(token), VerificationStatus: status, VerificationMethod: method, VerifiedAt: at,
-		})
+		target, _, err := targets.Register(ctx, tx, o.Policy, in.TenantID, t, "initial target")
 		if err != nil {
 			return err
 		}
-		res.TargetID = row.ID
-		if row.VerificationStatus != "verified" && row.VerificationStatus != "not_required" {
+		res.TargetID = target.ID
+		// Not scannable now: unproven, or an image the tier's network
+		// scanners cannot scan (scans.ScannersFor). The workflow then skips
+		// the baseline scan and its schedule.
+		if _, ferr := scans.ScannersFor(target.Kind, in.Scanners); !target.Proven() || ferr != nil {
 			res.NeedsVerification = true
 			return nil
 		}
-		if _, err := db.Q.ScanGet(ctx, tx, in.ScanID); err == nil {
-			return nil
-		} else if !errors.Is(err, pgx.ErrNoRows) {
+		if exists, err := scans.Exists(ctx, tx, in.ScanID); err != nil || exists {
 			return err
 		}
-		if _, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{
-			ID: in.ScanID, TenantID: in.TenantID, Target: in.Target, Scanners: in.Scanners, WorkflowID: in.WorkflowID,
-			TargetID: uuid.NullUUID{UUID: row.ID, Valid: true}, Source: "scan", Complete: true,
+		if _, err := scans.Insert(ctx, tx, scans.NewScan{
+			ID: in.ScanID, TenantID: in.TenantID, TargetID: target.ID, Target: in.Target, Scanners: in.Scanners,
+			WorkflowID: in.WorkflowID, Source: "scan", Complete: true,
 		}); err != nil {
 			return err
 		}

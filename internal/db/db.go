@@ -13,9 +13,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/domainerr"
 )
 
 // Q is the sqlc query set; every method takes the transaction as its DBTX.
@@ -25,8 +27,33 @@ var Q = dbq.New()
 // whose data it may touch.
 var ErrNoScope = errors.New("db: transaction without tenant scope")
 
-// ErrNotFound is what a scoped lookup of a missing (or foreign) row returns.
-var ErrNotFound = pgx.ErrNoRows
+// ErrNotFound is what a scoped lookup of a missing (or foreign) row returns
+// once it has left a transaction (InTx, Auth): a domain error that still
+// matches pgx.ErrNoRows with errors.Is.
+var ErrNotFound = domainerr.ErrNotFound
+
+// interpretError is the db edge: driver errors leave this package as domain
+// errors (not found, conflict, invalid), so no caller reads Postgres codes.
+// Errors that are already domain errors, and any other error, pass unchanged;
+// the cause stays in the chain for logs and errors.Is.
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := domainerr.As(err); ok {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domainerr.Wrap(domainerr.NotFound, domainerr.ErrNotFound.Detail, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		if de := domainerr.FromPostgres(pe.Code, err); de != nil {
+			return de
+		}
+	}
+	return err
+}
 
 // Scope is the set of tenants a transaction may see; the caller's tenant and
 // its descendants. PlatformAdmin switches to the admin policy, which is
@@ -83,7 +110,7 @@ func (d *DB) InTx(ctx context.Context, scope Scope, fn func(ctx context.Context,
 	if !scope.valid() {
 		return ErrNoScope
 	}
-	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+	return interpretError(pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		admin := ""
 		if scope.PlatformAdmin {
 			admin = "on"
@@ -98,12 +125,29 @@ func (d *DB) InTx(ctx context.Context, scope Scope, fn func(ctx context.Context,
 			return fmt.Errorf("set tenant scope: %w", err)
 		}
 		return fn(ctx, tx)
-	})
+	}))
 }
 
 // Auth runs fn outside any tenant scope, for authentication only: with no
 // scope set, every table policy hides every row, so fn can do nothing but call
 // the SECURITY DEFINER auth functions (dbq's Auth* queries).
 func (d *DB) Auth(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(ctx, tx) })
+	return interpretError(pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(ctx, tx) }))
+}
+
+// IsNotFound reports whether err means "no such row": a query's own
+// pgx.ErrNoRows inside a transaction, or the domain error InTx returns.
+func IsNotFound(err error) bool {
+	return errors.Is(err, pgx.ErrNoRows) || domainerr.Is(err, domainerr.NotFound)
+}
+
+// IsConflict reports whether err is a unique violation (a query's own error
+// inside a transaction) or a conflict InTx returned.
+// Callers use it to give a conflict a name ("the slug is taken").
+func IsConflict(err error) bool {
+	if domainerr.Is(err, domainerr.Conflict) {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }

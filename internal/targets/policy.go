@@ -113,3 +113,13 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 	}
 	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked()
 }
+
+// CheckLiteral applies Check to a target whose host is an address literal;
+// names pass here (they are checked where they are resolved, inside the scan).
+// It gives fast feedback when a target is registered or a scan requested.
+func (p Policy) CheckLiteral(t Target) error {
+	if ip, err := netip.ParseAddr(t.Host); err == nil {
+		return p.Check(ip)
+	}
+	return nil
+}
