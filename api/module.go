@@ -24,7 +24,7 @@ type Listener struct{ Addr net.Addr }
 // Module serves the API on config.HTTPAddr for the app's lifetime.
 var Module = fx.Module("api",
 	// The Temporal and Kratos clients come from their own modules
-	// (temporalx.Module, kratos.Module), shared with the workers of the
+	// (temporalfx.Module, kratos.Module), shared with the workers of the
 	// process; kc is nil when Kratos is not configured.
 	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec, kc *kratos.Client) *Server {
 		s := &Server{

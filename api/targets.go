@@ -83,9 +83,9 @@ func targetViewOf(t targets.Registered) TargetView {
 	}
 	help := &verificationHelp{HTTP: &httpProof{Content: t.Verification.Token}}
 	if !pt.IsIP() {
-		help.DNS = &dnsProof{Name: verify.DNSPrefix + pt.Host, Type: "TXT", Value: verify.TXTValue(t.Verification.Token)}
+		help.DNS = &dnsProof{Name: targets.DNSPrefix + pt.Host, Type: "TXT", Value: targets.TXTValue(t.Verification.Token)}
 	}
-	help.HTTP.URLs = verify.WellKnownURLs(pt)
+	help.HTTP.URLs = pt.WellKnownURLs()
 	v.Instructions = help
 	return v
 }

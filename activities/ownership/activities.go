@@ -173,7 +173,7 @@ const wellKnownParallel = 32
 // its own timeout, not everyone's. The reasons come back in URL order, so the
 // message is the same from one check to the next.
 func (a *Activities) checkWellKnown(ctx context.Context, t targets.Target, addr netip.Addr, token string) (bool, []string) {
-	urls := verify.WellKnownURLs(t)
+	urls := t.WellKnownURLs()
 	group := func(u string) int {
 		if t.Kind == targets.KindURL || len(t.Ports) == 0 {
 			return 0
@@ -259,7 +259,7 @@ func (a *Activities) checkDNS(ctx context.Context, host, token string) (bool, st
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout())
 	defer cancel()
-	name := verify.DNSPrefix + host
+	name := targets.DNSPrefix + host
 	recs, err := r.LookupTXT(ctx, name)
 	if err != nil {
 		var dnsErr *net.DNSError
@@ -273,7 +273,7 @@ func (a *Activities) checkDNS(ctx context.Context, host, token string) (bool, st
 			return true, ""
 		}
 	}
-	return false, fmt.Sprintf("TXT record at %s does not contain %s", name, verify.TXTValue(token))
+	return false, fmt.Sprintf("TXT record at %s does not contain %s", name, targets.TXTValue(token))
 }
 
 // checkHTTP fetches rawURL from addr, the address probe resolved and the
@@ -319,7 +319,7 @@ func (a *Activities) checkHTTP(ctx context.Context, t targets.Target, addr netip
 
 func matches(s, token string) bool {
 	s = strings.TrimSpace(s)
-	return s == token || s == verify.TXTValue(token)
+	return s == token || s == targets.TXTValue(token)
 }
 
 func shortNetErr(err error) string {

@@ -85,7 +85,7 @@ func (f *fixture) row(t *testing.T, id uuid.UUID) (status, method, errText strin
 
 func wellKnownServer(t *testing.T, body string) int {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != verify.WellKnownPath {
+		if r.URL.Path != targets.WellKnownPath {
 			http.NotFound(w, r)
 			return
 		}
@@ -98,7 +98,7 @@ func wellKnownServer(t *testing.T, body string) int {
 var loopbackOnly = targets.Policy{LoopbackOnly: true}
 
 func TestDNSRecordVerifies(t *testing.T) {
-	dns := &dnsServer{TXT: map[string][]string{"_secureops-challenge.acme.test": {"v=spf1 -all", verify.TXTValue("tok-dns")}}}
+	dns := &dnsServer{TXT: map[string][]string{"_secureops-challenge.acme.test": {"v=spf1 -all", targets.TXTValue("tok-dns")}}}
 	f := newFixture(t, dns, loopbackOnly)
 	id := f.target(t, "domain", "acme.test", "tok-dns")
 	if res := f.check(t, id, false); res.Status != "verified" || res.Method != "dns" {
@@ -179,18 +179,18 @@ func TestDeletedTargetIsGone(t *testing.T) {
 
 func TestWellKnownURLs(t *testing.T) {
 	for in, want := range map[string][]string{
-		"host:example.com":            {"https://example.com" + verify.WellKnownPath, "http://example.com" + verify.WellKnownPath},
-		"host:[2001:db8::1]:8443,80":  {"https://[2001:db8::1]:80" + verify.WellKnownPath, "http://[2001:db8::1]:80" + verify.WellKnownPath, "https://[2001:db8::1]:8443" + verify.WellKnownPath, "http://[2001:db8::1]:8443" + verify.WellKnownPath},
-		"domain:example.com":          {"https://example.com" + verify.WellKnownPath, "http://example.com" + verify.WellKnownPath},
-		"url:https://example.com:443": {"https://example.com" + verify.WellKnownPath},
-		"url:http://example.com:81/a": {"http://example.com:81" + verify.WellKnownPath},
+		"host:example.com":            {"https://example.com" + targets.WellKnownPath, "http://example.com" + targets.WellKnownPath},
+		"host:[2001:db8::1]:8443,80":  {"https://[2001:db8::1]:80" + targets.WellKnownPath, "http://[2001:db8::1]:80" + targets.WellKnownPath, "https://[2001:db8::1]:8443" + targets.WellKnownPath, "http://[2001:db8::1]:8443" + targets.WellKnownPath},
+		"domain:example.com":          {"https://example.com" + targets.WellKnownPath, "http://example.com" + targets.WellKnownPath},
+		"url:https://example.com:443": {"https://example.com" + targets.WellKnownPath},
+		"url:http://example.com:81/a": {"http://example.com:81" + targets.WellKnownPath},
 	} {
 		kind, value, _ := strings.Cut(in, ":")
 		tt, err := targets.ParseAs(targets.Kind(kind), value)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := verify.WellKnownURLs(tt); strings.Join(got, " ") != strings.Join(want, " ") {
+		if got := tt.WellKnownURLs(); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%s: %q, want %q", in, got, want)
 		}
 	}
@@ -227,8 +227,8 @@ func TestWellKnownFileOnEveryListedPort(t *testing.T) {
 	if res.Status != "pending" {
 		t.Fatalf("check %+v, want pending: two of three ports do not serve the file", res)
 	}
-	for _, want := range []string{fmt.Sprintf("http://other.acme.test:%d%s: dial tcp", closedPort, verify.WellKnownPath),
-		fmt.Sprintf("http://other.acme.test:%d%s does not contain", missing, verify.WellKnownPath)} {
+	for _, want := range []string{fmt.Sprintf("http://other.acme.test:%d%s: dial tcp", closedPort, targets.WellKnownPath),
+		fmt.Sprintf("http://other.acme.test:%d%s does not contain", missing, targets.WellKnownPath)} {
 		if !strings.Contains(res.Detail, want) {
 			t.Errorf("detail %q lacks %q", res.Detail, want)
 		}
@@ -287,7 +287,7 @@ func tokenServerAt(t *testing.T, addr string, port int, body *string) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != verify.WellKnownPath {
+		if r.URL.Path != targets.WellKnownPath {
 			http.NotFound(w, r)
 			return
 		}
@@ -371,7 +371,7 @@ func TestProveAtScanTimeWithTheFile(t *testing.T) {
 func TestProveAtScanTimeWithTheRecord(t *testing.T) {
 	dns := &dnsServer{
 		A:   map[string]netip.Addr{"acme.test": netip.MustParseAddr("127.0.0.1")},
-		TXT: map[string][]string{"_secureops-challenge.acme.test": {verify.TXTValue("tok-dns")}},
+		TXT: map[string][]string{"_secureops-challenge.acme.test": {targets.TXTValue("tok-dns")}},
 	}
 	f := newFixture(t, dns, loopbackOnly)
 	id := f.target(t, "domain", "acme.test", "tok-dns")

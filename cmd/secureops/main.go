@@ -27,6 +27,7 @@ import (
 	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/temporalfx"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workers"
 )
@@ -124,7 +125,7 @@ func common(cfg config.Config, log *slog.Logger) fx.Option {
 		// One module per outside system, each with its own small config: the
 		// API and the workers of a process share what they provide (fx only
 		// builds what a process asks for).
-		temporalx.Module,
+		temporalfx.Module,
 		kratos.Module,
 		dojo.Module,
 		stripe.Module,

@@ -26,9 +26,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/contract/scan"
-	"github.com/secureops/secureops/internal/contract/verify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/testutil/dnstest"
 )
@@ -86,7 +86,7 @@ func TestTargetVerificationThenScan(t *testing.T) {
 	p := startWith(t, options{resolver: dns.Start(t)})
 	var token string
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == verify.WellKnownPath && token != "" {
+		if r.URL.Path == targets.WellKnownPath && token != "" {
 			fmt.Fprintln(w, token)
 			return
 		}

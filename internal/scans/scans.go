@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/keyset"
@@ -27,11 +28,10 @@ import (
 
 var q = dbq.New()
 
-// Known lists the scanners a worker can run. Whether a worker has a
-// scanner's binary is only known on that worker, which reports a missing one.
-var Known = map[string]bool{
-	"nmap": true, "nikto": true, "secureops": true, "zap": true, "trivy": true, "nuclei": true,
-}
+// Known lists the scanners a worker can run: the Scan contract's list, which
+// workflows read too. Whether a worker has a scanner's binary is only known
+// on that worker, which reports a missing one.
+var Known = scan.Known
 
 // ImageScanner is the one scanner for container images.
 const ImageScanner = "trivy"

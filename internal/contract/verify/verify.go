@@ -1,14 +1,12 @@
 // Package verify is the contract of the ownership verification workflow
 // (workflows/verifyflow): it looks for the target's proof now and again on a
 // durable timer, backing off, for up to 72 hours, and leaves the outcome on
-// the target. The proof's format (DNS TXT record or well-known file) is part
-// of the contract: the API shows it to the tenant, the activity looks for it.
+// the target. The proof's format (DNS TXT record or well-known file) is a
+// rule of the target domain (internal/targets, proof.go): the API shows it to
+// the tenant, the activity looks for it.
 package verify
 
 import (
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -90,39 +87,4 @@ type CheckResult struct {
 	Status string `json:"status"` // verified, pending, failed, or gone (deleted / no longer pending)
 	Method string `json:"method,omitempty"`
 	Detail string `json:"detail,omitempty"`
-}
-
-// DNSPrefix is the label the TXT record lives under.
-const DNSPrefix = "_secureops-challenge."
-
-// WellKnownPath is where the verification file is served.
-const WellKnownPath = "/.well-known/secureops-verification.txt"
-
-// TXTValue is what the TXT record (or the file) must contain.
-func TXTValue(token string) string { return "secureops-verification=" + token }
-
-// WellKnownURLs lists where the file may be, in the order they are tried:
-// the URL's own origin, or for a name or address HTTPS then HTTP on each
-// listed port in turn (the default ports when none is listed).
-func WellKnownURLs(t targets.Target) []string {
-	if t.Kind == targets.KindURL {
-		u, err := url.Parse(t.URL)
-		if err != nil {
-			return nil
-		}
-		return []string{u.Scheme + "://" + u.Host + WellKnownPath}
-	}
-	host := t.Host
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if len(t.Ports) == 0 {
-		return []string{"https://" + host + WellKnownPath, "http://" + host + WellKnownPath}
-	}
-	out := make([]string, 0, 2*len(t.Ports))
-	for _, p := range t.Ports {
-		hp := host + ":" + strconv.Itoa(p)
-		out = append(out, "https://"+hp+WellKnownPath, "http://"+hp+WellKnownPath)
-	}
-	return out
 }

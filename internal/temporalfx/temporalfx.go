@@ -1,4 +1,8 @@
-package temporalx
+// Package temporalfx provides the process's Temporal client as an fx module,
+// built from its configuration. It lives apart from internal/temporalx, which
+// the contracts import: they must not depend on the configuration (and,
+// through it, the domain).
+package temporalfx
 
 import (
 	"context"
@@ -10,6 +14,7 @@ import (
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/secretbox"
+	"github.com/secureops/secureops/internal/temporalx"
 )
 
 // Config is what the Temporal client needs from the process's configuration.
@@ -26,19 +31,19 @@ func ConfigFrom(c config.Config) Config {
 }
 
 // CodecFromConfig builds the payload codec, or nil without keys.
-func CodecFromConfig(c Config) (*Codec, error) {
+func CodecFromConfig(c Config) (*temporalx.Codec, error) {
 	if len(c.CodecKeys) == 0 {
 		return nil, nil
 	}
-	return NewCodec(c.CodecKeys)
+	return temporalx.NewCodec(c.CodecKeys)
 }
 
 // Module provides one connected client.Client (and its payload codec) for
 // the process, shared by the API and the workers, and closes it on stop.
 var Module = fx.Module("temporal",
 	fx.Provide(ConfigFrom, CodecFromConfig),
-	fx.Provide(func(lc fx.Lifecycle, c Config, log *slog.Logger, m *observability.Metrics, codec *Codec) (client.Client, error) {
-		cl, err := Dial(context.Background(), ClientOptions{
+	fx.Provide(func(lc fx.Lifecycle, c Config, log *slog.Logger, m *observability.Metrics, codec *temporalx.Codec) (client.Client, error) {
+		cl, err := temporalx.Dial(context.Background(), temporalx.ClientOptions{
 			HostPort: c.HostPort, Namespace: c.Namespace, Logger: log, Metrics: m.Temporal, Codec: codec,
 		})
 		if err != nil {
