@@ -8,16 +8,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/schedsync"
-	"github.com/secureops/secureops/internal/temporalx"
 )
 
 type scheduleRequest struct {
@@ -327,11 +324,6 @@ func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) syncTenantSchedules(ctx context.Context, tenantID uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       schedule.SyncWorkflowID(tenantID),
-		TaskQueue:                temporalx.QueueScans,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, schedule.SyncWorkflowName, tenantID)
+	_, err := s.Temporal.ExecuteWorkflow(ctx, schedule.SyncStartOptions(tenantID), schedule.SyncWorkflowName, tenantID)
 	return err
 }

@@ -20,10 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
@@ -218,16 +215,7 @@ func (s *Server) signupCreate(w http.ResponseWriter, r *http.Request) error {
 	// the client hung up.
 	startCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
-	_, err = s.Temporal.ExecuteWorkflow(startCtx, client.StartWorkflowOptions{
-		ID:                       wid,
-		TaskQueue:                temporalx.QueueOnboarding,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporalx.SATenantID.ValueSet(in.TenantID.String()),
-			temporalx.SAKind.ValueSet(onboarding.Kind),
-		),
-	}, onboarding.WorkflowName, in)
+	_, err = s.Temporal.ExecuteWorkflow(startCtx, onboarding.StartOptions(in), onboarding.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
 		// A timeout can hide a start that succeeded: ask before giving up.

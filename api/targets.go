@@ -8,17 +8,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/verify"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
-	"github.com/secureops/secureops/internal/temporalx"
 )
 
 type targetRequest struct {
@@ -230,16 +226,7 @@ func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
-	_, err = s.Temporal.SignalWithStartWorkflow(ctx, verify.WorkflowID(id), verify.SignalRecheck, nil, client.StartWorkflowOptions{
-		ID:                    verify.WorkflowID(id),
-		TaskQueue:             temporalx.QueueScans,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporalx.SATenantID.ValueSet(t.TenantID.String()),
-			temporalx.SAKind.ValueSet("verify"),
-			temporalx.ScanTargetValue(t.Value),
-		),
-	}, verify.WorkflowName, verify.Input{TenantID: t.TenantID, TargetID: id, FirstInterval: s.VerifyFirstInterval})
+	_, err = s.Temporal.SignalWithStartWorkflow(ctx, verify.WorkflowID(id), verify.SignalRecheck, nil, verify.StartOptions(t.TenantID, id, t.Value), verify.WorkflowName, verify.Input{TenantID: t.TenantID, TargetID: id, FirstInterval: s.VerifyFirstInterval})
 	if err != nil {
 		s.logErr(r, "start verification workflow", err)
 		return domainerr.New(domainerr.Unavailable, "the verification could not be started; try again shortly")

@@ -12,9 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/notify"
@@ -22,7 +19,6 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/targets"
-	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/webhookwire"
 )
 
@@ -300,17 +296,7 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)
 	defer cancel()
-	wid := notify.PingWorkflowID(d.ID)
-	_, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       wid,
-		TaskQueue:                temporalx.QueueScans,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporalx.SATenantID.ValueSet(d.TenantID.String()),
-			temporalx.SAKind.ValueSet("notify"),
-		),
-	}, notify.WorkflowName, notify.Input{TenantID: d.TenantID, DeliveryIDs: []uuid.UUID{d.ID}})
+	_, err = s.Temporal.ExecuteWorkflow(ctx, notify.PingStartOptions(d.TenantID, d.ID), notify.WorkflowName, notify.Input{TenantID: d.TenantID, DeliveryIDs: []uuid.UUID{d.ID}})
 	if err != nil {
 		s.logErr(r, "start ping workflow", err)
 		// Left pending it would look in flight forever.
