@@ -69,6 +69,10 @@ func parseRange(q url.Values, now time.Time) (from, to time.Time, err error) {
 		from = startOfDay(to.Add(-time.Nanosecond)).AddDate(0, 0, 1-defaultRangeDays)
 	}
 	switch {
+	case to.After(now.AddDate(1, 0, 0)):
+		err = invalid("to", "to must not be more than a year from now")
+	case from.Year() < 1970:
+		err = invalid("from", "from must not be before 1970")
 	case to.Before(from):
 		err = invalid("to", "to must not be before from")
 	case to.Sub(from) > maxRange:

@@ -70,7 +70,7 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := gate.Enqueue(qctx, s.Temporal, gate.AcquireInput{
-		TenantID: in.TenantID, ScanWorkflowID: wid, Limit: c.Limit, RequestedAt: c.Scan.CreatedAt,
+		TenantID: c.Gate.TenantID, ScanWorkflowID: wid, Limit: c.Gate.Limit, RequestedAt: c.Scan.CreatedAt,
 	}); err != nil {
 		s.logErr(r, "queue scan at the tenant's gate", err)
 	}

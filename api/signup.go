@@ -156,11 +156,12 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 		}
 		return in, domainerr.InvalidFields(detail, fields)
 	}
-	// A literal address outside what this deployment may scan is refused
-	// now rather than by the first scan; names are checked when resolved.
+	// A target this deployment may not scan (an address or a name for one,
+	// an image registry not allowed) is refused now rather than by the first
+	// scan; names are checked again when resolved.
 	if in.InitialTarget != "" {
 		t, _ := targets.Parse(in.InitialTarget)
-		if err := s.Policy.CheckLiteral(t); err != nil {
+		if err := s.Policy.CheckTarget(t); err != nil {
 			return in, domainerr.Wrap(domainerr.Refused, "initial_target: "+err.Error(), err)
 		}
 	}

@@ -95,6 +95,9 @@ func (s *Server) targetCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.Policy.CheckTarget(t); err != nil {
+		return domainerr.Wrap(domainerr.Refused, err.Error(), err)
+	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
 		return err

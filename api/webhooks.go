@@ -83,7 +83,7 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 16<<10)); err != nil {
 		return err
 	}
-	if err := req.validate(s.Policy); err != nil {
+	if err := req.validate(s.webhookPolicy()); err != nil {
 		return err
 	}
 	secret := webhookwire.NewSecret()
@@ -311,4 +311,11 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", "/api/v1/webhooks/"+id.String()+"/deliveries")
 	writeJSON(w, http.StatusAccepted, deliveryViewOf(d))
 	return nil
+}
+
+// webhookPolicy is where deliveries may go (config.WebhookPolicy): public
+// addresses in production, loopback in dev and test, and never the ranges
+// SCAN_ALLOWED_CIDRS opens to a tenant for scanning.
+func (s *Server) webhookPolicy() targets.Policy {
+	return targets.Policy{LoopbackOnly: s.Policy.LoopbackOnly}
 }

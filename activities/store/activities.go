@@ -120,7 +120,7 @@ func (a *Activities) ScanAuthorize(ctx context.Context, in scan.Ref) (scan.Autho
 	var ruleErr error // the rule's own answer, before the db edge
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		auth, err := scans.Authorize(ctx, tx, a.ScanLimits, in.TenantID, in.ScanID)
-		res = scan.Authorization{Tier: auth.Tier, Limit: auth.Limit, RequestedAt: auth.RequestedAt}
+		res = scan.Authorization{Tier: auth.Tier, Limit: auth.Limit, RequestedAt: auth.RequestedAt, GateTenantID: auth.GateTenant}
 		ruleErr = err
 		return err
 	})

@@ -71,9 +71,31 @@ func TestSchedules(t *testing.T) {
 		fmt.Sprintf(`{"target_id":%q,"interval":"1h","cron":"0 * * * *"}`, targetID),
 		fmt.Sprintf(`{"target_id":%q,"interval":"1h","timezone":"Mars/Olympus"}`, targetID),
 		fmt.Sprintf(`{"target_id":%q,"interval":"1h","scanners":["trivy"]}`, targetID),
+		// Only five-field specs: no seconds, no years, no @every.
+		fmt.Sprintf(`{"target_id":%q,"cron":"@every 1s"}`, targetID),
+		fmt.Sprintf(`{"target_id":%q,"cron":"* * * * * * *"}`, targetID),
+		fmt.Sprintf(`{"target_id":%q,"cron":"*/10 * * * * *"}`, targetID),
 	} {
 		if code, v := p.do(t, "POST", "/api/v1/schedules", "application/json", bad); code != http.StatusBadRequest {
 			t.Errorf("%s: %d %v, want 400", bad, code, v)
+		}
+	}
+	// More often than the tier allows (pro: every 15 minutes at most).
+	var tier string
+	if err := p.db.InTx(context.Background(), db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT tier FROM tenants WHERE id = $1", p.tenant).Scan(&tier)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	floor := map[string]string{"basic": "1h", "pro": "15m", "enterprise": "15m"}[tier]
+	for _, tooOften := range []string{
+		fmt.Sprintf(`{"target_id":%q,"cron":"* * * * *"}`, targetID),
+		fmt.Sprintf(`{"target_id":%q,"cron":"0,5 * * * *"}`, targetID),
+		fmt.Sprintf(`{"target_id":%q,"interval":"14m"}`, targetID),
+	} {
+		code, v := p.do(t, "POST", "/api/v1/schedules", "application/json", tooOften)
+		if detail, _ := v["detail"].(string); code != http.StatusUnprocessableEntity || !strings.Contains(detail, "at most one run every") {
+			t.Errorf("%s (tier %s, floor %s): %d %v, want 422", tooOften, tier, floor, code, v)
 		}
 	}
 	if _, page := p.do(t, "GET", "/api/v1/schedules", "", ""); len(page["items"].([]any)) != 1 {

@@ -113,10 +113,29 @@ func TenantLimit(ctx context.Context, tx dbq.DBTX, l Limits, tenant uuid.UUID) (
 	return ten.Tier, l.Of(ten.Tier), nil
 }
 
+// Gate is the concurrency gate a tenant's scans queue at: its tree's root,
+// the paying tenant, whose plan's limit every sub-tenant shares, so a tree of
+// ten sub-tenants does not run ten times the plan.
+type Gate struct {
+	TenantID uuid.UUID
+	Tier     string
+	Limit    int
+}
+
+// GateOf finds the gate of tenant's scans.
+func GateOf(ctx context.Context, tx dbq.DBTX, l Limits, tenant uuid.UUID) (Gate, error) {
+	root, err := q.TenantRoot(ctx, tx, tenant)
+	if err != nil {
+		return Gate{}, fmt.Errorf("find the tenant's root: %w", err)
+	}
+	return Gate{TenantID: root.ID, Tier: root.Tier, Limit: l.Of(root.Tier)}, nil
+}
+
 // Authorization is what a scan needs to know to wait for its slot.
 type Authorization struct {
 	Tier        string
-	Limit       int // concurrent scans the tier allows
+	Limit       int       // concurrent scans the root tenant's tier allows
+	GateTenant  uuid.UUID // the root tenant, whose gate the scan waits at
 	RequestedAt time.Time
 }
 
@@ -127,9 +146,11 @@ type Authorization struct {
 func Authorize(ctx context.Context, tx dbq.DBTX, l Limits, tenant, scanID uuid.UUID) (Authorization, error) {
 	var res Authorization
 	var err error
-	if res.Tier, res.Limit, err = TenantLimit(ctx, tx, l, tenant); err != nil {
+	g, err := GateOf(ctx, tx, l, tenant)
+	if err != nil {
 		return res, err
 	}
+	res.Tier, res.Limit, res.GateTenant = g.Tier, g.Limit, g.TenantID
 	sc, err := q.ScanGet(ctx, tx, scanID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return res, domainerr.Wrap(domainerr.NotFound, "scan "+scanID.String()+" does not exist", err)
@@ -186,7 +207,7 @@ func (r Rules) NewRequest(targetID *uuid.UUID, target string, scanners []string)
 		if err != nil {
 			return Request{}, domainerr.InvalidField("target", err.Error())
 		}
-		if err := r.CheckLiteral(t); err != nil {
+		if err := r.CheckTarget(t); err != nil {
 			return Request{}, err
 		}
 		req.Target = t
@@ -194,10 +215,11 @@ func (r Rules) NewRequest(targetID *uuid.UUID, target string, scanners []string)
 	return req, nil
 }
 
-// CheckLiteral refuses a target whose host is an address the policy forbids;
-// names pass (they are checked when resolved).
-func (r Rules) CheckLiteral(t targets.Target) error {
-	if err := r.Policy.CheckLiteral(t); err != nil {
+// CheckTarget refuses a target the policy forbids by its spelling (a
+// forbidden address or a name for one, an image from a registry that is not
+// allowed); names are checked again when resolved.
+func (r Rules) CheckTarget(t targets.Target) error {
+	if err := r.Policy.CheckTarget(t); err != nil {
 		return domainerr.Wrap(domainerr.Refused, err.Error(), err)
 	}
 	return nil
@@ -238,7 +260,7 @@ type Diff struct{ New, Open, Fixed, Reopened int }
 type Created struct {
 	Scan   Scan
 	Target targets.Registered
-	Limit  int // the tenant's concurrent scans
+	Gate   Gate // where the scan queues for a slot
 }
 
 // Create is the one way an on-demand scan comes to be: it resolves the
@@ -258,7 +280,7 @@ func (r Rules) Create(ctx context.Context, tx dbq.DBTX, tenant, id uuid.UUID, wo
 	if err != nil {
 		return c, err
 	}
-	if _, c.Limit, err = TenantLimit(ctx, tx, r.Limits, tenant); err != nil {
+	if c.Gate, err = GateOf(ctx, tx, r.Limits, tenant); err != nil {
 		return c, err
 	}
 	c.Scan, err = Insert(ctx, tx, NewScan{

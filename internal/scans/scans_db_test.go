@@ -49,7 +49,7 @@ func TestCreateAndAuthorize(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if c.Limit != 10 || !c.Target.Proven() || c.Scan.Status != "queued" || len(c.Scan.Scanners) != 1 || c.Scan.Scanners[0] != "nmap" {
+	if c.Gate.Limit != 10 || c.Gate.TenantID != tenant || !c.Target.Proven() || c.Scan.Status != "queued" || len(c.Scan.Scanners) != 1 || c.Scan.Scanners[0] != "nmap" {
 		t.Fatalf("created %+v", c)
 	}
 	var auth scans.Authorization
@@ -109,5 +109,42 @@ func TestCreateAndAuthorize(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A sub-tenant's scans queue at its root's gate with the root's plan limit:
+// a tree shares the paying tenant's concurrent scans, however many
+// sub-tenants it has and whatever their own tiers say.
+func TestSubTenantsShareTheRootsGate(t *testing.T) {
+	d := pgtest.New(t)
+	h := d.OpenApp(t)
+	ctx := context.Background()
+	root, child, grandchild := uuid.New(), uuid.New(), uuid.New()
+	if err := h.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+		for _, tn := range []dbq.TenantCreateParams{
+			{ID: root, Slug: "root-co", Name: "Root", Tier: "basic", Status: "active"},
+			{ID: child, ParentID: uuid.NullUUID{UUID: root, Valid: true}, Slug: "child-co", Name: "Child", Tier: "pro", Status: "active"},
+			{ID: grandchild, ParentID: uuid.NullUUID{UUID: child, Valid: true}, Slug: "grand-co", Name: "Grand", Tier: "pro", Status: "active"},
+		} {
+			if _, err := db.Q.TenantCreate(ctx, tx, tn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l := scans.Limits{"basic": 2, "pro": 10}
+	for _, tn := range []uuid.UUID{root, child, grandchild} {
+		var g scans.Gate
+		// Each in its own scope: a sub-tenant cannot read its ancestors' rows.
+		err := h.InTx(ctx, db.TenantScope(tn), func(ctx context.Context, tx pgx.Tx) error {
+			var err error
+			g, err = scans.GateOf(ctx, tx, l, tn)
+			return err
+		})
+		if err != nil || g.TenantID != root || g.Limit != 2 || g.Tier != "basic" {
+			t.Errorf("gate of %s: %+v %v, want the root's (limit 2)", tn, g, err)
+		}
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/secureops/secureops/internal/cadence"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/keyset"
 	"github.com/secureops/secureops/internal/targets"
+	"github.com/secureops/secureops/internal/tiers"
 )
 
 // Timing is when a schedule runs: a cron spec or a fixed interval, in a zone.
@@ -129,6 +131,9 @@ func CreateSchedule(ctx context.Context, tx dbq.DBTX, tenant uuid.UUID, n NewSch
 	if err != nil {
 		return Schedule{}, false, err
 	}
+	if err := checkCadence(ctx, tx, tenant, n.Timing); err != nil {
+		return Schedule{}, false, err
+	}
 	r, err := q.ScheduleUpsert(ctx, tx, dbq.ScheduleUpsertParams{
 		TenantID: tenant, TargetID: t.ID, Scanners: scanners, Cron: n.Timing.Cron, IntervalSeconds: int32(n.Timing.Every / time.Second),
 		Timezone: n.Timing.TimeZone, Description: n.Description, Paused: n.Paused,
@@ -224,6 +229,9 @@ func UpdateSchedule(ctx context.Context, tx dbq.DBTX, id uuid.UUID, c ScheduleCh
 	if err != nil {
 		return Schedule{}, err
 	}
+	if err := checkCadence(ctx, tx, cur.TenantID, timing); err != nil {
+		return Schedule{}, err
+	}
 	scanners := cur.Scanners
 	if c.Scanners != nil {
 		if scanners, err = ScannersFor(t.Kind, c.Scanners); err != nil {
@@ -276,4 +284,31 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// checkCadence refuses a timing that may run more often than the tenant's
+// tier allows (tiers.MinScheduleInterval), and cron specs outside five
+// fields (no seconds, no years, no @every): every run is a metered scan of a
+// real host.
+func checkCadence(ctx context.Context, tx dbq.DBTX, tenant uuid.UUID, t Timing) error {
+	ten, err := q.TenantGet(ctx, tx, tenant)
+	if err != nil {
+		return err
+	}
+	tier, ok := tiers.Get(ten.Tier)
+	if !ok {
+		return fmt.Errorf("tenant %s has unknown tier %q", tenant, ten.Tier)
+	}
+	err = cadence.Check(t.Cron, t.Every, tier.MinScheduleInterval)
+	switch {
+	case errors.Is(err, cadence.ErrUnsupported):
+		return domainerr.InvalidField("cron", err.Error())
+	case errors.Is(err, cadence.ErrTooFrequent):
+		field := "interval"
+		if t.Cron != "" {
+			field = "cron"
+		}
+		return domainerr.Wrap(domainerr.Refused, fmt.Sprintf("%s: %v (the %s plan)", field, err, tier.Name), err)
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package targets
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -70,6 +71,19 @@ func TestInetAton(t *testing.T) {
 	for _, in := range []string{"256.1.1.1", "1.2.3.4.5", "1.2.65536", "08.1.1.1", "example.com", "1..2", "4294967296"} {
 		if got, ok := inetAton(in); ok {
 			t.Errorf("inetAton(%q) = %v, want not an address", in, got)
+		}
+	}
+}
+
+func TestHostLabels(t *testing.T) {
+	for _, bad := range []string{"a..b.example", ".example.com", "-a.example.com", "a-.example.com", "a b.example.com", strings.Repeat("a", 64) + ".example.com"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted a host with a bad label", bad)
+		}
+	}
+	for _, good := range []string{"a.b.example", "xn--bcher-kva.example", "a-b.example.com", "Bücher.example"} {
+		if _, err := Parse(good); err != nil {
+			t.Errorf("Parse(%q): %v", good, err)
 		}
 	}
 }

@@ -114,12 +114,14 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked()
 }
 
-// CheckLiteral applies Check to a target whose host is an address literal;
-// names pass here (they are checked where they are resolved, inside the scan).
-// It gives fast feedback when a target is registered or a scan requested.
-func (p Policy) CheckLiteral(t Target) error {
-	if ip, err := netip.ParseAddr(t.Host); err == nil {
-		return p.Check(ip)
+// CheckTarget refuses, before anything is resolved, a target the policy
+// forbids by its spelling alone: an address, or a name that means one
+// (CheckName), outside the policy; an image from a registry that may not be
+// pulled from (CheckImage). Names are checked again where they are resolved,
+// inside the scan. It answers when a target is registered or a scan asked for.
+func (p Policy) CheckTarget(t Target) error {
+	if t.Kind == KindImage {
+		return p.CheckImage(t)
 	}
-	return nil
+	return p.CheckName(t.Host)
 }

@@ -136,7 +136,18 @@ func (p Policy) InitialVerification(t Target, now time.Time) (status Verificatio
 // Register creates the tenant's target for t, or returns the one registered
 // already (created is false then): registering twice is not an error, so CI
 // pipelines may register before every upload.
+//
+// A host target whose spelling means an address the policy forbids is
+// refused, whatever registers it (the API, an import, onboarding). Images are
+// checked against the allowed registries where they would be pulled (at
+// registration through the API, and by the scanner): an imported report may
+// name an image of any registry, it pulls nothing.
 func Register(ctx context.Context, tx dbq.DBTX, p Policy, tenant uuid.UUID, t Target, name string) (r Registered, created bool, err error) {
+	if t.Kind != KindImage {
+		if err := p.CheckName(t.Host); err != nil {
+			return Registered{}, false, domainerr.Wrap(domainerr.Refused, err.Error(), err)
+		}
+	}
 	status, method, at := p.InitialVerification(t, time.Now())
 	token := make([]byte, 16)
 	if _, err := rand.Read(token); err != nil {

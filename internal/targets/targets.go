@@ -260,6 +260,11 @@ func normaliseHost(h string) (string, error) {
 	if len(ascii) > 253 || !strings.Contains(ascii, ".") && ascii != "localhost" {
 		return "", fmt.Errorf("%w: host %q is not a fully qualified domain name", ErrInvalid, h)
 	}
+	for _, l := range strings.Split(ascii, ".") {
+		if !validLabel(l) {
+			return "", fmt.Errorf("%w: host %q has an empty or invalid label (%q); labels are 1 to 63 letters, digits and inner hyphens", ErrInvalid, h, l)
+		}
+	}
 	return ascii, nil
 }
 
@@ -338,4 +343,18 @@ func ResolveAll(ctx context.Context, r Resolver, t Target) ([]netip.Addr, error)
 		out[i] = a.Unmap()
 	}
 	return out, nil
+}
+
+// validLabel reports whether l is a DNS host label: 1 to 63 letters, digits,
+// and hyphens (not at either end).
+func validLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for _, c := range l {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -51,3 +51,7 @@ WITH RECURSIVE up AS (
     SELECT p.id, p.parent_id, p.slug, up.depth + 1 FROM tenants p JOIN up ON p.id = up.parent_id WHERE up.depth < 32
 )
 SELECT slug FROM up ORDER BY depth;
+
+-- name: TenantRoot :one
+-- The root of the tenant's tree (the paying tenant) and its tier.
+SELECT r.id::uuid AS id, r.tier::text AS tier FROM secureops_tenant_root(sqlc.arg(tenant_id)::uuid) AS r;

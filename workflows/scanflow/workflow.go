@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/google/uuid"
 	"github.com/secureops/secureops/internal/contract/gate"
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/contract/scan"
@@ -33,6 +34,9 @@ type scanWorkflow struct {
 	in       scan.Input
 	progress scan.Progress
 	queued   bool // joined the tenant's gate: must release
+	// gate is the tenant whose gate the scan queues at: its tree's root
+	// (scan.Authorization), the scan's own tenant in older histories.
+	gate uuid.UUID
 }
 
 func (w *scanWorkflow) setup(ctx workflow.Context) error {
@@ -232,10 +236,13 @@ func (w *scanWorkflow) waitForSlot(ctx, storeCtx workflow.Context, ref scan.Ref)
 	if err != nil {
 		return err
 	}
+	if auth.GateTenantID != uuid.Nil {
+		w.gate = auth.GateTenantID
+	}
 	w.set(ctx, "queued", "waiting for a scan slot", 0)
 	granted := workflow.GetSignalChannel(ctx, gate.SignalGranted)
 	if err := gate.Acquire.Run(storeCtx, gate.AcquireInput{
-		TenantID: w.in.TenantID, ScanWorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Limit: auth.Limit,
+		TenantID: w.gateTenant(), ScanWorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Limit: auth.Limit,
 		RequestedAt: auth.RequestedAt,
 	}); err != nil {
 		return err
@@ -305,7 +312,7 @@ func (w *scanWorkflow) releaseSlot(ctx workflow.Context) {
 	}
 	w.queued = false // once: the deferred call after an early release is a no-op
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	err := workflow.SignalExternalWorkflow(dctx, gate.WorkflowID(w.in.TenantID), "", gate.SignalRelease,
+	err := workflow.SignalExternalWorkflow(dctx, gate.WorkflowID(w.gateTenant()), "", gate.SignalRelease,
 		gate.ReleaseRequest{ScanWorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID}).Get(dctx, nil)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("releasing the scan slot failed; the gate reclaims it when it checks", "error", err)
@@ -329,4 +336,12 @@ func errorMessage(ctx workflow.Context, err error) string {
 		return app.Message()
 	}
 	return fmt.Sprintf("the scan failed; operators can inspect workflow %s", workflow.GetInfo(ctx).WorkflowExecution.ID)
+}
+
+// gateTenant is the tenant whose gate holds the scan's slot.
+func (w *scanWorkflow) gateTenant() uuid.UUID {
+	if w.gate != uuid.Nil {
+		return w.gate
+	}
+	return w.in.TenantID
 }

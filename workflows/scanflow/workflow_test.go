@@ -28,6 +28,11 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment { return newEnvProv
 
 // newEnvProving leaves the ownership proof to the test when proves is false.
 func newEnvProving(t *testing.T, proves bool) *testsuite.TestWorkflowEnvironment {
+	return newEnvWith(t, proves, scan.Authorization{Tier: "basic", Limit: 2})
+}
+
+// newEnvWith authorizes every scan with auth.
+func newEnvWith(t *testing.T, proves bool, auth scan.Authorization) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	Register(env)
@@ -40,12 +45,13 @@ func newEnvProving(t *testing.T, proves bool) *testsuite.TestWorkflowEnvironment
 	ownership.Register(env, &ownership.Activities{})
 	// Ownership is tested against Postgres in activities/store; here it
 	// passes, and the tenant's gate grants a slot at once.
-	env.OnActivity(scan.Authorize.Name, mock.Anything, mock.Anything).Return(scan.Authorization{Tier: "basic", Limit: 2}, nil).Maybe()
+	env.OnActivity(scan.Authorize.Name, mock.Anything, mock.Anything).Return(auth, nil).Maybe()
 	env.OnActivity(scan.Claim.Name, mock.Anything, mock.Anything).Return(nil).Maybe()
 	if proves {
 		env.OnActivity(scan.ProveOwnership.Name, mock.Anything, mock.Anything).Return(scan.Proof{Address: provenAddress, Method: "http"}, nil).Maybe()
 	}
 	env.OnActivity(gate.Acquire.Name, mock.Anything, mock.Anything).Return(func(ctx context.Context, in gate.AcquireInput) error {
+		gates[env] = append(gates[env], gate.WorkflowID(in.TenantID))
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(gate.SignalGranted, nil) }, time.Millisecond)
 		return nil
 	}).Maybe()
@@ -54,6 +60,7 @@ func newEnvProving(t *testing.T, proves bool) *testsuite.TestWorkflowEnvironment
 	env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, "", gate.SignalRelease, mock.Anything).Return(
 		func(_, workflowID, _, _ string, _ any) error {
 			if strings.HasPrefix(workflowID, "scan-gate/") {
+				gates[env] = append(gates[env], workflowID)
 				*counter++
 			}
 			return nil
@@ -67,6 +74,9 @@ func newEnvProving(t *testing.T, proves bool) *testsuite.TestWorkflowEnvironment
 // releases counts, per test environment, the slot releases sent to the
 // tenant's gate.
 var releases = map[*testsuite.TestWorkflowEnvironment]*int{}
+
+// gates lists, per environment, the gates a scan acquired from and released to.
+var gates = map[*testsuite.TestWorkflowEnvironment][]string{}
 
 // released asserts the scan gave its slot back exactly once, while it ran:
 // not reclaimed later by the gate's sweep.
@@ -232,4 +242,24 @@ func TestScanFailsWhenTheProofNoLongerHolds(t *testing.T) {
 		t.Errorf("the scan ended %q with %q, want failed with the proof's reason", finished.Status, finished.Error)
 	}
 	released(t, env)
+}
+
+// A sub-tenant's scan queues at, and releases its slot to, its tree root's
+// gate (scan.Authorization.GateTenantID).
+func TestScanUsesTheRootsGate(t *testing.T) {
+	root := uuid.New()
+	env := newEnvWith(t, true, scan.Authorization{Tier: "pro", Limit: 10, GateTenantID: root})
+	in := input()
+	env.OnActivity(scan.MarkRunning.Name, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(scan.RunScanner.Name, mock.Anything, mock.Anything).Return(scan.RunResult{ReportID: uuid.New(), Scanner: "nmap"}, nil)
+	env.OnActivity(scan.IngestReport.Name, mock.Anything, mock.Anything).Return(scan.IngestResult{}, nil)
+	env.OnActivity(scan.Finish.Name, mock.Anything, mock.Anything).Return(scan.Counts{}, nil)
+	env.ExecuteWorkflow(ScanWorkflow, in)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := gate.WorkflowID(root)
+	if g := gates[env]; len(g) != 2 || g[0] != want || g[1] != want {
+		t.Errorf("acquired and released at %v, want both at %s", g, want)
+	}
 }

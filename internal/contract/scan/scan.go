@@ -167,8 +167,12 @@ type Ref struct {
 // Authorization is what the scan needs to know about its tenant.
 type Authorization struct {
 	Tier        string    `json:"tier"`
-	Limit       int       `json:"limit"` // concurrent scans the tier allows
+	Limit       int       `json:"limit"` // concurrent scans the root tenant's tier allows
 	RequestedAt time.Time `json:"requested_at"`
+	// GateTenantID is the root of the tenant's tree, whose gate every scan
+	// of the tree shares. Empty in histories from before: the scan's own
+	// tenant then.
+	GateTenantID uuid.UUID `json:"gate_tenant_id,omitempty"`
 }
 
 // RunInput is one scanner against one target of one scan.

@@ -246,6 +246,23 @@ func (q *Queries) TenantListChildren(ctx context.Context, db DBTX, parentID uuid
 	return items, nil
 }
 
+const tenantRoot = `-- name: TenantRoot :one
+SELECT r.id::uuid AS id, r.tier::text AS tier FROM secureops_tenant_root($1::uuid) AS r
+`
+
+type TenantRootRow struct {
+	ID   uuid.UUID `json:"id"`
+	Tier string    `json:"tier"`
+}
+
+// The root of the tenant's tree (the paying tenant) and its tier.
+func (q *Queries) TenantRoot(ctx context.Context, db DBTX, tenantID uuid.UUID) (TenantRootRow, error) {
+	row := db.QueryRow(ctx, tenantRoot, tenantID)
+	var i TenantRootRow
+	err := row.Scan(&i.ID, &i.Tier)
+	return i, err
+}
+
 const tenantSetStatus = `-- name: TenantSetStatus :one
 UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1 RETURNING id, parent_id, slug, name, tier, status, settings, created_at, updated_at, tenant_id, stripe_customer_id, stripe_subscription_id, defectdojo_product_id, failure_reason, onboarding_attempt
 `
