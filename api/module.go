@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
+	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
@@ -26,15 +27,20 @@ var Module = fx.Module("api",
 	// The Temporal and Kratos clients come from their own modules
 	// (temporalfx.Module, kratos.Module), shared with the workers of the
 	// process; kc is nil when Kratos is not configured.
-	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec, kc *kratos.Client) *Server {
+	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec, kc *kratos.Client) (*Server, error) {
+		ips, err := clientip.New(c.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
 		s := &Server{
+			ClientIP: ips, PrivateMetrics: c.Mode == config.ModeProduction,
 			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
 			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits,
 			Onboarding: OnboardingOptions{
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},
 		}
-		return s
+		return s, nil
 	}),
 	fx.Provide(func(lc fx.Lifecycle, s *Server, c config.Config, log *slog.Logger) (*Listener, error) {
 		l := &Listener{}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
@@ -24,10 +25,16 @@ import (
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	DB       *db.DB
-	Temporal client.Client
-	Metrics  *observability.Metrics
-	Policy   targets.Policy
+	// ClientIP finds the client's address behind TRUSTED_PROXIES (nil: the
+	// socket's peer).
+	ClientIP *clientip.Resolver
+	// PrivateMetrics serves /metrics only on METRICS_ADDR (production), not
+	// on the public API port.
+	PrivateMetrics bool
+	DB             *db.DB
+	Temporal       client.Client
+	Metrics        *observability.Metrics
+	Policy         targets.Policy
 	// VerifyFirstInterval is the first wait between ownership checks
 	// (0: the workflow's default of a minute); tests shorten it.
 	VerifyFirstInterval time.Duration
@@ -176,13 +183,18 @@ func (s *Server) Router() (chi.Router, error) {
 		reg = s.Metrics.Registry
 	}
 	m := newHTTPMetrics(reg)
-	r.Use(middleware.RequestID, requestContext, m.accessLog, recoverer)
-	r.Use(s.codecCORS)
+	cop, err := crossOrigin(s.Onboarding.CodecCORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("CODEC_CORS_ORIGINS: %w", err)
+	}
+	r.Use(clientAddr(s.ClientIP), boundedRequestID, middleware.RequestID, requestContext, m.accessLog, recoverer)
+	r.Use(s.codecCORS, cop)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no route for " + r.URL.Path, Instance: r.URL.Path})
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, Problem{Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed on " + r.URL.Path, Instance: r.URL.Path})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", allowed(r, req.URL.Path))
+		writeProblem(w, Problem{Status: http.StatusMethodNotAllowed, Detail: req.Method + " is not allowed on " + req.URL.Path, Instance: req.URL.Path})
 	})
 	limit := s.RateLimit
 	if limit <= 0 {
@@ -196,13 +208,16 @@ func (s *Server) Router() (chi.Router, error) {
 	}))
 	declared := map[string]bool{}
 	for _, rt := range s.Routes() {
+		if rt.Pattern == "/metrics" && s.PrivateMetrics {
+			continue // served on METRICS_ADDR only
+		}
 		if rt.Permission == "" {
 			return nil, fmt.Errorf("route %s %s declares no permission", rt.Method, rt.Pattern)
 		}
 		declared[rt.Method+" "+rt.Pattern] = true
 		r.With(s.guard(rt.Permission)).MethodFunc(rt.Method, rt.Pattern, serve(rt.handler))
 	}
-	err := chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+	err = chi.Walk(r, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if !declared[method+" "+route] {
 			return fmt.Errorf("route %s %s has no declared permission", method, route)
 		}

@@ -142,7 +142,14 @@ func apiCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runApp(cmd.Context(), cfg, common(cfg, log), api.Module)
+			opts := []fx.Option{common(cfg, log), api.Module}
+			if cfg.Mode == config.ModeProduction {
+				// Production keeps /metrics off the public port.
+				opts = append(opts, fx.Invoke(func(lc fx.Lifecycle, m *observability.Metrics) {
+					observability.ServeMetrics(lc, cfg.MetricsAddr, m, log)
+				}))
+			}
+			return runApp(cmd.Context(), cfg, opts...)
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/targets"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	LogLevel          string
+	// TrustedProxies (TRUSTED_PROXIES) are the load balancers whose
+	// X-Forwarded-For names the client; nobody else's is believed.
+	TrustedProxies []netip.Prefix
 	// ImageRegistries (IMAGE_REGISTRIES) are the registries image targets
 	// may name; empty means the public ones (targets.DefaultImageRegistries).
 	ImageRegistries  []string
@@ -144,6 +148,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		default:
 			c.ScanAllowedCIDRs = append(c.ScanAllowedCIDRs, p.Masked())
 		}
+	}
+	if c.TrustedProxies, err = clientip.Parse(os.Getenv("TRUSTED_PROXIES")); err != nil {
+		return c, err
 	}
 	for _, r := range strings.FieldsFunc(os.Getenv("IMAGE_REGISTRIES"), func(r rune) bool { return r == ',' || r == ' ' }) {
 		c.ImageRegistries = append(c.ImageRegistries, strings.ToLower(r))
