@@ -323,6 +323,14 @@ func (h *streamHub) poll(ctx context.Context, s *Server, p *scanPoller, id, tena
 	}
 }
 
+// StreamPolls is how many reads the event-stream pollers have made, and how
+// many pollers run now (one per followed scan).
+func (s *Server) StreamPolls() (polls int64, pollers int) {
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	return s.streams.polls.Load(), len(s.streams.pollers)
+}
+
 func (s *Server) eventsEvery() time.Duration {
 	if s.EventsPollInterval > 0 {
 		return s.EventsPollInterval
