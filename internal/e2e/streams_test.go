@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/api"
+	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
@@ -20,16 +21,18 @@ import (
 
 // queuedScan stores a scan that stays queued (no workflow runs it), so its
 // event stream stays open.
-func (p *platform) queuedScan(t *testing.T) uuid.UUID {
+func (p *platform) queuedScan(t *testing.T) uuid.UUID { return p.queuedScanOf(t, p.tenant) }
+
+func (p *platform) queuedScanOf(t *testing.T, tenant uuid.UUID) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
-	err := p.db.InTx(context.Background(), db.TenantScope(p.tenant), func(ctx context.Context, tx pgx.Tx) error {
-		tg, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{TenantID: p.tenant, Kind: "domain", Value: "live-" + id.String()[:8] + ".example.com",
+	err := p.db.InTx(context.Background(), db.TenantScope(tenant), func(ctx context.Context, tx pgx.Tx) error {
+		tg, err := db.Q.TargetCreate(ctx, tx, dbq.TargetCreateParams{TenantID: tenant, Kind: "domain", Value: "live-" + id.String()[:8] + ".example.com",
 			Host: "live-" + id.String()[:8] + ".example.com", VerificationToken: "tok", VerificationStatus: "unverified"})
 		if err != nil {
 			return err
 		}
-		_, err = db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: id, TenantID: p.tenant, Target: tg.Value, Scanners: []string{"nmap"},
+		_, err = db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: id, TenantID: tenant, Target: tg.Value, Scanners: []string{"nmap"},
 			WorkflowID: scan.WorkflowID(id), TargetID: uuid.NullUUID{UUID: tg.ID, Valid: true}, Source: "scan", Complete: true})
 		return err
 	})
@@ -219,4 +222,56 @@ func TestEventStreamEndsOnRevokeSuspendAndLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantErrorEvent(t, "revoked key", events, "credential")
+}
+
+// Issue 19 item 8: logging out through the API ends the Kratos session at
+// once (not when the session cache forgets it), and the session's event
+// streams end at their next check.
+func TestLogoutEndsSessionAndItsStreams(t *testing.T) {
+	kr := startKratos(t)
+	p := startWith(t, options{kratos: kr, noWorkers: true, server: func(s *api.Server) {
+		s.Streams = api.StreamLimits{Recheck: 200 * time.Millisecond}
+	}})
+	ctx := context.Background()
+	ten, err := bootstrap.CreateTenant(ctx, p.db, kr, bootstrap.TenantInput{
+		Name: "Leaving Ltd", OwnerEmail: "owner@leaving.example.test", OwnerPassword: "owner-password-1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := login(t, kr, "owner@leaving.example.test", "owner-password-1")
+	call := func(method, path string, hdr map[string]string) int {
+		req, _ := http.NewRequest(method, p.api.URL+path, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	session := map[string]string{"X-Session-Token": token}
+	if code := call("GET", "/api/v1/me", session); code != 200 {
+		t.Fatalf("me: %d", code)
+	}
+	_, events := p.follow(t, p.queuedScanOf(t, ten.ID), "X-Session-Token", token)
+	if e, ok := nextEvent(t, events, 5*time.Second); !ok || e.name != "progress" {
+		t.Fatalf("first event %v", e)
+	}
+	if code := call("DELETE", "/api/v1/sessions/current", map[string]string{"Authorization": "Bearer " + p.key}); code != 400 {
+		t.Errorf("logout with an API key: %d, want 400", code)
+	}
+	if code := call("DELETE", "/api/v1/sessions/current", session); code != 204 {
+		t.Fatalf("logout: %d, want 204", code)
+	}
+	// At once, though the session was cached a moment ago.
+	if code := call("GET", "/api/v1/me", session); code != 401 {
+		t.Errorf("me after logout: %d, want 401", code)
+	}
+	if _, _, err := kr.PublicAPI().FrontendAPI.ToSession(ctx).XSessionToken(token).Execute(); err == nil {
+		t.Errorf("Kratos still accepts the session after logout")
+	}
+	wantErrorEvent(t, "logged out", events, "credential")
 }
