@@ -48,11 +48,7 @@ var Module = fx.Module("api",
 		if err != nil {
 			return nil, err
 		}
-		srv := &http.Server{
-			Handler:           router,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-		}
+		srv := NewHTTPServer(router)
 		lc.Append(fx.Hook{
 			OnStart: func(context.Context) error {
 				ln, err := net.Listen("tcp", c.HTTPAddr)
@@ -74,3 +70,20 @@ var Module = fx.Module("api",
 	}),
 	fx.Invoke(func(*Listener) {}),
 )
+
+// ReadTimeout bounds reading a request, body included; imports extend it for
+// their upload (importReadTimeout). It does not touch responses: a server
+// clears the read deadline once a bodiless request is read, so event streams
+// write for as long as they last.
+const ReadTimeout = time.Minute
+
+// NewHTTPServer is the API's server with its timeouts: a slow client cannot
+// hold a connection by trickling headers, a body or nothing at all.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+	}
+}

@@ -79,6 +79,7 @@ func TestOpenAPISpecValidates(t *testing.T) {
 		"POST /api/v1/scans/import":            "ScanImport",
 		"GET /api/v1/scans/{id}":               "ScanGet",
 		"GET /api/v1/scans/{id}/findings":      "ScanFindingsList",
+		"DELETE /api/v1/sessions/current":      "SessionDelete",
 		"GET /api/v1/findings":                 "FindingList",
 		"PATCH /api/v1/findings":               "FindingBulkTriage",
 		"GET /api/v1/findings/{id}":            "FindingGet",
@@ -292,7 +293,12 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	// The import answer, as scanImport writes it.
 	validate("ScanImportResponse", map[string]any{
 		"id": id, "workflow_id": "scan/" + id.String(), "status": "queued", "target": "example.com",
-		"scanner": "zap", "findings_in_report": 0,
+		"scanner": "zap", "bytes": 120, "findings_in_report": 0,
+	})
+	// A report over one chunk is parsed by the worker: no count yet.
+	validate("ScanImportResponse", map[string]any{
+		"id": id, "workflow_id": "scan/" + id.String(), "status": "queued", "target": "example.com",
+		"scanner": "zap", "bytes": 5 << 20,
 	})
 
 	sid := uuid.NullUUID{UUID: id, Valid: true}

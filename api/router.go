@@ -51,12 +51,18 @@ type Server struct {
 	RateLimit int
 	// Onboarding configures sign-up, the first key's reveal and the codec.
 	Onboarding OnboardingOptions
+	// ImportLimits bounds concurrent report uploads.
+	ImportLimits ImportLimits
+	// Streams bounds live-event streams (scan_live.go).
+	Streams StreamLimits
 
 	limiter *httprate.RateLimiter
 	// failures counts failed authentications per client IP: junk
 	// credentials cost a database or Kratos round trip each.
 	failures *httprate.RateLimiter
 	signup   signupLimits
+	imports  importSlots
+	streams  streamHub
 }
 
 // Route is one operation and the permission it requires. Every route is
@@ -99,6 +105,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/openapi.json", auth.PermPublic, plain(ServeOpenAPI)},
 
 		{"GET", "/api/v1/me", auth.PermAuthenticated, s.me},
+		{"DELETE", "/api/v1/sessions/current", auth.PermAuthenticated, s.sessionDelete},
 
 		{"POST", "/api/v1/signup", auth.PermPublic, s.signupCreate},
 		{"GET", "/api/v1/signup/{signup_id}", auth.PermPublic, s.signupGet},

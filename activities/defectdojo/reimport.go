@@ -19,6 +19,7 @@ import (
 	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/parsers"
+	"github.com/secureops/secureops/internal/scans"
 )
 
 // EngagementName is the engagement every SecureOps test lives in.
@@ -69,7 +70,10 @@ func (a *Activities) Reimport(ctx context.Context, in scan.ReimportInput) (scan.
 		if err != nil {
 			return fmt.Errorf("load the %s report: %w", in.Scanner, err)
 		}
-		report = rep.Content
+		// An import's report may be in chunks (scan_report_chunks).
+		if report, err = scans.ReportContent(ctx, tx, rep); err != nil {
+			return fmt.Errorf("load the %s report: %w", in.Scanner, err)
+		}
 		return nil
 	})
 	if err != nil {

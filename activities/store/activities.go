@@ -53,7 +53,11 @@ func (a *Activities) IngestReport(ctx context.Context, in scan.IngestInput) (sca
 		if err != nil {
 			return fmt.Errorf("load report %s: %w", in.ReportID, err)
 		}
-		fs, err := reportparse.Parse(in.Scanner, rep.Content, "")
+		content, err := scans.ReportContent(ctx, tx, rep)
+		if err != nil {
+			return fmt.Errorf("load report %s: %w", in.ReportID, err)
+		}
+		fs, err := reportparse.Parse(in.Scanner, content, "")
 		if err != nil {
 			return err
 		}

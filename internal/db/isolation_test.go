@@ -42,6 +42,7 @@ sch AS (INSERT INTO scan_schedules (tenant_id, target_id, scanners, cron) SELECT
 sc AS (INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, target_id, schedule_id)
        SELECT gen_random_uuid(), $1, $2 || '.iso.example', '{nmap}', 'scan/' || $2, tg.id, sch.id FROM tg, sch RETURNING id),
 rep AS (INSERT INTO scan_reports (tenant_id, scan_id, scanner, content) SELECT $1, sc.id, 'nmap', decode(md5($2 || '4'), 'hex') FROM sc RETURNING id),
+rc AS (INSERT INTO scan_report_chunks (report_id, seq, tenant_id, data) SELECT rep.id, 0, $1, decode(md5($2 || '6'), 'hex') FROM rep RETURNING report_id),
 f AS (INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner, last_scan_id, first_scan_id)
       SELECT $1, 'fp-' || $2, 'Finding of ' || $2, 'high', 'nmap', sc.id, sc.id FROM sc RETURNING id),
 sf AS (INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity) SELECT sc.id, f.id, $1, 'high' FROM sc, f RETURNING scan_id),
@@ -56,7 +57,7 @@ wd AS (INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_ty
        SELECT $1, wh.id, 'evt-' || $2, 'ping', '{}' FROM wh RETURNING id),
 wa AS (INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt) SELECT $1, wd.id, 1 FROM wd RETURNING id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
-     + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep)
+     + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg)
      + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa)`
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -182,5 +183,44 @@ func TestDefectDojoReimportExactlyOnce(t *testing.T) {
 	_, sc := p.do(t, "GET", "/api/v1/scans/"+id, "", "")
 	if tests, _ := sc["defectdojo_tests"].(map[string]any); len(tests) != 2 || tests["nmap"] == nil || tests["secureops"] == nil {
 		t.Errorf("scan's DefectDojo tests %v", sc["defectdojo_tests"])
+	}
+}
+
+// Issue 19 item 9: an import large enough to be stored in chunks reaches
+// DefectDojo whole.
+func TestDefectDojoGetsAChunkedImportWhole(t *testing.T) {
+	standIn := &dojoStandIn{t: t, history: map[string]int64{}}
+	dd := httptest.NewServer(standIn)
+	defer dd.Close()
+	p := startWith(t, options{configure: func(c *config.Config) {
+		c.DefectDojoURL, c.DefectDojoToken = dd.URL, "dojo-token"
+	}})
+	err := p.db.InTx(context.Background(), db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE tenants SET defectdojo_product_id = 42 WHERE id = $1", p.tenant)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := fixture(t, "trivy/scheme_2_many_vulns.json")
+	code, body, _ := p.postStreamed(t, streamedUpload{scanner: "trivy", target: "image:registry.acme.test/dojo:1", head: report, pad: 3 << 20})
+	if code != http.StatusAccepted {
+		t.Fatalf("import: %d %v", code, body)
+	}
+	if sc := p.waitScan(t, body["id"].(string)); sc["status"] != "completed" {
+		t.Fatalf("scan %v", sc)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for standIn.count() < 1 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	standIn.mu.Lock()
+	defer standIn.mu.Unlock()
+	if len(standIn.files) != 1 || len(standIn.files[0]) != len(report)+3<<20 || !bytes.HasPrefix(standIn.files[0], report) {
+		n := -1
+		if len(standIn.files) > 0 {
+			n = len(standIn.files[0])
+		}
+		t.Fatalf("%d re-imports, the first of %d bytes; want one of the whole %d-byte report", len(standIn.files), n, len(report)+3<<20)
 	}
 }

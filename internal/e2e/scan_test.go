@@ -54,6 +54,8 @@ type options struct {
 	resolver  *net.Resolver // DNS for scans and ownership checks (nil: system)
 	// configure adjusts the workers' and API's configuration (onboarding).
 	configure func(*config.Config)
+	// server adjusts the API server before its router is built.
+	server func(*api.Server)
 }
 
 func start(t *testing.T) *platform { return startWith(t, options{}) }
@@ -121,6 +123,9 @@ func startWith(t testing.TB, o options) *platform {
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
 		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits,
 		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
+	if o.server != nil {
+		o.server(srv)
+	}
 	router, err := srv.Router()
 	if err != nil {
 		t.Fatal(err)

@@ -25,18 +25,25 @@ const SchemaID = "default"
 
 // Session is the part of a Kratos session the API needs.
 type Session struct {
+	ID         string // the Kratos session id (Logout disables it)
 	IdentityID uuid.UUID
 	Email      string
 	Name       string
 	ExpiresAt  time.Time
 }
 
+// DefaultCacheTTL is how long a validated session is trusted without asking
+// Kratos again: short, because a session revoked outside this API's logout
+// keeps working until it passes.
+const DefaultCacheTTL = 5 * time.Second
+
 // Client talks to one Kratos deployment.
 type Client struct {
 	public *ory.APIClient
 	admin  *ory.APIClient
 	// A short cache keeps a page's burst of API calls from costing a Kratos
-	// round trip each; revocation takes effect within the TTL.
+	// round trip each. Logout evicts its session at once; a session revoked
+	// elsewhere (Kratos' own logout, an admin) is dropped within the TTL.
 	cache *expirable.LRU[string, Session]
 }
 
@@ -52,7 +59,7 @@ func New(publicURL, adminURL string, httpClient *http.Client, cacheTTL time.Dura
 		return ory.NewAPIClient(cfg)
 	}
 	if cacheTTL <= 0 {
-		cacheTTL = 30 * time.Second
+		cacheTTL = DefaultCacheTTL
 	}
 	return &Client{public: mk(publicURL), admin: mk(adminURL), cache: expirable.NewLRU[string, Session](10000, nil, cacheTTL)}
 }
@@ -62,8 +69,7 @@ func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, err
 	if cookie == "" && token == "" {
 		return Session{}, ErrUnauthenticated
 	}
-	sum := sha256.Sum256([]byte(cookie + "\x00" + token))
-	key := hex.EncodeToString(sum[:])
+	key := cacheKey(cookie, token)
 	if s, ok := c.cache.Get(key); ok && time.Now().Before(s.ExpiresAt) {
 		return s, nil
 	}
@@ -87,7 +93,7 @@ func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, err
 	if err != nil {
 		return Session{}, fmt.Errorf("kratos whoami: identity id: %w", err)
 	}
-	s := Session{IdentityID: id, ExpiresAt: time.Now().Add(time.Hour)}
+	s := Session{ID: sess.GetId(), IdentityID: id, ExpiresAt: time.Now().Add(time.Hour)}
 	if sess.ExpiresAt != nil {
 		s.ExpiresAt = *sess.ExpiresAt
 	}
@@ -97,6 +103,31 @@ func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, err
 	}
 	c.cache.Add(key, s)
 	return s, nil
+}
+
+func cacheKey(cookie, token string) string {
+	sum := sha256.Sum256([]byte(cookie + "\x00" + token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Logout revokes the session of a cookie or token through the admin API and
+// drops it from the cache, so it stops working at once on this process. A
+// session Kratos no longer knows is already logged out.
+func (c *Client) Logout(ctx context.Context, cookie, token string) error {
+	sess, err := c.Whoami(ctx, cookie, token)
+	c.cache.Remove(cacheKey(cookie, token))
+	if err != nil {
+		return err
+	}
+	resp, err := c.admin.IdentityAPI.DisableSession(ctx, sess.ID).Execute()
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kratos disable session: %w", err)
+	}
+	c.cache.Remove(cacheKey(cookie, token))
+	return nil
 }
 
 // Identity is an identity created or found by EnsureIdentity.

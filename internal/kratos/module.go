@@ -1,8 +1,6 @@
 package kratos
 
 import (
-	"time"
-
 	"go.uber.org/fx"
 
 	"github.com/secureops/secureops/internal/config"
@@ -21,12 +19,12 @@ func ConfigFrom(c config.Config) Config {
 
 // FromConfig builds the client, or nil when Kratos is not configured (the
 // API then refuses sessions, onboarding skips the owner's identity). Sessions
-// are cached for 30 s; the admin calls onboarding makes are not cached.
+// are cached for DefaultCacheTTL; the admin calls onboarding makes are not cached.
 func FromConfig(c Config) *Client {
 	if c.PublicURL == "" || c.AdminURL == "" {
 		return nil
 	}
-	return New(c.PublicURL, c.AdminURL, nil, 30*time.Second)
+	return New(c.PublicURL, c.AdminURL, nil, DefaultCacheTTL)
 }
 
 // Module provides one *Client for the process: the API's session checks and

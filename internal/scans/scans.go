@@ -441,6 +441,40 @@ func StoreReport(ctx context.Context, tx dbq.DBTX, tenant, scanID uuid.UUID, sca
 	return q.ScanReportUpsert(ctx, tx, dbq.ScanReportUpsertParams{TenantID: tenant, ScanID: scanID, Scanner: scanner, Content: content})
 }
 
+// StoreReportChunk keeps one chunk of an import's report under the report's
+// id before the report row exists (StoreChunkedReport writes it last).
+func StoreReportChunk(ctx context.Context, tx dbq.DBTX, tenant, reportID uuid.UUID, seq int, data []byte) error {
+	return q.ScanReportChunkInsert(ctx, tx, dbq.ScanReportChunkInsertParams{ReportID: reportID, Seq: int32(seq), TenantID: tenant, Data: data})
+}
+
+// DropReportChunks deletes the chunks of an upload that was refused.
+func DropReportChunks(ctx context.Context, tx dbq.DBTX, reportID uuid.UUID) error {
+	return q.ScanReportChunksDelete(ctx, tx, reportID)
+}
+
+// StoreChunkedReport records the report whose bytes are its chunks.
+func StoreChunkedReport(ctx context.Context, tx dbq.DBTX, tenant, scanID, reportID uuid.UUID, scanner string) (uuid.UUID, error) {
+	return q.ScanReportInsertChunked(ctx, tx, dbq.ScanReportInsertChunkedParams{ID: reportID, TenantID: tenant, ScanID: scanID, Scanner: scanner})
+}
+
+// ReportContent is a stored report's bytes: its content, then its chunks.
+func ReportContent(ctx context.Context, tx dbq.DBTX, rep dbq.ScanReport) ([]byte, error) {
+	chunks, err := q.ScanReportChunksByReport(ctx, tx, rep.ID)
+	if err != nil || len(chunks) == 0 {
+		return rep.Content, err
+	}
+	n := len(rep.Content)
+	for _, c := range chunks {
+		n += len(c)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, rep.Content...)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
 // ScheduleIDsOfTarget lists the schedules of a target (they go with it).
 func ScheduleIDsOfTarget(ctx context.Context, tx dbq.DBTX, targetID uuid.UUID) ([]uuid.UUID, error) {
 	return q.ScheduleIDsByTarget(ctx, tx, targetID)

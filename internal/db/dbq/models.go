@@ -216,6 +216,14 @@ type ScanReport struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+type ScanReportChunk struct {
+	ReportID  uuid.UUID `json:"report_id"`
+	Seq       int32     `json:"seq"`
+	TenantID  uuid.UUID `json:"tenant_id"`
+	Data      []byte    `json:"data"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 type ScanSchedule struct {
 	ID              uuid.UUID `json:"id"`
 	TenantID        uuid.UUID `json:"tenant_id"`

@@ -52,6 +52,32 @@ func (q *Queries) ScanReportGet(ctx context.Context, db DBTX, id uuid.UUID) (Sca
 	return i, err
 }
 
+const scanReportInsertChunked = `-- name: ScanReportInsertChunked :one
+INSERT INTO scan_reports (id, tenant_id, scan_id, scanner, content)
+VALUES ($1, $2, $3, $4, ''::bytea)
+RETURNING id
+`
+
+type ScanReportInsertChunkedParams struct {
+	ID       uuid.UUID `json:"id"`
+	TenantID uuid.UUID `json:"tenant_id"`
+	ScanID   uuid.UUID `json:"scan_id"`
+	Scanner  string    `json:"scanner"`
+}
+
+// An import whose bytes are in scan_report_chunks under this id.
+func (q *Queries) ScanReportInsertChunked(ctx context.Context, db DBTX, arg ScanReportInsertChunkedParams) (uuid.UUID, error) {
+	row := db.QueryRow(ctx, scanReportInsertChunked,
+		arg.ID,
+		arg.TenantID,
+		arg.ScanID,
+		arg.Scanner,
+	)
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}
+
 const scanReportUpsert = `-- name: ScanReportUpsert :one
 INSERT INTO scan_reports (tenant_id, scan_id, scanner, content)
 VALUES ($1, $2, $3, $4)
