@@ -289,6 +289,7 @@ func (s *Server) guard(perm auth.Permission) func(http.Handler) http.Handler {
 				writeError(w, r, err)
 				return
 			}
+			a.Perm = perm
 			if perm != auth.PermAuthenticated {
 				if a.TenantID == uuid.Nil && a.Role != auth.RolePlatformAdmin {
 					if len(p.Memberships) > 1 {

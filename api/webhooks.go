@@ -18,6 +18,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/reach"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/webhookwire"
 )
@@ -146,6 +147,9 @@ func (s *Server) webhookDelete(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := reach.Check(ctx, tx, h.TenantID); err != nil {
+			return err
+		}
 		// Its deliveries go with it; a delivery still being retried finds
 		// nothing to send and ends.
 		if _, err := db.Q.WebhookDelete(ctx, tx, id); err != nil {
@@ -227,7 +231,11 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error
 	var rows []dbq.WebhookDelivery
 	var attempts []dbq.WebhookAttempt
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		if _, err := db.Q.WebhookGet(ctx, tx, id); err != nil {
+		h, err := db.Q.WebhookGet(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := reach.Check(ctx, tx, h.TenantID); err != nil {
 			return err
 		}
 		if rows, err = db.Q.WebhookDeliveryList(ctx, tx, params); err != nil {
@@ -272,6 +280,9 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) error {
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		h, err := db.Q.WebhookGet(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := reach.Check(ctx, tx, h.TenantID); err != nil {
 			return err
 		}
 		if !h.Active {

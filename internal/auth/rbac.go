@@ -124,6 +124,9 @@ type Access struct {
 	TenantID  uuid.UUID // the tenant the request acts on
 	Role      Role      // the role that applies there (inherited from an ancestor if need be)
 	Scope     []uuid.UUID
+	// Perm is the permission the request's route requires; per-object
+	// checks apply it again at each object's own tenant.
+	Perm Permission
 }
 
 // Can reports whether the access grants perm, applying the matrix, API key
