@@ -141,7 +141,11 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) error {
 	var m tenancy.Member
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var from auth.Role
-		if m, from, err = tenancy.ChangeMember(ctx, tx, a.Role, a.TenantID, id, tenancy.Change{Role: auth.Role(req.Role), TeamID: req.TeamID}); err != nil {
+		var revoked []tenancy.APIKey
+		if m, from, revoked, err = tenancy.ChangeMember(ctx, tx, a.Role, a.TenantID, id, tenancy.Change{Role: auth.Role(req.Role), TeamID: req.TeamID}); err != nil {
+			return err
+		}
+		if err := auditKeysRevoked(ctx, tx, r, a, revoked, "creator demoted to "+string(m.Role)); err != nil {
 			return err
 		}
 		return audit(ctx, tx, r, a, uuid.Nil, "user.updated", "user", id.String(), map[string]any{"role": m.Role, "from_role": from})
@@ -159,8 +163,11 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		role, err := tenancy.RemoveMember(ctx, tx, a.Role, a.TenantID, id)
+		role, revoked, err := tenancy.RemoveMember(ctx, tx, a.Role, a.TenantID, id)
 		if err != nil {
+			return err
+		}
+		if err := auditKeysRevoked(ctx, tx, r, a, revoked, "creator removed"); err != nil {
 			return err
 		}
 		return audit(ctx, tx, r, a, uuid.Nil, "user.removed", "user", id.String(), map[string]any{"role": role})
@@ -169,5 +176,16 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// auditKeysRevoked records each key revoked because its creator's membership
+// ended or shrank.
+func auditKeysRevoked(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, keys []tenancy.APIKey, reason string) error {
+	for _, k := range keys {
+		if err := audit(ctx, tx, r, a, k.TenantID, "apikey.revoked", "api_key", k.ID.String(), map[string]any{"reason": reason, "role": k.Role}); err != nil {
+			return err
+		}
+	}
 	return nil
 }

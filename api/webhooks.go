@@ -84,6 +84,9 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 16<<10)); err != nil {
 		return err
 	}
+	if !a.MayCreateLasting() {
+		return domainerr.New(domainerr.Forbidden, "an impersonating admin cannot create webhooks")
+	}
 	if err := req.validate(s.Policy); err != nil {
 		return err
 	}

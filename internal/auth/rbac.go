@@ -157,6 +157,11 @@ func (a *Access) Can(p Permission) bool {
 	return RoleAllows(a.Role, p)
 }
 
+// MayCreateLasting reports whether the caller may create what outlives the
+// request's authority and carries data or access away: API keys (also
+// refused by Can) and webhooks. An impersonating admin may not.
+func (a *Access) MayCreateLasting() bool { return !a.Principal.Impersonating() }
+
 // ValidScopes reports the first unknown scope, if any.
 func ValidScopes(s []string) (bad string, ok bool) {
 	for _, v := range s {
