@@ -68,9 +68,13 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Someone who has an account already (a member of another tenant, say)
+	// is not added without their consent: they get an invitation to accept.
+	if !ident.Created {
+		return s.inviteExisting(w, r, ident.ID, in)
+	}
 	// A recovery code is a way into the account: only a person who has no
-	// account yet gets one. Someone who already has one is told they were
-	// added and signs in as usual.
+	// account yet gets one, and setting their password is their consent.
 	var rec kratos.Recovery
 	if ident.Created {
 		if rec, err = s.Kratos.RecoveryCode(r.Context(), ident.ID, 72*time.Hour); err != nil {
@@ -83,10 +87,7 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 		if m, err = tenancy.AddMember(ctx, tx, a.TenantID, ident.ID, in); err != nil {
 			return err
 		}
-		body := "You have been added to a tenant on SecureOps. Sign in with your existing account.\n"
-		if ident.Created {
-			body = fmt.Sprintf("You have been invited to SecureOps.\n\nSet your password here: %s\nor enter the code %s.\nThe link expires in 72 hours.\n", rec.Link, rec.Code)
-		}
+		body := fmt.Sprintf("You have been invited to SecureOps.\n\nSet your password here: %s\nor enter the code %s.\nThe link expires in 72 hours.\n", rec.Link, rec.Code)
 		// Keyed by membership: a re-invitation after removal is a new email.
 		if _, err := db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
 			TenantID: a.TenantID, IdempotencyKey: "email/invite/" + m.ID.String(),
