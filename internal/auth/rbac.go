@@ -103,7 +103,10 @@ type Principal struct {
 	RealUserID      uuid.UUID
 	APIKeyID        uuid.UUID
 	ImpersonationID uuid.UUID
-	PlatformAdmin   bool
+	// ImpersonationTenant is the tenant an impersonation was opened for: the
+	// request acts there unless it names one of its sub-tenants.
+	ImpersonationTenant uuid.UUID
+	PlatformAdmin       bool
 	// Memberships: tenant id → role held there (applies to its sub-tenants too).
 	Memberships map[uuid.UUID]Role
 	// For API keys: the key's tenant, role and scopes.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -110,6 +111,57 @@ func TestClosestMembershipPerObject(t *testing.T) {
 	// The acting role still applies to the parent's own objects.
 	want(http.StatusOK, "PATCH", "/api/v1/findings/"+fP.String(), triage, parent.ID)
 	want(http.StatusAccepted, "POST", "/api/v1/scans/"+f.startedScan(parent.ID).String()+"/cancel", "", parent.ID)
+
+	// An admin impersonating the user has the user's rights there too: the
+	// child's closer membership applies below the impersonation's tenant.
+	adm, err := kr.EnsureIdentity(ctx, "ops@reach.example.test", "Ops", "ops-password-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bootstrap.SetPlatformAdmin(ctx, p.db, adm.ID, adm.Email, "Ops"); err != nil {
+		t.Fatal(err)
+	}
+	admin := caller{session: login(t, kr, adm.Email, "ops-password-1")}
+	impReq, _ := http.NewRequest("POST", p.api.URL+"/api/v1/admin/impersonations",
+		strings.NewReader(fmt.Sprintf(`{"user_id":%q,"reason":"ticket 7","minutes":5}`, ident.ID)))
+	impReq.Header.Set("Content-Type", "application/json")
+	impReq.Header.Set("X-Session-Token", admin.session)
+	resp, err := http.DefaultClient.Do(impReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imp map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&imp)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || imp["tenant_id"] != parent.ID.String() {
+		t.Fatalf("impersonation at the parent: %d %v", resp.StatusCode, imp)
+	}
+	asUser := func(method, path, body string, tenant uuid.UUID) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, p.api.URL+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if tenant != uuid.Nil {
+			req.Header.Set("X-Tenant-Id", tenant.String())
+		}
+		req.Header.Set("X-Session-Token", admin.session)
+		req.Header.Set("X-Impersonation", imp["token"].(string))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tenant := range []uuid.UUID{uuid.Nil, parent.ID, child} {
+		if code := asUser("PATCH", "/api/v1/findings/"+fC.String(), triage, tenant); code != http.StatusForbidden {
+			t.Errorf("impersonating, triaging the child's finding (X-Tenant-Id %s): %d, want 403", tenant, code)
+		}
+	}
+	if code := asUser("PATCH", "/api/v1/findings/"+fP.String(), triage, uuid.Nil); code != http.StatusOK {
+		t.Errorf("impersonating, triaging the parent's finding: %d, want 200", code)
+	}
 
 	// A suspended child: refused directly and through its parent, for
 	// reads and writes, also without a membership of one's own there.
