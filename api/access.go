@@ -11,12 +11,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/reach"
 )
 
-// inTx runs fn in the request's tenant scope.
+// inTx runs fn in the request's tenant scope, with the access in its
+// context so the domain checks each object at its own tenant (reach.Check).
 func (s *Server) inTx(r *http.Request, fn func(ctx context.Context, tx pgx.Tx, a *auth.Access) error) error {
 	a := accessFrom(r.Context())
-	return s.DB.InTx(r.Context(), scopeOf(a), func(ctx context.Context, tx pgx.Tx) error { return fn(ctx, tx, a) })
+	ctx := reach.WithAccess(r.Context(), a)
+	return s.DB.InTx(ctx, scopeOf(a), func(ctx context.Context, tx pgx.Tx) error { return fn(ctx, tx, a) })
 }
 
 // requireTenant answers 400 when a tenant-bound action has no acting tenant

@@ -156,13 +156,26 @@ func (s *Server) impersonate(ctx context.Context, admin *auth.Principal, token s
 		return nil, err
 	}
 	// Acting as the user: their rights, never the admin's, and only in the
-	// tenant the impersonation was opened for.
+	// tenant the impersonation was opened for and its sub-tenants, where the
+	// user's own closer memberships (a lower role in a child) still apply.
 	p.PlatformAdmin = false
-	role, ok := p.Memberships[imp.TenantID]
-	if !ok {
+	if _, ok := p.Memberships[imp.TenantID]; !ok {
 		return nil, domainerr.New(domainerr.Forbidden, "the impersonated user no longer belongs to the impersonation's tenant")
 	}
-	p.Memberships = map[uuid.UUID]auth.Role{imp.TenantID: role}
+	var sub []uuid.UUID
+	if err := s.DB.Auth(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var err error
+		sub, err = db.Q.AuthTenantSubtree(ctx, tx, imp.TenantID)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for t := range p.Memberships {
+		if !slices.Contains(sub, t) {
+			delete(p.Memberships, t)
+		}
+	}
+	p.ImpersonationTenant = imp.TenantID
 	p.RealUserID = admin.UserID
 	p.ImpersonationID = imp.ID
 	return p, nil
@@ -212,6 +225,8 @@ func (s *Server) resolveAccess(r *http.Request, p *auth.Principal) (*auth.Access
 				}
 				a.TenantID, a.Role = want, auth.RolePlatformAdmin
 			}
+		case p.Impersonating():
+			a.TenantID, a.Role = p.ImpersonationTenant, p.Memberships[p.ImpersonationTenant]
 		case len(p.Memberships) == 1 && !p.PlatformAdmin:
 			for t, role := range p.Memberships {
 				a.TenantID, a.Role = t, role
@@ -289,6 +304,7 @@ func (s *Server) guard(perm auth.Permission) func(http.Handler) http.Handler {
 				writeError(w, r, err)
 				return
 			}
+			a.Perm = perm
 			if perm != auth.PermAuthenticated {
 				if a.TenantID == uuid.Nil && a.Role != auth.RolePlatformAdmin {
 					if len(p.Memberships) > 1 {

@@ -301,7 +301,7 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		if _, err := scans.Insert(ctx, tx, scans.NewScan{
+		if _, err := s.scanRules().InsertImport(ctx, tx, a, scans.NewScan{
 			ID: id, TenantID: a.TenantID, TargetID: t.ID, Target: t.Value, Scanners: []string{form.scanner},
 			WorkflowID: scan.WorkflowID(id), Source: "import", Complete: complete,
 		}); err != nil {

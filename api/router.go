@@ -167,6 +167,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/users", auth.PermUsersManage, s.userList},
 		{"PATCH", "/api/v1/users/{id}", auth.PermUsersManage, s.userUpdate},
 		{"DELETE", "/api/v1/users/{id}", auth.PermUsersManage, s.userRemove},
+		{"POST", "/api/v1/invitations/{token}/accept", auth.PermAuthenticated, s.invitationAccept},
 
 		{"POST", "/api/v1/api-keys", auth.PermAPIKeysManage, s.apiKeyCreate},
 		{"GET", "/api/v1/api-keys", auth.PermAPIKeysManage, s.apiKeyList},

@@ -13,6 +13,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/verify"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/reach"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 )
@@ -152,8 +153,10 @@ func (s *Server) targetGet(w http.ResponseWriter, r *http.Request) error {
 	}
 	var t targets.Registered
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		t, err = targets.Get(ctx, tx, id)
-		return err
+		if t, err = targets.Get(ctx, tx, id); err != nil {
+			return err
+		}
+		return reach.Check(ctx, tx, t.TenantID)
 	})
 	if err != nil {
 		return err
@@ -170,6 +173,9 @@ func (s *Server) targetDelete(w http.ResponseWriter, r *http.Request) error {
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		t, err := targets.Get(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := reach.Check(ctx, tx, t.TenantID); err != nil {
 			return err
 		}
 		// The target's schedules go with it (the rows cascade); their
@@ -215,7 +221,11 @@ func (s *Server) targetVerify(w http.ResponseWriter, r *http.Request) error {
 	var t targets.Registered
 	var started bool
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		if t, started, err = targets.StartVerification(ctx, tx, id); err != nil || !started {
+		if t, started, err = targets.StartVerification(ctx, tx, id); err != nil {
+			return err
+		}
+		// Checked after the write: a refusal rolls it back.
+		if err := reach.Check(ctx, tx, t.TenantID); err != nil || !started {
 			return err
 		}
 		return audit(ctx, tx, r, a, t.TenantID, "target.verification_started", "target", id.String(), nil)

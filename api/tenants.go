@@ -14,6 +14,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/reach"
 	"github.com/secureops/secureops/internal/tenancy"
 )
 
@@ -68,6 +69,9 @@ func (s *Server) tenantChildrenList(w http.ResponseWriter, r *http.Request) erro
 	}
 	var ts []tenancy.Tenant
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		if err := reach.Check(ctx, tx, id); err != nil {
+			return err
+		}
 		ts, err = tenancy.ListChildren(ctx, tx, id)
 		return err
 	})
@@ -108,7 +112,10 @@ func (s *Server) tenantChildCreate(w http.ResponseWriter, r *http.Request) error
 	newID := uuid.New()
 	scope := scopeOf(a)
 	scope.TenantIDs = append(slices.Clone(scope.TenantIDs), newID)
-	err = s.DB.InTx(r.Context(), scope, func(ctx context.Context, tx pgx.Tx) error {
+	err = s.DB.InTx(reach.WithAccess(r.Context(), a), scope, func(ctx context.Context, tx pgx.Tx) error {
+		if err := reach.Check(ctx, tx, parent); err != nil {
+			return err
+		}
 		var err error
 		t, err = tenancy.CreateChild(ctx, tx, parent, newID, child, a.Role == auth.RolePlatformAdmin)
 		if err != nil {
@@ -136,6 +143,9 @@ func (s *Server) tenantTree(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rows []dbq.TenantTreeRow
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		if err := reach.Check(ctx, tx, id); err != nil {
+			return err
+		}
 		rows, err = db.Q.TenantTree(ctx, tx, id)
 		return err
 	})

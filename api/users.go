@@ -68,9 +68,13 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Someone who has an account already (a member of another tenant, say)
+	// is not added without their consent: they get an invitation to accept.
+	if !ident.Created {
+		return s.inviteExisting(w, r, ident.ID, in)
+	}
 	// A recovery code is a way into the account: only a person who has no
-	// account yet gets one. Someone who already has one is told they were
-	// added and signs in as usual.
+	// account yet gets one, and setting their password is their consent.
 	var rec kratos.Recovery
 	if ident.Created {
 		if rec, err = s.Kratos.RecoveryCode(r.Context(), ident.ID, 72*time.Hour); err != nil {
@@ -83,10 +87,7 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 		if m, err = tenancy.AddMember(ctx, tx, a.TenantID, ident.ID, in); err != nil {
 			return err
 		}
-		body := "You have been added to a tenant on SecureOps. Sign in with your existing account.\n"
-		if ident.Created {
-			body = fmt.Sprintf("You have been invited to SecureOps.\n\nSet your password here: %s\nor enter the code %s.\nThe link expires in 72 hours.\n", rec.Link, rec.Code)
-		}
+		body := fmt.Sprintf("You have been invited to SecureOps.\n\nSet your password here: %s\nor enter the code %s.\nThe link expires in 72 hours.\n", rec.Link, rec.Code)
 		// Keyed by membership: a re-invitation after removal is a new email.
 		if _, err := db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
 			TenantID: a.TenantID, IdempotencyKey: "email/invite/" + m.ID.String(),
@@ -141,7 +142,11 @@ func (s *Server) userUpdate(w http.ResponseWriter, r *http.Request) error {
 	var m tenancy.Member
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		var from auth.Role
-		if m, from, err = tenancy.ChangeMember(ctx, tx, a.Role, a.TenantID, id, tenancy.Change{Role: auth.Role(req.Role), TeamID: req.TeamID}); err != nil {
+		var revoked []tenancy.APIKey
+		if m, from, revoked, err = tenancy.ChangeMember(ctx, tx, a.Role, a.TenantID, id, tenancy.Change{Role: auth.Role(req.Role), TeamID: req.TeamID}); err != nil {
+			return err
+		}
+		if err := auditKeysRevoked(ctx, tx, r, a, revoked, "creator demoted to "+string(m.Role)); err != nil {
 			return err
 		}
 		return audit(ctx, tx, r, a, uuid.Nil, "user.updated", "user", id.String(), map[string]any{"role": m.Role, "from_role": from})
@@ -159,8 +164,11 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		role, err := tenancy.RemoveMember(ctx, tx, a.Role, a.TenantID, id)
+		role, revoked, err := tenancy.RemoveMember(ctx, tx, a.Role, a.TenantID, id)
 		if err != nil {
+			return err
+		}
+		if err := auditKeysRevoked(ctx, tx, r, a, revoked, "creator removed"); err != nil {
 			return err
 		}
 		return audit(ctx, tx, r, a, uuid.Nil, "user.removed", "user", id.String(), map[string]any{"role": role})
@@ -169,5 +177,16 @@ func (s *Server) userRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// auditKeysRevoked records each key revoked because its creator's membership
+// ended or shrank.
+func auditKeysRevoked(ctx context.Context, tx pgx.Tx, r *http.Request, a *auth.Access, keys []tenancy.APIKey, reason string) error {
+	for _, k := range keys {
+		if err := audit(ctx, tx, r, a, k.TenantID, "apikey.revoked", "api_key", k.ID.String(), map[string]any{"reason": reason, "role": k.Role}); err != nil {
+			return err
+		}
+	}
 	return nil
 }

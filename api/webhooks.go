@@ -18,6 +18,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/reach"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/webhookwire"
 )
@@ -83,6 +84,9 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := firstErr(requireTenant(a), decodeJSON(r, &req, 16<<10)); err != nil {
 		return err
 	}
+	if !a.MayCreateLasting() {
+		return domainerr.New(domainerr.Forbidden, "an impersonating admin cannot create webhooks")
+	}
 	if err := req.validate(s.webhookPolicy()); err != nil {
 		return err
 	}
@@ -144,6 +148,9 @@ func (s *Server) webhookDelete(w http.ResponseWriter, r *http.Request) error {
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		h, err := db.Q.WebhookGet(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := reach.Check(ctx, tx, h.TenantID); err != nil {
 			return err
 		}
 		// Its deliveries go with it; a delivery still being retried finds
@@ -227,7 +234,11 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request) error
 	var rows []dbq.WebhookDelivery
 	var attempts []dbq.WebhookAttempt
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		if _, err := db.Q.WebhookGet(ctx, tx, id); err != nil {
+		h, err := db.Q.WebhookGet(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := reach.Check(ctx, tx, h.TenantID); err != nil {
 			return err
 		}
 		if rows, err = db.Q.WebhookDeliveryList(ctx, tx, params); err != nil {
@@ -272,6 +283,9 @@ func (s *Server) webhookTest(w http.ResponseWriter, r *http.Request) error {
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		h, err := db.Q.WebhookGet(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := reach.Check(ctx, tx, h.TenantID); err != nil {
 			return err
 		}
 		if !h.Active {

@@ -103,7 +103,10 @@ type Principal struct {
 	RealUserID      uuid.UUID
 	APIKeyID        uuid.UUID
 	ImpersonationID uuid.UUID
-	PlatformAdmin   bool
+	// ImpersonationTenant is the tenant an impersonation was opened for: the
+	// request acts there unless it names one of its sub-tenants.
+	ImpersonationTenant uuid.UUID
+	PlatformAdmin       bool
 	// Memberships: tenant id → role held there (applies to its sub-tenants too).
 	Memberships map[uuid.UUID]Role
 	// For API keys: the key's tenant, role and scopes.
@@ -124,6 +127,9 @@ type Access struct {
 	TenantID  uuid.UUID // the tenant the request acts on
 	Role      Role      // the role that applies there (inherited from an ancestor if need be)
 	Scope     []uuid.UUID
+	// Perm is the permission the request's route requires; per-object
+	// checks apply it again at each object's own tenant.
+	Perm Permission
 }
 
 // Can reports whether the access grants perm, applying the matrix, API key
@@ -153,6 +159,11 @@ func (a *Access) Can(p Permission) bool {
 	}
 	return RoleAllows(a.Role, p)
 }
+
+// MayCreateLasting reports whether the caller may create what outlives the
+// request's authority and carries data or access away: API keys (also
+// refused by Can) and webhooks. An impersonating admin may not.
+func (a *Access) MayCreateLasting() bool { return !a.Principal.Impersonating() }
 
 // ValidScopes reports the first unknown scope, if any.
 func ValidScopes(s []string) (bad string, ok bool) {

@@ -55,11 +55,13 @@ wh AS (INSERT INTO webhooks (tenant_id, url, secret, events)
        VALUES ($1, 'https://hooks.example/' || $2, repeat('s', 32), '{scan.completed}') RETURNING id),
 wd AS (INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_type, payload)
        SELECT $1, wh.id, 'evt-' || $2, 'ping', '{}' FROM wh RETURNING id),
-wa AS (INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt) SELECT $1, wd.id, 1 FROM wd RETURNING id)
+wa AS (INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt) SELECT $1, wd.id, 1 FROM wd RETURNING id),
+inv AS (INSERT INTO invitations (tenant_id, user_id, email, role, token_hash, expires_at)
+        SELECT $1, u.id, $2 || '@iso.example', 'client_readonly', decode(md5($2 || '6'), 'hex'), now() + interval '7 days' FROM u RETURNING id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg)
-     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa)`
+     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv)`
 
 var errRollBack = errors.New("roll back")
 

@@ -236,6 +236,9 @@ func TestImpersonationSuspensionAndRateLimit(t *testing.T) {
 	if code, _, _ := doJSON(admin, "POST", "/api/v1/api-keys", `{"role":"client_readonly"}`, as); code != 403 {
 		t.Errorf("API key creation while impersonating: %d, want 403", code)
 	}
+	if code, _, _ := doJSON(admin, "POST", "/api/v1/webhooks", `{"url":"http://127.0.0.1:9/hook"}`, as); code != 403 {
+		t.Errorf("webhook creation while impersonating: %d, want 403", code)
+	}
 	if code, _, _ := doJSON(admin, "POST", "/api/v1/users", `{"email":"backdoor@example.test","role":"client_owner"}`, as); code != 403 {
 		t.Errorf("inviting while impersonating: %d, want 403", code)
 	}

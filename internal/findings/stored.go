@@ -17,6 +17,7 @@ import (
 
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/reach"
 )
 
 var q = dbq.New()
@@ -97,7 +98,13 @@ func Get(ctx context.Context, tx dbq.DBTX, id uuid.UUID) (Stored, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Stored{}, domainerr.Wrap(domainerr.NotFound, domainerr.ErrNotFound.Detail, err)
 	}
-	return FromRow(f), err
+	if err != nil {
+		return Stored{}, err
+	}
+	if err := reach.Check(ctx, tx, f.TenantID); err != nil {
+		return Stored{}, err
+	}
+	return FromRow(f), nil
 }
 
 // Decision is a person's triage of findings: the status to set, why, and who
@@ -137,6 +144,9 @@ func Triage(ctx context.Context, tx dbq.DBTX, id uuid.UUID, d Decision) (Triaged
 	if err != nil {
 		return Triaged{}, err
 	}
+	if err := reach.Check(ctx, tx, cur.TenantID); err != nil {
+		return Triaged{}, err
+	}
 	f, changed := cur, cur.Status != d.Status
 	if changed {
 		if f, err = q.FindingSetStatus(ctx, tx, dbq.FindingSetStatusParams{ID: id, Status: d.Status}); err != nil {
@@ -167,8 +177,8 @@ func ValidateBulk(ids []uuid.UUID) error {
 }
 
 // TriageBulk applies one decision to every finding in ids, all or none: an
-// unknown id is NotFound naming it (the caller's transaction then rolls
-// back). each runs after every finding (the caller's audit). It returns how
+// unknown id is NotFound naming it, a refused one Forbidden naming it (the
+// caller's transaction then rolls back). each runs after every finding (the caller's audit). It returns how
 // many statuses moved.
 func TriageBulk(ctx context.Context, tx dbq.DBTX, ids []uuid.UUID, d Decision, each func(uuid.UUID, Triaged) error) (int, error) {
 	if err := ValidateBulk(ids); err != nil {
@@ -179,6 +189,9 @@ func TriageBulk(ctx context.Context, tx dbq.DBTX, ids []uuid.UUID, d Decision, e
 		t, err := Triage(ctx, tx, id, d)
 		if domainerr.Is(err, domainerr.NotFound) {
 			return 0, domainerr.Wrap(domainerr.NotFound, "finding "+id.String()+" not found; nothing was changed", err)
+		}
+		if e, ok := domainerr.As(err); ok && e.Kind == domainerr.Forbidden {
+			return 0, domainerr.Wrap(domainerr.Forbidden, "finding "+id.String()+": "+e.Detail+"; nothing was changed", err)
 		}
 		if err != nil {
 			return 0, err

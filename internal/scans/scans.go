@@ -23,6 +23,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/keyset"
+	"github.com/secureops/secureops/internal/reach"
 	"github.com/secureops/secureops/internal/targets"
 )
 
@@ -354,6 +355,9 @@ func Get(ctx context.Context, tx dbq.DBTX, id uuid.UUID) (Scan, error) {
 		return Scan{}, domainerr.Wrap(domainerr.NotFound, domainerr.ErrNotFound.Detail, err)
 	}
 	if err != nil {
+		return Scan{}, err
+	}
+	if err := reach.Check(ctx, tx, row.TenantID); err != nil {
 		return Scan{}, err
 	}
 	return FromRow(row), nil

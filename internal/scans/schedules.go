@@ -15,6 +15,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/keyset"
+	"github.com/secureops/secureops/internal/reach"
 	"github.com/secureops/secureops/internal/targets"
 	"github.com/secureops/secureops/internal/tiers"
 )
@@ -153,6 +154,9 @@ func GetSchedule(ctx context.Context, tx dbq.DBTX, id uuid.UUID) (Schedule, erro
 		return Schedule{}, domainerr.Wrap(domainerr.NotFound, domainerr.ErrNotFound.Detail, err)
 	}
 	if err != nil {
+		return Schedule{}, err
+	}
+	if err := reach.Check(ctx, tx, r.TenantID); err != nil {
 		return Schedule{}, err
 	}
 	return withTarget(ctx, tx, r)

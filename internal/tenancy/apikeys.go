@@ -2,11 +2,13 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db/dbq"
@@ -115,4 +117,77 @@ func RevokeAPIKey(ctx context.Context, tx dbq.DBTX, tenant, id uuid.UUID) (APIKe
 		return APIKey{}, notFound(err)
 	}
 	return APIKeyFromRow(k), nil
+}
+
+// KeyExceeds reports whether a key of keyRole with scopes could do
+// something a member of memberRole cannot.
+func KeyExceeds(keyRole auth.Role, scopes []string, memberRole auth.Role) bool {
+	key := &auth.Access{Principal: &auth.Principal{APIKeyID: uuid.Max}, Role: keyRole}
+	for _, s := range scopes {
+		key.Principal.KeyScopes = append(key.Principal.KeyScopes, auth.Permission(s))
+	}
+	member := &auth.Access{Principal: &auth.Principal{}, Role: memberRole}
+	for _, p := range auth.Permissions {
+		if key.Can(p) && !member.Can(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// revokeCreatedKeys revokes the live keys userID created that their
+// membership at tenant governed, now that it ends (role "") or becomes role:
+// every such key when it ends, those exceeding role otherwise. A key is
+// governed by the membership when the user holds none closer to the key's
+// tenant (a membership in a sub-tenant keeps its own keys). The transaction's
+// scope (the tenant's subtree) bounds which keys are seen.
+func revokeCreatedKeys(ctx context.Context, tx dbq.DBTX, tenant, userID uuid.UUID, role auth.Role) ([]APIKey, error) {
+	rows, err := q.APIKeyListLiveByCreator(ctx, tx, uuid.NullUUID{UUID: userID, Valid: true})
+	if err != nil {
+		return nil, err
+	}
+	var out []APIKey
+	for _, k := range rows {
+		if role != "" && !KeyExceeds(auth.Role(k.Role), k.Scopes, role) {
+			continue
+		}
+		governed, err := governedBy(ctx, tx, k.TenantID, tenant, userID)
+		if err != nil {
+			return nil, err
+		}
+		if !governed {
+			continue
+		}
+		r, err := q.APIKeyRevoke(ctx, tx, dbq.APIKeyRevokeParams{ID: k.ID, TenantID: k.TenantID})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, APIKeyFromRow(r))
+	}
+	return out, nil
+}
+
+// governedBy reports whether from is tenant or below it with no membership
+// of userID on the way up (tenant excluded).
+func governedBy(ctx context.Context, tx dbq.DBTX, from, tenant, userID uuid.UUID) (bool, error) {
+	t := from
+	for depth := 0; t != tenant; depth++ {
+		if depth > 64 {
+			return false, nil
+		}
+		if _, err := q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: userID, TenantID: t}); err == nil {
+			return false, nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+		row, err := q.TenantGet(ctx, tx, t)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !row.ParentID.Valid) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		t = row.ParentID.UUID
+	}
+	return true, nil
 }

@@ -108,57 +108,70 @@ func ValidRole(role auth.Role) error {
 
 // ChangeMember changes a member's role or team. Only owners change owners,
 // nobody grants what they could not grant, and the tenant keeps an owner.
-// It returns the member and their role before.
-func ChangeMember(ctx context.Context, tx dbq.DBTX, actor auth.Role, tenant, userID uuid.UUID, c Change) (Member, auth.Role, error) {
+// A demotion revokes the keys the member created whose rights exceed the new
+// role (revoked rather than narrowed: an integration fails loudly instead of
+// quietly doing less). It returns the member, their role before and the
+// revoked keys, for the caller's audit in the same transaction.
+func ChangeMember(ctx context.Context, tx dbq.DBTX, actor auth.Role, tenant, userID uuid.UUID, c Change) (Member, auth.Role, []APIKey, error) {
 	cur, err := q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: userID, TenantID: tenant})
 	if err != nil {
-		return Member{}, "", notFound(err)
+		return Member{}, "", nil, notFound(err)
 	}
 	from, role := auth.Role(cur.Role), auth.Role(cur.Role)
 	if c.Role != "" {
 		role = c.Role
 	}
 	if !CanGrant(actor, role) || (from == auth.RoleClientOwner && !CanGrant(actor, auth.RoleClientOwner)) {
-		return Member{}, from, domainerr.New(domainerr.Forbidden, "you cannot change this member to "+string(role))
+		return Member{}, from, nil, domainerr.New(domainerr.Forbidden, "you cannot change this member to "+string(role))
 	}
 	if from == auth.RoleClientOwner && role != from {
 		if err := KeepAnOwner(ctx, tx, tenant); err != nil {
-			return Member{}, from, err
+			return Member{}, from, nil, err
 		}
 	}
 	team, err := teamOf(ctx, tx, tenant, c.TeamID, cur.TeamID)
 	if err != nil {
-		return Member{}, from, err
+		return Member{}, from, nil, err
 	}
 	m, err := q.MembershipUpdate(ctx, tx, dbq.MembershipUpdateParams{UserID: userID, TenantID: tenant, Role: string(role), TeamID: team})
 	if err != nil {
-		return Member{}, from, err
+		return Member{}, from, nil, err
 	}
 	u, err := q.UserGet(ctx, tx, userID)
 	if err != nil {
-		return Member{}, from, err
+		return Member{}, from, nil, err
 	}
-	return memberOf(m, u.Email, u.Name), from, nil
+	var revoked []APIKey
+	if role != from {
+		if revoked, err = revokeCreatedKeys(ctx, tx, tenant, userID, role); err != nil {
+			return Member{}, from, nil, err
+		}
+	}
+	return memberOf(m, u.Email, u.Name), from, revoked, nil
 }
 
 // RemoveMember ends a membership; only owners remove owners, and the tenant
-// keeps one. It returns the role the member had.
-func RemoveMember(ctx context.Context, tx dbq.DBTX, actor auth.Role, tenant, userID uuid.UUID) (auth.Role, error) {
+// keeps one. The keys the member created under it are revoked. It returns the
+// role the member had and the revoked keys, for the caller's audit.
+func RemoveMember(ctx context.Context, tx dbq.DBTX, actor auth.Role, tenant, userID uuid.UUID) (auth.Role, []APIKey, error) {
 	cur, err := q.MembershipGet(ctx, tx, dbq.MembershipGetParams{UserID: userID, TenantID: tenant})
 	if err != nil {
-		return "", notFound(err)
+		return "", nil, notFound(err)
 	}
 	role := auth.Role(cur.Role)
 	if role == auth.RoleClientOwner {
 		if !CanGrant(actor, auth.RoleClientOwner) {
-			return role, domainerr.New(domainerr.Forbidden, "only an owner can remove an owner")
+			return role, nil, domainerr.New(domainerr.Forbidden, "only an owner can remove an owner")
 		}
 		if err := KeepAnOwner(ctx, tx, tenant); err != nil {
-			return role, err
+			return role, nil, err
 		}
 	}
-	_, err = q.MembershipDelete(ctx, tx, dbq.MembershipDeleteParams{UserID: userID, TenantID: tenant})
-	return role, err
+	if _, err = q.MembershipDelete(ctx, tx, dbq.MembershipDeleteParams{UserID: userID, TenantID: tenant}); err != nil {
+		return role, nil, err
+	}
+	revoked, err := revokeCreatedKeys(ctx, tx, tenant, userID, "")
+	return role, revoked, err
 }
 
 // teamOf resolves a requested team (nil: keep cur) to one of the tenant's.

@@ -22,6 +22,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/reach"
 	"github.com/secureops/secureops/internal/tiers"
 )
 
@@ -53,6 +54,9 @@ func GetTenant(ctx context.Context, tx dbq.DBTX, id uuid.UUID) (Tenant, error) {
 	t, err := q.TenantGet(ctx, tx, id)
 	if err != nil {
 		return Tenant{}, notFound(err)
+	}
+	if err := reach.Check(ctx, tx, t.ID); err != nil {
+		return Tenant{}, err
 	}
 	return TenantFromRow(t), nil
 }

@@ -81,3 +81,25 @@ func TestChildValidate(t *testing.T) {
 		t.Fatalf("team name: %q %v", n, err)
 	}
 }
+
+func TestKeyExceeds(t *testing.T) {
+	cases := []struct {
+		key    auth.Role
+		scopes []string
+		member auth.Role
+		want   bool
+	}{
+		{auth.RoleClientAnalyst, nil, auth.RoleClientReadonly, true},
+		{auth.RoleClientReadonly, nil, auth.RoleClientReadonly, false},
+		{auth.RoleClientAdmin, nil, auth.RoleClientAnalyst, true},
+		{auth.RoleClientAnalyst, nil, auth.RoleClientAdmin, false},
+		{auth.RoleClientAPI, []string{"findings:view"}, auth.RoleClientReadonly, false},
+		{auth.RoleClientAPI, []string{"findings:view", "scans:start"}, auth.RoleClientReadonly, true},
+		{auth.RoleClientAnalyst, []string{"findings:view"}, auth.RoleClientReadonly, false},
+	}
+	for _, c := range cases {
+		if got := KeyExceeds(c.key, c.scopes, c.member); got != c.want {
+			t.Errorf("KeyExceeds(%s %v, %s) = %v, want %v", c.key, c.scopes, c.member, got, c.want)
+		}
+	}
+}

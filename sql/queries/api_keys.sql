@@ -10,3 +10,6 @@ SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id;
 UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
 WHERE id = $1 AND tenant_id = $2
 RETURNING *;
+
+-- name: APIKeyListLiveByCreator :many
+SELECT * FROM api_keys WHERE created_by = $1 AND revoked_at IS NULL ORDER BY created_at, id;

@@ -95,6 +95,43 @@ func (q *Queries) APIKeyList(ctx context.Context, db DBTX, tenantID uuid.UUID) (
 	return items, nil
 }
 
+const aPIKeyListLiveByCreator = `-- name: APIKeyListLiveByCreator :many
+SELECT id, tenant_id, name, prefix, secret_hash, role, scopes, created_by, expires_at, last_used_at, revoked_at, created_at FROM api_keys WHERE created_by = $1 AND revoked_at IS NULL ORDER BY created_at, id
+`
+
+func (q *Queries) APIKeyListLiveByCreator(ctx context.Context, db DBTX, createdBy uuid.NullUUID) ([]ApiKey, error) {
+	rows, err := db.Query(ctx, aPIKeyListLiveByCreator, createdBy)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ApiKey{}
+	for rows.Next() {
+		var i ApiKey
+		if err := rows.Scan(
+			&i.ID,
+			&i.TenantID,
+			&i.Name,
+			&i.Prefix,
+			&i.SecretHash,
+			&i.Role,
+			&i.Scopes,
+			&i.CreatedBy,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.RevokedAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const aPIKeyRevoke = `-- name: APIKeyRevoke :one
 UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
 WHERE id = $1 AND tenant_id = $2

@@ -144,6 +144,20 @@ type InitialApiKey struct {
 	CreatedAt  time.Time  `json:"created_at"`
 }
 
+type Invitation struct {
+	ID         uuid.UUID     `json:"id"`
+	TenantID   uuid.UUID     `json:"tenant_id"`
+	UserID     uuid.UUID     `json:"user_id"`
+	Email      string        `json:"email"`
+	Role       string        `json:"role"`
+	TeamID     uuid.NullUUID `json:"team_id"`
+	TokenHash  []byte        `json:"token_hash"`
+	InvitedBy  uuid.NullUUID `json:"invited_by"`
+	ExpiresAt  time.Time     `json:"expires_at"`
+	AcceptedAt *time.Time    `json:"accepted_at"`
+	CreatedAt  time.Time     `json:"created_at"`
+}
+
 type Membership struct {
 	ID        uuid.UUID     `json:"id"`
 	UserID    uuid.UUID     `json:"user_id"`
