@@ -40,8 +40,12 @@ const maxImportBody = MaxImportBytes + 1<<20
 const importChunk = 1 << 20
 
 // importReadTimeout bounds reading one upload; the server's ReadTimeout is
-// shorter and covers every other request.
-const importReadTimeout = 15 * time.Minute
+// shorter and covers every other request. Within it, each chunk must arrive
+// within importChunkWindow, so a trickling client gives its place up early.
+const (
+	importReadTimeout = 15 * time.Minute
+	importChunkWindow = time.Minute
+)
 
 var errImportTooLarge = statusErr(http.StatusRequestEntityTooLarge, "the report is larger than 100 MB")
 
@@ -217,8 +221,17 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer release()
 	// An upload may take longer than the server's read timeout allows other
-	// requests; it gets its own, still bounded.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(importReadTimeout))
+	// requests; it gets its own, still bounded, renewed chunk by chunk.
+	rc := http.NewResponseController(w)
+	readBy := time.Now().Add(importReadTimeout)
+	extend := func() {
+		d := time.Now().Add(importChunkWindow)
+		if d.After(readBy) {
+			d = readBy
+		}
+		_ = rc.SetReadDeadline(d)
+	}
+	extend()
 
 	reportID := uuid.New()
 	stored, done := false, false
@@ -235,6 +248,7 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 	}()
 	form, err := readImportForm(r, w, reportID, func(seq int, data []byte) error {
 		stored = true
+		defer extend()
 		return s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 			return scans.StoreReportChunk(ctx, tx, a.TenantID, reportID, seq, data)
 		})
