@@ -147,14 +147,7 @@ func (a *Activities) probe(ctx context.Context, pol targets.Policy, row dbq.Targ
 // policyFor is the scan policy of a tenant: the platform's plus the ranges
 // opened to it or an ancestor.
 func (a *Activities) policyFor(ctx context.Context, tenant uuid.UUID) (targets.Policy, error) {
-	if len(a.Policy.TenantAllowed) == 0 {
-		return a.Policy, nil
-	}
-	slugs, err := a.DB.TenantLineage(ctx, tenant)
-	if err != nil {
-		return targets.Policy{}, err
-	}
-	return a.Policy.ForTenant(slugs...), nil
+	return a.DB.TenantPolicy(ctx, a.Policy, tenant)
 }
 
 // wellKnownBudget bounds the whole well-known-file phase, inside the check's

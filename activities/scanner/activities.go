@@ -86,13 +86,9 @@ func (a *Activities) Run(ctx context.Context, in scan.RunInput) (scan.RunResult,
 			return scan.RunResult{}, err
 		}
 	} else {
-		pol := a.Policy
-		if len(pol.TenantAllowed) > 0 {
-			slugs, err := a.DB.TenantLineage(ctx, in.TenantID)
-			if err != nil {
-				return scan.RunResult{}, err
-			}
-			pol = pol.ForTenant(slugs...)
+		pol, err := a.DB.TenantPolicy(ctx, a.Policy, in.TenantID)
+		if err != nil {
+			return scan.RunResult{}, err
 		}
 		if in.Address != "" {
 			// The workflow proved ownership at this address a moment ago: scan

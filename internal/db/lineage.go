@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/secureops/secureops/internal/targets"
 )
 
 // TenantLineage returns the slugs of a tenant and its ancestors, nearest
@@ -18,4 +19,18 @@ func (d *DB) TenantLineage(ctx context.Context, tenantID uuid.UUID) ([]string, e
 		return err
 	})
 	return slugs, err
+}
+
+// TenantPolicy is p for scans of tenant: the platform's ranges plus those
+// SCAN_ALLOWED_CIDRS opens to the tenant or an ancestor. Without per-tenant
+// ranges it is p, and no query runs.
+func (d *DB) TenantPolicy(ctx context.Context, p targets.Policy, tenant uuid.UUID) (targets.Policy, error) {
+	if len(p.TenantAllowed) == 0 {
+		return p, nil
+	}
+	slugs, err := d.TenantLineage(ctx, tenant)
+	if err != nil {
+		return targets.Policy{}, err
+	}
+	return p.ForTenant(slugs...), nil
 }
