@@ -89,7 +89,7 @@ func Check(spec string, interval, min time.Duration) error {
 		}
 	}
 	if gap < min {
-		return fmt.Errorf("%w: this schedule may run every %s; your plan allows at most one run every %s", ErrTooFrequent, gap, min)
+		return fmt.Errorf("%w: this schedule may run every %s; your plan allows at most one run every %s", ErrTooFrequent, human(gap), human(min))
 	}
 	return nil
 }
@@ -115,4 +115,24 @@ func runsOn(s *cron.SpecSchedule, t time.Time) bool {
 		return dom && dow
 	}
 	return dom || dow
+}
+
+// human writes a gap as a person would read it: "1 minute", "15 minutes",
+// "1 hour", "90 minutes", "2 days".
+func human(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return unit(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return d.String()
 }

@@ -2,6 +2,7 @@ package cadence
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,7 +53,8 @@ func TestCheck(t *testing.T) {
 	if err := Check("*/15 * * * *", 0, 15*time.Minute); err != nil {
 		t.Errorf("every 15 min with a 15 min floor: %v", err)
 	}
-	if err := Check("*/15 * * * *", 0, time.Hour); !errors.Is(err, ErrTooFrequent) {
+	if err := Check("*/15 * * * *", 0, time.Hour); !errors.Is(err, ErrTooFrequent) ||
+		!strings.Contains(err.Error(), "may run every 15 minutes; your plan allows at most one run every 1 hour") {
 		t.Errorf("every 15 min with an hourly floor: %v", err)
 	}
 	if err := Check("", 30*time.Minute, time.Hour); !errors.Is(err, ErrTooFrequent) {
