@@ -17,7 +17,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## Install missing Debian packages (postgresql, nmap, nikto)
+deps: ## Install missing Debian packages (postgresql, nmap, nikto, chromium)
 	@./scripts/install-deps.sh
 
 $(BIN)/sqlc:
@@ -33,13 +33,16 @@ $(BIN)/stripe-mock:
 $(BIN)/workflowcheck: tools/workflowcheck/go.mod
 	cd tools/workflowcheck && GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck
 
+$(BIN)/templ: tools/templ/go.mod
+	cd tools/templ && GOBIN=$(BIN) $(GO) install github.com/a-h/templ/cmd/templ
+
 $(BIN)/kratos: tools/kratos/go.mod
 	cd tools/kratos && CGO_ENABLED=1 $(GO) build -tags sqlite -trimpath \
 	  -ldflags "-s -w -X github.com/ory/kratos/driver/config.Version=$(KRATOS_VERSION)" \
 	  -o $(BIN)/kratos github.com/ory/kratos
 
 .PHONY: tools
-tools: $(BIN)/sqlc $(BIN)/workflowcheck $(BIN)/kratos $(BIN)/stripe-mock ## Build pinned Go tools into ./bin (sqlc, workflowcheck, kratos, stripe-mock)
+tools: $(BIN)/sqlc $(BIN)/workflowcheck $(BIN)/kratos $(BIN)/stripe-mock $(BIN)/templ ## Build pinned Go tools into ./bin (sqlc, workflowcheck, kratos, stripe-mock, templ)
 
 .PHONY: build
 build: ## Build bin/secureops with the embedded Temporal server (dev) 
@@ -54,8 +57,9 @@ run: deps tools build ## Run the whole platform on embedded defaults (Ctrl-C sto
 	DATA_DIR=$(DATA_DIR) $(BIN)/secureops dev
 
 .PHONY: generate
-generate: $(BIN)/sqlc ## Regenerate sqlc code from sql/
+generate: $(BIN)/sqlc $(BIN)/templ ## Regenerate sqlc code from sql/ and templ code from internal/portal/views
 	$(BIN)/sqlc generate
+	$(BIN)/templ generate -path internal/portal/views
 
 .PHONY: test
 test: deps tools ## Install what is missing, start a throwaway Postgres, vet and run every test

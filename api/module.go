@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/portal"
+	"github.com/secureops/secureops/internal/portal/views"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -40,6 +43,11 @@ var Module = fx.Module("api",
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},
 		}
+		brand := views.DefaultBrand
+		s.Portal = portal.New(portal.Deps{
+			Kratos: kc, KratosBrowserURL: cmp.Or(c.KratosBrowserURL, c.KratosPublicURL),
+			TemporalUIURL: c.TemporalUIURL, Namespace: c.TemporalNamespace, Brand: brand, Log: log,
+		}).Handler
 		return s, nil
 	}),
 	fx.Provide(func(lc fx.Lifecycle, s *Server, c config.Config, log *slog.Logger) (*Listener, error) {

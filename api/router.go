@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -55,6 +56,9 @@ type Server struct {
 	ImportLimits ImportLimits
 	// Streams bounds live-event streams (scan_live.go).
 	Streams StreamLimits
+	// Portal serves every path outside the API (the web pages), given the
+	// API router it calls in-process; nil serves the API alone.
+	Portal func(api http.Handler) http.Handler
 
 	limiter *httprate.RateLimiter
 	// failures counts failed authentications per client IP: junk
@@ -233,6 +237,18 @@ func (s *Server) Router() (chi.Router, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.Portal != nil {
+		// Pages answer what the API does not know; under /api/ a miss stays
+		// problem JSON, for clients that never want HTML.
+		pages := s.Portal(r)
+		r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+			if strings.HasPrefix(req.URL.Path, "/api/") {
+				writeProblem(w, Problem{Status: http.StatusNotFound, Detail: "no route for " + req.URL.Path, Instance: req.URL.Path})
+				return
+			}
+			pages.ServeHTTP(w, req)
+		})
 	}
 	return r, nil
 }

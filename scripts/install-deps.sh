@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the platform and its tests need, only when missing.
+# Installs the Debian packages the platform and its tests need (nmap, nikto,
+# PostgreSQL, chromium for the portal's browser tests), only when missing.
 # nikto lives in Debian's non-free component; we add it through a private sources
 # file so the machine's own apt configuration is left untouched.
 set -euo pipefail
@@ -10,6 +11,8 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   need+=(postgresql)
 fi
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+# The portal's browser tests drive Debian's chromium headless (chromedp).
+if ! command -v chromium >/dev/null 2>&1; then need+=(chromium fonts-dejavu-core); fi
 
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi

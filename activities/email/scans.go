@@ -48,7 +48,7 @@ func (a *Activities) ScanEmails(ctx context.Context, in notify.ScanEmailsInput) 
 	if sc.Status != "completed" && sc.Status != "failed" {
 		return notify.ScanEmailsResult{}, nil // cancelled or unfinished: nothing to report
 	}
-	link := a.PublicURL + "/scans/" + sc.ID.String()
+	link := a.PublicURL + "/app/scans/" + sc.ID.String()
 	var res notify.ScanEmailsResult
 	for _, m := range members {
 		if !recipientRoles[m.Role] || m.Email == "" {

@@ -60,7 +60,7 @@ func (a *Activities) scanLink(id uuid.UUID) string {
 	if a.PublicURL == "" {
 		return ""
 	}
-	return strings.TrimRight(a.PublicURL, "/") + "/scans/" + id.String()
+	return strings.TrimRight(a.PublicURL, "/") + "/app/scans/" + id.String()
 }
 
 // Prepare builds the finished scan's events — scan.completed always,

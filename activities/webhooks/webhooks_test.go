@@ -286,7 +286,7 @@ func TestWebhookPrepareAndDeliverWithRetry(t *testing.T) {
 	if sig := h.Get("X-SecureOps-Signature"); !strings.HasPrefix(sig, "t=") || !strings.Contains(sig, ",v1=") {
 		t.Errorf("signature header %q", sig)
 	}
-	link := "https://portal.example.test/scans/" + scanID.String()
+	link := "https://portal.example.test/app/scans/" + scanID.String()
 	wantBody := `{"id":"scan.completed/` + scanID.String() + `","type":"scan.completed","created_at":"2026-03-01T10:07:00Z",` +
 		`"tenant_id":"` + e.tenant.String() + `","data":{"scan_id":"` + scanID.String() + `","target":"127.0.0.1:8443",` +
 		`"status":"completed","scanners":["nmap","nuclei"],"counts":{"critical":2,"high":1,"medium":0,"low":3,"info":5},` +

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -78,10 +79,18 @@ func devCmd() *cobra.Command {
 				return err
 			}
 
-			// Kratos: real, with its identities in SQLite under .data/kratos.
+			if os.Getenv("HTTP_ADDR") == "" {
+				cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(apiPort)
+			}
+			if os.Getenv("SECUREOPS_PUBLIC_URL") == "" {
+				cfg.PublicURL = portalURL(cfg.HTTPAddr)
+			}
+			// Kratos: real, with its identities in SQLite under .data/kratos,
+			// its flows' pages served by the portal on HTTP_ADDR.
 			if cfg.KratosPublicURL == "" {
 				kp, err := kratosdev.Start(ctx, kratosdev.Options{
 					Dir: filepath.Join(abs, "kratos"), PublicPort: kratosPublic, AdminPort: kratosAdmin, SQLite: true, Log: log,
+					UIURL: portalURL(cfg.HTTPAddr),
 				})
 				if err != nil {
 					return fmt.Errorf("Kratos: %w", err)
@@ -95,9 +104,6 @@ func devCmd() *cobra.Command {
 				return err
 			}
 			defer stopOnboarding()
-			if os.Getenv("HTTP_ADDR") == "" {
-				cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(apiPort)
-			}
 			codecEndpoint := ""
 			if len(cfg.CodecKeys) > 0 && !strings.HasPrefix(cfg.HTTPAddr, ":") {
 				// The Web UI decodes payloads through the API, with the
@@ -125,6 +131,9 @@ func devCmd() *cobra.Command {
 				}
 			}()
 			cfg.TemporalAddress = ts.FrontendHostPort()
+			if cfg.TemporalUIURL == "" {
+				cfg.TemporalUIURL = ts.UIURL()
+			}
 
 			var lis *api.Listener
 			app := fx.New(
@@ -165,6 +174,7 @@ func devCmd() *cobra.Command {
 			for _, kv := range endpoints {
 				fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", kv[0], kv[1])
 			}
+			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "Portal", "http://"+lis.Addr.String()+"/")
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "API docs", "http://"+lis.Addr.String()+"/docs")
 			if demo.Password != "" {
 				// Printed once, on the console only: it is stored nowhere else.
@@ -248,4 +258,17 @@ func seedDemo(ctx context.Context, cfg config.Config, dataDir string) (demoSeed,
 	}
 	seed.APIKey = key
 	return seed, os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
+}
+
+// portalURL is the portal's address as a browser spells it: 127.0.0.1 for a
+// wildcard bind, never localhost (Kratos' CSRF cookie is per host name).
+func portalURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -13,3 +13,7 @@ var Config []byte
 //
 //go:embed identity.schema.json
 var IdentitySchema []byte
+
+// DefaultUIURL is the portal's address as kratos.yml spells it; kratosdev
+// rewrites it to where the portal really runs.
+const DefaultUIURL = "http://127.0.0.1:8080"

@@ -57,7 +57,13 @@ type Config struct {
 	ShutdownTimeout    time.Duration
 	KratosPublicURL    string
 	KratosAdminURL     string
-	RateLimit          int // API requests per minute per key or session
+	// KratosBrowserURL is Kratos' public API as browsers reach it (the
+	// portal's sign-in forms post there); "" means KratosPublicURL.
+	KratosBrowserURL string
+	// TemporalUIURL is the Temporal Web UI, linked from the portal for
+	// platform admins ("" hides the links).
+	TemporalUIURL string
+	RateLimit     int // API requests per minute per key or session
 	// ScanLimits is the number of scans a tenant of each tier may run at
 	// once (SCAN_CONCURRENCY); more wait, queued, at the tenant's gate.
 	ScanLimits map[string]int
@@ -104,10 +110,12 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		NucleiPath:        os.Getenv("NUCLEI_PATH"),
 		// Above the workers' 10 s stop timeout plus the scanner kill delay and
 		// the HTTP drain, so fx still runs every stop hook.
-		ShutdownTimeout: 30 * time.Second,
-		KratosPublicURL: os.Getenv("KRATOS_PUBLIC_URL"),
-		KratosAdminURL:  os.Getenv("KRATOS_ADMIN_URL"),
-		RateLimit:       600,
+		ShutdownTimeout:  30 * time.Second,
+		KratosPublicURL:  os.Getenv("KRATOS_PUBLIC_URL"),
+		KratosAdminURL:   os.Getenv("KRATOS_ADMIN_URL"),
+		KratosBrowserURL: os.Getenv("KRATOS_BROWSER_URL"),
+		TemporalUIURL:    os.Getenv("TEMPORAL_UI_URL"),
+		RateLimit:        600,
 	}
 	if v := os.Getenv("API_RATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)

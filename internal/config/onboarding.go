@@ -53,7 +53,7 @@ func loadOnboarding(c *Config) error {
 		DefectDojoURL:         strings.TrimRight(os.Getenv("DEFECTDOJO_URL"), "/"),
 		DefectDojoToken:       os.Getenv("DEFECTDOJO_TOKEN"),
 		DefectDojoProductType: get("DEFECTDOJO_PRODUCT_TYPE", "SecureOps"),
-		PublicURL:             strings.TrimRight(get("SECUREOPS_PUBLIC_URL", "http://localhost:8080"), "/"),
+		PublicURL:             strings.TrimRight(get("SECUREOPS_PUBLIC_URL", "http://127.0.0.1:8080"), "/"),
 		SignupRateLimit:       5,
 	}
 	switch o.EmailProvider {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -33,6 +34,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/kratosdev"
+	"github.com/secureops/secureops/internal/portal"
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/stripemock"
 	"github.com/secureops/secureops/internal/temporalx"
@@ -326,15 +328,24 @@ type onboardEnv struct {
 	*platform
 	kr          *kratos.Client
 	kratosAdmin string
-	stripe      *stripeProxy
-	resend      *fakeResend
-	dojo        *fakeDojo
-	cfg         config.Config
+	// kratosPublic is Kratos' public API, where browsers post its forms.
+	kratosPublic string
+	stripe       *stripeProxy
+	resend       *fakeResend
+	dojo         *fakeDojo
+	cfg          config.Config
 }
 
 const opsEmail = "ops@secureops.test"
 
 func startOnboarding(t testing.TB, withDojo bool) *onboardEnv {
+	t.Helper()
+	return startOnboardingWith(t, withDojo, nil)
+}
+
+// startOnboardingWith is startOnboarding with the portal served on ln
+// (nil: API only), Kratos' flows pointing at it.
+func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener) *onboardEnv {
 	t.Helper()
 	bin, err := kratosdev.FindBin()
 	if err != nil {
@@ -352,7 +363,7 @@ func startOnboarding(t testing.TB, withDojo bool) *onboardEnv {
 	// binary on the machine can take one in between, so try again.
 	var kp *kratosdev.Process
 	for i := 0; ; i++ {
-		if kp, err = kratosdev.Start(context.Background(), kratosdev.Options{Bin: bin, Dir: dir}); err == nil || i == 2 {
+		if kp, err = kratosdev.Start(context.Background(), kratosdev.Options{Bin: bin, Dir: dir, UIURL: listenerURL(ln)}); err == nil || i == 2 {
 			break
 		}
 	}
@@ -360,19 +371,26 @@ func startOnboarding(t testing.TB, withDojo bool) *onboardEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kp.Stop() })
-	e := &onboardEnv{kr: kratos.New(kp.PublicURL, kp.AdminURL, nil, 0), kratosAdmin: kp.AdminURL}
+	e := &onboardEnv{kr: kratos.New(kp.PublicURL, kp.AdminURL, nil, 0), kratosAdmin: kp.AdminURL, kratosPublic: kp.PublicURL}
 	e.stripe = startStripe(t)
 	e.resend = newFakeResend(t)
 	if withDojo {
 		e.dojo = newFakeDojo(t)
 	}
-	e.platform = startWith(t, options{kratos: e.kr, configure: func(c *config.Config) {
+	var pd *portal.Deps
+	if ln != nil {
+		pd = &portal.Deps{Kratos: e.kr, KratosBrowserURL: kp.PublicURL}
+	}
+	e.platform = startWith(t, options{kratos: e.kr, listener: ln, portal: pd, configure: func(c *config.Config) {
 		c.KratosPublicURL, c.KratosAdminURL = kp.PublicURL, kp.AdminURL
 		c.Onboarding = config.Onboarding{
 			StripeAPIBase: e.stripe.URL, EmailProvider: "resend", ResendAPIKey: resendKey, ResendAPIBase: e.resend.URL + "/",
 			EmailFrom: "SecureOps <onboarding@secureops.test>", OpsEmail: opsEmail,
 			DefectDojoProductType: "SecureOps", SealKey: newKey(t), CodecKeys: []*secretbox.Key{historyCodecKey(t)},
 			CodecCORSOrigins: []string{"http://ui.secureops.test"}, PublicURL: "http://portal.secureops.test", SignupRateLimit: 100000,
+		}
+		if ln != nil {
+			c.PublicURL = listenerURL(ln)
 		}
 		if withDojo {
 			c.DefectDojoURL, c.DefectDojoToken = e.dojo.URL, dojoToken

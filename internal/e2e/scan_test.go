@@ -31,6 +31,7 @@ import (
 	"github.com/secureops/secureops/internal/devserver"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
+	"github.com/secureops/secureops/internal/portal"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/testutil/pgtest"
 	"github.com/secureops/secureops/workers"
@@ -56,6 +57,11 @@ type options struct {
 	configure func(*config.Config)
 	// server adjusts the API server before its router is built.
 	server func(*api.Server)
+	// listener, when set, is where the API (and portal) serve: Kratos must
+	// know the portal's address before it starts.
+	listener net.Listener
+	// portal serves the web pages beside the API.
+	portal *portal.Deps
 }
 
 func start(t *testing.T) *platform { return startWith(t, options{}) }
@@ -123,6 +129,9 @@ func startWith(t testing.TB, o options) *platform {
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
 		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits,
 		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
+	if o.portal != nil {
+		srv.Portal = portal.New(*o.portal).Handler
+	}
 	if o.server != nil {
 		o.server(srv)
 	}
@@ -130,7 +139,12 @@ func startWith(t testing.TB, o options) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(router)
+	hs := httptest.NewUnstartedServer(router)
+	if o.listener != nil {
+		hs.Listener.Close()
+		hs.Listener = o.listener
+	}
+	hs.Start()
 	t.Cleanup(hs.Close)
 	ten, err := bootstrap.CreateTenant(ctx, h, nil, bootstrap.TenantInput{Name: "Acme Corp", Tier: "pro"})
 	if err != nil {

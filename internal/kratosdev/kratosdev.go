@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,7 +30,11 @@ type Options struct {
 	AdminPort  int    // 0 picks a free port
 	// SQLite keeps identities across restarts (dev); false uses memory (tests).
 	SQLite bool
-	Log    *slog.Logger
+	// UIURL is where the portal serves /auth/* and /app ("" keeps the
+	// configuration's http://127.0.0.1:8080). Use the host spelling the
+	// browser uses: Kratos' CSRF cookie does not cross 127.0.0.1/localhost.
+	UIURL string
+	Log   *slog.Logger
 }
 
 // Process is a running Kratos.
@@ -80,7 +85,11 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(opts.Dir, "kratos.yml"), kratosdeploy.Config, 0o600); err != nil {
+	cfg := kratosdeploy.Config
+	if opts.UIURL != "" {
+		cfg = bytes.ReplaceAll(cfg, []byte(kratosdeploy.DefaultUIURL), []byte(strings.TrimRight(opts.UIURL, "/")))
+	}
+	if err := os.WriteFile(filepath.Join(opts.Dir, "kratos.yml"), cfg, 0o600); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(opts.Dir, "identity.schema.json"), kratosdeploy.IdentitySchema, 0o600); err != nil {

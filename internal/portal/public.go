@@ -1,0 +1,5 @@
+package portal
+
+import "github.com/go-chi/chi/v5"
+
+func (p *Portal) publicRoutes(r chi.Router) {}
