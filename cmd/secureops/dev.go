@@ -177,10 +177,9 @@ func devCmd() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "Portal", "http://"+lis.Addr.String()+"/")
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "API docs", "http://"+lis.Addr.String()+"/docs")
 			if demo.Password != "" {
-				// Printed once, on the console only: it is stored nowhere else.
-				fmt.Fprintf(cmd.OutOrStdout(), "Demo owner (shown once): %s / %s\n", demo.Email, demo.Password)
+				fmt.Fprintf(cmd.OutOrStdout(), "Sign in to the portal as the demo owner: %s / %s\n", demo.Email, demo.Password)
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "Demo owner: %s (password shown at first start)\n", demo.Email)
+				fmt.Fprintf(cmd.OutOrStdout(), "Demo owner: %s (its password was lost with .data/demo-owner-password; delete .data to start afresh)\n", demo.Email)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Press Ctrl-C to stop.")
 
@@ -223,7 +222,7 @@ type demoSeed struct {
 // seedDemo makes sure the demo tenant, its owner and a demo API key exist.
 // The key's secret is kept in .data/demo-api-key (dev data, mode 0600) so
 // later starts can publish the same key; the owner's password is generated
-// and printed only when the identity is first created.
+// when the identity is first created and kept in .data/demo-owner-password.
 func seedDemo(ctx context.Context, cfg config.Config, dataDir string) (demoSeed, error) {
 	d, err := db.Open(ctx, cfg.AppDatabaseURL)
 	if err != nil {
@@ -244,8 +243,16 @@ func seedDemo(ctx context.Context, cfg config.Config, dataDir string) (demoSeed,
 	if err != nil {
 		return seed, err
 	}
+	// Like the key below, the password stays in the dev data directory
+	// (mode 0600) so every start can tell the person how to sign in.
+	pwFile := filepath.Join(dataDir, "demo-owner-password")
 	if t.OwnerCreated {
 		seed.Password = password
+		if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+			return seed, err
+		}
+	} else if b, err := os.ReadFile(pwFile); err == nil {
+		seed.Password = strings.TrimSpace(string(b))
 	}
 	keyFile := filepath.Join(dataDir, "demo-api-key")
 	if b, err := os.ReadFile(keyFile); err == nil && !t.Created {
