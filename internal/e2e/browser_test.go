@@ -271,18 +271,17 @@ func (tb *tab) assertLabelled() {
 	}
 }
 
-// signIn gives a tab a Kratos session for email/password through Kratos'
-// own browser login flow (JSON variant, run from Go), then hands its cookies
-// to the browser: tests of pages other than sign-in start signed in.
-func (tb *tab) signIn(kratosPublic, email, password string) {
-	tb.t.Helper()
+// kratosBrowserLogin runs Kratos' browser login flow from Go (its JSON
+// variant) and returns the cookies a browser would hold afterwards.
+func kratosBrowserLogin(t testing.TB, kratosPublic, email, password string) []*http.Cookie {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
 	req, _ := http.NewRequest("GET", kratosPublic+"/self-service/login/browser", nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		tb.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var flow struct {
 		ID string `json:"id"`
@@ -309,15 +308,24 @@ func (tb *tab) signIn(kratosPublic, email, password string) {
 	req.Header.Set("Accept", "application/json")
 	resp, err = c.Do(req)
 	if err != nil {
-		tb.t.Fatal(err)
+		t.Fatal(err)
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		tb.t.Fatalf("kratos browser login of %s: %d %s", email, resp.StatusCode, raw)
+		t.Fatalf("kratos browser login of %s: %d %s", email, resp.StatusCode, raw)
 	}
 	u, _ := url.Parse(kratosPublic)
-	for _, ck := range jar.Cookies(u) {
+	return jar.Cookies(u)
+}
+
+// signIn gives a tab a Kratos session for email/password through Kratos'
+// own browser login flow, then hands its cookies to the browser: tests of
+// pages other than sign-in start signed in.
+func (tb *tab) signIn(kratosPublic, email, password string) {
+	tb.t.Helper()
+	u, _ := url.Parse(kratosPublic)
+	for _, ck := range kratosBrowserLogin(tb.t, kratosPublic, email, password) {
 		if _, err := chromedp.Call(tb.ctx, network.SetCookie, network.SetCookieParams{
 			Name: ck.Name, Value: ck.Value, Domain: u.Hostname(), Path: "/", HTTPOnly: new(true),
 		}); err != nil {

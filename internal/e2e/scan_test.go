@@ -46,6 +46,7 @@ type platform struct {
 	tenant   uuid.UUID
 	key      string // an analyst's API key of tenant
 	server   *api.Server
+	superDSN string // the cluster superuser on the test database
 }
 
 type options struct {
@@ -154,7 +155,7 @@ func startWith(t testing.TB, o options) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &platform{api: hs, temporal: tc, db: h, tenant: ten.ID, key: key, server: srv}
+	return &platform{api: hs, temporal: tc, db: h, tenant: ten.ID, key: key, server: srv, superDSN: d.SuperDSN}
 }
 
 func (p *platform) do(t *testing.T, method, path, contentType, body string) (int, map[string]any) {
