@@ -157,9 +157,11 @@ func findingTriageSelected(fp FindingPage, s string) bool {
 	return fp.D.Status == s
 }
 
-func findingInvalid(errs map[string]string, field string) string {
+// findingInvalid marks a field the API refused (no attribute otherwise:
+// Pico styles aria-invalid="false" as valid).
+func findingInvalid(errs map[string]string, field string) templ.Attributes {
 	if errs[field] != "" {
-		return "true"
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "err-" + field}
 	}
-	return "false"
+	return templ.Attributes{}
 }
