@@ -248,4 +248,19 @@ func TestPortalDashboard(t *testing.T) {
 		t.Errorf("empty state links: %d", n)
 	}
 	fresh.assertLabelled()
+
+	// A platform admin acting in no tenant gets a way on, not an error.
+	ident, err := e.kr.EnsureIdentity(ctx, "root@platform.example.test", "Root", "root-password-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bootstrap.SetPlatformAdmin(ctx, e.db, ident.ID, "root@platform.example.test", "Root"); err != nil {
+		t.Fatal(err)
+	}
+	root := newTab(t)
+	root.signIn(e.kratosPublic, "root@platform.example.test", "root-password-1")
+	root.open(e.URL + "/app")
+	if got := root.text("#dashboard-no-tenant"); !strings.Contains(got, "Choose a tenant") {
+		t.Errorf("platform admin's dashboard: %q", got)
+	}
 }

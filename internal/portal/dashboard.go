@@ -24,6 +24,11 @@ const nilTenant = "00000000-0000-0000-0000-000000000000"
 func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	var dv views.DashboardView
+	if v.TenantID == "" || v.TenantID == nilTenant {
+		// A platform admin acting in no tenant: the dashboard is a tenant's.
+		dv.NoTenant = true
+		return render(w, r, views.Dashboard(p.pageMeta(r, "Dashboard", v), dv))
+	}
 	if err := p.get(r, "/api/v1/dashboard", nil, &dv.Data); err != nil {
 		return err
 	}
@@ -43,7 +48,7 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) error {
 		}
 		dv.ShowUsage, dv.UsageEvents = true, usage.Items
 	}
-	if v.TenantID != "" && v.TenantID != nilTenant {
+	{
 		var tree struct {
 			Items []*views.DashboardTenantNode `json:"items"`
 		}

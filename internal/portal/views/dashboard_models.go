@@ -123,6 +123,7 @@ type DashboardView struct {
 	ShowUsage     bool // billing:view
 	UsageEvents   []DashboardUsageEvent
 	Tier          DashboardTier
+	NoTenant      bool // a platform admin acting in no tenant
 }
 
 // DashSeverities in the order pages list them.
