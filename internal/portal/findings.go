@@ -78,8 +78,8 @@ func (p *Portal) renderFindingList(w http.ResponseWriter, r *http.Request, q url
 		}
 	}
 	var page struct {
-		Items      []views.Finding `json:"items"`
-		NextCursor *string         `json:"next_cursor"`
+		Items      []views.FindingRow `json:"items"`
+		NextCursor *string            `json:"next_cursor"`
 	}
 	err := p.get(r, "/api/v1/findings", findingAPIQuery(f, cursor), &page)
 	switch s := StatusOf(err); {

@@ -9,8 +9,8 @@ import (
 	"github.com/a-h/templ"
 )
 
-// Finding is a finding as the API shows it (GET /api/v1/findings).
-type Finding struct {
+// FindingRow is a finding as the API shows it (GET /api/v1/findings).
+type FindingRow struct {
 	ID               string     `json:"id"`
 	Title            string     `json:"title"`
 	Severity         string     `json:"severity"`
@@ -67,7 +67,7 @@ type FindingEvent struct {
 
 // FindingDetail is GET /api/v1/findings/{id}.
 type FindingDetail struct {
-	Finding
+	FindingRow
 	Occurrences []FindingOccurrence `json:"occurrences"`
 	Events      []FindingEvent      `json:"events"`
 }
@@ -81,7 +81,7 @@ type FindingFilter struct {
 // FindingsList is the findings page.
 type FindingsList struct {
 	Filter     FindingFilter
-	Items      []Finding
+	Items      []FindingRow
 	NextURL    string // "" on the last page
 	FirstURL   string // "" on the first page
 	Return     string // this page's query, for the bulk form to come back to
@@ -125,7 +125,7 @@ func FindingStatusLabel(s string) string {
 
 func findingURL(id string) templ.SafeURL { return templ.SafeURL("/app/findings/" + url.PathEscape(id)) }
 
-func findingWhere(f Finding) string {
+func findingWhere(f FindingRow) string {
 	host := f.Host
 	if host == "" {
 		host = f.Target
