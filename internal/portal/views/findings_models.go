@@ -1,0 +1,167 @@
+package views
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+)
+
+// FindingRow is a finding as the API shows it (GET /api/v1/findings).
+type FindingRow struct {
+	ID               string     `json:"id"`
+	Title            string     `json:"title"`
+	Severity         string     `json:"severity"`
+	Status           string     `json:"status"`
+	CVEs             []string   `json:"cves"`
+	CWEs             []int32    `json:"cwes"`
+	CVSSScore        float64    `json:"cvss_score"`
+	CVSSVector       string     `json:"cvss_vector"`
+	Component        string     `json:"component"`
+	ComponentVersion string     `json:"component_version"`
+	Host             string     `json:"host"`
+	Port             int32      `json:"port"`
+	Protocol         string     `json:"protocol"`
+	URL              string     `json:"url"`
+	Target           string     `json:"target"`
+	Scanner          string     `json:"scanner"`
+	RuleID           string     `json:"rule_id"`
+	Description      string     `json:"description"`
+	Remediation      string     `json:"remediation"`
+	References       []string   `json:"references"`
+	Evidence         string     `json:"evidence"`
+	FirstSeenAt      time.Time  `json:"first_seen_at"`
+	LastSeenAt       time.Time  `json:"last_seen_at"`
+	StatusChangedAt  time.Time  `json:"status_changed_at"`
+	FixedAt          *time.Time `json:"fixed_at"`
+	ScanTarget       string     `json:"scan_target"`
+	ReportedBy       string     `json:"reported_by"`
+	FirstScanID      *string    `json:"first_scan_id"`
+	LastScanID       *string    `json:"last_scan_id"`
+	// EPSS and KEV appear when the API enriches findings with them.
+	EPSS *float64 `json:"epss,omitempty"`
+	KEV  *bool    `json:"kev,omitempty"`
+}
+
+// FindingOccurrence is one scan that saw the finding.
+type FindingOccurrence struct {
+	ScanID    string    `json:"scan_id"`
+	Target    string    `json:"target"`
+	Source    string    `json:"source"`
+	Status    string    `json:"scan_status"`
+	Change    string    `json:"change"`
+	Severity  string    `json:"severity"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// FindingEvent is one triage decision in a finding's history.
+type FindingEvent struct {
+	Actor      string    `json:"actor"`
+	FromStatus string    `json:"from_status"`
+	ToStatus   string    `json:"to_status"`
+	Comment    string    `json:"comment"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// FindingDetail is GET /api/v1/findings/{id}.
+type FindingDetail struct {
+	FindingRow
+	Occurrences []FindingOccurrence `json:"occurrences"`
+	Events      []FindingEvent      `json:"events"`
+}
+
+// FindingFilter is the list's filter form, as typed.
+type FindingFilter struct {
+	Severity, Status, Target, Scanner, CVE, Text string
+	Limit                                        string
+}
+
+// FindingsList is the findings page.
+type FindingsList struct {
+	Filter     FindingFilter
+	Items      []FindingRow
+	NextURL    string // "" on the last page
+	FirstURL   string // "" on the first page
+	Return     string // this page's query, for the bulk form to come back to
+	Error      string // the API's words for a filter it refused
+	FieldError map[string]string
+	CanTriage  bool
+	Flash      string
+}
+
+// FindingPage is one finding's page.
+type FindingPage struct {
+	D          FindingDetail
+	CanTriage  bool
+	Error      string
+	FieldError map[string]string
+	Status     string // the triage form's typed values
+	Comment    string
+}
+
+// FindingStatuses are the statuses a list filters by ("unresolved" is new,
+// open and reopened).
+var FindingStatuses = []string{"unresolved", "new", "open", "reopened", "fixed", "false_positive", "accepted_risk"}
+
+// FindingTriageStatuses are what a person may set.
+var FindingTriageStatuses = []string{"open", "false_positive", "accepted_risk", "fixed"}
+
+// FindingStatusLabel is a status as a person reads it.
+func FindingStatusLabel(s string) string {
+	switch s {
+	case "unresolved":
+		return "Unresolved (new, open, reopened)"
+	case "false_positive":
+		return "False positive"
+	case "accepted_risk":
+		return "Accepted risk"
+	case "":
+		return "Any status"
+	}
+	return string(s[0]-32) + s[1:]
+}
+
+func findingURL(id string) templ.SafeURL { return templ.SafeURL("/app/findings/" + url.PathEscape(id)) }
+
+func findingWhere(f FindingRow) string {
+	host := f.Host
+	if host == "" {
+		host = f.Target
+	}
+	if f.Port > 0 {
+		host += ":" + strconv.Itoa(int(f.Port))
+		if f.Protocol != "" {
+			host += "/" + f.Protocol
+		}
+	}
+	if host == "" {
+		host = f.ScanTarget
+	}
+	return host
+}
+
+func findingCWEs(cwes []int32) string {
+	out := make([]string, len(cwes))
+	for i, c := range cwes {
+		out[i] = "CWE-" + strconv.Itoa(int(c))
+	}
+	return strings.Join(out, ", ")
+}
+
+func findingTriageSelected(fp FindingPage, s string) bool {
+	if fp.Status != "" {
+		return fp.Status == s
+	}
+	return fp.D.Status == s
+}
+
+// findingInvalid marks a field the API refused (no attribute otherwise:
+// Pico styles aria-invalid="false" as valid).
+func findingInvalid(errs map[string]string, field string) templ.Attributes {
+	if errs[field] != "" {
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "err-" + field}
+	}
+	return templ.Attributes{}
+}
