@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,20 @@ func (tb *tab) typeInto(sel, text string) {
 func (tb *tab) click(sel string) {
 	tb.t.Helper()
 	tb.do("click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+}
+
+// snap saves a screenshot of the page as <name>.png under
+// $PORTAL_SCREENSHOTS when set (to look at the pages, or for the docs).
+func (tb *tab) snap(name string) {
+	tb.t.Helper()
+	dir := os.Getenv("PORTAL_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png := value(tb, "screenshot "+name, chromedp.FullScreenshot(100)) // 100: PNG
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
 }
 
 // waitFor is waitJS across navigations: a click that submits a form
@@ -137,6 +153,7 @@ func TestPortalAuth(t *testing.T) {
 		if got := tb.text("main"); !strings.Contains(got, "EPSS") || !strings.Contains(got, "Temporal") || !strings.Contains(got, "DefectDojo") {
 			t.Errorf("landing does not say what the product does: %q", got)
 		}
+		tb.snap("landing")
 		tb.click("#cta-signup")
 		tb.waitPath("/signup")
 		tb.assertLabelled()
@@ -159,6 +176,7 @@ func TestPortalAuth(t *testing.T) {
 			t.Fatalf("email error %q", got)
 		}
 		tb.assertLabelled()
+		tb.snap("signup-refused")
 
 		email := "nora@newco-portal.example.test"
 		tb.typeInto("#email", email)
@@ -170,9 +188,14 @@ func TestPortalAuth(t *testing.T) {
 		if !live {
 			t.Fatalf("the progress page was not live when shown (onboarding already over?): %s", tb.text("main"))
 		}
+		tb.snap("signup-live")
 		tb.waitFor(`document.querySelector('#signup-done') !== null`)
 		if got := eval[string](tb, `String(window.__noReload)`); got != "kept" {
 			t.Fatalf("the progress page reloaded (marker %q)", got)
+		}
+		// The stream ended with the page: nothing left connected to it.
+		if eval[bool](tb, `document.querySelector('[sse-connect]') !== null`) {
+			t.Errorf("the finished page still holds an event stream")
 		}
 		if n := eval[int](tb, `document.querySelectorAll('#signup-steps li[data-state="done"]').length`); n < 5 {
 			t.Errorf("%d steps done at the end", n)
@@ -184,6 +207,7 @@ func TestPortalAuth(t *testing.T) {
 			t.Errorf("final message %q", got)
 		}
 
+		tb.snap("signup-done")
 		mail := welcomeMailTo(t, e, email)
 		link, code := recoveryFrom(t, mail.Text)
 		if !strings.HasPrefix(link, e.URL+"/auth/recovery?flow=") {
@@ -192,10 +216,12 @@ func TestPortalAuth(t *testing.T) {
 		tb.open(link)
 		tb.waitPath("/auth/recovery")
 		tb.assertLabelled()
+		tb.snap("recovery")
 		tb.typeInto(`input[name="code"]`, code)
 		tb.click(`button[name="method"][value="code"]`)
 		tb.waitPath("/auth/settings")
 		tb.assertLabelled()
+		tb.snap("settings")
 		tb.typeInto(`form[data-group="password"] input[name="password"]`, "newco-owner-password-1")
 		tb.click(`button[name="method"][value="password"]`)
 		tb.waitPath("/app")
@@ -206,7 +232,15 @@ func TestPortalAuth(t *testing.T) {
 
 	t.Run("SignInAndSignOut", func(t *testing.T) {
 		tb := newTab(t)
-		tb.signInThroughForm(e.URL, "owner@login.example.test", "login-password-1")
+		// A page asked for while signed out is where sign-in returns to.
+		tb.open(e.URL + "/app?from=login")
+		tb.waitPath("/auth/login")
+		tb.typeInto(`input[name="identifier"]`, "owner@login.example.test")
+		tb.typeInto(`input[name="password"]`, "login-password-1")
+		tb.assertLabelled()
+		tb.snap("login")
+		tb.click(`button[name="method"][value="password"]`)
+		tb.waitFor(`location.pathname === '/app' && location.search === '?from=login'`)
 		if got := tb.text("main"); !strings.Contains(got, "Login Co") {
 			t.Fatalf("signed-in dashboard %q", got)
 		}
@@ -221,6 +255,7 @@ func TestPortalAuth(t *testing.T) {
 		tb.typeInto(`input[name="password"]`, "wrong-password-1")
 		tb.click(`button[name="method"][value="password"]`)
 		tb.waitFor(`document.querySelector('article.alert-error') !== null`)
+		tb.snap("login-wrong-password")
 		if got := tb.text("article.alert-error"); !strings.Contains(got, "credentials are invalid") {
 			t.Errorf("wrong password message %q", got)
 		}
@@ -234,6 +269,7 @@ func TestPortalAuth(t *testing.T) {
 		tb.typeInto(`input[name="code"]`, "000000")
 		tb.click(`button[name="method"][value="code"]`)
 		tb.waitFor(`document.querySelector('.node-message-error, article.alert-error') !== null`)
+		tb.snap("recovery-wrong-code")
 		if got := tb.text("main"); !strings.Contains(got, "recovery code is invalid") {
 			t.Fatalf("wrong code page %q", got)
 		}
@@ -255,10 +291,12 @@ func TestPortalAuth(t *testing.T) {
 			tb.assertLabelled()
 		}
 		tb.open(e.URL + "/auth/registration")
+		tb.snap("registration")
 		if got := tb.text("main h1"); !strings.Contains(got, "sign-up or invitation") {
 			t.Errorf("registration page %q", got)
 		}
 		tb.open(e.URL + "/auth/error?id=unknown")
+		tb.snap("auth-error")
 		if got := tb.text("main h1"); !strings.Contains(got, "Something went wrong") {
 			t.Errorf("error page %q", got)
 		}

@@ -74,6 +74,10 @@ func (p *Portal) origin(r *http.Request) string {
 func (p *Portal) flowPage(kind string) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		pg := p.pageMeta(r, flowTitles[kind], nil)
+		if kind == "settings" {
+			// A signed-in person's page: their navigation, not the public one.
+			pg.Viewer = p.optionalViewer(r)
+		}
 		if kind == "registration" {
 			// Accounts are made by sign-up or invitation, never by
 			// self-registration (disabled in Kratos' config).
@@ -98,6 +102,19 @@ func (p *Portal) flowPage(kind string) handler {
 		w.Header().Set("Cache-Control", "no-store")
 		return render(w, r, views.AuthFlow(pg, views.NewFlowView(kind, f)))
 	}
+}
+
+// optionalViewer is the signed-in person on a public page, or nil: only
+// asked of the API when the browser has a Kratos session cookie.
+func (p *Portal) optionalViewer(r *http.Request) *views.Viewer {
+	if _, err := r.Cookie("ory_kratos_session"); err != nil {
+		return nil
+	}
+	v, err := p.loadViewer(r)
+	if err != nil {
+		return nil
+	}
+	return v
 }
 
 func (p *Portal) authErrorPage(w http.ResponseWriter, r *http.Request) error {

@@ -28,7 +28,7 @@ func (p *Portal) publicRoutes(r chi.Router) {
 }
 
 func (p *Portal) landing(w http.ResponseWriter, r *http.Request) error {
-	return render(w, r, views.Landing(p.pageMeta(r, "Continuous security scanning", nil)))
+	return render(w, r, views.Landing(p.pageMeta(r, "Continuous security scanning", p.optionalViewer(r))))
 }
 
 func (p *Portal) signupForm(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/a-h/templ"
@@ -42,7 +43,16 @@ type FlowNode struct {
 	Invalid  bool
 }
 
-var groupOrder = []string{"default", "profile", "password", "code", "link", "totp", "lookup_secret", "webauthn", "passkey", "oidc"}
+// groupOrder: the password first (after a recovery, setting one is what
+// the person came for), then the rest; unknown groups last, as Kratos sent them.
+var groupOrder = []string{"password", "code", "link", "profile", "totp", "lookup_secret", "webauthn", "passkey", "oidc"}
+
+func groupRank(g string) int {
+	if i := slices.Index(groupOrder, g); i >= 0 {
+		return i
+	}
+	return len(groupOrder)
+}
 
 // NewFlowView groups a flow's nodes into forms.
 func NewFlowView(kind string, f kratos.Flow) FlowView {
@@ -66,6 +76,7 @@ func NewFlowView(kind string, f kratos.Flow) FlowView {
 	if len(groups) == 0 {
 		groups = []string{"default"}
 	}
+	slices.SortStableFunc(groups, func(a, b string) int { return groupRank(a) - groupRank(b) })
 	for i, g := range groups {
 		form := FlowForm{ID: fmt.Sprintf("%s-%s", kind, g), Group: g, Action: f.UI.Action, Method: f.UI.Method}
 		nodes := append(append([]kratos.UINode{}, shared...), byGroup[g]...)

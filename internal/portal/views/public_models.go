@@ -131,8 +131,6 @@ func StateClass(s string) string {
 		return "pill pill-running"
 	case "failed", "compensated":
 		return "pill pill-failed"
-	case "skipped":
-		return "pill pill-disabled"
 	}
 	return "pill pill-pending"
 }
