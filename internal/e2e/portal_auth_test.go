@@ -278,7 +278,7 @@ func TestPortalAuth(t *testing.T) {
 
 	t.Run("ExpiredFlowRestarts", func(t *testing.T) {
 		tb := newTab(t)
-		for _, kind := range []string{"login", "recovery", "settings"} {
+		for _, kind := range []string{"login", "recovery", "verification", "settings"} {
 			unknown := "0b8e5cb2-6f1e-4b1b-9d43-3c6b6d3f2a11"
 			tb.open(e.URL + "/auth/" + kind + "?flow=" + unknown)
 			if kind == "settings" {
