@@ -1,15 +1,19 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -64,12 +68,12 @@ func login(t *testing.T, kr *kratos.Client, email, password string) string {
 	return *res.SessionToken
 }
 
-// completeRecovery redeems a recovery code as the invited user would, sets a
-// password through the settings flow it leads to, and returns nothing: the
-// caller then logs in with that password.
+// completeRecovery redeems a recovery code as the invited user's browser
+// would (the emails carry browser flows, which the portal's /auth/recovery
+// renders): a cookie jar, JSON with Accept: application/json. The code gives
+// a session cookie and a settings flow, through which the password is set.
 func completeRecovery(t *testing.T, kr *kratos.Client, link, code, password string) {
 	t.Helper()
-	ctx := context.Background()
 	u, err := url.Parse(link)
 	if err != nil {
 		t.Fatal(err)
@@ -78,33 +82,72 @@ func completeRecovery(t *testing.T, kr *kratos.Client, link, code, password stri
 	if flowID == "" {
 		t.Fatalf("recovery link without flow: %s", link)
 	}
-	pub := kr.PublicAPI()
-	flow, _, err := pub.FrontendAPI.UpdateRecoveryFlow(ctx).Flow(flowID).UpdateRecoveryFlowBody(
-		ory.UpdateRecoveryFlowWithCodeMethodAsUpdateRecoveryFlowBody(&ory.UpdateRecoveryFlowWithCodeMethod{
-			Code: &code, Method: "code",
-		})).Execute()
-	if err != nil {
-		t.Fatalf("recovery with code: %v", err)
-	}
-	var token, settings string
-	for _, c := range flow.ContinueWith {
-		if c.ContinueWithSetOrySessionToken != nil {
-			token = c.ContinueWithSetOrySessionToken.OrySessionToken
+	public := strings.TrimRight(kr.PublicAPI().GetConfig().Servers[0].URL, "/")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	do := func(method, path string, body any, out any) int {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
 		}
-		if c.ContinueWithSettingsUi != nil {
-			settings = c.ContinueWithSettingsUi.Flow.Id
+		req, _ := http.NewRequest(method, public+path, rd)
+		req.Header.Set("Accept", "application/json")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if out != nil {
+			_ = json.Unmarshal(raw, out)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+		return resp.StatusCode
+	}
+	var rec struct {
+		ContinueWith []struct {
+			Action string `json:"action"`
+			Flow   struct {
+				ID string `json:"id"`
+			} `json:"flow"`
+		} `json:"continue_with"`
+	}
+	do("POST", "/self-service/recovery?flow="+url.QueryEscape(flowID), map[string]string{"method": "code", "code": code}, &rec)
+	settings := ""
+	for _, cw := range rec.ContinueWith {
+		if cw.Action == "show_settings_ui" {
+			settings = cw.Flow.ID
 		}
 	}
-	if token == "" || settings == "" {
-		t.Fatalf("recovery did not continue with a session and settings flow: %+v", flow.ContinueWith)
+	if settings == "" {
+		t.Fatalf("recovery did not continue with a settings flow: %+v", rec.ContinueWith)
 	}
-	_, _, err = pub.FrontendAPI.UpdateSettingsFlow(ctx).Flow(settings).XSessionToken(token).UpdateSettingsFlowBody(
-		ory.UpdateSettingsFlowWithPasswordMethodAsUpdateSettingsFlowBody(&ory.UpdateSettingsFlowWithPasswordMethod{
-			Method: "password", Password: password,
-		})).Execute()
-	if err != nil {
-		t.Fatalf("set password: %v", err)
+	var flow struct {
+		UI struct {
+			Nodes []struct {
+				Attributes struct {
+					Name  string `json:"name"`
+					Value any    `json:"value"`
+				} `json:"attributes"`
+			} `json:"nodes"`
+		} `json:"ui"`
 	}
+	do("GET", "/self-service/settings/flows?id="+url.QueryEscape(settings), nil, &flow)
+	csrf := ""
+	for _, n := range flow.UI.Nodes {
+		if n.Attributes.Name == "csrf_token" {
+			csrf, _ = n.Attributes.Value.(string)
+		}
+	}
+	do("POST", "/self-service/settings?flow="+url.QueryEscape(settings),
+		map[string]string{"method": "password", "password": password, "csrf_token": csrf}, nil)
 }
 
 // TestInviteRecoveryLogin: an owner invites a user; the invitation email

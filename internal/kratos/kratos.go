@@ -45,6 +45,9 @@ type Client struct {
 	// round trip each. Logout evicts its session at once; a session revoked
 	// elsewhere (Kratos' own logout, an admin) is dropped within the TTL.
 	cache *expirable.LRU[string, Session]
+	// publicURL and httpc serve the self-service flow reads (flows.go).
+	publicURL string
+	httpc     *http.Client
 }
 
 // New builds a client; httpClient may be nil.
@@ -61,7 +64,10 @@ func New(publicURL, adminURL string, httpClient *http.Client, cacheTTL time.Dura
 	if cacheTTL <= 0 {
 		cacheTTL = DefaultCacheTTL
 	}
-	return &Client{public: mk(publicURL), admin: mk(adminURL), cache: expirable.NewLRU[string, Session](10000, nil, cacheTTL)}
+	return &Client{
+		public: mk(publicURL), admin: mk(adminURL), cache: expirable.NewLRU[string, Session](10000, nil, cacheTTL),
+		publicURL: strings.TrimRight(publicURL, "/"), httpc: httpClient,
+	}
 }
 
 // Whoami validates a session cookie header or a session token.
@@ -189,11 +195,14 @@ type Recovery struct {
 	ExpiresAt time.Time
 }
 
-// RecoveryCode creates a recovery link and code for an identity (API flow, so
-// native clients and tests can complete it without a browser).
+// RecoveryCode creates a recovery link and code for an identity. The flow is
+// a browser flow: the link opens the portal's /auth/recovery page, whose form
+// a browser submits (Kratos skips the CSRF check for admin-created flows, see
+// selfservice/strategy/code/strategy_recovery_admin.go in v1.3.1); a non-browser
+// client completes it with a cookie jar and JSON (internal/e2e completeRecovery).
 func (c *Client) RecoveryCode(ctx context.Context, id uuid.UUID, expiresIn time.Duration) (Recovery, error) {
 	exp := expiresIn.String()
-	flow := "api"
+	flow := "browser"
 	rc, _, err := c.admin.IdentityAPI.CreateRecoveryCodeForIdentity(ctx).CreateRecoveryCodeForIdentityBody(ory.CreateRecoveryCodeForIdentityBody{
 		IdentityId: id.String(), ExpiresIn: &exp, FlowType: &flow,
 	}).Execute()

@@ -1,0 +1,211 @@
+package views
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/a-h/templ"
+
+	"github.com/secureops/secureops/internal/kratos"
+)
+
+// FlowView is a Kratos self-service flow ready to render: one form per node
+// group (password, profile, code, ...), each carrying the default group's
+// nodes (the hidden csrf_token, the identifier), so a group's required
+// fields never block another group's submit.
+type FlowView struct {
+	Kind     string
+	FlowID   string
+	Messages []kratos.UIText
+	Forms    []FlowForm
+}
+
+// FlowForm is one <form> of a flow.
+type FlowForm struct {
+	ID     string
+	Group  string
+	Action string
+	Method string
+	Nodes  []FlowNode
+}
+
+// FlowNode is one rendered node.
+type FlowNode struct {
+	Kind     string // hidden, input, checkbox, submit, text, link, image
+	ID       string
+	Label    string
+	Attrs    templ.Attributes
+	Text     string
+	Href     string
+	Src      string
+	Messages []kratos.UIText
+	Invalid  bool
+}
+
+// groupOrder: the password first (after a recovery, setting one is what
+// the person came for), then the rest; unknown groups last, as Kratos sent them.
+var groupOrder = []string{"password", "code", "link", "profile", "totp", "lookup_secret", "webauthn", "passkey", "oidc"}
+
+func groupRank(g string) int {
+	if i := slices.Index(groupOrder, g); i >= 0 {
+		return i
+	}
+	return len(groupOrder)
+}
+
+// NewFlowView groups a flow's nodes into forms.
+func NewFlowView(kind string, f kratos.Flow) FlowView {
+	v := FlowView{Kind: kind, FlowID: f.ID, Messages: f.UI.Messages}
+	var shared []kratos.UINode
+	byGroup := map[string][]kratos.UINode{}
+	var groups []string
+	for _, n := range f.UI.Nodes {
+		if n.Type == "script" {
+			continue // webauthn scripts: not enabled, and the CSP forbids them
+		}
+		if n.Group == "default" {
+			shared = append(shared, n)
+			continue
+		}
+		if _, ok := byGroup[n.Group]; !ok {
+			groups = append(groups, n.Group)
+		}
+		byGroup[n.Group] = append(byGroup[n.Group], n)
+	}
+	if len(groups) == 0 {
+		groups = []string{"default"}
+	}
+	slices.SortStableFunc(groups, func(a, b string) int { return groupRank(a) - groupRank(b) })
+	for i, g := range groups {
+		form := FlowForm{ID: fmt.Sprintf("%s-%s", kind, g), Group: g, Action: f.UI.Action, Method: f.UI.Method}
+		nodes := append(append([]kratos.UINode{}, shared...), byGroup[g]...)
+		for j, n := range nodes {
+			form.Nodes = append(form.Nodes, newFlowNode(fmt.Sprintf("f%d-n%d", i, j), n))
+		}
+		v.Forms = append(v.Forms, form)
+	}
+	return v
+}
+
+func labelOf(n kratos.UINode) string {
+	if n.Meta.Label != nil && n.Meta.Label.Text != "" {
+		return n.Meta.Label.Text
+	}
+	return ""
+}
+
+func valueString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+func newFlowNode(id string, n kratos.UINode) FlowNode {
+	a := n.Attributes
+	fn := FlowNode{ID: id, Label: labelOf(n), Messages: n.Messages}
+	for _, m := range n.Messages {
+		if m.Type == "error" {
+			fn.Invalid = true
+		}
+	}
+	switch n.Type {
+	case "text":
+		fn.Kind = "text"
+		if a.Text != nil {
+			fn.Text = a.Text.Text
+		}
+		return fn
+	case "a":
+		fn.Kind = "link"
+		fn.Href = a.Href
+		if a.Title != nil {
+			fn.Text = a.Title.Text
+		}
+		return fn
+	case "img":
+		fn.Kind = "image"
+		fn.Src = a.Src
+		return fn
+	}
+	attrs := templ.Attributes{"name": a.Name}
+	switch a.Type {
+	case "hidden":
+		fn.Kind = "hidden"
+		attrs["type"] = "hidden"
+		attrs["value"] = valueString(a.Value)
+	case "submit", "button":
+		fn.Kind = "submit"
+		attrs["type"] = "submit"
+		attrs["value"] = valueString(a.Value)
+		if fn.Label == "" {
+			fn.Label = "Continue"
+		}
+	case "checkbox":
+		fn.Kind = "checkbox"
+		attrs["type"] = "checkbox"
+		attrs["value"] = "true"
+		if b, _ := a.Value.(bool); b {
+			attrs["checked"] = true
+		}
+	default:
+		fn.Kind = "input"
+		t := a.Type
+		if t == "" {
+			t = "text"
+		}
+		attrs["type"] = t
+		if s := valueString(a.Value); s != "" && t != "password" {
+			attrs["value"] = s
+		}
+		if fn.Label == "" {
+			fn.Label = a.Name
+		}
+		if a.Autocomplete != "" {
+			attrs["autocomplete"] = a.Autocomplete
+		}
+		if a.Pattern != "" {
+			attrs["pattern"] = a.Pattern
+		}
+		if a.MaxLength > 0 {
+			attrs["maxlength"] = strconv.Itoa(a.MaxLength)
+		}
+		if fn.Invalid {
+			attrs["aria-invalid"] = "true"
+		}
+	}
+	attrs["id"] = id
+	if a.Required && fn.Kind != "hidden" && fn.Kind != "submit" {
+		attrs["required"] = true
+	}
+	if a.Disabled {
+		attrs["disabled"] = true
+	}
+	fn.Attrs = attrs
+	return fn
+}
+
+// MessageClass is the alert style of a Kratos message type.
+func MessageClass(t string) string {
+	switch t {
+	case "error":
+		return "alert alert-error"
+	case "success":
+		return "alert alert-success"
+	}
+	return "alert alert-info"
+}
+
+// FlowErrorView is a Kratos self-service error.
+type FlowErrorView struct {
+	Code            int
+	Message, Reason string
+}
