@@ -123,7 +123,7 @@ func (p *Portal) scanStart(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		form.Errors, form.Error = scanFormErrors(err, scanners)
-		return p.renderScans(w, r, st, form)
+		return p.renderScans(w, r, http.StatusOK, form) // 200: a browser logs a 4xx page as a console error
 	}
 	redirect(w, r, "/app/scans/"+url.PathEscape(created.ID))
 	return nil

@@ -24,6 +24,7 @@ import (
 func (p *Portal) scanLive(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	row := r.URL.Query().Get("view") == "row"
+	canCancel := !row && viewerFrom(r.Context()).Can("scans:start")
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a scan may run for hours
 	h := w.Header()
@@ -111,7 +112,7 @@ func (p *Portal) scanLive(w http.ResponseWriter, r *http.Request) {
 					send("end", views.ScanLiveView(views.ScanLive{Scan: sc, Row: row, Final: !row}))
 					return
 				}
-				if !send("progress", views.ScanLiveBody(views.ScanLive{Scan: sc, Row: row})) {
+				if !send("progress", views.ScanLiveBody(views.ScanLive{Scan: sc, Row: row, CanCancel: canCancel})) {
 					return
 				}
 			case "error":

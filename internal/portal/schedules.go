@@ -103,7 +103,7 @@ func (p *Portal) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 		}
-		return p.renderSchedules(w, r, StatusOf(err), form)
+		return p.renderSchedules(w, r, http.StatusOK, form) // 200: a browser logs a 4xx page as a console error
 	}
 	redirect(w, r, "/app/schedules")
 	return nil

@@ -63,7 +63,7 @@ func (p *Portal) targetAdd(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		form.Errors, form.Error = scanFormErrors(err, nil)
-		return p.renderTargets(w, r, StatusOf(err), form)
+		return p.renderTargets(w, r, http.StatusOK, form) // 200: a browser logs a 4xx page as a console error
 	}
 	redirect(w, r, "/app/targets")
 	return nil

@@ -69,7 +69,7 @@ func (s ScanInfo) Steps() []ScannerStep {
 				st = "cancelled"
 			}
 		case s.Status == "cancelled" || s.Status == "failed":
-			st = "not run"
+			st = "stopped"
 		}
 		out[i] = ScannerStep{Scanner: name, State: st}
 	}
@@ -133,7 +133,7 @@ func ScanStatusClass(status string) string {
 		return "pill pill-running"
 	case "failed":
 		return "pill pill-failed"
-	case "cancelled", "paused", "not run":
+	case "cancelled", "paused", "stopped":
 		return "pill pill-cancelled"
 	}
 	return "pill pill-queued"
@@ -148,6 +148,8 @@ type ScanLive struct {
 	Note string
 	// Final is the stream's last fragment: it loads the scan's changes.
 	Final bool
+	// CanCancel shows the cancel button while the scan runs (scans:start).
+	CanCancel bool
 }
 
 // ElemID is the live container's id.
