@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,6 +33,32 @@ func scansWebServer(t *testing.T) (*httptest.Server, int) {
 	}))
 	t.Cleanup(web.Close)
 	return web, web.Listener.Addr().(*net.TCPAddr).Port
+}
+
+// scansClickJS clicks the element the selector names when the action runs
+// (a live region may have replaced the node a DOM query found).
+func scansClickJS(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		ok, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const b = document.querySelector(%q); if (b) b.click(); return !!b })()`, sel))(ctx, t)
+		if err == nil && !ok {
+			err = fmt.Errorf("no %s on the page", sel)
+		}
+		return chromedp.Void{}, err
+	}
+}
+
+// scansShot saves the page as $SECUREOPS_SCREENSHOTS/name.png when that
+// directory is set (the README's pictures come from here).
+func scansShot(tb *tab, name string) {
+	tb.t.Helper()
+	dir := os.Getenv("SECUREOPS_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png := value(tb, "screenshot "+name, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
 }
 
 // scansSlowServer answers no request (until the test ends): a scan of it
@@ -152,6 +180,7 @@ func TestPortalScansLive(t *testing.T) {
 	if !live {
 		t.Errorf("the scan's page did not follow the scan live (already %s at load)", tb.text("#scan-status"))
 	}
+	scansShot(tb, "scan-live-running")
 	if got := tb.text("#scan-steps"); !strings.Contains(got, "nmap") || !strings.Contains(got, "secureops") {
 		t.Errorf("steps %q do not list both scanners", got)
 	}
@@ -186,6 +215,7 @@ func TestPortalScansLive(t *testing.T) {
 	if !eval[bool](tb, `window.__noReload === 1`) {
 		t.Fatal("the page reloaded")
 	}
+	scansShot(tb, "scan-live-completed")
 	if eval[bool](tb, `!!document.querySelector('#scan-workflow-link')`) {
 		t.Error("a tenant owner sees the Temporal link of platform admins")
 	}
@@ -194,6 +224,7 @@ func TestPortalScansLive(t *testing.T) {
 	// The list shows the scan with its counts, and links to it.
 	tb.open(e.URL + "/app/scans")
 	row := fmt.Sprintf(`tr[data-scan-id=%q]`, scanID)
+	scansShot(tb, "scans-list")
 	if got := tb.text(row + " [data-testid=scan-status]"); got != "Completed" {
 		t.Errorf("list status %q", got)
 	}
@@ -216,7 +247,8 @@ func TestPortalScansLive(t *testing.T) {
 	if slowID == scanID {
 		t.Fatal("no new scan")
 	}
-	tb.submit("cancel", `^/app/scans/`+slowID+`$`, chromedp.Click(chromedp.CSS("#scan-cancel")))
+	// Progress events replace the button now and then: click it from the page.
+	tb.submit("cancel", `^/app/scans/`+slowID+`$`, scansClickJS("#scan-cancel"))
 	tb.waitJS(`document.querySelector('#scan-status') && document.querySelector('#scan-status').dataset.status === 'cancelled'`)
 	if eval[bool](tb, `!!document.querySelector('#scan-cancel')`) {
 		t.Error("a cancelled scan still offers to cancel")
@@ -258,6 +290,10 @@ func TestPortalScansReadOnlyAndTenancy(t *testing.T) {
 
 	rd.open(e.URL + "/app/scans")
 	rd.waitJS(fmt.Sprintf(`document.querySelector('tr[data-scan-id=%q]')`, scanID))
+	// The running scan's row follows it live.
+	if !eval[bool](rd, fmt.Sprintf(`!!document.querySelector('tr[data-scan-id=%q] [sse-connect]')`, scanID)) {
+		t.Error("the running scan's row does not follow it live")
+	}
 	for _, sel := range []string{"#start-scan", "#scan-form", "#scan-start"} {
 		if eval[bool](rd, fmt.Sprintf(`!!document.querySelector(%q)`, sel)) {
 			t.Errorf("a read-only member sees %s on /app/scans", sel)

@@ -171,7 +171,7 @@ func (p *Portal) scanPage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if v.PlatformAdmin && p.TemporalUIURL != "" {
-		d.WorkflowURL = p.TemporalUIURL + "/namespaces/" + url.PathEscape(p.Namespace) + "/workflows/" + url.PathEscape("scan/"+sc.ID)
+		d.WorkflowURL = scanWorkflowURL(p.TemporalUIURL, p.Namespace, "scan/"+sc.ID)
 	}
 	return render(w, r, views.ScanDetail(p.pageMeta(r, "Scan of "+sc.Target, v), d))
 }
@@ -221,4 +221,9 @@ func (p *Portal) scanCancel(w http.ResponseWriter, r *http.Request) error {
 	}
 	redirect(w, r, "/app/scans/"+url.PathEscape(id))
 	return nil
+}
+
+// scanWorkflowURL is a workflow's page in the Temporal Web UI.
+func scanWorkflowURL(ui, namespace, workflowID string) string {
+	return ui + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
 }

@@ -61,10 +61,10 @@ func (t Target) StatusText() string {
 
 // TargetKinds are the kinds the add form offers.
 var TargetKinds = []ChoiceOption{
-	{"host", "Host or IP address (optionally with ports, e.g. 203.0.113.7:443)"},
-	{"domain", "Domain (e.g. example.com)"},
-	{"url", "Web address (https://…)"},
-	{"image", "Container image (e.g. registry.example.com/app:1.2)"},
+	{"host", "Host or IP address"},
+	{"domain", "Domain"},
+	{"url", "Web address (URL)"},
+	{"image", "Container image"},
 }
 
 // TargetForm is the add-a-target form.
