@@ -171,7 +171,21 @@ func TestPortalScansLive(t *testing.T) {
 	if n := eval[int](tb, `document.querySelectorAll('#scan-target option').length`); n != 1 {
 		t.Fatalf("the form offers %d targets, want the one verified target", n)
 	}
+	// A scanner the target's kind does not take: the API's refusal, shown
+	// beside the scanners, with the choices kept.
+	tb.submit("start a refused scan", `^/app/scans$`,
+		chromedp.Click(chromedp.CSS(`input[name=scanners][value=trivy]`)),
+		chromedp.Click(chromedp.CSS("#scan-start")),
+	)
+	if got := tb.text("#scan-scanners-error"); !strings.Contains(got, "container images") {
+		t.Errorf("refused scanner error %q", got)
+	}
+	if got := eval[[]string](tb, `Array.from(document.querySelectorAll('input[name=scanners]:checked')).map(i => i.value)`); strings.Join(got, ",") != "nmap,trivy" {
+		t.Errorf("the refused form kept scanners %v, want nmap,trivy", got)
+	}
+	tb.assertLabelled()
 	path := tb.submit("start a scan", `^/app/scans/[0-9a-f-]{36}$`,
+		chromedp.Click(chromedp.CSS(`input[name=scanners][value=trivy]`)), // off
 		chromedp.Click(chromedp.CSS(`input[name=scanners][value=secureops]`)),
 		chromedp.Click(chromedp.CSS("#scan-start")),
 	)

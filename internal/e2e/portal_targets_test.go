@@ -70,6 +70,11 @@ func TestPortalTargetsAndSchedules(t *testing.T) {
 		t.Errorf("after Verify now the target still shows %q", got)
 	}
 
+	tb.submit("delete", `^/app/targets$`, chromedp.Click(chromedp.CSS(row+" .target-delete")))
+	if eval[bool](tb, `!!document.querySelector('tr[data-value="shop.example.com"]')`) {
+		t.Error("the deleted target is still listed")
+	}
+
 	value := "127.0.0.1:" + strconv.Itoa(port)
 	scansAddTarget(tb, e.URL, value)
 
@@ -142,6 +147,6 @@ func TestPortalTargetsAndSchedules(t *testing.T) {
 	tb.waitJS(fmt.Sprintf(`Array.from(document.querySelectorAll('#scans-table tbody tr')).some(r => r.textContent.includes(%q))`, value))
 
 	tb.open(e.URL + "/app/schedules")
-	tb.submit("delete", `^/app/schedules$`, chromedp.Click(chromedp.CSS(srow+" .schedule-delete")))
+	tb.submit("delete schedule", `^/app/schedules$`, chromedp.Click(chromedp.CSS(srow+" .schedule-delete")))
 	tb.waitJS(`document.querySelector('[data-testid=schedules-empty]')`)
 }

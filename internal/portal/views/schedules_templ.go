@@ -678,7 +678,7 @@ func scheduleForm(d SchedulesPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 73, "\" aria-describedby=\"schedule-cron-help\"> <small id=\"schedule-cron-help\" class=\"muted\">Five fields: minute hour day month weekday. Leave empty when you give “Every”.</small>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 73, "\" aria-describedby=\"schedule-cron-help\"> <small id=\"schedule-cron-help\" class=\"muted\">Five fields: minute hour day month weekday. Give either this or “Every”, not both.</small>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
