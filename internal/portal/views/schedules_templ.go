@@ -644,7 +644,7 @@ func scheduleForm(d SchedulesPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\" aria-describedby=\"schedule-interval-help\"> <small id=\"schedule-interval-help\" class=\"muted\">A duration such as 6h, 24h or 168h (a week).</small>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\" aria-describedby=\"schedule-interval-help\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -652,7 +652,7 @@ func scheduleForm(d SchedulesPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 71, "</div><div><label for=\"schedule-cron\">Or a cron spec</label> <input id=\"schedule-cron\" name=\"cron\" type=\"text\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 71, "<small id=\"schedule-interval-help\" class=\"muted\">A duration such as 6h, 24h or 168h (a week).</small></div><div><label for=\"schedule-cron\">Or a cron spec</label> <input id=\"schedule-cron\" name=\"cron\" type=\"text\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -678,7 +678,7 @@ func scheduleForm(d SchedulesPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 73, "\" aria-describedby=\"schedule-cron-help\"> <small id=\"schedule-cron-help\" class=\"muted\">Five fields: minute hour day month weekday. Give either this or “Every”, not both.</small>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 73, "\" aria-describedby=\"schedule-cron-help\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -686,7 +686,7 @@ func scheduleForm(d SchedulesPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "</div><div><label for=\"schedule-timezone\">Time zone</label> <input id=\"schedule-timezone\" name=\"timezone\" type=\"text\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "<small id=\"schedule-cron-help\" class=\"muted\">Five fields: minute hour day month weekday. Give either this or “Every”, not both.</small></div><div><label for=\"schedule-timezone\">Time zone</label> <input id=\"schedule-timezone\" name=\"timezone\" type=\"text\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -656,7 +656,7 @@ func targetAddForm(f TargetForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\" aria-describedby=\"target-value-help\"> <small id=\"target-value-help\" class=\"muted\">For example 203.0.113.7:443, example.com, https://shop.example.com or registry.example.com/app:1.2</small>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\" aria-describedby=\"target-value-help\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -664,7 +664,7 @@ func targetAddForm(f TargetForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 71, "</div><div><label for=\"target-name\">Name (optional)</label> <input id=\"target-name\" name=\"name\" type=\"text\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 71, "<small id=\"target-value-help\" class=\"muted\">For example 203.0.113.7:443, example.com, https://shop.example.com or registry.example.com/app:1.2</small></div><div><label for=\"target-name\">Name (optional)</label> <input id=\"target-name\" name=\"name\" type=\"text\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
