@@ -39,10 +39,10 @@ type targetPageAnswer struct {
 
 func (p *Portal) scansPage(w http.ResponseWriter, r *http.Request) error {
 	form := views.ScanForm{Scanners: map[string]bool{"nmap": true}}
-	return p.renderScans(w, r, http.StatusOK, form)
+	return p.renderScans(w, r, form)
 }
 
-func (p *Portal) renderScans(w http.ResponseWriter, r *http.Request, status int, form views.ScanForm) error {
+func (p *Portal) renderScans(w http.ResponseWriter, r *http.Request, form views.ScanForm) error {
 	v := viewerFrom(r.Context())
 	q := url.Values{"limit": {"25"}}
 	cursor := r.URL.Query().Get("cursor")
@@ -75,9 +75,9 @@ func (p *Portal) renderScans(w http.ResponseWriter, r *http.Request, status int,
 			d.Targets = append(d.Targets, views.ChoiceOption{Value: t.ID, Label: t.Label()})
 		}
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	return views.ScansList(p.pageMeta(r, "Scans", v), d).Render(r.Context(), w)
+	// A refused form is answered 200 too: a browser reports a 4xx page as
+	// a console error.
+	return render(w, r, views.ScansList(p.pageMeta(r, "Scans", v), d))
 }
 
 // scannableTargets are the tenant's targets a scan may start on (proven).
@@ -118,12 +118,11 @@ func (p *Portal) scanStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	err := p.call(r, http.MethodPost, "/api/v1/scans", body, &created)
 	if err != nil {
-		st := StatusOf(err)
-		if st != http.StatusBadRequest && st != http.StatusUnprocessableEntity && st != http.StatusConflict {
+		if !scanFormRefusal(err) {
 			return err
 		}
-		form.Errors, form.Error = scanFormErrors(err, scanners)
-		return p.renderScans(w, r, http.StatusOK, form) // 200: a browser logs a 4xx page as a console error
+		form.Errors, form.Error = scanFormErrors(err)
+		return p.renderScans(w, r, form)
 	}
 	redirect(w, r, "/app/scans/"+url.PathEscape(created.ID))
 	return nil
@@ -131,7 +130,7 @@ func (p *Portal) scanStart(w http.ResponseWriter, r *http.Request) error {
 
 // scanFormErrors splits an API refusal into field errors (scanners[i] named as
 // the scanners field) and a message for the whole form.
-func scanFormErrors(err error, scanners []string) (map[string]string, string) {
+func scanFormErrors(err error) (map[string]string, string) {
 	fields := map[string]string{}
 	ae, _ := err.(*APIError)
 	if ae == nil {

@@ -23,10 +23,10 @@ func (p *Portal) scheduleRoutes(r chi.Router) {
 }
 
 func (p *Portal) schedulesPage(w http.ResponseWriter, r *http.Request) error {
-	return p.renderSchedules(w, r, http.StatusOK, views.ScheduleForm{Interval: "24h", TimeZone: "UTC", Scanners: map[string]bool{"nmap": true}})
+	return p.renderSchedules(w, r, views.ScheduleForm{Interval: "24h", TimeZone: "UTC", Scanners: map[string]bool{"nmap": true}})
 }
 
-func (p *Portal) renderSchedules(w http.ResponseWriter, r *http.Request, status int, form views.ScheduleForm) error {
+func (p *Portal) renderSchedules(w http.ResponseWriter, r *http.Request, form views.ScheduleForm) error {
 	v := viewerFrom(r.Context())
 	q := url.Values{"limit": {"50"}}
 	cursor := r.URL.Query().Get("cursor")
@@ -53,9 +53,9 @@ func (p *Portal) renderSchedules(w http.ResponseWriter, r *http.Request, status 
 			d.Targets = append(d.Targets, views.ChoiceOption{Value: t.ID, Label: t.Label()})
 		}
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	return views.SchedulesList(p.pageMeta(r, "Schedules", v), d).Render(r.Context(), w)
+	// A refused form is answered 200 too: a browser reports a 4xx page as
+	// a console error.
+	return render(w, r, views.SchedulesList(p.pageMeta(r, "Schedules", v), d))
 }
 
 func scheduleOptional(s string) *string {
@@ -91,7 +91,7 @@ func (p *Portal) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 		if !scanFormRefusal(err) {
 			return err
 		}
-		form.Errors, form.Error = scanFormErrors(err, scanners)
+		form.Errors, form.Error = scanFormErrors(err)
 		if form.Error != "" {
 			// The plan's refusal of a cadence names its field first
 			// ("interval: …"): show it beside that field.
@@ -103,7 +103,7 @@ func (p *Portal) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 		}
-		return p.renderSchedules(w, r, http.StatusOK, form) // 200: a browser logs a 4xx page as a console error
+		return p.renderSchedules(w, r, form)
 	}
 	redirect(w, r, "/app/schedules")
 	return nil

@@ -19,10 +19,10 @@ func (p *Portal) targetRoutes(r chi.Router) {
 }
 
 func (p *Portal) targetsPage(w http.ResponseWriter, r *http.Request) error {
-	return p.renderTargets(w, r, http.StatusOK, views.TargetForm{Kind: "host"})
+	return p.renderTargets(w, r, views.TargetForm{Kind: "host"})
 }
 
-func (p *Portal) renderTargets(w http.ResponseWriter, r *http.Request, status int, form views.TargetForm) error {
+func (p *Portal) renderTargets(w http.ResponseWriter, r *http.Request, form views.TargetForm) error {
 	v := viewerFrom(r.Context())
 	q := url.Values{"limit": {"50"}}
 	cursor := r.URL.Query().Get("cursor")
@@ -37,9 +37,9 @@ func (p *Portal) renderTargets(w http.ResponseWriter, r *http.Request, status in
 	if page.NextCursor != nil {
 		d.NextCursor = url.QueryEscape(*page.NextCursor)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	return views.TargetsList(p.pageMeta(r, "Targets", v), d).Render(r.Context(), w)
+	// A refused form is answered 200 too: a browser reports a 4xx page as
+	// a console error.
+	return render(w, r, views.TargetsList(p.pageMeta(r, "Targets", v), d))
 }
 
 // scanFormRefusal is an API answer a form shows beside its fields.
@@ -62,8 +62,8 @@ func (p *Portal) targetAdd(w http.ResponseWriter, r *http.Request) error {
 		if !scanFormRefusal(err) {
 			return err
 		}
-		form.Errors, form.Error = scanFormErrors(err, nil)
-		return p.renderTargets(w, r, http.StatusOK, form) // 200: a browser logs a 4xx page as a console error
+		form.Errors, form.Error = scanFormErrors(err)
+		return p.renderTargets(w, r, form)
 	}
 	redirect(w, r, "/app/targets")
 	return nil
