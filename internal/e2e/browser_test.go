@@ -248,7 +248,8 @@ func eval[T any](tb *tab, expr string) T {
 // never a fixed sleep.
 func (tb *tab) waitJS(expr string) {
 	tb.t.Helper()
-	_ = value(tb, "wait for "+expr, chromedp.Poll[any](expr,
+	// Coerced to a boolean: a DOM object is not sent back by value.
+	_ = value(tb, "wait for "+expr, chromedp.Poll[bool]("!!("+expr+")",
 		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(55*time.Second)))
 }
 

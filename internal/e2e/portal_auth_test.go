@@ -65,10 +65,11 @@ func (tb *tab) click(sel string) {
 }
 
 // snap saves a screenshot of the page as <name>.png under
-// $PORTAL_SCREENSHOTS when set (to look at the pages, or for the docs).
+// $SECUREOPS_SCREENSHOTS when set (to look at the pages, or for the docs:
+// `make screenshots`).
 func (tb *tab) snap(name string) {
 	tb.t.Helper()
-	dir := os.Getenv("PORTAL_SCREENSHOTS")
+	dir := os.Getenv("SECUREOPS_SCREENSHOTS")
 	if dir == "" {
 		return
 	}

@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -47,19 +45,8 @@ func scansClickJS(sel string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// scansShot saves the page as $SECUREOPS_SCREENSHOTS/name.png when that
-// directory is set (the README's pictures come from here).
-func scansShot(tb *tab, name string) {
-	tb.t.Helper()
-	dir := os.Getenv("SECUREOPS_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png := value(tb, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		tb.t.Fatal(err)
-	}
-}
+// scansShot saves the page as $SECUREOPS_SCREENSHOTS/name.png when set.
+func scansShot(tb *tab, name string) { tb.t.Helper(); tb.snap(name) }
 
 // scansSlowServer answers no request (until the test ends): a scan of it
 // runs for long. It returns its host:port.
