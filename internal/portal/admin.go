@@ -138,7 +138,7 @@ func (p *Portal) impersonateStart(w http.ResponseWriter, r *http.Request) error 
 	if vals["minutes"] != "" {
 		n, err := strconv.Atoi(vals["minutes"])
 		if err != nil {
-			return p.renderImpersonate(w, r, http.StatusUnprocessableEntity, views.FormState{Values: vals, Errors: map[string]string{"minutes": "Give the minutes as a whole number from 1 to 60."}})
+			return p.renderImpersonate(w, r, formStatus, views.FormState{Values: vals, Errors: map[string]string{"minutes": "Give the minutes as a whole number from 1 to 60."}})
 		}
 		in["minutes"] = n
 	}
@@ -149,7 +149,7 @@ func (p *Portal) impersonateStart(w http.ResponseWriter, r *http.Request) error 
 	}
 	err := p.call(r, http.MethodPost, "/api/v1/admin/impersonations", in, &out)
 	if f, ok := formFailure(err, vals); ok {
-		return p.renderImpersonate(w, r, http.StatusUnprocessableEntity, f)
+		return p.renderImpersonate(w, r, formStatus, f)
 	}
 	if err != nil {
 		return err

@@ -52,6 +52,11 @@ func (p *Portal) settingsPage(r *http.Request, title string) views.Page {
 	return p.pageMeta(r, title, viewerFrom(r.Context()))
 }
 
+// formStatus answers a form shown again with the API's objections: 200,
+// because the page is what the person needs (a 4xx document is a console
+// error in the browser, and htmx swaps only 2xx).
+const formStatus = http.StatusOK
+
 // formFailure turns an API refusal of a form into what the form shows:
 // field errors and a general message for 400/422 (and a conflict), nil for
 // anything else, which the caller returns as an error page.
@@ -140,7 +145,7 @@ func (p *Portal) memberInvite(w http.ResponseWriter, r *http.Request) error {
 	vals := map[string]string{"email": strings.TrimSpace(r.FormValue("email")), "name": strings.TrimSpace(r.FormValue("name")), "role": r.FormValue("role")}
 	err := p.call(r, http.MethodPost, "/api/v1/users", map[string]string{"email": vals["email"], "name": vals["name"], "role": vals["role"]}, nil)
 	if f, ok := formFailure(err, vals); ok {
-		return p.renderMembers(w, r, http.StatusUnprocessableEntity, f, "")
+		return p.renderMembers(w, r, formStatus, f, "")
 	}
 	if err != nil {
 		return err
@@ -153,7 +158,7 @@ func (p *Portal) memberRole(w http.ResponseWriter, r *http.Request) error {
 	err := p.call(r, http.MethodPatch, "/api/v1/users/"+pathID(r), map[string]string{"role": r.FormValue("role")}, nil)
 	if f, ok := formFailure(err, nil); ok {
 		f.Error = "The role was not changed: " + errorText(err)
-		return p.renderMembers(w, r, http.StatusUnprocessableEntity, f, "")
+		return p.renderMembers(w, r, formStatus, f, "")
 	}
 	if err != nil {
 		return err
@@ -166,7 +171,7 @@ func (p *Portal) memberRemove(w http.ResponseWriter, r *http.Request) error {
 	err := p.call(r, http.MethodDelete, "/api/v1/users/"+pathID(r), nil, nil)
 	if f, ok := formFailure(err, nil); ok {
 		f.Error = "The member was not removed: " + errorText(err)
-		return p.renderMembers(w, r, http.StatusUnprocessableEntity, f, "")
+		return p.renderMembers(w, r, formStatus, f, "")
 	}
 	if err != nil {
 		return err
@@ -220,7 +225,7 @@ func (p *Portal) teamCreate(w http.ResponseWriter, r *http.Request) error {
 	vals := map[string]string{"name": r.FormValue("name")}
 	err := p.call(r, http.MethodPost, "/api/v1/teams", vals, nil)
 	if f, ok := formFailure(err, vals); ok {
-		return p.renderTeams(w, r, http.StatusUnprocessableEntity, f)
+		return p.renderTeams(w, r, formStatus, f)
 	}
 	if err != nil {
 		return err
@@ -233,7 +238,7 @@ func (p *Portal) teamRename(w http.ResponseWriter, r *http.Request) error {
 	err := p.call(r, http.MethodPatch, "/api/v1/teams/"+pathID(r), map[string]string{"name": r.FormValue("name")}, nil)
 	if f, ok := formFailure(err, nil); ok {
 		f.Error = "The team was not renamed: " + errorText(err)
-		return p.renderTeams(w, r, http.StatusUnprocessableEntity, f)
+		return p.renderTeams(w, r, formStatus, f)
 	}
 	if err != nil {
 		return err
@@ -246,7 +251,7 @@ func (p *Portal) teamDelete(w http.ResponseWriter, r *http.Request) error {
 	err := p.call(r, http.MethodDelete, "/api/v1/teams/"+pathID(r), nil, nil)
 	if f, ok := formFailure(err, nil); ok {
 		f.Error = "The team was not deleted: " + errorText(err)
-		return p.renderTeams(w, r, http.StatusUnprocessableEntity, f)
+		return p.renderTeams(w, r, formStatus, f)
 	}
 	if err != nil {
 		return err
@@ -309,14 +314,14 @@ func (p *Portal) apiKeyCreate(w http.ResponseWriter, r *http.Request) error {
 		d, err := time.Parse("2006-01-02", vals["expires"])
 		if err != nil {
 			f := views.FormState{Values: vals, Errors: map[string]string{"expires_at": "Give the expiry as a date, like 2027-01-31."}}
-			return p.renderAPIKeys(w, r, http.StatusUnprocessableEntity, f, "")
+			return p.renderAPIKeys(w, r, formStatus, f, "")
 		}
 		in["expires_at"] = d.UTC()
 	}
 	var k apiKeyAnswer
 	err := p.call(r, http.MethodPost, "/api/v1/api-keys", in, &k)
 	if f, ok := formFailure(err, vals); ok {
-		return p.renderAPIKeys(w, r, http.StatusUnprocessableEntity, f, "")
+		return p.renderAPIKeys(w, r, formStatus, f, "")
 	}
 	if err != nil {
 		return err
@@ -344,9 +349,9 @@ func (p *Portal) apiKeyRevealInitial(w http.ResponseWriter, r *http.Request) err
 	switch StatusOf(err) {
 	case 0:
 	case http.StatusGone:
-		return p.renderAPIKeys(w, r, http.StatusGone, views.FormState{}, "The initial API key has already been revealed (or has expired), so it cannot be shown again. Create a new key below if you need one.")
+		return p.renderAPIKeys(w, r, formStatus, views.FormState{}, "The initial API key has already been revealed (or has expired), so it cannot be shown again. Create a new key below if you need one.")
 	case http.StatusNotFound:
-		return p.renderAPIKeys(w, r, http.StatusNotFound, views.FormState{}, "This tenant has no initial API key. Create a key below.")
+		return p.renderAPIKeys(w, r, formStatus, views.FormState{}, "This tenant has no initial API key. Create a key below.")
 	}
 	if err != nil {
 		return err
@@ -412,7 +417,7 @@ func (p *Portal) webhookCreate(w http.ResponseWriter, r *http.Request) error {
 	var h webhookAnswer
 	err := p.call(r, http.MethodPost, "/api/v1/webhooks", in, &h)
 	if f, ok := formFailure(err, vals); ok {
-		return p.renderWebhooks(w, r, http.StatusUnprocessableEntity, f)
+		return p.renderWebhooks(w, r, formStatus, f)
 	}
 	if err != nil {
 		return err
@@ -544,7 +549,7 @@ func (p *Portal) slaSave(w http.ResponseWriter, r *http.Request) error {
 	}
 	err := p.call(r, http.MethodPatch, "/api/v1/dashboard/sla", patch, nil)
 	if f, ok := formFailure(err, vals); ok {
-		return p.renderSLA(w, r, http.StatusUnprocessableEntity, f, "")
+		return p.renderSLA(w, r, formStatus, f, "")
 	}
 	if err != nil {
 		return err
