@@ -154,7 +154,7 @@ func TestPortalSettings(t *testing.T) {
 		tb.click("#invite-form button[type=submit]")
 		tb.waitText("#notice", "Invitation sent")
 		row := `tr[data-email="mia@settle.example.test"]`
-		if got := tb.text(row + " .role"); got != "client_analyst" {
+		if got := tb.text(row + " .role"); got != "Analyst" {
 			t.Fatalf("invited role %q", got)
 		}
 		var mails []dbq.EmailOutbox
@@ -172,7 +172,7 @@ func TestPortalSettings(t *testing.T) {
 		tb.setVal(row+" select", "client_readonly")
 		tb.click(row + " form.role-form button")
 		tb.waitText("#notice", "Role changed")
-		if got := tb.text(row + " .role"); got != "client_readonly" {
+		if got := tb.text(row + " .role"); got != "Read-only" {
 			t.Fatalf("changed role %q", got)
 		}
 		tb.click(row + " form.remove-form button")

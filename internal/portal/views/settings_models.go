@@ -3,6 +3,8 @@ package views
 import (
 	"fmt"
 	"time"
+
+	"github.com/a-h/templ"
 )
 
 // SettingsNav is one entry of the settings sub-navigation.
@@ -46,12 +48,32 @@ func (f FormState) V(k string) string { return f.Values[k] }
 // E is a field's error ("" when fine).
 func (f FormState) E(k string) string { return f.Errors[k] }
 
-// Invalid is aria-invalid for a field: "true" or "" (absent).
-func (f FormState) Invalid(k string) string {
+// Invalid marks a field the API objected to (aria-invalid, described by
+// its message); nothing otherwise, so untouched fields are not styled valid.
+func (f FormState) Invalid(k string) templ.Attributes {
 	if f.Errors[k] != "" {
-		return "true"
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "err-" + k}
 	}
-	return "false"
+	return templ.Attributes{}
+}
+
+// RoleLabel is how a person reads a role.
+func RoleLabel(role string) string {
+	switch role {
+	case "client_owner":
+		return "Owner"
+	case "client_admin":
+		return "Admin"
+	case "client_analyst":
+		return "Analyst"
+	case "client_readonly":
+		return "Read-only"
+	case "client_api":
+		return "API (scoped)"
+	case "platform_admin":
+		return "Platform admin"
+	}
+	return role
 }
 
 // Checked reports whether a multi-value field holds v (values joined by ",").
