@@ -118,6 +118,14 @@ func TestPortalAdmin(t *testing.T) {
 		t.Fatalf("audit entry: %v", it)
 	}
 
+	// Acting as the owner, the admin has the owner's rights only: no admin
+	// pages; the banner (and its way out) stays on every page.
+	adm.allowErrors = []string{"status of 404"}
+	adm.open(e.URL + "/admin")
+	if h := adm.text("main h1"); h != "Not found" {
+		t.Fatalf("/admin while impersonating: %q", h)
+	}
+
 	// End it: back on /admin as the admin, no banner.
 	adm.click(".banner-impersonation button")
 	adm.waitText("#notice", "Impersonation ended")
