@@ -167,7 +167,9 @@ func (p *Portal) impersonateStart(w http.ResponseWriter, r *http.Request) error 
 	}
 	secure := r.TLS != nil
 	http.SetCookie(w, &http.Cookie{Name: impCookie, Value: out.Token, Path: "/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
-	http.SetCookie(w, &http.Cookie{Name: tenantCookie, Value: out.TenantID, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
+	// The tenant choice ends with the impersonation: the admin is not left
+	// acting in the user's tenant with their own rights once it expires.
+	http.SetCookie(w, &http.Cookie{Name: tenantCookie, Value: out.TenantID, Path: "/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure})
 	redirect(w, r, "/app")
 	return nil
 }

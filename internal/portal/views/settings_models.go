@@ -195,6 +195,16 @@ type DeliveriesView struct {
 	Notice     string
 }
 
+// Pending reports whether a delivery still waits for an answer.
+func (d DeliveriesView) Pending() bool {
+	for _, x := range d.Deliveries {
+		if x.Status == "pending" {
+			return true
+		}
+	}
+	return false
+}
+
 // SLARow is one severity's deadline.
 type SLARow struct {
 	Severity string
