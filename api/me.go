@@ -68,7 +68,7 @@ func (s *Server) blockedOnly(ctx context.Context, p *auth.Principal) error {
 	}
 	for _, row := range rows {
 		if row.TenantID != uuid.Nil && !tenantUsable(row.TenantStatus) {
-			return domainerr.New(domainerr.Forbidden, "this tenant is "+row.TenantStatus)
+			return domainerr.New(domainerr.Forbidden, "this tenant is "+row.TenantStatus+": its data is kept, but nobody can sign in to it until it is restored. Contact support to restore access.")
 		}
 	}
 	return nil
