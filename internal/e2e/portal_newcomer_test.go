@@ -138,5 +138,18 @@ func fetchJSON(t *testing.T, tb *tab, path string, out any) {
 // page; a second reveal is refused with a message a person understands.
 func revealInitialKey(t *testing.T, tb *tab, e *portalEnv) {
 	t.Helper()
-	t.Log("pending: the settings pages")
+	tb.open(e.URL + "/app/settings/api-keys")
+	tb.click("#reveal-form button")
+	key := tb.text("#new-key")
+	if code, me := apiAs(t, e.api.URL, key, "GET", "/api/v1/me", ""); code != 200 || me["role"] == "" {
+		t.Fatalf("the revealed initial key against /me: %d %v", code, me)
+	}
+	tb.open(e.URL + "/app/settings/api-keys")
+	if eval[bool](tb, `document.body.innerText.includes(`+strconv.Quote(key)+`)`) {
+		t.Fatal("the initial key is shown again after its reveal")
+	}
+	tb.click("#reveal-form button")
+	if msg := tb.text("#reveal-message"); !strings.Contains(msg, "already been revealed") {
+		t.Fatalf("a second reveal says %q", msg)
+	}
 }

@@ -51,37 +51,14 @@ func (tb *tab) setVal(sel, v string) {
 	tb.do("set "+sel, chromedp.SetValue(chromedp.CSS(sel), v))
 }
 
-// click clicks an element.
-func (tb *tab) click(sel string) {
-	tb.t.Helper()
-	tb.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
-}
-
 // waitText waits until the element matching sel contains s.
 func (tb *tab) waitText(sel, s string) {
 	tb.t.Helper()
 	tb.waitNav(fmt.Sprintf(`(function(){var e=document.querySelector(%q);return !!e && e.textContent.includes(%q)})()`, sel, s))
 }
 
-// waitNav is waitJS across a navigation (a form's post and redirect): the
-// page condition is polled again when the document it ran in went away.
-func (tb *tab) waitNav(expr string) {
-	tb.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
-		_, err := chromedp.Run(ctx, chromedp.Poll[any](expr, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(4*time.Second)))
-		cancel()
-		if err == nil {
-			// The body of the page that passed is complete.
-			tb.do("page ready", chromedp.WaitReady(chromedp.CSS("body")))
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.t.Fatalf("wait for %s: %v", expr, err)
-		}
-	}
-}
+// waitNav is waitFor: a page condition polled across a form's navigation.
+func (tb *tab) waitNav(expr string) { tb.t.Helper(); tb.waitFor(expr) }
 
 // memberWithPassword makes a Kratos identity with a password and a
 // membership of tenant with role.

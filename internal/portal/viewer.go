@@ -71,7 +71,10 @@ func (p *Portal) loadViewer(r *http.Request) (*views.Viewer, error) {
 	for _, perm := range me.Permissions {
 		v.Permissions[perm] = true
 	}
-	if p.Kratos != nil {
+	if me.Impersonating {
+		// The session is the admin's: its name is not the person acted as.
+		v.Name = "Acting as a member"
+	} else if p.Kratos != nil {
 		if c, err := r.Cookie("ory_kratos_session"); err == nil {
 			if s, err := p.Kratos.Whoami(r.Context(), c.Name+"="+c.Value, ""); err == nil {
 				v.Email, v.Name = s.Email, s.Name
