@@ -1,12 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -217,14 +219,14 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 		}
 		days, overrides := slaDays(ten.SlaDays)
 		due := func(sev string) time.Time { return now.Add(-time.Duration(days[sev]) * 24 * time.Hour) }
-		open, err := db.Q.DashboardOpenFindings(ctx, tx, dbq.DashboardOpenFindingsParams{
-			TenantIds: a.Scope, AsOf: now,
+		open, err := db.Q.DashboardOpenByTarget(ctx, tx, dbq.DashboardOpenByTargetParams{
+			TenantIds:   a.Scope,
 			CriticalDue: due("critical"), HighDue: due("high"), MediumDue: due("medium"), LowDue: due("low"),
 		})
 		if err != nil {
 			return fmt.Errorf("open findings: %w", err)
 		}
-		v.OpenFindings, v.SLA = openAndSLA(open, days, overrides)
+		v.OpenFindings, v.SLA = openAndSLA(bySeverity(open, now), days, overrides)
 
 		fixed, err := db.Q.DashboardFixed(ctx, tx, dbq.DashboardFixedParams{TenantIds: a.Scope, FromTime: from, ToTime: to})
 		if err != nil {
@@ -266,16 +268,24 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 			BySource: map[string]int64{"scan": used.ScanSource, "import": used.ImportSource},
 		}
 
-		top, err := db.Q.DashboardTopTargets(ctx, tx, dbq.DashboardTopTargetsParams{TenantIds: a.Scope, Lim: 5})
+		v.TopTargets = topTargets(open, 5)
+		if len(v.TopTargets) == 0 {
+			return nil
+		}
+		vals := make([]string, len(v.TopTargets))
+		for i, t := range v.TopTargets {
+			vals[i] = t.Target
+		}
+		ids, err := db.Q.DashboardTargetIDs(ctx, tx, dbq.DashboardTargetIDsParams{TenantIds: a.Scope, Vals: vals})
 		if err != nil {
 			return fmt.Errorf("top targets: %w", err)
 		}
-		v.TopTargets = make([]targetRisk, 0, len(top))
-		for _, t := range top {
-			v.TopTargets = append(v.TopTargets, targetRisk{
-				Target: t.ScanTarget, TargetID: nullPtr(t.TargetID), TenantID: t.TenantID, Risk: t.Risk,
-				Open: map[string]int64{"critical": t.Critical, "high": t.High, "medium": t.Medium, "low": t.Low, "info": t.Info},
-			})
+		for i := range v.TopTargets {
+			for _, id := range ids {
+				if id.TenantID == v.TopTargets[i].TenantID && id.Value == v.TopTargets[i].Target {
+					v.TopTargets[i].TargetID = &id.ID
+				}
+			}
 		}
 		return nil
 	})
@@ -286,7 +296,78 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func openAndSLA(rows []dbq.DashboardOpenFindingsRow, days, overrides map[string]int) (openFindingsView, slaView) {
+// severityOpen is one severity's open findings, how many are past their
+// SLA, and how old the oldest one is.
+type severityOpen struct {
+	Severity         string
+	Open, Overdue    int64
+	OldestAgeSeconds float64
+}
+
+// bySeverity folds the per-target open counts into one row per severity.
+func bySeverity(rows []dbq.DashboardOpenByTargetRow, now time.Time) []severityOpen {
+	idx := map[string]int{}
+	var out []severityOpen
+	oldest := map[string]time.Time{}
+	for _, r := range rows {
+		i, ok := idx[r.Severity]
+		if !ok {
+			i = len(out)
+			idx[r.Severity] = i
+			out = append(out, severityOpen{Severity: r.Severity})
+		}
+		out[i].Open += r.Open
+		out[i].Overdue += r.Overdue
+		if o, ok := oldest[r.Severity]; !ok || r.OldestSeen.Before(o) {
+			oldest[r.Severity] = r.OldestSeen
+		}
+	}
+	for i := range out {
+		out[i].OldestAgeSeconds = now.Sub(oldest[out[i].Severity]).Seconds()
+	}
+	return out
+}
+
+// riskWeight is what an open finding of a severity adds to its target's risk.
+var riskWeight = map[string]int64{"critical": 10, "high": 5, "medium": 2, "low": 1}
+
+// topTargets ranks scan targets by weighted open findings, then by
+// criticals, highs, name and tenant; targets with no risk are left out.
+func topTargets(rows []dbq.DashboardOpenByTargetRow, n int) []targetRisk {
+	type key struct {
+		tenant uuid.UUID
+		target string
+	}
+	by := map[key]*targetRisk{}
+	for _, r := range rows {
+		k := key{r.TenantID, r.ScanTarget}
+		t, ok := by[k]
+		if !ok {
+			t = &targetRisk{Target: r.ScanTarget, TenantID: r.TenantID, Open: zeroCounts(allSeverities)}
+			by[k] = t
+		}
+		t.Open[r.Severity] += r.Open
+		t.Risk += riskWeight[r.Severity] * r.Open
+	}
+	out := make([]targetRisk, 0, len(by))
+	for _, t := range by {
+		if t.Risk > 0 {
+			out = append(out, *t)
+		}
+	}
+	slices.SortFunc(out, func(a, b targetRisk) int {
+		return cmp.Or(
+			cmp.Compare(b.Risk, a.Risk), cmp.Compare(b.Open["critical"], a.Open["critical"]),
+			cmp.Compare(b.Open["high"], a.Open["high"]), cmp.Compare(a.Target, b.Target),
+			cmp.Compare(a.TenantID.String(), b.TenantID.String()))
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+func openAndSLA(rows []severityOpen, days, overrides map[string]int) (openFindingsView, slaView) {
 	open := openFindingsView{BySeverity: zeroCounts(allSeverities)}
 	sla := slaView{Days: days, Overrides: overrides, BySeverity: map[string]slaSeverity{}}
 	for _, sev := range slaSeverities {

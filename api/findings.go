@@ -60,7 +60,10 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rows []dbq.Finding
 	var next string
-	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		if !scopeOf(a).PlatformAdmin {
+			f.TenantIDs = a.Scope
+		}
 		if targetID != "" {
 			id, err := uuid.Parse(targetID)
 			if err != nil {

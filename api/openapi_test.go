@@ -506,7 +506,7 @@ func TestOpenAPIMatchesHandlerTypes(t *testing.T) {
 	// nothing yet.
 	from, to := now.AddDate(0, 0, -2).Truncate(24*time.Hour), now
 	days, overrides := slaDays([]byte(`{"critical": 3}`))
-	openRows := []dbq.DashboardOpenFindingsRow{
+	openRows := []severityOpen{
 		{Severity: "critical", Open: 2, Overdue: 1, OldestAgeSeconds: 4.5 * 86400},
 		{Severity: "high", Open: 7, OldestAgeSeconds: 3 * 86400},
 		{Severity: "info", Open: 8, OldestAgeSeconds: 40 * 86400},

@@ -32,6 +32,11 @@ var sortCast = map[string]string{
 
 // FindingFilter selects a tenant's findings. Empty fields do not filter.
 type FindingFilter struct {
+	// TenantIDs is the caller's scope, named in the statement although row
+	// security enforces it too: a policy's "tenant_id = ANY(scope) OR …" is
+	// no index condition, so without it a page of one tenant's findings
+	// reads and sorts every tenant's. Empty: a platform-wide listing.
+	TenantIDs []uuid.UUID
 	Severities []string
 	Statuses   []string
 	ScanTarget string // the scan target the finding belongs to
@@ -72,6 +77,15 @@ func ListFindings(ctx context.Context, tx pgx.Tx, f FindingFilter) ([]dbq.Findin
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
+	}
+	switch len(f.TenantIDs) {
+	case 0:
+	case 1:
+		// Equality, not = ANY: only then does the (tenant_id, sort) index
+		// hand the rows over in order.
+		where = append(where, "f.tenant_id = "+arg(f.TenantIDs[0])+"::uuid")
+	default:
+		where = append(where, "f.tenant_id = ANY("+arg(f.TenantIDs)+"::uuid[])")
 	}
 	if len(f.Severities) > 0 {
 		where = append(where, "f.severity = ANY("+arg(f.Severities)+"::text[])")

@@ -5,22 +5,27 @@
 -- name: DashboardTenant :one
 SELECT tier, COALESCE(settings->'sla_days', '{}')::jsonb AS sla_days FROM tenants WHERE id = $1;
 
--- name: DashboardOpenFindings :many
--- Open findings by severity and how many are past their SLA: *_due is now
--- minus that severity's SLA (info has none). The oldest open finding of a
--- severity with any overdue is its oldest overdue one.
-SELECT severity,
+-- name: DashboardOpenByTarget :many
+-- One pass over a scope's open findings, by target and severity: the
+-- severity and SLA summary and the riskiest targets both come from it (two
+-- aggregates over the same rows cost twice on a large tenant).
+SELECT tenant_id, scan_target, severity,
        count(*)::bigint AS open,
        count(*) FILTER (WHERE first_seen_at < CASE severity
            WHEN 'critical' THEN sqlc.arg(critical_due)::timestamptz
            WHEN 'high' THEN sqlc.arg(high_due)::timestamptz
            WHEN 'medium' THEN sqlc.arg(medium_due)::timestamptz
            WHEN 'low' THEN sqlc.arg(low_due)::timestamptz END)::bigint AS overdue,
-       COALESCE(extract(epoch FROM sqlc.arg(as_of)::timestamptz - min(first_seen_at)), 0)::float8 AS oldest_age_seconds
+       min(first_seen_at)::timestamptz AS oldest_seen
 FROM findings
 WHERE tenant_id = ANY (sqlc.arg(tenant_ids)::uuid[])
   AND status IN ('new', 'open', 'reopened')
-GROUP BY severity;
+GROUP BY tenant_id, scan_target, severity;
+
+-- name: DashboardTargetIDs :many
+-- The registered targets behind a few scan targets.
+SELECT tenant_id, value, id FROM targets
+WHERE tenant_id = ANY (sqlc.arg(tenant_ids)::uuid[]) AND value = ANY (sqlc.arg(vals)::text[]);
 
 -- name: DashboardFixed :many
 -- Findings fixed in [from, to) by UTC day and severity, with how long they
@@ -60,29 +65,6 @@ SELECT count(*) FILTER (WHERE status = 'running')::bigint AS running,
        count(*) FILTER (WHERE status = 'queued')::bigint AS queued
 FROM scans
 WHERE tenant_id = sqlc.arg(tenant_id)::uuid AND finished_at IS NULL AND status IN ('queued', 'running');
-
--- name: DashboardTopTargets :many
--- Scan targets by weighted open findings (critical 10, high 5, medium 2,
--- low 1), with the registered target when there is one.
-SELECT r.tenant_id, r.scan_target, r.risk, r.critical, r.high, r.medium, r.low, r.info, t.id AS target_id
-FROM (
-    SELECT f.tenant_id, f.scan_target,
-           (10 * count(*) FILTER (WHERE f.severity = 'critical') + 5 * count(*) FILTER (WHERE f.severity = 'high')
-            + 2 * count(*) FILTER (WHERE f.severity = 'medium') + count(*) FILTER (WHERE f.severity = 'low'))::bigint AS risk,
-           count(*) FILTER (WHERE f.severity = 'critical')::bigint AS critical,
-           count(*) FILTER (WHERE f.severity = 'high')::bigint AS high,
-           count(*) FILTER (WHERE f.severity = 'medium')::bigint AS medium,
-           count(*) FILTER (WHERE f.severity = 'low')::bigint AS low,
-           count(*) FILTER (WHERE f.severity = 'info')::bigint AS info
-    FROM findings f
-    WHERE f.tenant_id = ANY (sqlc.arg(tenant_ids)::uuid[])
-      AND f.status IN ('new', 'open', 'reopened')
-    GROUP BY f.tenant_id, f.scan_target
-) r
-LEFT JOIN targets t ON t.tenant_id = r.tenant_id AND t.value = r.scan_target
-WHERE r.risk > 0
-ORDER BY r.risk DESC, r.critical DESC, r.high DESC, r.scan_target, r.tenant_id
-LIMIT sqlc.arg(lim);
 
 -- name: TenantPatchSLADays :one
 -- NULL when the tenant is not in the caller's scope.

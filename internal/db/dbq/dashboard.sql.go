@@ -84,61 +84,63 @@ func (q *Queries) DashboardFixed(ctx context.Context, db DBTX, arg DashboardFixe
 	return items, nil
 }
 
-const dashboardOpenFindings = `-- name: DashboardOpenFindings :many
-SELECT severity,
+const dashboardOpenByTarget = `-- name: DashboardOpenByTarget :many
+SELECT tenant_id, scan_target, severity,
        count(*)::bigint AS open,
        count(*) FILTER (WHERE first_seen_at < CASE severity
            WHEN 'critical' THEN $1::timestamptz
            WHEN 'high' THEN $2::timestamptz
            WHEN 'medium' THEN $3::timestamptz
            WHEN 'low' THEN $4::timestamptz END)::bigint AS overdue,
-       COALESCE(extract(epoch FROM $5::timestamptz - min(first_seen_at)), 0)::float8 AS oldest_age_seconds
+       min(first_seen_at)::timestamptz AS oldest_seen
 FROM findings
-WHERE tenant_id = ANY ($6::uuid[])
+WHERE tenant_id = ANY ($5::uuid[])
   AND status IN ('new', 'open', 'reopened')
-GROUP BY severity
+GROUP BY tenant_id, scan_target, severity
 `
 
-type DashboardOpenFindingsParams struct {
+type DashboardOpenByTargetParams struct {
 	CriticalDue time.Time   `json:"critical_due"`
 	HighDue     time.Time   `json:"high_due"`
 	MediumDue   time.Time   `json:"medium_due"`
 	LowDue      time.Time   `json:"low_due"`
-	AsOf        time.Time   `json:"as_of"`
 	TenantIds   []uuid.UUID `json:"tenant_ids"`
 }
 
-type DashboardOpenFindingsRow struct {
-	Severity         string  `json:"severity"`
-	Open             int64   `json:"open"`
-	Overdue          int64   `json:"overdue"`
-	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+type DashboardOpenByTargetRow struct {
+	TenantID   uuid.UUID `json:"tenant_id"`
+	ScanTarget string    `json:"scan_target"`
+	Severity   string    `json:"severity"`
+	Open       int64     `json:"open"`
+	Overdue    int64     `json:"overdue"`
+	OldestSeen time.Time `json:"oldest_seen"`
 }
 
-// Open findings by severity and how many are past their SLA: *_due is now
-// minus that severity's SLA (info has none). The oldest open finding of a
-// severity with any overdue is its oldest overdue one.
-func (q *Queries) DashboardOpenFindings(ctx context.Context, db DBTX, arg DashboardOpenFindingsParams) ([]DashboardOpenFindingsRow, error) {
-	rows, err := db.Query(ctx, dashboardOpenFindings,
+// One pass over a scope's open findings, by target and severity: the
+// severity and SLA summary and the riskiest targets both come from it (two
+// aggregates over the same rows cost twice on a large tenant).
+func (q *Queries) DashboardOpenByTarget(ctx context.Context, db DBTX, arg DashboardOpenByTargetParams) ([]DashboardOpenByTargetRow, error) {
+	rows, err := db.Query(ctx, dashboardOpenByTarget,
 		arg.CriticalDue,
 		arg.HighDue,
 		arg.MediumDue,
 		arg.LowDue,
-		arg.AsOf,
 		arg.TenantIds,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []DashboardOpenFindingsRow{}
+	items := []DashboardOpenByTargetRow{}
 	for rows.Next() {
-		var i DashboardOpenFindingsRow
+		var i DashboardOpenByTargetRow
 		if err := rows.Scan(
+			&i.TenantID,
+			&i.ScanTarget,
 			&i.Severity,
 			&i.Open,
 			&i.Overdue,
-			&i.OldestAgeSeconds,
+			&i.OldestSeen,
 		); err != nil {
 			return nil, err
 		}
@@ -235,6 +237,43 @@ func (q *Queries) DashboardScans(ctx context.Context, db DBTX, arg DashboardScan
 	return items, nil
 }
 
+const dashboardTargetIDs = `-- name: DashboardTargetIDs :many
+SELECT tenant_id, value, id FROM targets
+WHERE tenant_id = ANY ($1::uuid[]) AND value = ANY ($2::text[])
+`
+
+type DashboardTargetIDsParams struct {
+	TenantIds []uuid.UUID `json:"tenant_ids"`
+	Vals      []string    `json:"vals"`
+}
+
+type DashboardTargetIDsRow struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	Value    string    `json:"value"`
+	ID       uuid.UUID `json:"id"`
+}
+
+// The registered targets behind a few scan targets.
+func (q *Queries) DashboardTargetIDs(ctx context.Context, db DBTX, arg DashboardTargetIDsParams) ([]DashboardTargetIDsRow, error) {
+	rows, err := db.Query(ctx, dashboardTargetIDs, arg.TenantIds, arg.Vals)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DashboardTargetIDsRow{}
+	for rows.Next() {
+		var i DashboardTargetIDsRow
+		if err := rows.Scan(&i.TenantID, &i.Value, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const dashboardTenant = `-- name: DashboardTenant :one
 
 SELECT tier, COALESCE(settings->'sla_days', '{}')::jsonb AS sla_days FROM tenants WHERE id = $1
@@ -253,77 +292,6 @@ func (q *Queries) DashboardTenant(ctx context.Context, db DBTX, id uuid.UUID) (D
 	var i DashboardTenantRow
 	err := row.Scan(&i.Tier, &i.SlaDays)
 	return i, err
-}
-
-const dashboardTopTargets = `-- name: DashboardTopTargets :many
-SELECT r.tenant_id, r.scan_target, r.risk, r.critical, r.high, r.medium, r.low, r.info, t.id AS target_id
-FROM (
-    SELECT f.tenant_id, f.scan_target,
-           (10 * count(*) FILTER (WHERE f.severity = 'critical') + 5 * count(*) FILTER (WHERE f.severity = 'high')
-            + 2 * count(*) FILTER (WHERE f.severity = 'medium') + count(*) FILTER (WHERE f.severity = 'low'))::bigint AS risk,
-           count(*) FILTER (WHERE f.severity = 'critical')::bigint AS critical,
-           count(*) FILTER (WHERE f.severity = 'high')::bigint AS high,
-           count(*) FILTER (WHERE f.severity = 'medium')::bigint AS medium,
-           count(*) FILTER (WHERE f.severity = 'low')::bigint AS low,
-           count(*) FILTER (WHERE f.severity = 'info')::bigint AS info
-    FROM findings f
-    WHERE f.tenant_id = ANY ($1::uuid[])
-      AND f.status IN ('new', 'open', 'reopened')
-    GROUP BY f.tenant_id, f.scan_target
-) r
-LEFT JOIN targets t ON t.tenant_id = r.tenant_id AND t.value = r.scan_target
-WHERE r.risk > 0
-ORDER BY r.risk DESC, r.critical DESC, r.high DESC, r.scan_target, r.tenant_id
-LIMIT $2
-`
-
-type DashboardTopTargetsParams struct {
-	TenantIds []uuid.UUID `json:"tenant_ids"`
-	Lim       int32       `json:"lim"`
-}
-
-type DashboardTopTargetsRow struct {
-	TenantID   uuid.UUID     `json:"tenant_id"`
-	ScanTarget string        `json:"scan_target"`
-	Risk       int64         `json:"risk"`
-	Critical   int64         `json:"critical"`
-	High       int64         `json:"high"`
-	Medium     int64         `json:"medium"`
-	Low        int64         `json:"low"`
-	Info       int64         `json:"info"`
-	TargetID   uuid.NullUUID `json:"target_id"`
-}
-
-// Scan targets by weighted open findings (critical 10, high 5, medium 2,
-// low 1), with the registered target when there is one.
-func (q *Queries) DashboardTopTargets(ctx context.Context, db DBTX, arg DashboardTopTargetsParams) ([]DashboardTopTargetsRow, error) {
-	rows, err := db.Query(ctx, dashboardTopTargets, arg.TenantIds, arg.Lim)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []DashboardTopTargetsRow{}
-	for rows.Next() {
-		var i DashboardTopTargetsRow
-		if err := rows.Scan(
-			&i.TenantID,
-			&i.ScanTarget,
-			&i.Risk,
-			&i.Critical,
-			&i.High,
-			&i.Medium,
-			&i.Low,
-			&i.Info,
-			&i.TargetID,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const tenantPatchSLADays = `-- name: TenantPatchSLADays :one
