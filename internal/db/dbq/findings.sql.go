@@ -72,7 +72,7 @@ func (q *Queries) FindingEvents(ctx context.Context, db DBTX, findingID uuid.UUI
 }
 
 const findingGet = `-- name: FindingGet :one
-SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at FROM findings WHERE id = $1
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at FROM findings WHERE id = $1
 `
 
 func (q *Queries) FindingGet(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
@@ -110,12 +110,18 @@ func (q *Queries) FindingGet(ctx context.Context, db DBTX, id uuid.UUID) (Findin
 		&i.FirstScanID,
 		&i.FixedAt,
 		&i.StatusChangedAt,
+		&i.Kev,
+		&i.KevDateAdded,
+		&i.Epss,
+		&i.EpssPercentile,
+		&i.Priority,
+		&i.SlaDueAt,
 	)
 	return i, err
 }
 
 const findingGetForUpdate = `-- name: FindingGetForUpdate :one
-SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at FROM findings WHERE id = $1 FOR UPDATE
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at FROM findings WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) FindingGetForUpdate(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
@@ -153,12 +159,18 @@ func (q *Queries) FindingGetForUpdate(ctx context.Context, db DBTX, id uuid.UUID
 		&i.FirstScanID,
 		&i.FixedAt,
 		&i.StatusChangedAt,
+		&i.Kev,
+		&i.KevDateAdded,
+		&i.Epss,
+		&i.EpssPercentile,
+		&i.Priority,
+		&i.SlaDueAt,
 	)
 	return i, err
 }
 
 const findingListByScan = `-- name: FindingListByScan :many
-SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, sf.change
+SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile, f.priority, f.sla_due_at, sf.change
 FROM scan_findings sf
 JOIN findings f ON f.id = sf.finding_id
 WHERE sf.scan_id = $1
@@ -233,6 +245,12 @@ func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingLis
 			&i.Finding.FirstScanID,
 			&i.Finding.FixedAt,
 			&i.Finding.StatusChangedAt,
+			&i.Finding.Kev,
+			&i.Finding.KevDateAdded,
+			&i.Finding.Epss,
+			&i.Finding.EpssPercentile,
+			&i.Finding.Priority,
+			&i.Finding.SlaDueAt,
 			&i.Change,
 		); err != nil {
 			return nil, err
@@ -299,7 +317,7 @@ SET status = $1::text,
     status_changed_at = now(),
     fixed_at = CASE WHEN $1::text = 'fixed' THEN COALESCE(fixed_at, now()) ELSE NULL END
 WHERE id = $2
-RETURNING id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at
+RETURNING id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
 `
 
 type FindingSetStatusParams struct {
@@ -343,6 +361,12 @@ func (q *Queries) FindingSetStatus(ctx context.Context, db DBTX, arg FindingSetS
 		&i.FirstScanID,
 		&i.FixedAt,
 		&i.StatusChangedAt,
+		&i.Kev,
+		&i.KevDateAdded,
+		&i.Epss,
+		&i.EpssPercentile,
+		&i.Priority,
+		&i.SlaDueAt,
 	)
 	return i, err
 }
