@@ -21,8 +21,6 @@ type IngestResult struct {
 	Staged   int64 `json:"staged"`   // rows copied in
 	Upserted int64 `json:"upserted"` // occurrences inserted or changed (0 for an unchanged re-import)
 	Linked   int64 `json:"linked"`   // distinct findings the scan now holds for this scanner
-	// Enrich: the batch's findings given intel, priority and SLA deadline.
-	Enrich EnrichResult `json:"enrich"`
 }
 
 // IngestBatch is one scanner's findings for one scan.
@@ -84,6 +82,11 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 			Evidence:         clean(f.Evidence),
 		})
 	}
+	// The batch's findings carry their exploit intelligence, priority and
+	// deadline at once, not after the next intel refresh.
+	if err := ingestIntel(ctx, tx, b.TenantID, rows); err != nil {
+		return res, fmt.Errorf("enrich findings: %w", err)
+	}
 	n, err := Q.FindingStageCopy(ctx, tx, rows)
 	if err != nil {
 		return res, fmt.Errorf("copy findings: %w", err)
@@ -127,11 +130,6 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 		ScanID: b.ScanID, Scanner: b.Scanner, TenantID: b.TenantID, Digest: digest,
 	}); err != nil {
 		return res, fmt.Errorf("record the digest: %w", err)
-	}
-	// The batch's findings carry their exploit intelligence, priority and
-	// deadline at once, not after the next intel refresh.
-	if res.Enrich, err = EnrichFindings(ctx, tx, EnrichSelect{FromStage: true, TenantID: b.TenantID}); err != nil {
-		return res, fmt.Errorf("enrich findings: %w", err)
 	}
 	// Distinct fingerprints staged = occurrences this scanner now has in the
 	// scan: unchanged ones were linked by the earlier attempt.

@@ -136,10 +136,10 @@ func ParseSLADays(overrides map[string]float64) SLADays {
 	return out
 }
 
-// SLADue is a finding's remediation deadline: first seen plus the tenant's
-// days for its severity; a KEV finding gets the critical deadline (whichever
-// is sooner). ok is false when the severity has none (info, not in KEV).
-func SLADue(firstSeen time.Time, sev Severity, kev bool, days SLADays) (time.Time, bool) {
+// SLADaysFor is the days to remediate a finding of this severity: the
+// tenant's days for it; a KEV finding gets the critical days (whichever is
+// sooner). ok is false when the severity has none (info, not in KEV).
+func SLADaysFor(sev Severity, kev bool, days SLADays) (int, bool) {
 	if days == nil {
 		days = ParseSLADays(nil)
 	}
@@ -149,6 +149,12 @@ func SLADue(firstSeen time.Time, sev Severity, kev bool, days SLADays) (time.Tim
 			d, ok = c, true
 		}
 	}
+	return d, ok
+}
+
+// SLADue is a finding's remediation deadline: first seen plus SLADaysFor.
+func SLADue(firstSeen time.Time, sev Severity, kev bool, days SLADays) (time.Time, bool) {
+	d, ok := SLADaysFor(sev, kev, days)
 	if !ok {
 		return time.Time{}, false
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/threatintel"
 	"github.com/secureops/secureops/internal/testutil/pgtest"
+	"github.com/secureops/secureops/internal/threatintel"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

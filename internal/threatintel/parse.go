@@ -28,12 +28,6 @@ var embeddedKEV []byte
 // EmbeddedKEV is the catalogue shipped with the binary (see data/README.md).
 func EmbeddedKEV() []byte { return embeddedKEV }
 
-// Default URLs of production (KEV_URL and EPSS_URL unset).
-const (
-	DefaultKEVURL  = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-	DefaultEPSSURL = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
-)
-
 var cveRE = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
 
 // KEVCatalog is the catalogue's JSON. Unknown fields (newer schemas add

@@ -92,6 +92,18 @@ ALTER TABLE findings
     ADD COLUMN epss_percentile real,
     ADD COLUMN priority        smallint CHECK (priority BETWEEN 0 AND 100),
     ADD COLUMN sla_due_at      timestamptz;
+-- Ingest computes them before the upsert (no second pass over the batch):
+-- the stage carries them, and sla_days, which the upsert adds to first_seen_at.
+ALTER TABLE finding_stage
+    ADD COLUMN kev             boolean,
+    ADD COLUMN kev_date_added  date,
+    ADD COLUMN epss            real,
+    ADD COLUMN epss_percentile real,
+    ADD COLUMN priority        smallint,
+    ADD COLUMN sla_days        integer;
+-- The daily refresh rewrites the EPSS fields of most open findings: room on
+-- each page lets those updates stay HOT (no index entries) as tables grow.
+ALTER TABLE findings SET (fillfactor = 85);
 -- Sorting by priority (unset last in descending order) with the keyset on id,
 -- and the kev and SLA filters.
 CREATE INDEX findings_tenant_priority_idx ON findings (tenant_id, (COALESCE(priority, -1)), id);
@@ -142,6 +154,9 @@ ALTER TABLE webhooks DROP CONSTRAINT webhooks_events_check;
 ALTER TABLE webhooks ADD CONSTRAINT webhooks_events_check
     CHECK (cardinality(events) > 0 AND events <@ ARRAY['scan.completed', 'finding.critical']);
 DROP TABLE finding_alerts;
+ALTER TABLE findings RESET (fillfactor);
+ALTER TABLE finding_stage DROP COLUMN sla_days, DROP COLUMN priority, DROP COLUMN epss_percentile,
+    DROP COLUMN epss, DROP COLUMN kev_date_added, DROP COLUMN kev;
 DROP INDEX findings_open_cves_idx;
 DROP INDEX findings_tenant_sla_idx;
 DROP INDEX findings_tenant_kev_idx;

@@ -49,6 +49,12 @@ func (r iteratorForFindingStageCopy) Values() ([]interface{}, error) {
 		r.rows[0].Remediation,
 		r.rows[0].Refs,
 		r.rows[0].Evidence,
+		r.rows[0].Kev,
+		r.rows[0].KevDateAdded,
+		r.rows[0].Epss,
+		r.rows[0].EpssPercentile,
+		r.rows[0].Priority,
+		r.rows[0].SlaDays,
 	}, nil
 }
 
@@ -57,7 +63,7 @@ func (r iteratorForFindingStageCopy) Err() error {
 }
 
 func (q *Queries) FindingStageCopy(ctx context.Context, db DBTX, arg []FindingStageCopyParams) (int64, error) {
-	return db.CopyFrom(ctx, []string{"finding_stage"}, []string{"fingerprint", "title", "severity", "cves", "cwes", "cvss_score", "cvss_vector", "component", "component_version", "host", "port", "protocol", "url", "target", "scanner", "rule_id", "description", "remediation", "refs", "evidence"}, &iteratorForFindingStageCopy{rows: arg})
+	return db.CopyFrom(ctx, []string{"finding_stage"}, []string{"fingerprint", "title", "severity", "cves", "cwes", "cvss_score", "cvss_vector", "component", "component_version", "host", "port", "protocol", "url", "target", "scanner", "rule_id", "description", "remediation", "refs", "evidence", "kev", "kev_date_added", "epss", "epss_percentile", "priority", "sla_days"}, &iteratorForFindingStageCopy{rows: arg})
 }
 
 // iteratorForIntelEPSSStageCopy implements pgx.CopyFromSource.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const findingEventAdd = `-- name: FindingEventAdd :exec
@@ -372,26 +373,32 @@ func (q *Queries) FindingSetStatus(ctx context.Context, db DBTX, arg FindingSetS
 }
 
 type FindingStageCopyParams struct {
-	Fingerprint      string   `json:"fingerprint"`
-	Title            string   `json:"title"`
-	Severity         string   `json:"severity"`
-	Cves             []string `json:"cves"`
-	Cwes             []int32  `json:"cwes"`
-	CvssScore        float64  `json:"cvss_score"`
-	CvssVector       string   `json:"cvss_vector"`
-	Component        string   `json:"component"`
-	ComponentVersion string   `json:"component_version"`
-	Host             string   `json:"host"`
-	Port             int32    `json:"port"`
-	Protocol         string   `json:"protocol"`
-	Url              string   `json:"url"`
-	Target           string   `json:"target"`
-	Scanner          string   `json:"scanner"`
-	RuleID           string   `json:"rule_id"`
-	Description      string   `json:"description"`
-	Remediation      string   `json:"remediation"`
-	Refs             []string `json:"refs"`
-	Evidence         string   `json:"evidence"`
+	Fingerprint      string        `json:"fingerprint"`
+	Title            string        `json:"title"`
+	Severity         string        `json:"severity"`
+	Cves             []string      `json:"cves"`
+	Cwes             []int32       `json:"cwes"`
+	CvssScore        float64       `json:"cvss_score"`
+	CvssVector       string        `json:"cvss_vector"`
+	Component        string        `json:"component"`
+	ComponentVersion string        `json:"component_version"`
+	Host             string        `json:"host"`
+	Port             int32         `json:"port"`
+	Protocol         string        `json:"protocol"`
+	Url              string        `json:"url"`
+	Target           string        `json:"target"`
+	Scanner          string        `json:"scanner"`
+	RuleID           string        `json:"rule_id"`
+	Description      string        `json:"description"`
+	Remediation      string        `json:"remediation"`
+	Refs             []string      `json:"refs"`
+	Evidence         string        `json:"evidence"`
+	Kev              pgtype.Bool   `json:"kev"`
+	KevDateAdded     pgtype.Date   `json:"kev_date_added"`
+	Epss             pgtype.Float4 `json:"epss"`
+	EpssPercentile   pgtype.Float4 `json:"epss_percentile"`
+	Priority         pgtype.Int2   `json:"priority"`
+	SlaDays          pgtype.Int4   `json:"sla_days"`
 }
 
 const findingUpsertFromStage = `-- name: FindingUpsertFromStage :execrows
@@ -399,15 +406,18 @@ WITH up AS (
 INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
     component, component_version, host, port, protocol, url, target, scanner, rule_id,
-    description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by
+    description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by,
+    kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
 )
 SELECT
     $2::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
-    $1::uuid, $1::uuid, $3::text, $4::text
+    $1::uuid, $1::uuid, $3::text, $4::text,
+    COALESCE(s.kev, false), s.kev_date_added, s.epss, s.epss_percentile, s.priority,
+    now() + make_interval(days => s.sla_days)
 FROM (
-    SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence
+    SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, kev, kev_date_added, epss, epss_percentile, priority, sla_days
     FROM finding_stage
     ORDER BY fingerprint,
              CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC
@@ -436,6 +446,12 @@ ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
     evidence = EXCLUDED.evidence,
     scan_target = EXCLUDED.scan_target,
     reported_by = EXCLUDED.reported_by,
+    kev = EXCLUDED.kev,
+    kev_date_added = EXCLUDED.kev_date_added,
+    epss = EXCLUDED.epss,
+    epss_percentile = EXCLUDED.epss_percentile,
+    priority = EXCLUDED.priority,
+    sla_due_at = findings.first_seen_at + (EXCLUDED.sla_due_at - now()),
     last_seen_at = CASE WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id
                         THEN findings.last_seen_at ELSE now() END,
     last_scan_id = EXCLUDED.last_scan_id,
@@ -486,6 +502,10 @@ type FindingUpsertFromStageParams struct {
 // fixed → reopened; triage states (false_positive, accepted_risk) stay.
 // A retry of the same scan with the same content updates nothing (the
 // conflict WHERE), which is what makes a re-import nearly free.
+// The stage carries each finding's intel and priority (computed by ingest
+// from the intel tables, findings.Priority) and its SLA days: the deadline
+// is first seen + those days; sla_due_at - now() is the days again in the
+// conflict branch, where first_seen_at is the stored one.
 // A retry of the same scan with unchanged content has nothing to write:
 // leaving those rows out here is much cheaper than letting ON CONFLICT find,
 // lock and skip them.

@@ -126,26 +126,32 @@ type FindingEvent struct {
 }
 
 type FindingStage struct {
-	Fingerprint      string   `json:"fingerprint"`
-	Title            string   `json:"title"`
-	Severity         string   `json:"severity"`
-	Cves             []string `json:"cves"`
-	Cwes             []int32  `json:"cwes"`
-	CvssScore        float64  `json:"cvss_score"`
-	CvssVector       string   `json:"cvss_vector"`
-	Component        string   `json:"component"`
-	ComponentVersion string   `json:"component_version"`
-	Host             string   `json:"host"`
-	Port             int32    `json:"port"`
-	Protocol         string   `json:"protocol"`
-	Url              string   `json:"url"`
-	Target           string   `json:"target"`
-	Scanner          string   `json:"scanner"`
-	RuleID           string   `json:"rule_id"`
-	Description      string   `json:"description"`
-	Remediation      string   `json:"remediation"`
-	Refs             []string `json:"refs"`
-	Evidence         string   `json:"evidence"`
+	Fingerprint      string        `json:"fingerprint"`
+	Title            string        `json:"title"`
+	Severity         string        `json:"severity"`
+	Cves             []string      `json:"cves"`
+	Cwes             []int32       `json:"cwes"`
+	CvssScore        float64       `json:"cvss_score"`
+	CvssVector       string        `json:"cvss_vector"`
+	Component        string        `json:"component"`
+	ComponentVersion string        `json:"component_version"`
+	Host             string        `json:"host"`
+	Port             int32         `json:"port"`
+	Protocol         string        `json:"protocol"`
+	Url              string        `json:"url"`
+	Target           string        `json:"target"`
+	Scanner          string        `json:"scanner"`
+	RuleID           string        `json:"rule_id"`
+	Description      string        `json:"description"`
+	Remediation      string        `json:"remediation"`
+	Refs             []string      `json:"refs"`
+	Evidence         string        `json:"evidence"`
+	Kev              pgtype.Bool   `json:"kev"`
+	KevDateAdded     pgtype.Date   `json:"kev_date_added"`
+	Epss             pgtype.Float4 `json:"epss"`
+	EpssPercentile   pgtype.Float4 `json:"epss_percentile"`
+	Priority         pgtype.Int2   `json:"priority"`
+	SlaDays          pgtype.Int4   `json:"sla_days"`
 }
 
 type Impersonation struct {
