@@ -21,6 +21,10 @@ import (
 )
 
 // Register registers the workflow under its stable name.
+//
+// The workflow's own id (the schedule's intel/refresh-<time>) is only the
+// batch key of its activities, never part of a command, so recorded
+// histories replay under any id.
 func Register(reg temporalx.WorkflowRegistry) { intel.Workflow.Register(reg, Workflow) }
 
 // Workflow runs one refresh.
@@ -120,7 +124,7 @@ func (w *refresh) send(ctx, sctx workflow.Context) error {
 		}
 		if len(t.DeliveryIDs) > 0 {
 			w.sum.Deliveries += len(t.DeliveryIDs)
-			cctx := workflow.WithChildOptions(ctx, intel.NotifyChildOptions(w.id, t.TenantID))
+			cctx := workflow.WithChildOptions(ctx, intel.NotifyChildOptions(t.TenantID, t.DeliveryIDs[0]))
 			children = append(children, notify.Workflow.ExecuteChild(cctx, notify.Input{TenantID: t.TenantID, DeliveryIDs: t.DeliveryIDs}))
 		}
 	}
@@ -131,9 +135,10 @@ func (w *refresh) send(ctx, sctx workflow.Context) error {
 		}
 	}
 	// The deliveries outlive the refresh (their retries take up to 40
-	// minutes): wait only until each child has started.
+	// minutes): wait only until each child has started. One already running
+	// under the same id (a rerun of this refresh) is delivering them.
 	for _, c := range children {
-		if err := c.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		if err := c.GetChildWorkflowExecution().Get(ctx, nil); err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 			errs = append(errs, err)
 		}
 	}

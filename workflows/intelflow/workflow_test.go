@@ -105,7 +105,7 @@ func TestRefreshPagesAndAlerts(t *testing.T) {
 	if len(f.emailed) != 2 || len(f.notified) != 1 || f.notified[0].TenantID != a || len(f.notified[0].DeliveryIDs) != 2 {
 		t.Fatalf("emailed %v, notified %+v", f.emailed, f.notified)
 	}
-	if f.childIDs[0] != "notify/kev/"+a.String()+"/intel/refresh-2026-12-03T00:00:00Z" {
+	if f.childIDs[0] != "notify/kev/"+a.String()+"/"+d1.String() {
 		t.Errorf("notify child id %q", f.childIDs[0])
 	}
 	if sum.Tenants != 2 || sum.Deliveries != 2 || sum.Alerts != 3 || sum.KEV.Rows != 1404 {

@@ -122,12 +122,13 @@ type Summary struct {
 	Deliveries int          `json:"deliveries"`
 }
 
-// NotifyChildOptions deliver a tenant's finding.kev events through the
-// Notify workflow (contract notify, given the delivery ids): one per refresh
-// and tenant.
-func NotifyChildOptions(refreshID string, tenantID uuid.UUID) workflow.ChildWorkflowOptions {
+// NotifyChildOptions deliver a tenant's pending finding.kev events through
+// the Notify workflow (contract notify, given the delivery ids), named by the
+// first of them: a rerun of the same refresh joins the running child rather
+// than sending twice.
+func NotifyChildOptions(tenantID, firstDelivery uuid.UUID) workflow.ChildWorkflowOptions {
 	return workflow.ChildWorkflowOptions{
-		WorkflowID:            "notify/kev/" + tenantID.String() + "/" + refreshID,
+		WorkflowID:            "notify/kev/" + tenantID.String() + "/" + firstDelivery.String(),
 		TaskQueue:             temporalx.QueueScans,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,

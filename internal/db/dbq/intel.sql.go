@@ -283,6 +283,7 @@ const intelKEVDeliveriesPending = `-- name: IntelKEVDeliveriesPending :many
 SELECT d.tenant_id, d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 WHERE d.event_type = 'finding.kev' AND d.status = 'pending' AND w.active
   AND d.created_at > now() - interval '7 days'
+  AND (d.attempts = 0 OR d.created_at < now() - interval '1 hour')
 ORDER BY d.tenant_id, d.created_at, d.id
 `
 
@@ -291,7 +292,9 @@ type IntelKEVDeliveriesPendingRow struct {
 	ID       uuid.UUID `json:"id"`
 }
 
-// finding.kev deliveries still to send (a week back: older ones were given up).
+// finding.kev deliveries still to send: never tried, or left pending for
+// over an hour (a Notify workflow gives up within about 40 minutes, so such
+// a delivery has nobody retrying it); a week back at most.
 func (q *Queries) IntelKEVDeliveriesPending(ctx context.Context, db DBTX) ([]IntelKEVDeliveriesPendingRow, error) {
 	rows, err := db.Query(ctx, intelKEVDeliveriesPending)
 	if err != nil {
