@@ -14,7 +14,7 @@ import (
 	"github.com/secureops/secureops/internal/findings"
 )
 
-// EnrichSelect is one page of the open findings with CVEs, in id order,
+// EnrichSelect is one page of the open findings, in id order,
 // after After (the intel refresh, in the platform scope). Ingest does the
 // same for its batch before the upsert (IngestFindings).
 type EnrichSelect struct {
@@ -160,7 +160,7 @@ func EnrichFindings(ctx context.Context, tx pgx.Tx, sel EnrichSelect) (EnrichRes
 	if limit <= 0 {
 		limit = 5000
 	}
-	rows, err := tx.Query(ctx, enrichSelect+`WHERE f.id > $1 AND f.status IN ('new', 'open', 'reopened') AND cardinality(f.cves) > 0
+	rows, err := tx.Query(ctx, enrichSelect+`WHERE f.id > $1 AND f.status IN ('new', 'open', 'reopened')
 ORDER BY f.id LIMIT $2`, sel.After, limit)
 	if err != nil {
 		return res, fmt.Errorf("read findings' intel: %w", err)

@@ -43,7 +43,7 @@ type Reprioritizer struct {
 	Now       func() time.Time
 }
 
-// Page re-prioritises the open findings with CVEs after `after` (up to
+// Page re-prioritises the open findings after `after` (up to
 // limit, in id order) in one transaction: their KEV and EPSS fields,
 // priority and SLA deadline (db.EnrichFindings), and, in the same
 // transaction, the KEV alerts this page decides (finding_alerts, one per

@@ -110,9 +110,8 @@ CREATE INDEX findings_tenant_priority_idx ON findings (tenant_id, (COALESCE(prio
 CREATE INDEX findings_tenant_kev_idx ON findings (tenant_id, id) WHERE kev;
 CREATE INDEX findings_tenant_sla_idx ON findings (tenant_id, sla_due_at)
     WHERE status IN ('new', 'open', 'reopened');
--- The refresh walks the open findings with CVEs in id order.
-CREATE INDEX findings_open_cves_idx ON findings (id)
-    WHERE status IN ('new', 'open', 'reopened') AND cardinality(cves) > 0;
+-- The refresh walks the open findings in id order.
+CREATE INDEX findings_open_idx ON findings (id) WHERE status IN ('new', 'open', 'reopened');
 
 -- One alert per finding and kind, recorded in the transaction that decides
 -- to alert, so retries and resets never alert twice. batch_id groups the
@@ -157,7 +156,7 @@ DROP TABLE finding_alerts;
 ALTER TABLE findings RESET (fillfactor);
 ALTER TABLE finding_stage DROP COLUMN sla_days, DROP COLUMN priority, DROP COLUMN epss_percentile,
     DROP COLUMN epss, DROP COLUMN kev_date_added, DROP COLUMN kev;
-DROP INDEX findings_open_cves_idx;
+DROP INDEX findings_open_idx;
 DROP INDEX findings_tenant_sla_idx;
 DROP INDEX findings_tenant_kev_idx;
 DROP INDEX findings_tenant_priority_idx;
