@@ -19,7 +19,8 @@ INSERT INTO finding_stage (
 -- conflict WHERE), which is what makes a re-import nearly free.
 -- The stage carries each finding's intel and priority (computed by ingest
 -- from the intel tables, findings.Priority) and its SLA days: the deadline
--- is first seen + those days; sla_due_at - now() is the days again in the
+-- is first seen + those days (of 24 hours, as findings.SLADue counts them,
+-- whatever the session time zone); sla_due_at - now() is the days again in the
 -- conflict branch, where first_seen_at is the stored one.
 WITH up AS (
 INSERT INTO findings (
@@ -34,7 +35,7 @@ SELECT
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
     sqlc.arg(scan_id)::uuid, sqlc.arg(scan_id)::uuid, sqlc.arg(scan_target)::text, sqlc.arg(reported_by)::text,
     COALESCE(s.kev, false), s.kev_date_added, s.epss, s.epss_percentile, s.priority,
-    now() + make_interval(days => s.sla_days)
+    now() + make_interval(hours => s.sla_days * 24)
 FROM (
     SELECT DISTINCT ON (fingerprint) *
     FROM finding_stage

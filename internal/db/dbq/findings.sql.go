@@ -415,7 +415,7 @@ SELECT
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
     $1::uuid, $1::uuid, $3::text, $4::text,
     COALESCE(s.kev, false), s.kev_date_added, s.epss, s.epss_percentile, s.priority,
-    now() + make_interval(days => s.sla_days)
+    now() + make_interval(hours => s.sla_days * 24)
 FROM (
     SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, kev, kev_date_added, epss, epss_percentile, priority, sla_days
     FROM finding_stage
@@ -504,7 +504,8 @@ type FindingUpsertFromStageParams struct {
 // conflict WHERE), which is what makes a re-import nearly free.
 // The stage carries each finding's intel and priority (computed by ingest
 // from the intel tables, findings.Priority) and its SLA days: the deadline
-// is first seen + those days; sla_due_at - now() is the days again in the
+// is first seen + those days (of 24 hours, as findings.SLADue counts them,
+// whatever the session time zone); sla_due_at - now() is the days again in the
 // conflict branch, where first_seen_at is the stored one.
 // A retry of the same scan with unchanged content has nothing to write:
 // leaving those rows out here is much cheaper than letting ON CONFLICT find,
