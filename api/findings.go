@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,8 +46,29 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 	}
 	if f.Sort != "" {
 		if _, ok := db.FindingSorts[strings.TrimPrefix(f.Sort, "-")]; !ok {
-			return invalid("sort", "sort must be one of last_seen_at, first_seen_at, severity, cvss_score, optionally prefixed with - for descending")
+			return invalid("sort", "sort must be one of last_seen_at, first_seen_at, severity, cvss_score, priority, epss, optionally prefixed with - for descending")
 		}
+	}
+	switch v := q.Get("kev"); v {
+	case "":
+	case "true", "false":
+		kev := v == "true"
+		f.KEV = &kev
+	default:
+		return invalid("kev", "kev must be true or false")
+	}
+	if v := q.Get("epss_min"); v != "" {
+		m, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(m) || m < 0 || m > 1 {
+			return invalid("epss_min", "epss_min must be a number from 0 to 1")
+		}
+		f.EPSSMin = &m
+	}
+	switch v := q.Get("sla"); v {
+	case "", db.SLAOverdue, db.SLADueSoon:
+		f.SLA = v
+	default:
+		return invalid("sla", "sla must be overdue or due_soon")
 	}
 	if len(f.CVE) > 64 || len(f.Text) > 200 || len(f.Scanner) > 64 {
 		return invalid("q", "filters are limited to 200 characters (cve and scanner to 64)")
@@ -257,6 +280,15 @@ type FindingView struct {
 	ReportedBy       string     `json:"reported_by"`
 	FirstScanID      *uuid.UUID `json:"first_scan_id"`
 	LastScanID       *uuid.UUID `json:"last_scan_id"`
+	// Exploit intelligence and remediation order: in CISA's KEV catalogue
+	// (and since when), FIRST's EPSS score and percentile of its most likely
+	// exploited CVE, its priority (0–100) and its SLA deadline.
+	KEV            bool       `json:"kev"`
+	KEVDateAdded   *string    `json:"kev_date_added"`
+	EPSS           *float64   `json:"epss"`
+	EPSSPercentile *float64   `json:"epss_percentile"`
+	Priority       *int       `json:"priority"`
+	SLADueAt       *time.Time `json:"sla_due_at"`
 	// Change is what the listed scan meant for the finding (scan listings only).
 	Change string `json:"change,omitempty"`
 }
@@ -270,7 +302,18 @@ func findingView(f findings.Stored) FindingView {
 		Description: f.Description, Remediation: f.Remediation, References: f.References, Evidence: f.Evidence,
 		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
 		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: f.FirstScanID, LastScanID: f.LastScanID,
+		KEV: f.KEV, KEVDateAdded: dateString(f.KEVDateAdded), EPSS: f.EPSS, EPSSPercentile: f.EPSSPercentile,
+		Priority: f.Priority, SLADueAt: f.SLADueAt,
 	}
+}
+
+// dateString writes a calendar date as YYYY-MM-DD.
+func dateString(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.Format(time.DateOnly)
+	return &s
 }
 
 type findingPage = page[FindingView]

@@ -625,6 +625,7 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 	for name, ev := range map[string]webhookwire.Event{
 		"ScanCompletedEvent":   completedEvent(t, tenant, scanID, now),
 		"FindingCriticalEvent": criticalEvent(t, tenant, scanID, now),
+		"FindingKEVEvent":      kevEvent(t, tenant, now),
 		"PingEvent":            ping,
 	} {
 		body, err := ev.Body()
@@ -658,8 +659,8 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 	if err := doc.Components.Schemas["WebhookEvent"].Value.VisitJSON(mustGeneric(t, body), openapi3.EnableJSONSchema2020()); err != nil {
 		t.Errorf("failed scan %s: %v", body, err)
 	}
-	if len(doc.Webhooks) != 3 {
-		t.Errorf("%d webhooks documented, want scan.completed, finding.critical and ping", len(doc.Webhooks))
+	if len(doc.Webhooks) != 4 {
+		t.Errorf("%d webhooks documented, want scan.completed, finding.critical, finding.kev and ping", len(doc.Webhooks))
 	}
 	if ua := doc.Components.Parameters["WebhookUserAgent"].Value.Schema.Value.Const; ua != webhookwire.UserAgent {
 		t.Errorf("User-Agent %v, want %q", ua, webhookwire.UserAgent)
@@ -965,4 +966,20 @@ func TestSpecPermissionsMatchRouter(t *testing.T) {
 			t.Errorf("%s %s: description lacks %q", rt.Method, rt.Pattern, desc)
 		}
 	}
+}
+
+func kevEvent(t *testing.T, tenant uuid.UUID, now time.Time) webhookwire.Event {
+	t.Helper()
+	batch := uuid.New()
+	ev, err := webhookwire.NewEvent("finding.kev/"+batch.String(), webhookwire.EventFindingKEV, tenant, now, webhookwire.FindingKEV{
+		BatchID: batch, Total: 1, Findings: []webhookwire.KEVFinding{{
+			ID: uuid.New(), Title: "Git link following", Severity: "high", CVEs: []string{"CVE-2025-48384"},
+			KEVDateAdded: "2025-08-25", KnownRansomware: true, Priority: 66, Component: "git", Version: "2.40.0",
+			Target: "image:registry.example/app:1.0", Link: "https://app.example.com/app/findings/" + uuid.NewString(),
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }

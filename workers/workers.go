@@ -22,6 +22,7 @@ import (
 
 	"github.com/secureops/secureops/activities/defectdojo"
 	"github.com/secureops/secureops/activities/email"
+	"github.com/secureops/secureops/activities/feeds"
 	"github.com/secureops/secureops/activities/identity"
 	"github.com/secureops/secureops/activities/ownership"
 	"github.com/secureops/secureops/activities/scanner"
@@ -30,6 +31,7 @@ import (
 	"github.com/secureops/secureops/activities/temporalops"
 	"github.com/secureops/secureops/activities/webhooks"
 	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/contract/intel"
 	"github.com/secureops/secureops/internal/contract/maintenance"
 	"github.com/secureops/secureops/internal/contract/reconcile"
 	"github.com/secureops/secureops/internal/db"
@@ -37,6 +39,7 @@ import (
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/gateflow"
+	"github.com/secureops/secureops/workflows/intelflow"
 	"github.com/secureops/secureops/workflows/maintenanceflow"
 	"github.com/secureops/secureops/workflows/notifyflow"
 	"github.com/secureops/secureops/workflows/onboardingflow"
@@ -147,7 +150,10 @@ func New(d Deps, queues []string) (*Workers, error) {
 			webhooks.Register(w, &webhooks.Activities{DB: d.DB, Policy: c.WebhookPolicy(), Resolver: d.Resolver, PublicURL: c.PublicURL, Log: d.Log})
 			temporalops.Register(w, ops)
 			ownership.Register(w, &ownership.Activities{DB: d.DB, Policy: c.ScanPolicy(), Resolver: d.Resolver, TXT: d.Resolver})
-			ws.schedules = append(ws.schedules, reconcile.Schedule)
+			// The daily threat-intel refresh: feeds, re-prioritisation, KEV alerts.
+			intelflow.Register(w)
+			feeds.Register(w, &feeds.Activities{DB: d.DB, KEVURL: c.KEVURL, EPSSURL: c.EPSSURL, PublicURL: c.PublicURL})
+			ws.schedules = append(ws.schedules, reconcile.Schedule, intel.Schedule)
 		case temporalx.QueueScanners:
 			scanner.Register(w, &scanner.Activities{
 				DB:         d.DB,

@@ -20,6 +20,7 @@ import (
 	"github.com/resend/resend-go/v2"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/contract/intel"
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
@@ -191,4 +192,5 @@ func Register(reg temporalx.ActivityRegistry, a *Activities) {
 	onboarding.SendWelcome.Register(reg, a.SendWelcome)
 	onboarding.NotifyOps.Register(reg, a.NotifyOps)
 	notify.ScanEmails.Register(reg, a.ScanEmails)
+	intel.KEVEmails.Register(reg, a.KEVAlerts)
 }

@@ -67,7 +67,43 @@ type Config struct {
 	// ScanLimits is the number of scans a tenant of each tier may run at
 	// once (SCAN_CONCURRENCY); more wait, queued, at the tenant's gate.
 	ScanLimits map[string]int
+	// KEVURL and EPSSURL (KEV_URL, EPSS_URL) are where the daily intel
+	// refresh downloads the CISA KEV catalogue and FIRST's EPSS scores.
+	// Production defaults to the public feeds; dev and test leave them
+	// empty: KEV comes from the embedded copy, EPSS is off. "off" turns a
+	// feed off in any mode.
+	KEVURL  string
+	EPSSURL string
 	Onboarding
+}
+
+// Public intel feeds, production's defaults.
+const (
+	DefaultKEVURL  = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+	DefaultEPSSURL = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+)
+
+// loadIntel reads KEV_URL and EPSS_URL (after the mode is known).
+func loadIntel(c *Config) error {
+	for _, f := range []struct {
+		name, def string
+		dst       *string
+	}{{"KEV_URL", DefaultKEVURL, &c.KEVURL}, {"EPSS_URL", DefaultEPSSURL, &c.EPSSURL}} {
+		v := strings.TrimSpace(os.Getenv(f.name))
+		switch {
+		case v == "" && c.Mode == ModeProduction:
+			v = f.def
+		case v == "off":
+			v = ""
+		}
+		if v != "" {
+			if p, err := url.Parse(v); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				return fmt.Errorf("%s=%q: want an http(s) URL, or off", f.name, v)
+			}
+		}
+		*f.dst = v
+	}
+	return nil
 }
 
 // DefaultScanLimits are the tiers' concurrent scans.
@@ -156,6 +192,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		default:
 			c.ScanAllowedCIDRs = append(c.ScanAllowedCIDRs, p.Masked())
 		}
+	}
+	if err := loadIntel(&c); err != nil {
+		return c, err
 	}
 	if c.TrustedProxies, err = clientip.Parse(os.Getenv("TRUSTED_PROXIES")); err != nil {
 		return c, err

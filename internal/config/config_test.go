@@ -86,3 +86,29 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 		})
 	}
 }
+
+// KEV_URL and EPSS_URL: the public feeds by default in production, off in
+// dev and test; "off" turns one off; anything but an http(s) URL is refused.
+func TestIntelURLs(t *testing.T) {
+	for _, k := range []string{"SECUREOPS_ENV", "SCAN_ALLOWED_CIDRS", "SCAN_CONCURRENCY", "API_RATE_LIMIT", "EMAIL_PROVIDER", "KEV_URL", "EPSS_URL"} {
+		t.Setenv(k, "")
+	}
+	prod, err := FromEnv(ModeProduction)
+	if err != nil || prod.KEVURL != DefaultKEVURL || prod.EPSSURL != DefaultEPSSURL {
+		t.Fatalf("production: %q %q %v", prod.KEVURL, prod.EPSSURL, err)
+	}
+	dev, err := FromEnv(ModeDev)
+	if err != nil || dev.KEVURL != "" || dev.EPSSURL != "" {
+		t.Fatalf("dev: %q %q %v", dev.KEVURL, dev.EPSSURL, err)
+	}
+	t.Setenv("EPSS_URL", "off")
+	t.Setenv("KEV_URL", "http://mirror.internal/kev.json")
+	c, err := FromEnv(ModeProduction)
+	if err != nil || c.EPSSURL != "" || c.KEVURL != "http://mirror.internal/kev.json" {
+		t.Fatalf("overrides: %q %q %v", c.KEVURL, c.EPSSURL, err)
+	}
+	t.Setenv("KEV_URL", "ftp://x/kev.json")
+	if _, err := FromEnv(ModeDev); err == nil || !strings.Contains(err.Error(), "KEV_URL") {
+		t.Fatalf("ftp URL accepted: %v", err)
+	}
+}

@@ -23,11 +23,15 @@ var FindingSorts = map[string]string{
 	"first_seen_at": "f.first_seen_at",
 	"severity":      "(CASE f.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END)",
 	"cvss_score":    "f.cvss_score",
+	// Unset (not yet enriched) sorts below every value.
+	"priority": "COALESCE(f.priority, -1)",
+	"epss":     "COALESCE(f.epss, -1)",
 }
 
 // sortCast is how a cursor's value is compared with the sort expression.
 var sortCast = map[string]string{
 	"last_seen_at": "timestamptz", "first_seen_at": "timestamptz", "severity": "integer", "cvss_score": "double precision",
+	"priority": "integer", "epss": "real",
 }
 
 // FindingFilter selects a tenant's findings. Empty fields do not filter.
@@ -44,10 +48,31 @@ type FindingFilter struct {
 	Scanner    string // the tool (finding scanner) or the report format that reported it
 	CVE        string
 	Text       string // title, description, component (case-insensitive substring)
-	Sort       string // e.g. "-last_seen_at" (default)
-	Cursor     string
-	Limit      int
+	// KEV: only findings in (true) or not in (false) CISA's KEV catalogue.
+	KEV *bool
+	// EPSSMin: only findings whose EPSS score is at least this.
+	EPSSMin *float64
+	// SLA: "overdue" (open, past its deadline) or "due_soon" (open, due
+	// within SLADueSoon).
+	SLA    string
+	Sort   string // e.g. "-last_seen_at" (default)
+	Cursor string
+	Limit  int
 }
+
+// SLA filter values and the window of "due_soon".
+const (
+	SLAOverdue = "overdue"
+	SLADueSoon = "due_soon"
+	DueSoon    = 3 * 24 * time.Hour // the SQL says interval '3 days'
+)
+
+// findingColumns are the findings columns in dbq.Finding's order.
+const findingColumns = `f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score,
+f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id,
+f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target,
+f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile,
+f.priority, f.sla_due_at`
 
 // ErrBadCursor is a cursor this API did not issue (or for another sort).
 var ErrBadCursor = errors.New("bad cursor")
@@ -110,6 +135,25 @@ func ListFindings(ctx context.Context, tx pgx.Tx, f FindingFilter) ([]dbq.Findin
 		p := arg("%" + escapeLike(f.Text) + "%")
 		where = append(where, "(f.title ILIKE "+p+" OR f.description ILIKE "+p+" OR f.component ILIKE "+p+")")
 	}
+	if f.KEV != nil {
+		if *f.KEV {
+			where = append(where, "f.kev")
+		} else {
+			where = append(where, "NOT f.kev")
+		}
+	}
+	if f.EPSSMin != nil {
+		where = append(where, "f.epss >= "+arg(*f.EPSSMin)+"::real")
+	}
+	switch f.SLA {
+	case "":
+	case SLAOverdue:
+		where = append(where, "f.status IN ('new', 'open', 'reopened') AND f.sla_due_at < now()")
+	case SLADueSoon:
+		where = append(where, "f.status IN ('new', 'open', 'reopened') AND f.sla_due_at >= now() AND f.sla_due_at < now() + interval '3 days'")
+	default:
+		return nil, "", fmt.Errorf("unknown sla filter %q", f.SLA)
+	}
 	if f.Cursor != "" {
 		c, err := decodeFindingCursor(f.Cursor)
 		if err != nil || c.Sort != sort {
@@ -130,7 +174,7 @@ func ListFindings(ctx context.Context, tx pgx.Tx, f FindingFilter) ([]dbq.Findin
 		// Zone- and DateStyle-independent, microsecond exact.
 		textExpr = "to_char(" + expr + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 	}
-	q := "SELECT f.*, " + textExpr + " AS sort_value FROM findings f"
+	q := "SELECT " + findingColumns + ", " + textExpr + " AS sort_value FROM findings f"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -155,7 +199,8 @@ func ListFindings(ctx context.Context, tx pgx.Tx, f FindingFilter) ([]dbq.Findin
 			&fv.Cwes, &fv.CvssScore, &fv.CvssVector, &fv.Component, &fv.ComponentVersion, &fv.Host, &fv.Port,
 			&fv.Protocol, &fv.Url, &fv.Target, &fv.Scanner, &fv.RuleID, &fv.Description, &fv.Remediation,
 			&fv.Refs, &fv.Evidence, &fv.FirstSeenAt, &fv.LastSeenAt, &fv.LastScanID, &fv.ScanTarget,
-			&fv.ReportedBy, &fv.FirstScanID, &fv.FixedAt, &fv.StatusChangedAt, &x.SortValue)
+			&fv.ReportedBy, &fv.FirstScanID, &fv.FixedAt, &fv.StatusChangedAt, &fv.Kev, &fv.KevDateAdded, &fv.Epss,
+			&fv.EpssPercentile, &fv.Priority, &fv.SlaDueAt, &x.SortValue)
 		return x, err
 	})
 	if err != nil {

@@ -105,6 +105,9 @@ type listed struct {
 	cves                                                       []string
 	cvss                                                       float64
 	first, last                                                time.Time
+	priority                                                   int     // -1: unset
+	epss                                                       float32 // -1: unset
+	kev                                                        bool
 }
 
 type listFixture struct {
@@ -158,9 +161,15 @@ func newListFixture(t *testing.T) *listFixture {
 	if tag.RowsAffected() != int64(len(seeds)) {
 		t.Fatalf("timestamps set on %d findings, want %d", tag.RowsAffected(), len(seeds))
 	}
+	// EPSS scores with ties, some unset.
+	if _, err := owner.Exec(ctx, `UPDATE findings SET kev = title LIKE '%5', epss = CASE WHEN title LIKE '%0' THEN NULL
+		ELSE ((length(title) + ascii(right(title, 1))) % 4 * 0.25)::real END WHERE tenant_id = $1`, tid); err != nil {
+		t.Fatal(err)
+	}
 
 	rows, err := owner.Query(ctx, `SELECT id, title, severity, status, host, scanner, reported_by, scan_target,
-		description, component, cves, cvss_score, first_seen_at, last_seen_at FROM findings WHERE tenant_id = $1`, tid)
+		description, component, cves, cvss_score, first_seen_at, last_seen_at, COALESCE(priority, -1), COALESCE(epss, -1), kev
+		FROM findings WHERE tenant_id = $1`, tid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +177,7 @@ func newListFixture(t *testing.T) *listFixture {
 	for rows.Next() {
 		var r listed
 		if err := rows.Scan(&r.id, &r.title, &r.severity, &r.status, &r.host, &r.scanner, &r.reportedBy, &r.target,
-			&r.description, &r.component, &r.cves, &r.cvss, &r.first, &r.last); err != nil {
+			&r.description, &r.component, &r.cves, &r.cvss, &r.first, &r.last, &r.priority, &r.epss, &r.kev); err != nil {
 			t.Fatal(err)
 		}
 		fx.rows = append(fx.rows, r)
@@ -247,6 +256,10 @@ func cmpSort(t *testing.T, key string, a, b listed) int {
 		c = cmp.Compare(findings.Severity(a.severity).Rank(), findings.Severity(b.severity).Rank())
 	case "cvss_score":
 		c = cmp.Compare(a.cvss, b.cvss)
+	case "priority":
+		c = cmp.Compare(a.priority, b.priority)
+	case "epss":
+		c = cmp.Compare(a.epss, b.epss)
 	default:
 		t.Fatalf("sort %q has no expected order here: add it to this test", key)
 	}
@@ -360,6 +373,10 @@ func sameKey(key string, a, b listed) bool {
 		return a.severity == b.severity
 	case "cvss_score":
 		return a.cvss == b.cvss
+	case "priority":
+		return a.priority == b.priority
+	case "epss":
+		return a.epss == b.epss
 	}
 	return false
 }
@@ -380,6 +397,10 @@ func TestListFindingsFilters(t *testing.T) {
 		want   []string // titles, when the case is about specific findings
 		empty  bool
 	}{
+		{name: "epss at least", filter: db.FindingFilter{EPSSMin: ptr(0.5)},
+			keep: func(r listed) bool { return r.epss >= 0.5 }},
+		{name: "not in KEV", filter: db.FindingFilter{KEV: ptr(false)}, keep: func(r listed) bool { return !r.kev }},
+		{name: "in KEV", filter: db.FindingFilter{KEV: ptr(true), Sort: "-priority"}, keep: func(r listed) bool { return r.kev }},
 		{name: "one severity", filter: db.FindingFilter{Severities: []string{"critical"}},
 			keep: func(r listed) bool { return r.severity == "critical" }},
 		{name: "two severities", filter: db.FindingFilter{Severities: []string{"high", "low"}},
@@ -496,3 +517,5 @@ func TestListFindingsRejectsBadSortAndCursor(t *testing.T) {
 		t.Errorf("own cursor: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -82,6 +82,11 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 			Evidence:         clean(f.Evidence),
 		})
 	}
+	// The batch's findings carry their exploit intelligence, priority and
+	// deadline at once, not after the next intel refresh.
+	if err := ingestIntel(ctx, tx, b.TenantID, rows); err != nil {
+		return res, fmt.Errorf("enrich findings: %w", err)
+	}
 	n, err := Q.FindingStageCopy(ctx, tx, rows)
 	if err != nil {
 		return res, fmt.Errorf("copy findings: %w", err)

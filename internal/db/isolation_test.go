@@ -46,6 +46,7 @@ rc AS (INSERT INTO scan_report_chunks (report_id, seq, tenant_id, data) SELECT r
 f AS (INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner, last_scan_id, first_scan_id)
       SELECT $1, 'fp-' || $2, 'Finding of ' || $2, 'high', 'nmap', sc.id, sc.id FROM sc RETURNING id),
 sf AS (INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity) SELECT sc.id, f.id, $1, 'high' FROM sc, f RETURNING scan_id),
+fa AS (INSERT INTO finding_alerts (finding_id, kind, tenant_id, batch_id) SELECT f.id, 'kev', $1, gen_random_uuid() FROM f RETURNING finding_id),
 fe AS (INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status) SELECT $1, f.id, 'seed', 'new', 'open' FROM f RETURNING id),
 dd AS (INSERT INTO scan_defectdojo_imports (scan_id, scanner, tenant_id, test_id, build_id) SELECT sc.id, 'nmap', $1, 1, 'b' FROM sc RETURNING scan_id),
 dg AS (INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest) SELECT sc.id, 'nmap', $1, decode(md5($2 || '5'), 'hex') FROM sc RETURNING scan_id),
@@ -61,7 +62,7 @@ inv AS (INSERT INTO invitations (tenant_id, user_id, email, role, token_hash, ex
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg)
-     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv)`
+     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)`
 
 var errRollBack = errors.New("roll back")
 

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
@@ -69,6 +71,14 @@ type Stored struct {
 	ReportedBy       string
 	FirstScanID      *uuid.UUID
 	LastScanID       *uuid.UUID
+	// Exploit intelligence, priority (Priority) and deadline (SLADue); nil
+	// until known.
+	KEV            bool
+	KEVDateAdded   *time.Time
+	EPSS           *float64
+	EPSSPercentile *float64
+	Priority       *int
+	SLADueAt       *time.Time
 }
 
 // FromRow is the domain's view of a stored finding.
@@ -81,7 +91,34 @@ func FromRow(f dbq.Finding) Stored {
 		Description: f.Description, Remediation: f.Remediation, References: f.Refs, Evidence: f.Evidence,
 		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
 		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: nullable(f.FirstScanID), LastScanID: nullable(f.LastScanID),
+		KEV: f.Kev, KEVDateAdded: dateOf(f.KevDateAdded), EPSS: float4Of(f.Epss), EPSSPercentile: float4Of(f.EpssPercentile),
+		Priority: int2Of(f.Priority), SLADueAt: f.SlaDueAt,
 	}
+}
+
+func dateOf(d pgtype.Date) *time.Time {
+	if !d.Valid {
+		return nil
+	}
+	t := d.Time
+	return &t
+}
+
+// float4Of widens a real without float32 noise (0.97 stays 0.97).
+func float4Of(f pgtype.Float4) *float64 {
+	if !f.Valid {
+		return nil
+	}
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f.Float32), 'g', -1, 32), 64)
+	return &v
+}
+
+func int2Of(i pgtype.Int2) *int {
+	if !i.Valid {
+		return nil
+	}
+	v := int(i.Int16)
+	return &v
 }
 
 func nullable(n uuid.NullUUID) *uuid.UUID {

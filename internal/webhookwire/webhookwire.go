@@ -17,12 +17,15 @@ import (
 const (
 	EventScanCompleted   = "scan.completed"
 	EventFindingCritical = "finding.critical"
-	EventPing            = "ping"
+	// EventFindingKEV: open findings whose CVE newly entered CISA's Known
+	// Exploited Vulnerabilities catalogue (once per finding).
+	EventFindingKEV = "finding.kev"
+	EventPing       = "ping"
 )
 
 // Subscribable lists the event types a webhook may subscribe to, in the
 // order the API documents them; a webhook created without a list gets all.
-var Subscribable = []string{EventScanCompleted, EventFindingCritical}
+var Subscribable = []string{EventScanCompleted, EventFindingCritical, EventFindingKEV}
 
 // Request headers of a delivery.
 const (
@@ -64,6 +67,8 @@ func (e Event) Body() ([]byte, error) {
 		data = &ScanCompleted{}
 	case EventFindingCritical:
 		data = &FindingCritical{}
+	case EventFindingKEV:
+		data = &FindingKEV{}
 	case EventPing:
 		data = &Ping{}
 	}
@@ -139,6 +144,35 @@ type CriticalFinding struct {
 	Component string    `json:"component,omitempty"`
 	Version   string    `json:"component_version,omitempty"`
 	Target    string    `json:"target"`
+}
+
+// FindingKEV is the data of finding.kev: a tenant's open findings whose CVE
+// was added to CISA's KEV catalogue after the finding was first seen. Each
+// finding is in one such event only; Findings holds at most
+// MaxCriticalFindings, Total counts them all.
+type FindingKEV struct {
+	BatchID  uuid.UUID    `json:"batch_id"`
+	Total    int          `json:"total"`
+	Findings []KEVFinding `json:"findings"`
+}
+
+// KEVFinding is one finding in a finding.kev event.
+type KEVFinding struct {
+	ID           uuid.UUID `json:"id"`
+	Title        string    `json:"title"`
+	Severity     string    `json:"severity"`
+	CVEs         []string  `json:"cves"`
+	KEVDateAdded string    `json:"kev_date_added"`
+	// KnownRansomware: CISA knows of ransomware campaigns using the CVE.
+	KnownRansomware bool   `json:"known_ransomware"`
+	Priority        int    `json:"priority"`
+	Host            string `json:"host,omitempty"`
+	Port            int    `json:"port,omitempty"`
+	URL             string `json:"url,omitempty"`
+	Component       string `json:"component,omitempty"`
+	Version         string `json:"component_version,omitempty"`
+	Target          string `json:"target"`
+	Link            string `json:"link,omitempty"`
 }
 
 // Ping is the data of the test event.

@@ -2,9 +2,10 @@
 INSERT INTO finding_stage (
     fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component,
     component_version, host, port, protocol, url, target, scanner, rule_id, description,
-    remediation, refs, evidence
+    remediation, refs, evidence, kev, kev_date_added, epss, epss_percentile, priority, sla_days
 ) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    $21, $22, $23, $24, $25, $26
 );
 
 -- name: FindingUpsertFromStage :execrows
@@ -16,17 +17,25 @@ INSERT INTO finding_stage (
 -- fixed → reopened; triage states (false_positive, accepted_risk) stay.
 -- A retry of the same scan with the same content updates nothing (the
 -- conflict WHERE), which is what makes a re-import nearly free.
+-- The stage carries each finding's intel and priority (computed by ingest
+-- from the intel tables, findings.Priority) and its SLA days: the deadline
+-- is first seen + those days (of 24 hours, as findings.SLADue counts them,
+-- whatever the session time zone); sla_due_at - now() is the days again in the
+-- conflict branch, where first_seen_at is the stored one.
 WITH up AS (
 INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
     component, component_version, host, port, protocol, url, target, scanner, rule_id,
-    description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by
+    description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by,
+    kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
 )
 SELECT
     sqlc.arg(tenant_id)::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
-    sqlc.arg(scan_id)::uuid, sqlc.arg(scan_id)::uuid, sqlc.arg(scan_target)::text, sqlc.arg(reported_by)::text
+    sqlc.arg(scan_id)::uuid, sqlc.arg(scan_id)::uuid, sqlc.arg(scan_target)::text, sqlc.arg(reported_by)::text,
+    COALESCE(s.kev, false), s.kev_date_added, s.epss, s.epss_percentile, s.priority,
+    now() + make_interval(hours => s.sla_days * 24)
 FROM (
     SELECT DISTINCT ON (fingerprint) *
     FROM finding_stage
@@ -60,6 +69,12 @@ ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
     evidence = EXCLUDED.evidence,
     scan_target = EXCLUDED.scan_target,
     reported_by = EXCLUDED.reported_by,
+    kev = EXCLUDED.kev,
+    kev_date_added = EXCLUDED.kev_date_added,
+    epss = EXCLUDED.epss,
+    epss_percentile = EXCLUDED.epss_percentile,
+    priority = EXCLUDED.priority,
+    sla_due_at = findings.first_seen_at + (EXCLUDED.sla_due_at - now()),
     last_seen_at = CASE WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id
                         THEN findings.last_seen_at ELSE now() END,
     last_scan_id = EXCLUDED.last_scan_id,

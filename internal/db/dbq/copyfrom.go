@@ -49,6 +49,12 @@ func (r iteratorForFindingStageCopy) Values() ([]interface{}, error) {
 		r.rows[0].Remediation,
 		r.rows[0].Refs,
 		r.rows[0].Evidence,
+		r.rows[0].Kev,
+		r.rows[0].KevDateAdded,
+		r.rows[0].Epss,
+		r.rows[0].EpssPercentile,
+		r.rows[0].Priority,
+		r.rows[0].SlaDays,
 	}, nil
 }
 
@@ -57,5 +63,81 @@ func (r iteratorForFindingStageCopy) Err() error {
 }
 
 func (q *Queries) FindingStageCopy(ctx context.Context, db DBTX, arg []FindingStageCopyParams) (int64, error) {
-	return db.CopyFrom(ctx, []string{"finding_stage"}, []string{"fingerprint", "title", "severity", "cves", "cwes", "cvss_score", "cvss_vector", "component", "component_version", "host", "port", "protocol", "url", "target", "scanner", "rule_id", "description", "remediation", "refs", "evidence"}, &iteratorForFindingStageCopy{rows: arg})
+	return db.CopyFrom(ctx, []string{"finding_stage"}, []string{"fingerprint", "title", "severity", "cves", "cwes", "cvss_score", "cvss_vector", "component", "component_version", "host", "port", "protocol", "url", "target", "scanner", "rule_id", "description", "remediation", "refs", "evidence", "kev", "kev_date_added", "epss", "epss_percentile", "priority", "sla_days"}, &iteratorForFindingStageCopy{rows: arg})
+}
+
+// iteratorForIntelEPSSStageCopy implements pgx.CopyFromSource.
+type iteratorForIntelEPSSStageCopy struct {
+	rows                 []IntelEPSSStageCopyParams
+	skippedFirstNextCall bool
+}
+
+func (r *iteratorForIntelEPSSStageCopy) Next() bool {
+	if len(r.rows) == 0 {
+		return false
+	}
+	if !r.skippedFirstNextCall {
+		r.skippedFirstNextCall = true
+		return true
+	}
+	r.rows = r.rows[1:]
+	return len(r.rows) > 0
+}
+
+func (r iteratorForIntelEPSSStageCopy) Values() ([]interface{}, error) {
+	return []interface{}{
+		r.rows[0].Cve,
+		r.rows[0].Epss,
+		r.rows[0].Percentile,
+	}, nil
+}
+
+func (r iteratorForIntelEPSSStageCopy) Err() error {
+	return nil
+}
+
+func (q *Queries) IntelEPSSStageCopy(ctx context.Context, db DBTX, arg []IntelEPSSStageCopyParams) (int64, error) {
+	return db.CopyFrom(ctx, []string{"intel_epss_stage"}, []string{"cve", "epss", "percentile"}, &iteratorForIntelEPSSStageCopy{rows: arg})
+}
+
+// iteratorForIntelKEVStageCopy implements pgx.CopyFromSource.
+type iteratorForIntelKEVStageCopy struct {
+	rows                 []IntelKEVStageCopyParams
+	skippedFirstNextCall bool
+}
+
+func (r *iteratorForIntelKEVStageCopy) Next() bool {
+	if len(r.rows) == 0 {
+		return false
+	}
+	if !r.skippedFirstNextCall {
+		r.skippedFirstNextCall = true
+		return true
+	}
+	r.rows = r.rows[1:]
+	return len(r.rows) > 0
+}
+
+func (r iteratorForIntelKEVStageCopy) Values() ([]interface{}, error) {
+	return []interface{}{
+		r.rows[0].CveID,
+		r.rows[0].Vendor,
+		r.rows[0].Product,
+		r.rows[0].Name,
+		r.rows[0].Description,
+		r.rows[0].RequiredAction,
+		r.rows[0].DateAdded,
+		r.rows[0].DueDate,
+		r.rows[0].KnownRansomware,
+		r.rows[0].Notes,
+		r.rows[0].Cwes,
+	}, nil
+}
+
+func (r iteratorForIntelKEVStageCopy) Err() error {
+	return nil
+}
+
+func (q *Queries) IntelKEVStageCopy(ctx context.Context, db DBTX, arg []IntelKEVStageCopyParams) (int64, error) {
+	return db.CopyFrom(ctx, []string{"intel_kev_stage"}, []string{"cve_id", "vendor", "product", "name", "description", "required_action", "date_added", "due_date", "known_ransomware", "notes", "cwes"}, &iteratorForIntelKEVStageCopy{rows: arg})
 }

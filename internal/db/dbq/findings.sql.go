@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const findingEventAdd = `-- name: FindingEventAdd :exec
@@ -72,7 +73,7 @@ func (q *Queries) FindingEvents(ctx context.Context, db DBTX, findingID uuid.UUI
 }
 
 const findingGet = `-- name: FindingGet :one
-SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at FROM findings WHERE id = $1
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at FROM findings WHERE id = $1
 `
 
 func (q *Queries) FindingGet(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
@@ -110,12 +111,18 @@ func (q *Queries) FindingGet(ctx context.Context, db DBTX, id uuid.UUID) (Findin
 		&i.FirstScanID,
 		&i.FixedAt,
 		&i.StatusChangedAt,
+		&i.Kev,
+		&i.KevDateAdded,
+		&i.Epss,
+		&i.EpssPercentile,
+		&i.Priority,
+		&i.SlaDueAt,
 	)
 	return i, err
 }
 
 const findingGetForUpdate = `-- name: FindingGetForUpdate :one
-SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at FROM findings WHERE id = $1 FOR UPDATE
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at FROM findings WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) FindingGetForUpdate(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
@@ -153,12 +160,18 @@ func (q *Queries) FindingGetForUpdate(ctx context.Context, db DBTX, id uuid.UUID
 		&i.FirstScanID,
 		&i.FixedAt,
 		&i.StatusChangedAt,
+		&i.Kev,
+		&i.KevDateAdded,
+		&i.Epss,
+		&i.EpssPercentile,
+		&i.Priority,
+		&i.SlaDueAt,
 	)
 	return i, err
 }
 
 const findingListByScan = `-- name: FindingListByScan :many
-SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, sf.change
+SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile, f.priority, f.sla_due_at, sf.change
 FROM scan_findings sf
 JOIN findings f ON f.id = sf.finding_id
 WHERE sf.scan_id = $1
@@ -233,6 +246,12 @@ func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingLis
 			&i.Finding.FirstScanID,
 			&i.Finding.FixedAt,
 			&i.Finding.StatusChangedAt,
+			&i.Finding.Kev,
+			&i.Finding.KevDateAdded,
+			&i.Finding.Epss,
+			&i.Finding.EpssPercentile,
+			&i.Finding.Priority,
+			&i.Finding.SlaDueAt,
 			&i.Change,
 		); err != nil {
 			return nil, err
@@ -299,7 +318,7 @@ SET status = $1::text,
     status_changed_at = now(),
     fixed_at = CASE WHEN $1::text = 'fixed' THEN COALESCE(fixed_at, now()) ELSE NULL END
 WHERE id = $2
-RETURNING id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at
+RETURNING id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
 `
 
 type FindingSetStatusParams struct {
@@ -343,31 +362,43 @@ func (q *Queries) FindingSetStatus(ctx context.Context, db DBTX, arg FindingSetS
 		&i.FirstScanID,
 		&i.FixedAt,
 		&i.StatusChangedAt,
+		&i.Kev,
+		&i.KevDateAdded,
+		&i.Epss,
+		&i.EpssPercentile,
+		&i.Priority,
+		&i.SlaDueAt,
 	)
 	return i, err
 }
 
 type FindingStageCopyParams struct {
-	Fingerprint      string   `json:"fingerprint"`
-	Title            string   `json:"title"`
-	Severity         string   `json:"severity"`
-	Cves             []string `json:"cves"`
-	Cwes             []int32  `json:"cwes"`
-	CvssScore        float64  `json:"cvss_score"`
-	CvssVector       string   `json:"cvss_vector"`
-	Component        string   `json:"component"`
-	ComponentVersion string   `json:"component_version"`
-	Host             string   `json:"host"`
-	Port             int32    `json:"port"`
-	Protocol         string   `json:"protocol"`
-	Url              string   `json:"url"`
-	Target           string   `json:"target"`
-	Scanner          string   `json:"scanner"`
-	RuleID           string   `json:"rule_id"`
-	Description      string   `json:"description"`
-	Remediation      string   `json:"remediation"`
-	Refs             []string `json:"refs"`
-	Evidence         string   `json:"evidence"`
+	Fingerprint      string        `json:"fingerprint"`
+	Title            string        `json:"title"`
+	Severity         string        `json:"severity"`
+	Cves             []string      `json:"cves"`
+	Cwes             []int32       `json:"cwes"`
+	CvssScore        float64       `json:"cvss_score"`
+	CvssVector       string        `json:"cvss_vector"`
+	Component        string        `json:"component"`
+	ComponentVersion string        `json:"component_version"`
+	Host             string        `json:"host"`
+	Port             int32         `json:"port"`
+	Protocol         string        `json:"protocol"`
+	Url              string        `json:"url"`
+	Target           string        `json:"target"`
+	Scanner          string        `json:"scanner"`
+	RuleID           string        `json:"rule_id"`
+	Description      string        `json:"description"`
+	Remediation      string        `json:"remediation"`
+	Refs             []string      `json:"refs"`
+	Evidence         string        `json:"evidence"`
+	Kev              pgtype.Bool   `json:"kev"`
+	KevDateAdded     pgtype.Date   `json:"kev_date_added"`
+	Epss             pgtype.Float4 `json:"epss"`
+	EpssPercentile   pgtype.Float4 `json:"epss_percentile"`
+	Priority         pgtype.Int2   `json:"priority"`
+	SlaDays          pgtype.Int4   `json:"sla_days"`
 }
 
 const findingUpsertFromStage = `-- name: FindingUpsertFromStage :execrows
@@ -375,15 +406,18 @@ WITH up AS (
 INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
     component, component_version, host, port, protocol, url, target, scanner, rule_id,
-    description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by
+    description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by,
+    kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
 )
 SELECT
     $2::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
-    $1::uuid, $1::uuid, $3::text, $4::text
+    $1::uuid, $1::uuid, $3::text, $4::text,
+    COALESCE(s.kev, false), s.kev_date_added, s.epss, s.epss_percentile, s.priority,
+    now() + make_interval(hours => s.sla_days * 24)
 FROM (
-    SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence
+    SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, kev, kev_date_added, epss, epss_percentile, priority, sla_days
     FROM finding_stage
     ORDER BY fingerprint,
              CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END DESC
@@ -412,6 +446,12 @@ ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
     evidence = EXCLUDED.evidence,
     scan_target = EXCLUDED.scan_target,
     reported_by = EXCLUDED.reported_by,
+    kev = EXCLUDED.kev,
+    kev_date_added = EXCLUDED.kev_date_added,
+    epss = EXCLUDED.epss,
+    epss_percentile = EXCLUDED.epss_percentile,
+    priority = EXCLUDED.priority,
+    sla_due_at = findings.first_seen_at + (EXCLUDED.sla_due_at - now()),
     last_seen_at = CASE WHEN findings.last_scan_id IS NOT DISTINCT FROM EXCLUDED.last_scan_id
                         THEN findings.last_seen_at ELSE now() END,
     last_scan_id = EXCLUDED.last_scan_id,
@@ -462,6 +502,11 @@ type FindingUpsertFromStageParams struct {
 // fixed → reopened; triage states (false_positive, accepted_risk) stay.
 // A retry of the same scan with the same content updates nothing (the
 // conflict WHERE), which is what makes a re-import nearly free.
+// The stage carries each finding's intel and priority (computed by ingest
+// from the intel tables, findings.Priority) and its SLA days: the deadline
+// is first seen + those days (of 24 hours, as findings.SLADue counts them,
+// whatever the session time zone); sla_due_at - now() is the days again in the
+// conflict branch, where first_seen_at is the stored one.
 // A retry of the same scan with unchanged content has nothing to write:
 // leaving those rows out here is much cheaper than letting ON CONFLICT find,
 // lock and skip them.

@@ -87,6 +87,31 @@ type Finding struct {
 	FirstScanID      uuid.NullUUID `json:"first_scan_id"`
 	FixedAt          *time.Time    `json:"fixed_at"`
 	StatusChangedAt  time.Time     `json:"status_changed_at"`
+	Kev              bool          `json:"kev"`
+	KevDateAdded     pgtype.Date   `json:"kev_date_added"`
+	Epss             pgtype.Float4 `json:"epss"`
+	EpssPercentile   pgtype.Float4 `json:"epss_percentile"`
+	Priority         pgtype.Int2   `json:"priority"`
+	SlaDueAt         *time.Time    `json:"sla_due_at"`
+}
+
+type FindingAlert struct {
+	FindingID uuid.UUID  `json:"finding_id"`
+	Kind      string     `json:"kind"`
+	TenantID  uuid.UUID  `json:"tenant_id"`
+	BatchID   uuid.UUID  `json:"batch_id"`
+	CreatedAt time.Time  `json:"created_at"`
+	EmailedAt *time.Time `json:"emailed_at"`
+}
+
+type FindingEnrichStage struct {
+	ID             uuid.UUID     `json:"id"`
+	Kev            bool          `json:"kev"`
+	KevDateAdded   pgtype.Date   `json:"kev_date_added"`
+	Epss           pgtype.Float4 `json:"epss"`
+	EpssPercentile pgtype.Float4 `json:"epss_percentile"`
+	Priority       int16         `json:"priority"`
+	SlaDueAt       *time.Time    `json:"sla_due_at"`
 }
 
 type FindingEvent struct {
@@ -101,26 +126,32 @@ type FindingEvent struct {
 }
 
 type FindingStage struct {
-	Fingerprint      string   `json:"fingerprint"`
-	Title            string   `json:"title"`
-	Severity         string   `json:"severity"`
-	Cves             []string `json:"cves"`
-	Cwes             []int32  `json:"cwes"`
-	CvssScore        float64  `json:"cvss_score"`
-	CvssVector       string   `json:"cvss_vector"`
-	Component        string   `json:"component"`
-	ComponentVersion string   `json:"component_version"`
-	Host             string   `json:"host"`
-	Port             int32    `json:"port"`
-	Protocol         string   `json:"protocol"`
-	Url              string   `json:"url"`
-	Target           string   `json:"target"`
-	Scanner          string   `json:"scanner"`
-	RuleID           string   `json:"rule_id"`
-	Description      string   `json:"description"`
-	Remediation      string   `json:"remediation"`
-	Refs             []string `json:"refs"`
-	Evidence         string   `json:"evidence"`
+	Fingerprint      string        `json:"fingerprint"`
+	Title            string        `json:"title"`
+	Severity         string        `json:"severity"`
+	Cves             []string      `json:"cves"`
+	Cwes             []int32       `json:"cwes"`
+	CvssScore        float64       `json:"cvss_score"`
+	CvssVector       string        `json:"cvss_vector"`
+	Component        string        `json:"component"`
+	ComponentVersion string        `json:"component_version"`
+	Host             string        `json:"host"`
+	Port             int32         `json:"port"`
+	Protocol         string        `json:"protocol"`
+	Url              string        `json:"url"`
+	Target           string        `json:"target"`
+	Scanner          string        `json:"scanner"`
+	RuleID           string        `json:"rule_id"`
+	Description      string        `json:"description"`
+	Remediation      string        `json:"remediation"`
+	Refs             []string      `json:"refs"`
+	Evidence         string        `json:"evidence"`
+	Kev              pgtype.Bool   `json:"kev"`
+	KevDateAdded     pgtype.Date   `json:"kev_date_added"`
+	Epss             pgtype.Float4 `json:"epss"`
+	EpssPercentile   pgtype.Float4 `json:"epss_percentile"`
+	Priority         pgtype.Int2   `json:"priority"`
+	SlaDays          pgtype.Int4   `json:"sla_days"`
 }
 
 type Impersonation struct {
@@ -142,6 +173,58 @@ type InitialApiKey struct {
 	ExpiresAt  time.Time  `json:"expires_at"`
 	RevealedAt *time.Time `json:"revealed_at"`
 	CreatedAt  time.Time  `json:"created_at"`
+}
+
+type IntelEpss struct {
+	Cve        string  `json:"cve"`
+	Epss       float32 `json:"epss"`
+	Percentile float32 `json:"percentile"`
+}
+
+type IntelEpssStage struct {
+	Cve        string  `json:"cve"`
+	Epss       float32 `json:"epss"`
+	Percentile float32 `json:"percentile"`
+}
+
+type IntelKev struct {
+	CveID           string      `json:"cve_id"`
+	Vendor          string      `json:"vendor"`
+	Product         string      `json:"product"`
+	Name            string      `json:"name"`
+	Description     string      `json:"description"`
+	RequiredAction  string      `json:"required_action"`
+	DateAdded       pgtype.Date `json:"date_added"`
+	DueDate         pgtype.Date `json:"due_date"`
+	KnownRansomware bool        `json:"known_ransomware"`
+	Notes           string      `json:"notes"`
+	Cwes            []string    `json:"cwes"`
+}
+
+type IntelKevStage struct {
+	CveID           string      `json:"cve_id"`
+	Vendor          string      `json:"vendor"`
+	Product         string      `json:"product"`
+	Name            string      `json:"name"`
+	Description     string      `json:"description"`
+	RequiredAction  string      `json:"required_action"`
+	DateAdded       pgtype.Date `json:"date_added"`
+	DueDate         pgtype.Date `json:"due_date"`
+	KnownRansomware bool        `json:"known_ransomware"`
+	Notes           string      `json:"notes"`
+	Cwes            []string    `json:"cwes"`
+}
+
+type IntelSource struct {
+	Name         string     `json:"name"`
+	Url          string     `json:"url"`
+	Etag         string     `json:"etag"`
+	Version      string     `json:"version"`
+	ModelVersion string     `json:"model_version"`
+	PublishedAt  *time.Time `json:"published_at"`
+	Rows         int32      `json:"rows"`
+	LoadedAt     *time.Time `json:"loaded_at"`
+	CheckedAt    *time.Time `json:"checked_at"`
 }
 
 type Invitation struct {
