@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,9 @@ func TestPortalNewcomerPath(t *testing.T) {
 	tb.waitJS(`document.querySelector('#changes-new tbody tr a')`)
 	findingURL := eval[string](tb, `document.querySelector('#changes-new tbody tr a').href`)
 	tb.open(findingURL)
+	if got := tb.text("main"); !regexp.MustCompile(`Priority\s+\d+ of 100`).MatchString(got) {
+		t.Errorf("the finding's page gives no priority: %q", got)
+	}
 	tb.do("triage", chromedp.SetValue(chromedp.CSS("#triage-status"), "accepted_risk"),
 		chromedp.SendKeys(chromedp.CSS("#triage-comment"), "Internal test server; accepted by Nia."))
 	tb.click("#triage-submit")

@@ -23,7 +23,8 @@ func findingFilterOf(q url.Values) views.FindingFilter {
 	return views.FindingFilter{
 		Severity: q.Get("severity"), Status: q.Get("status"), Target: strings.TrimSpace(q.Get("target")),
 		Scanner: strings.TrimSpace(q.Get("scanner")), CVE: strings.TrimSpace(q.Get("cve")),
-		Text: strings.TrimSpace(q.Get("q")), Limit: q.Get("limit"),
+		Text: strings.TrimSpace(q.Get("q")), Limit: q.Get("limit"), Sort: q.Get("sort"),
+		KEV: q.Get("kev") == "true", SLA: q.Get("sla"),
 	}
 }
 
@@ -31,10 +32,13 @@ func findingFilterOf(q url.Values) views.FindingFilter {
 func findingPageQuery(f views.FindingFilter) url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"severity": f.Severity, "status": f.Status, "target": f.Target,
-		"scanner": f.Scanner, "cve": f.CVE, "q": f.Text, "limit": f.Limit} {
+		"scanner": f.Scanner, "cve": f.CVE, "q": f.Text, "limit": f.Limit, "sort": f.Sort, "sla": f.SLA} {
 		if v != "" {
 			q.Set(k, v)
 		}
+	}
+	if f.KEV {
+		q.Set("kev", "true")
 	}
 	return q
 }

@@ -40,9 +40,36 @@ type FindingRow struct {
 	ReportedBy       string     `json:"reported_by"`
 	FirstScanID      *string    `json:"first_scan_id"`
 	LastScanID       *string    `json:"last_scan_id"`
-	// EPSS and KEV appear when the API enriches findings with them.
-	EPSS *float64 `json:"epss,omitempty"`
-	KEV  *bool    `json:"kev,omitempty"`
+	// Exploit intelligence and priority, set by the intel refresh and at
+	// ingest (EPSS from FIRST, KEV from CISA).
+	EPSS           *float64   `json:"epss,omitempty"`
+	EPSSPercentile *float64   `json:"epss_percentile,omitempty"`
+	KEV            *bool      `json:"kev,omitempty"`
+	KEVDateAdded   *string    `json:"kev_date_added,omitempty"`
+	Priority       *int       `json:"priority,omitempty"`
+	SLADueAt       *time.Time `json:"sla_due_at,omitempty"`
+}
+
+// IsKEV reports whether CISA lists the finding's CVE as exploited.
+func (f FindingRow) IsKEV() bool { return f.KEV != nil && *f.KEV }
+
+// PriorityText is the 0–100 priority, or a dash before the first refresh.
+func (f FindingRow) PriorityText() string {
+	if f.Priority == nil {
+		return "–"
+	}
+	return strconv.Itoa(*f.Priority)
+}
+
+// SLAOverdue reports whether the finding is open past its deadline.
+func (f FindingRow) SLAOverdue(now time.Time) bool {
+	return f.SLADueAt != nil && f.FixedAt == nil && now.After(*f.SLADueAt)
+}
+
+// FindingSorts are the list's orders a person can choose.
+var FindingSorts = [][2]string{
+	{"", "Most recently seen"}, {"-priority", "Highest priority"}, {"-epss", "Most likely exploited (EPSS)"},
+	{"-severity", "Most severe"}, {"first_seen_at", "Oldest first"},
 }
 
 // FindingOccurrence is one scan that saw the finding.
@@ -76,6 +103,9 @@ type FindingDetail struct {
 type FindingFilter struct {
 	Severity, Status, Target, Scanner, CVE, Text string
 	Limit                                        string
+	Sort                                         string // one of FindingSorts
+	KEV                                          bool   // only CISA KEV findings
+	SLA                                          string // "", "overdue" or "due_soon"
 }
 
 // FindingsList is the findings page.
