@@ -65,7 +65,7 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) error {
 		dv.Tier = views.DashboardTier{
 			Name: t.Name, Title: t.Title, MonthlyPrice: fmt.Sprintf("$%d / month", t.MonthlyCents/100),
 			Scanners: t.Scanners, MaxConcurrentScans: t.MaxConcurrentScans,
-			MinScheduleInterval: t.MinScheduleInterval.String(),
+			MinScheduleInterval: views.Every(t.MinScheduleInterval),
 		}
 	}
 	dv.SeverityChart = severityChart(dv.Data)

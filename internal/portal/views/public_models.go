@@ -29,7 +29,7 @@ func Tiers() []TierView {
 		out = append(out, TierView{
 			Name: t.Name, Title: t.Title, Price: dollars(t.MonthlyCents),
 			Scanners: strings.Join(t.Scanners, ", "), ConcurrentScans: t.MaxConcurrentScans,
-			ScheduleEvery: every(t.MinScheduleInterval), TrialDays: tiers.TrialDays,
+			ScheduleEvery: Every(t.MinScheduleInterval), TrialDays: tiers.TrialDays,
 			ScanUnitPrice: dollars(tiers.ScanUnitCents), Featured: t.Name == "pro",
 		})
 	}
@@ -46,8 +46,8 @@ func dollars(cents int64) string {
 	return fmt.Sprintf("$%d.%02d", cents/100, cents%100)
 }
 
-// every says an interval as a person reads it: "every hour", "every 15 minutes".
-func every(d time.Duration) string {
+// Every says an interval as a person reads it: "every hour", "every 15 minutes".
+func Every(d time.Duration) string {
 	unit := func(n int64, one string) string {
 		if n == 1 {
 			return "every " + one
