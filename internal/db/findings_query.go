@@ -40,7 +40,7 @@ type FindingFilter struct {
 	// security enforces it too: a policy's "tenant_id = ANY(scope) OR …" is
 	// no index condition, so without it a page of one tenant's findings
 	// reads and sorts every tenant's. Empty: a platform-wide listing.
-	TenantIDs []uuid.UUID
+	TenantIDs  []uuid.UUID
 	Severities []string
 	Statuses   []string
 	ScanTarget string // the scan target the finding belongs to
