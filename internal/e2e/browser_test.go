@@ -165,8 +165,8 @@ func newTab(t *testing.T) *tab {
 	t.Cleanup(func() {
 		if t.Failed() {
 			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-			if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(80)); err == nil {
-				name := filepath.Join(os.TempDir(), "secureops-"+strings.ReplaceAll(t.Name(), "/", "_")+".jpg")
+			if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
+				name := filepath.Join(os.TempDir(), "secureops-"+strings.ReplaceAll(t.Name(), "/", "_")+".png")
 				if os.WriteFile(name, png, 0o644) == nil {
 					t.Logf("screenshot of the failing page: %s", name)
 				}

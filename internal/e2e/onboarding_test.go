@@ -379,7 +379,8 @@ func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener) *onboardE
 	}
 	var pd *portal.Deps
 	if ln != nil {
-		pd = &portal.Deps{Kratos: e.kr, KratosBrowserURL: kp.PublicURL}
+		// A Web UI address for the admins' workflow links (not served here).
+		pd = &portal.Deps{Kratos: e.kr, KratosBrowserURL: kp.PublicURL, TemporalUIURL: "http://127.0.0.1:8233"}
 	}
 	e.platform = startWith(t, options{kratos: e.kr, listener: ln, portal: pd, configure: func(c *config.Config) {
 		c.KratosPublicURL, c.KratosAdminURL = kp.PublicURL, kp.AdminURL

@@ -50,9 +50,10 @@ func TestPortalAdmin(t *testing.T) {
 	if !strings.Contains(adm.text("#tenants"), "Acme Corp") {
 		t.Fatal("the admin does not see the other tenants")
 	}
-	// No Temporal Web UI configured here: no workflow link.
-	if n := eval[int](adm, `document.querySelectorAll('.workflow-link').length`); n != 0 {
-		t.Fatalf("%d workflow links without a Temporal UI URL", n)
+	// The tenant's onboarding workflow, one click away in the Web UI.
+	href := eval[string](adm, `(document.querySelector('`+row+` .workflow-link') || {}).href || ''`)
+	if want := "http://127.0.0.1:8233/namespaces/" + e.cfg.TemporalNamespace + "/workflows/onboarding%2F" + ten.Slug; href != want {
+		t.Fatalf("onboarding workflow link %q, want %q", href, want)
 	}
 
 	// Suspend: the owner is refused with a page, not JSON.

@@ -131,7 +131,11 @@ func startWith(t testing.TB, o options) *platform {
 		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits,
 		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
 	if o.portal != nil {
-		srv.Portal = portal.New(*o.portal).Handler
+		pd := *o.portal
+		if pd.Namespace == "" {
+			pd.Namespace = ts.Namespace()
+		}
+		srv.Portal = portal.New(pd).Handler
 	}
 	if o.server != nil {
 		o.server(srv)

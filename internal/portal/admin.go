@@ -59,19 +59,12 @@ func (p *Portal) adminTenants(r *http.Request) ([]views.AdminTenantRow, bool, er
 	rows := make([]views.AdminTenantRow, 0, len(out.Items))
 	for _, t := range out.Items {
 		row := views.AdminTenantRow{ID: t.ID, Name: t.Name, Slug: t.Slug, Tier: t.Tier, Status: t.Status, CreatedAt: t.CreatedAt}
-		row.WorkflowURL = p.onboardingWorkflowURL(t.Slug)
+		if t.Slug != "" {
+			row.WorkflowURL = p.workflowURL(onboarding.WorkflowID(t.Slug))
+		}
 		rows = append(rows, row)
 	}
 	return rows, out.NextCursor != nil, nil
-}
-
-// onboardingWorkflowURL is a tenant's onboarding workflow in Temporal's Web
-// UI ("" when no UI is configured).
-func (p *Portal) onboardingWorkflowURL(slug string) string {
-	if p.TemporalUIURL == "" || slug == "" {
-		return ""
-	}
-	return p.TemporalUIURL + "/namespaces/" + url.PathEscape(p.Namespace) + "/workflows/" + url.PathEscape(onboarding.WorkflowID(slug))
 }
 
 func (p *Portal) adminPage(w http.ResponseWriter, r *http.Request) error {

@@ -183,6 +183,15 @@ func (p *Portal) redirectToLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
+// workflowURL is a workflow's page in the Temporal Web UI, for platform
+// admins ("" when no UI is configured).
+func (p *Portal) workflowURL(workflowID string) string {
+	if p.TemporalUIURL == "" || workflowID == "" {
+		return ""
+	}
+	return p.TemporalUIURL + "/namespaces/" + url.PathEscape(p.Namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
+
 // pageMeta is what the layout needs for any page.
 func (p *Portal) pageMeta(r *http.Request, title string, v *views.Viewer) views.Page {
 	return views.Page{Title: title, Brand: p.Brand, Viewer: v, Path: r.URL.Path}

@@ -169,8 +169,8 @@ func (p *Portal) scanPage(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if v.PlatformAdmin && p.TemporalUIURL != "" {
-		d.WorkflowURL = scanWorkflowURL(p.TemporalUIURL, p.Namespace, "scan/"+sc.ID)
+	if v.PlatformAdmin {
+		d.WorkflowURL = p.workflowURL("scan/" + sc.ID)
 	}
 	return render(w, r, views.ScanDetail(p.pageMeta(r, "Scan of "+sc.Target, v), d))
 }
@@ -220,9 +220,4 @@ func (p *Portal) scanCancel(w http.ResponseWriter, r *http.Request) error {
 	}
 	redirect(w, r, "/app/scans/"+url.PathEscape(id))
 	return nil
-}
-
-// scanWorkflowURL is a workflow's page in the Temporal Web UI.
-func scanWorkflowURL(ui, namespace, workflowID string) string {
-	return ui + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
 }

@@ -55,6 +55,13 @@ func (p *Portal) requireViewer(next http.Handler) http.Handler {
 			p.renderError(w, r, err)
 			return
 		}
+		if v.TenantID == "" && !v.PlatformAdmin && len(v.Tenants) > 0 && r.Method == http.MethodGet {
+			// In several tenants and none chosen yet: start in the first,
+			// the switcher offers the others.
+			http.SetCookie(w, &http.Cookie{Name: tenantCookie, Value: v.Tenants[0].ID, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+			http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, v)))
 	})
 }
@@ -83,7 +90,9 @@ func (p *Portal) loadViewer(r *http.Request) (*views.Viewer, error) {
 	}
 	for id, role := range me.Memberships {
 		var t tenantAnswer
-		if err := p.get(r, "/api/v1/tenants/"+id, nil, &t); err != nil {
+		// Asked in that tenant: someone in several tenants who has chosen
+		// none yet may read each of theirs, but only by naming it.
+		if err := p.get(inTenant(r, id), "/api/v1/tenants/"+id, nil, &t); err != nil {
 			continue // a tenant the person cannot read right now stays out of the switcher
 		}
 		v.Tenants = append(v.Tenants, views.TenantChoice{ID: id, Name: t.Name, Role: role})
