@@ -173,6 +173,12 @@ const resendKey = "re_test_onboarding"
 func newFakeResend(t testing.TB) *fakeResend {
 	f := &fakeResend{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "PRI" {
+			// An HTTP/2 preface: a gRPC client of an earlier test still
+			// dialling the port this server now holds, not our code.
+			http.Error(w, "HTTP/2 is not served here", http.StatusHTTPVersionNotSupported)
+			return
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/emails" {
 			t.Errorf("resend: unexpected %s %s", r.Method, r.URL.Path)
 			http.NotFound(w, r)
