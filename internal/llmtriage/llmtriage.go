@@ -214,7 +214,12 @@ func (c *Client) Decide(ctx context.Context, tenant uuid.UUID, items []Item, exa
 	}
 	var out []Answer
 	var ask []Item
+	seen := make(map[uuid.UUID]bool, len(items))
 	for _, it := range items {
+		if seen[it.FindingID] { // one answer per finding
+			continue
+		}
+		seen[it.FindingID] = true
 		if a, ok := cached[it.Fingerprint]; ok && it.Fingerprint != "" {
 			a.FindingID = it.FindingID
 			out = append(out, Guard(it, a))

@@ -296,10 +296,16 @@ func TestDecideSendsTheExactRequestAndCaches(t *testing.T) {
 	if len(again) != 2 || !again[0].Cached || again[0].Decision != "valid" || again[1].Reasoning != "Vulnerable log4j version." {
 		t.Fatalf("cached answers = %+v", again)
 	}
-	// Another tenant's cache is its own (and it has not opted in).
 	var n int
 	if err := e.super.QueryRow(ctx, "SELECT count(*) FROM llm_triage_cache WHERE tenant_id = $1 AND model = $2", e.tenant, model).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("cache rows %d %v", n, err)
+	}
+	// Another tenant sees none of it (RLS).
+	err = e.app.InTx(ctx, db.TenantScope(e.other), func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*) FROM llm_triage_cache").Scan(&n)
+	})
+	if err != nil || n != 0 {
+		t.Fatalf("another tenant reads %d cached answers (%v)", n, err)
 	}
 }
 
@@ -454,7 +460,7 @@ func TestKEVAndHighEPSSAreNeverFalsePositives(t *testing.T) {
 func TestBatchesWithAFakeModel(t *testing.T) {
 	e := newEnv(t)
 	its := items()
-	its = append(its, llmtriage.Item{FindingID: uuid.MustParse("33333333-3333-4333-8333-333333333333"), Title: "no fingerprint"})
+	its = append(its, llmtriage.Item{FindingID: uuid.MustParse("33333333-3333-4333-8333-333333333333"), Title: "no fingerprint"}, its[0])
 	m := fake.NewFakeLLM([]string{
 		good(),
 		answersJSON(wire{"33333333-3333-4333-8333-333333333333", "needs_review", 0.4, "Too little evidence.", ""}),
