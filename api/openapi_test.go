@@ -95,6 +95,7 @@ func TestOpenAPISpecValidates(t *testing.T) {
 		"GET /api/v1/dashboard":                "DashboardGet",
 		"PATCH /api/v1/dashboard/sla":          "DashboardSLAUpdate",
 		"GET /api/v1/usage":                    "UsageList",
+		"PATCH /api/v1/triage/settings":        "TriageSettingsUpdate",
 		"POST /api/v1/webhooks":                "WebhookCreate",
 		"GET /api/v1/webhooks":                 "WebhookList",
 		"DELETE /api/v1/webhooks/{id}":         "WebhookDelete",

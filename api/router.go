@@ -135,6 +135,8 @@ func (s *Server) Routes() []Route {
 		{"PATCH", "/api/v1/dashboard/sla", auth.PermUsersManage, s.dashboardSLAPatch},
 		{"GET", "/api/v1/usage", auth.PermBillingView, s.usageList},
 
+		{"PATCH", "/api/v1/triage/settings", auth.PermUsersManage, s.triageSettingsPatch},
+
 		{"POST", "/api/v1/schedules", auth.PermScansStart, s.scheduleCreate},
 		{"GET", "/api/v1/schedules", auth.PermFindingsView, s.scheduleList},
 		{"GET", "/api/v1/schedules/{id}", auth.PermFindingsView, s.scheduleGet},

@@ -50,6 +50,8 @@ fa AS (INSERT INTO finding_alerts (finding_id, kind, tenant_id, batch_id) SELECT
 fe AS (INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status) SELECT $1, f.id, 'seed', 'new', 'open' FROM f RETURNING id),
 dd AS (INSERT INTO scan_defectdojo_imports (scan_id, scanner, tenant_id, test_id, build_id) SELECT sc.id, 'nmap', $1, 1, 'b' FROM sc RETURNING scan_id),
 dg AS (INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest) SELECT sc.id, 'nmap', $1, decode(md5($2 || '5'), 'hex') FROM sc RETURNING scan_id),
+ltc AS (INSERT INTO llm_triage_cache (tenant_id, fingerprint, prompt_version, model, decision, confidence)
+        VALUES ($1, 'fp-' || $2, 'v1', 'model', 'valid', 0.5) RETURNING tenant_id),
 ue AS (INSERT INTO usage_events (tenant_id, scan_id, source, scanners, target, finished_at, duration_ms, status)
        SELECT $1, sc.id, 'scan', '{nmap}', 't', now(), 1, 'completed' FROM sc RETURNING id),
 wh AS (INSERT INTO webhooks (tenant_id, url, secret, events)
@@ -61,7 +63,7 @@ inv AS (INSERT INTO invitations (tenant_id, user_id, email, role, token_hash, ex
         SELECT $1, u.id, $2 || '@iso.example', 'client_readonly', decode(md5($2 || '6'), 'hex'), now() + interval '7 days' FROM u RETURNING id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
-     + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg)
+     + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
      + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)`
 
 var errRollBack = errors.New("roll back")

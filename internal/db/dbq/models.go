@@ -241,6 +241,18 @@ type Invitation struct {
 	CreatedAt  time.Time     `json:"created_at"`
 }
 
+type LlmTriageCache struct {
+	TenantID      uuid.UUID `json:"tenant_id"`
+	Fingerprint   string    `json:"fingerprint"`
+	PromptVersion string    `json:"prompt_version"`
+	Model         string    `json:"model"`
+	Decision      string    `json:"decision"`
+	Confidence    float32   `json:"confidence"`
+	Reasoning     string    `json:"reasoning"`
+	Remediation   string    `json:"remediation"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
 type Membership struct {
 	ID        uuid.UUID     `json:"id"`
 	UserID    uuid.UUID     `json:"user_id"`
