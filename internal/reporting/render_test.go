@@ -22,11 +22,11 @@ func sampleFacts(kind string) Facts {
 	return Facts{
 		ReportID: uuid.MustParse("11111111-1111-4111-8111-111111111111"), Tenant: "Acme Ünicode GmbH", Kind: kind,
 		From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-		GeneratedAt: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC),
-		BySeverity:  map[string]int{"critical": 3, "high": 7, "medium": 12, "low": 5, "info": 2},
+		GeneratedAt:    time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC),
+		BySeverity:     map[string]int{"critical": 3, "high": 7, "medium": 12, "low": 5, "info": 2},
 		OpenBySeverity: map[string]int{"critical": 2, "high": 6, "medium": 10, "low": 5, "info": 2},
-		ByStatus:    map[string]int{"new": 20, "open": 5, "fixed": 4},
-		Total:       29, Open: 25, KEVOpen: 1, New: 20, Fixed: 4, SLAOverdue: 3, ScansRun: 6, ScansFailed: 1,
+		ByStatus:       map[string]int{"new": 20, "open": 5, "fixed": 4},
+		Total:          29, Open: 25, KEVOpen: 1, New: 20, Fixed: 4, SLAOverdue: 3, ScansRun: 6, ScansFailed: 1,
 		Top: []report.TopFinding{
 			{Title: "OpenSSL | buffer <overflow>", Severity: "critical", Priority: 98, KEV: true, EPSS: &e1, CVEs: []string{"CVE-2024-0001"}, Component: "openssl 3.0.1", SLADueAt: &due},
 			{Title: "Weak TLS", Severity: "medium", Priority: 40, EPSS: &e2, Where: "example.com:443"},
