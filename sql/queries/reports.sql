@@ -26,7 +26,9 @@ ON CONFLICT (report_id) DO NOTHING;
 SELECT * FROM report_contents WHERE report_id = $1;
 
 -- name: ReportMarkReady :exec
-UPDATE reports SET status = 'ready', facts = COALESCE(facts, @facts), prose_source = @prose_source,
+-- A report ready already keeps its facts and provenance.
+UPDATE reports SET status = 'ready', facts = COALESCE(facts, @facts),
+    prose_source = CASE WHEN status = 'ready' THEN prose_source ELSE @prose_source END,
     ready_at = COALESCE(ready_at, now()), error = ''
 WHERE id = @id;
 
@@ -51,16 +53,18 @@ FROM report_feedback WHERE report_id = $1;
 SELECT id, target, status, created_at, COALESCE(finished_at, now())::timestamptz AS finished_at FROM scans WHERE id = $1;
 
 -- name: ReportFactsCounts :many
--- Findings in a report's scope by severity and status: a scan's findings, or
--- those seen during the period.
-SELECT f.severity, f.status, count(*)::integer AS n,
+-- Findings in a report's scope by severity and status: a scan's findings
+-- (with the severity the scan gave them, as the scan's counts), or those
+-- seen during the period.
+SELECT COALESCE(sf.severity, f.severity)::text AS severity, f.status, count(*)::integer AS n,
        count(*) FILTER (WHERE f.kev)::integer AS kev
 FROM findings f
+LEFT JOIN scan_findings sf ON sf.finding_id = f.id AND sf.scan_id = sqlc.narg(scan_id)::uuid
 WHERE f.tenant_id = @tenant_id
   AND CASE WHEN sqlc.narg(scan_id)::uuid IS NOT NULL
-           THEN EXISTS (SELECT 1 FROM scan_findings sf WHERE sf.scan_id = sqlc.narg(scan_id)::uuid AND sf.finding_id = f.id)
+           THEN sf.scan_id IS NOT NULL
            ELSE f.first_seen_at < @period_to AND f.last_seen_at >= @period_from END
-GROUP BY f.severity, f.status;
+GROUP BY 1, f.status;
 
 -- name: ReportFactsTop :many
 -- The open findings in scope with the highest priority.

@@ -111,19 +111,20 @@ func (q *Queries) ReportCreate(ctx context.Context, db DBTX, arg ReportCreatePar
 }
 
 const reportFactsCounts = `-- name: ReportFactsCounts :many
-SELECT f.severity, f.status, count(*)::integer AS n,
+SELECT COALESCE(sf.severity, f.severity)::text AS severity, f.status, count(*)::integer AS n,
        count(*) FILTER (WHERE f.kev)::integer AS kev
 FROM findings f
-WHERE f.tenant_id = $1
-  AND CASE WHEN $2::uuid IS NOT NULL
-           THEN EXISTS (SELECT 1 FROM scan_findings sf WHERE sf.scan_id = $2::uuid AND sf.finding_id = f.id)
+LEFT JOIN scan_findings sf ON sf.finding_id = f.id AND sf.scan_id = $1::uuid
+WHERE f.tenant_id = $2
+  AND CASE WHEN $1::uuid IS NOT NULL
+           THEN sf.scan_id IS NOT NULL
            ELSE f.first_seen_at < $3 AND f.last_seen_at >= $4 END
-GROUP BY f.severity, f.status
+GROUP BY 1, f.status
 `
 
 type ReportFactsCountsParams struct {
-	TenantID   uuid.UUID     `json:"tenant_id"`
 	ScanID     uuid.NullUUID `json:"scan_id"`
+	TenantID   uuid.UUID     `json:"tenant_id"`
 	PeriodTo   time.Time     `json:"period_to"`
 	PeriodFrom time.Time     `json:"period_from"`
 }
@@ -135,12 +136,13 @@ type ReportFactsCountsRow struct {
 	Kev      int32  `json:"kev"`
 }
 
-// Findings in a report's scope by severity and status: a scan's findings, or
-// those seen during the period.
+// Findings in a report's scope by severity and status: a scan's findings
+// (with the severity the scan gave them, as the scan's counts), or those
+// seen during the period.
 func (q *Queries) ReportFactsCounts(ctx context.Context, db DBTX, arg ReportFactsCountsParams) ([]ReportFactsCountsRow, error) {
 	rows, err := db.Query(ctx, reportFactsCounts,
-		arg.TenantID,
 		arg.ScanID,
+		arg.TenantID,
 		arg.PeriodTo,
 		arg.PeriodFrom,
 	)
@@ -480,7 +482,8 @@ func (q *Queries) ReportMarkFailed(ctx context.Context, db DBTX, arg ReportMarkF
 }
 
 const reportMarkReady = `-- name: ReportMarkReady :exec
-UPDATE reports SET status = 'ready', facts = COALESCE(facts, $1), prose_source = $2,
+UPDATE reports SET status = 'ready', facts = COALESCE(facts, $1),
+    prose_source = CASE WHEN status = 'ready' THEN prose_source ELSE $2 END,
     ready_at = COALESCE(ready_at, now()), error = ''
 WHERE id = $3
 `
@@ -491,6 +494,7 @@ type ReportMarkReadyParams struct {
 	ID          uuid.UUID `json:"id"`
 }
 
+// A report ready already keeps its facts and provenance.
 func (q *Queries) ReportMarkReady(ctx context.Context, db DBTX, arg ReportMarkReadyParams) error {
 	_, err := db.Exec(ctx, reportMarkReady, arg.Facts, arg.ProseSource, arg.ID)
 	return err
