@@ -130,6 +130,9 @@ func TestHTMLSanitisesModelProse(t *testing.T) {
 func pdfText(t *testing.T, pdf []byte) string {
 	t.Helper()
 	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {
+			t.Fatal("pdftotext (poppler-utils) is missing: scripts/install-deps.sh installs it")
+		}
 		t.Skip("pdftotext (poppler-utils) is not installed; scripts/install-deps.sh installs it")
 	}
 	p := filepath.Join(t.TempDir(), "r.pdf")
