@@ -56,6 +56,8 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
+// gone makes a missing report (or scan) final: InTx turns the driver's
+// no-rows into a domain error, so this applies to what InTx returns.
 func gone(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return temporal.NewNonRetryableApplicationError("the report no longer exists", ErrGone, err)
@@ -81,7 +83,7 @@ func (a *Activities) Gather(ctx context.Context, in report.Input) (report.Facts,
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		r, err := db.Q.ReportGet(ctx, tx, in.ReportID)
 		if err != nil {
-			return gone(err)
+			return err
 		}
 		f.Kind = r.Kind
 		if t, err := db.Q.TenantGet(ctx, tx, in.TenantID); err == nil {
@@ -91,15 +93,17 @@ func (a *Activities) Gather(ctx context.Context, in report.Input) (report.Facts,
 		if r.ScanID.Valid {
 			s, err := db.Q.ReportScanWindow(ctx, tx, r.ScanID.UUID)
 			if err != nil {
-				return gone(err)
+				return err
 			}
 			id := s.ID
 			f.ScanID, f.Target = &id, s.Target
 			// The scan's window, to the second, covering its last writes.
 			f.From, f.To = s.CreatedAt.UTC().Truncate(time.Second), s.FinishedAt.UTC().Truncate(time.Second).Add(time.Second)
 			target = &s.Target
-		} else {
+		} else if r.PeriodFrom != nil && r.PeriodTo != nil {
 			f.From, f.To = r.PeriodFrom.UTC(), r.PeriodTo.UTC()
+		} else {
+			return temporal.NewNonRetryableApplicationError("the report's scan no longer exists", ErrGone, nil)
 		}
 		counts, err := db.Q.ReportFactsCounts(ctx, tx, dbq.ReportFactsCountsParams{
 			TenantID: in.TenantID, ScanID: r.ScanID, PeriodFrom: f.From, PeriodTo: f.To,
@@ -155,7 +159,7 @@ func (a *Activities) Gather(ctx context.Context, in report.Input) (report.Facts,
 		f.ScansRun, f.ScansFailed = int(win.ScansRun), int(win.ScansFailed)
 		return nil
 	})
-	return f, err
+	return f, gone(err)
 }
 
 func open(status string) bool { return status == "new" || status == "open" || status == "reopened" }
@@ -186,7 +190,7 @@ func (a *Activities) Render(ctx context.Context, in report.RenderInput) (report.
 	var existing *dbq.ReportContent
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := db.Q.ReportGet(ctx, tx, in.ReportID); err != nil {
-			return gone(err)
+			return err
 		}
 		c, err := db.Q.ReportContentGet(ctx, tx, in.ReportID)
 		if err == nil {
@@ -199,7 +203,7 @@ func (a *Activities) Render(ctx context.Context, in report.RenderInput) (report.
 		return err
 	})
 	if err != nil {
-		return res, err
+		return res, gone(err)
 	}
 	if existing != nil {
 		return report.Rendered{Markdown: len(existing.Markdown), HTML: len(existing.Html), PDF: len(existing.Pdf)}, a.markReady(ctx, in)

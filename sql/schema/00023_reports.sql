@@ -20,7 +20,9 @@ CREATE TABLE reports (
     created_at    timestamptz NOT NULL DEFAULT now(),
     ready_at      timestamptz,
     emailed_at    timestamptz,
-    CHECK (scan_id IS NOT NULL OR (period_from IS NOT NULL AND period_to IS NOT NULL AND period_from < period_to))
+    -- A scan report (scan_id) or a period report; a scan report whose scan
+    -- was deleted keeps what it stored (scan_id becomes NULL).
+    CHECK (period_from IS NULL OR (period_to IS NOT NULL AND period_from < period_to))
 );
 CREATE INDEX reports_tenant_created_idx ON reports (tenant_id, created_at DESC, id DESC);
 

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/secureops/secureops/activities/email"
@@ -237,16 +237,34 @@ func TestFailingModelFallsBackToRules(t *testing.T) {
 	}
 }
 
-// A report whose row is gone fails without retrying forever.
+// A report whose row, or whose scan, is gone fails at once (not retried)
+// and says so on its row.
 func TestGoneReportFails(t *testing.T) {
 	e := seed(t)
-	var s testsuite.WorkflowTestSuite
-	wenv := s.NewTestWorkflowEnvironment()
-	reportflow.Register(wenv)
-	reports.Register(wenv, &reports.Activities{DB: e.db})
-	wenv.ExecuteWorkflow(report.WorkflowName, report.Input{TenantID: e.tenant, ReportID: uuid.New()})
-	if err := wenv.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "no longer exists") {
-		t.Fatalf("err = %v", err)
+	scanGone := e.newReport(t, report.KindExecutive, true)
+	if _, err := e.super.Exec(context.Background(), "DELETE FROM scans WHERE id = $1", e.scan); err != nil {
+		t.Fatal(err)
 	}
-	_ = time.Second
+	for _, id := range []uuid.UUID{uuid.New(), scanGone} {
+		var s testsuite.WorkflowTestSuite
+		wenv := s.NewTestWorkflowEnvironment()
+		reportflow.Register(wenv)
+		gathers := 0
+		acts := &reports.Activities{DB: e.db}
+		reports.Register(wenv, acts)
+		report.Gather.Register(wenv, func(ctx context.Context, in report.Input) (report.Facts, error) {
+			gathers++
+			return acts.Gather(ctx, in)
+		})
+		wenv.ExecuteWorkflow(report.WorkflowName, report.Input{TenantID: e.tenant, ReportID: id})
+		err := wenv.GetWorkflowError()
+		var app *temporal.ApplicationError
+		if err == nil || !errors.As(err, &app) || app.Type() != reports.ErrGone || !app.NonRetryable() || gathers != 1 {
+			t.Fatalf("err = %v after %d attempts, want the non-retryable %s at once", err, gathers, reports.ErrGone)
+		}
+	}
+	var status, msg string
+	if err := e.super.QueryRow(context.Background(), "SELECT status, error FROM reports WHERE id = $1", scanGone).Scan(&status, &msg); err != nil || status != "failed" || msg == "" {
+		t.Errorf("report row: %s %q %v", status, msg, err)
+	}
 }
