@@ -158,6 +158,14 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/webhooks/{id}/deliveries", auth.PermIntegrationsConfig, s.webhookDeliveries},
 		{"POST", "/api/v1/webhooks/{id}/test", auth.PermIntegrationsConfig, s.webhookTest},
 
+		{"POST", "/api/v1/reports", auth.PermReportsGenerate, s.reportCreate},
+		{"GET", "/api/v1/reports", auth.PermReportsView, s.reportList},
+		{"GET", "/api/v1/reports/{id}", auth.PermReportsView, s.reportGet},
+		{"GET", "/api/v1/reports/{id}.pdf", auth.PermReportsView, s.reportContent("pdf")},
+		{"GET", "/api/v1/reports/{id}.html", auth.PermReportsView, s.reportContent("html")},
+		{"GET", "/api/v1/reports/{id}.md", auth.PermReportsView, s.reportContent("md")},
+		{"POST", "/api/v1/reports/{id}/feedback", auth.PermReportsView, s.reportFeedback},
+
 		{"GET", "/api/v1/tenants/{id}", auth.PermFindingsView, s.tenantGet},
 		{"POST", "/api/v1/tenants/{id}/children", auth.PermUsersManage, s.tenantChildCreate},
 		{"GET", "/api/v1/tenants/{id}/children", auth.PermFindingsView, s.tenantChildrenList},

@@ -25,6 +25,7 @@ import (
 	"github.com/secureops/secureops/activities/feeds"
 	"github.com/secureops/secureops/activities/identity"
 	"github.com/secureops/secureops/activities/ownership"
+	"github.com/secureops/secureops/activities/reports"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/stripe"
@@ -37,6 +38,7 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/reporting"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/workflows/gateflow"
 	"github.com/secureops/secureops/workflows/intelflow"
@@ -44,6 +46,7 @@ import (
 	"github.com/secureops/secureops/workflows/notifyflow"
 	"github.com/secureops/secureops/workflows/onboardingflow"
 	"github.com/secureops/secureops/workflows/reconcileflow"
+	"github.com/secureops/secureops/workflows/reportflow"
 	"github.com/secureops/secureops/workflows/scanflow"
 	"github.com/secureops/secureops/workflows/scheduleflow"
 	"github.com/secureops/secureops/workflows/verifyflow"
@@ -66,6 +69,8 @@ type Deps struct {
 	Dojo   *dojo.Client
 	Stripe *stripeclient.API
 	Resend *resend.Client
+	// ReportWriter writes reports' prose with a model; nil writes rules prose.
+	ReportWriter reporting.Writer
 }
 
 // withClients fills the outside-system clients fx did not provide.
@@ -154,6 +159,9 @@ func New(d Deps, queues []string) (*Workers, error) {
 			intelflow.Register(w)
 			feeds.Register(w, &feeds.Activities{DB: d.DB, KEVURL: c.KEVURL, EPSSURL: c.EPSSURL, PublicURL: c.PublicURL})
 			ws.schedules = append(ws.schedules, reconcile.Schedule, intel.Schedule)
+			// Reports: numbers by SQL, prose by the writer (rules without a model).
+			reportflow.Register(w)
+			reports.Register(w, &reports.Activities{DB: d.DB, Writer: d.ReportWriter, Log: d.Log})
 		case temporalx.QueueScanners:
 			scanner.Register(w, &scanner.Activities{
 				DB:         d.DB,

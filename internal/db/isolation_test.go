@@ -60,11 +60,15 @@ wd AS (INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_ty
        SELECT $1, wh.id, 'evt-' || $2, 'ping', '{}' FROM wh RETURNING id),
 wa AS (INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt) SELECT $1, wd.id, 1 FROM wd RETURNING id),
 inv AS (INSERT INTO invitations (tenant_id, user_id, email, role, token_hash, expires_at)
-        SELECT $1, u.id, $2 || '@iso.example', 'client_readonly', decode(md5($2 || '6'), 'hex'), now() + interval '7 days' FROM u RETURNING id)
+        SELECT $1, u.id, $2 || '@iso.example', 'client_readonly', decode(md5($2 || '6'), 'hex'), now() + interval '7 days' FROM u RETURNING id),
+rp AS (INSERT INTO reports (id, tenant_id, kind, scan_id, workflow_id) SELECT gen_random_uuid(), $1, 'executive', sc.id, 'report/' || $2 FROM sc RETURNING id),
+rpc AS (INSERT INTO report_contents (report_id, tenant_id, markdown, html, pdf) SELECT rp.id, $1, '#', '<p>', decode('25504446', 'hex') FROM rp RETURNING report_id),
+rpf AS (INSERT INTO report_feedback (report_id, tenant_id, useful) SELECT rp.id, $1, true FROM rp RETURNING id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
-     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)`
+     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)
+     + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf)`
 
 var errRollBack = errors.New("roll back")
 

@@ -262,6 +262,44 @@ type Membership struct {
 	CreatedAt time.Time     `json:"created_at"`
 }
 
+type Report struct {
+	ID          uuid.UUID     `json:"id"`
+	TenantID    uuid.UUID     `json:"tenant_id"`
+	Kind        string        `json:"kind"`
+	ScanID      uuid.NullUUID `json:"scan_id"`
+	PeriodFrom  *time.Time    `json:"period_from"`
+	PeriodTo    *time.Time    `json:"period_to"`
+	Status      string        `json:"status"`
+	RequestedBy uuid.NullUUID `json:"requested_by"`
+	WorkflowID  string        `json:"workflow_id"`
+	Facts       []byte        `json:"facts"`
+	ProseSource string        `json:"prose_source"`
+	Error       string        `json:"error"`
+	CreatedAt   time.Time     `json:"created_at"`
+	ReadyAt     *time.Time    `json:"ready_at"`
+	EmailedAt   *time.Time    `json:"emailed_at"`
+}
+
+type ReportContent struct {
+	ReportID  uuid.UUID `json:"report_id"`
+	TenantID  uuid.UUID `json:"tenant_id"`
+	Markdown  string    `json:"markdown"`
+	Html      string    `json:"html"`
+	Pdf       []byte    `json:"pdf"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type ReportFeedback struct {
+	ID        uuid.UUID     `json:"id"`
+	ReportID  uuid.UUID     `json:"report_id"`
+	TenantID  uuid.UUID     `json:"tenant_id"`
+	UserID    uuid.NullUUID `json:"user_id"`
+	ApiKeyID  uuid.NullUUID `json:"api_key_id"`
+	Useful    bool          `json:"useful"`
+	Comment   string        `json:"comment"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
 type Scan struct {
 	ID              uuid.UUID     `json:"id"`
 	TenantID        uuid.UUID     `json:"tenant_id"`
