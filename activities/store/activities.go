@@ -121,7 +121,7 @@ func (a *Activities) ScanFinish(ctx context.Context, in scan.FinishInput) (scan.
 		return err
 	})
 	if finished && a.DeadlinesChanged != nil {
-		if serr := a.DeadlinesChanged(ctx, in.TenantID); serr != nil {
+		if serr := a.DeadlinesChanged(ctx, in.TenantID); serr != nil && activity.IsActivity(ctx) {
 			activity.GetLogger(ctx).Warn("could not wake the tenant's SLA timers", "tenant", in.TenantID, "error", serr)
 		}
 	}
