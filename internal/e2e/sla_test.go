@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/secureops/secureops/internal/contract/maintenance"
 	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
@@ -66,11 +67,22 @@ func TestSLATimersEndToEnd(t *testing.T) {
 	if sc := p.waitScan(t, body["id"].(string)); sc["status"] != "completed" {
 		t.Fatalf("import: %v", sc)
 	}
-	// The import's end started the tenant's SLA workflow.
+	// The import's end signals-with-start the tenant's SLA workflow; the
+	// housekeeping's first pass (run when its schedule is created) starts
+	// one for every active tenant too.
 	wid := sla.WorkflowID(p.tenant)
 	waitFor(t, "the SLA workflow to run", func() bool {
 		d, err := p.temporal.DescribeWorkflowExecution(ctx, wid, "")
 		return err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	})
+	waitFor(t, "a housekeeping pass that ensured the SLA timers", func() bool {
+		resp, err := p.temporal.ListWorkflow(ctx, listReq("WorkflowType = '"+maintenance.WorkflowName+"' AND ExecutionStatus = 'Completed'"))
+		if err != nil || len(resp.Executions) == 0 {
+			return false
+		}
+		e := resp.Executions[0].Execution
+		var sum maintenance.Summary
+		return p.temporal.GetWorkflow(ctx, e.GetWorkflowId(), e.GetRunId()).Get(ctx, &sum) == nil && sum.SLATimers >= 1
 	})
 	if n := count("SELECT count(*) FROM sla_notices"); n != 0 {
 		t.Fatalf("%d notices for fresh findings", n)
