@@ -102,11 +102,10 @@ func (a *Activities) Check(ctx context.Context, in sla.CheckInput) (sla.CheckRes
 			return err
 		}
 		next, err := db.Q.SLANextInstant(ctx, tx, dbq.SLANextInstantParams{TenantID: in.TenantID, Now: in.Now, DueSoonSecs: sla.DueSoon.Seconds()})
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
+		if err != nil {
 			return err
-		default:
+		}
+		if next.Year() < 9999 {
 			res.Next = next.UTC()
 		}
 		return nil

@@ -202,6 +202,12 @@ func TestCheckNoticesOncePerStage(t *testing.T) {
 	if n := e.count(t, "SELECT count(*) FROM email_outbox"); n != 4 {
 		t.Errorf("%d emails in all, want 4", n)
 	}
+
+	// Past every deadline: nothing is ahead.
+	last, err := e.acts.Check(ctx, sla.CheckInput{TenantID: e.tenant, Now: now.Add(30 * 24 * time.Hour), BatchKey: "sla/" + e.tenant.String() + "/3"})
+	if err != nil || !last.Next.IsZero() || last.Overdue != 1 {
+		t.Fatalf("check past every deadline: %+v %v; want the medium overdue and no next instant", last, err)
+	}
 }
 
 // A suspended tenant's check records nothing and ends its workflow.

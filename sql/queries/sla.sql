@@ -24,15 +24,16 @@ WHERE f.id = d.id AND f.tenant_id = sqlc.arg(tenant_id)::uuid
 -- name: SLANextInstant :one
 -- The next instant after now at which a tenant's SLA workflow has something
 -- to decide: an open finding's deadline coming within due_soon (its
--- due-soon threshold), or its deadline itself. No row when none is ahead.
-SELECT (CASE WHEN f.sla_due_at - make_interval(secs => sqlc.arg(due_soon_secs)::double precision) > sqlc.arg(now)::timestamptz
-             THEN f.sla_due_at - make_interval(secs => sqlc.arg(due_soon_secs)::double precision)
-             ELSE f.sla_due_at END)::timestamptz AS next_at
-FROM findings f
-WHERE f.tenant_id = sqlc.arg(tenant_id)::uuid AND f.status IN ('new', 'open', 'reopened')
-  AND f.sla_due_at > sqlc.arg(now)::timestamptz
-ORDER BY 1
-LIMIT 1;
+-- due-soon threshold), or its deadline itself; 9999-12-31 when none is
+-- ahead. Each half is one probe of findings_tenant_sla_idx.
+SELECT COALESCE(LEAST(
+    (SELECT min(f.sla_due_at) FROM findings f
+     WHERE f.tenant_id = sqlc.arg(tenant_id)::uuid AND f.status IN ('new', 'open', 'reopened')
+       AND f.sla_due_at > sqlc.arg(now)::timestamptz),
+    (SELECT min(f.sla_due_at) - make_interval(secs => sqlc.arg(due_soon_secs)::double precision) FROM findings f
+     WHERE f.tenant_id = sqlc.arg(tenant_id)::uuid AND f.status IN ('new', 'open', 'reopened')
+       AND f.sla_due_at > sqlc.arg(now)::timestamptz + make_interval(secs => sqlc.arg(due_soon_secs)::double precision))
+), '9999-12-31T00:00:00Z'::timestamptz)::timestamptz AS next_at;
 
 -- name: SLANoticeInsert :many
 -- The decision to notify, recorded once per finding and stage: open findings

@@ -43,27 +43,28 @@ func (q *Queries) SLABreachedDeliveriesPending(ctx context.Context, db DBTX, ten
 }
 
 const sLANextInstant = `-- name: SLANextInstant :one
-SELECT (CASE WHEN f.sla_due_at - make_interval(secs => $1::double precision) > $2::timestamptz
-             THEN f.sla_due_at - make_interval(secs => $1::double precision)
-             ELSE f.sla_due_at END)::timestamptz AS next_at
-FROM findings f
-WHERE f.tenant_id = $3::uuid AND f.status IN ('new', 'open', 'reopened')
-  AND f.sla_due_at > $2::timestamptz
-ORDER BY 1
-LIMIT 1
+SELECT COALESCE(LEAST(
+    (SELECT min(f.sla_due_at) FROM findings f
+     WHERE f.tenant_id = $1::uuid AND f.status IN ('new', 'open', 'reopened')
+       AND f.sla_due_at > $2::timestamptz),
+    (SELECT min(f.sla_due_at) - make_interval(secs => $3::double precision) FROM findings f
+     WHERE f.tenant_id = $1::uuid AND f.status IN ('new', 'open', 'reopened')
+       AND f.sla_due_at > $2::timestamptz + make_interval(secs => $3::double precision))
+), '9999-12-31T00:00:00Z'::timestamptz)::timestamptz AS next_at
 `
 
 type SLANextInstantParams struct {
-	DueSoonSecs float64   `json:"due_soon_secs"`
-	Now         time.Time `json:"now"`
 	TenantID    uuid.UUID `json:"tenant_id"`
+	Now         time.Time `json:"now"`
+	DueSoonSecs float64   `json:"due_soon_secs"`
 }
 
 // The next instant after now at which a tenant's SLA workflow has something
 // to decide: an open finding's deadline coming within due_soon (its
-// due-soon threshold), or its deadline itself. No row when none is ahead.
+// due-soon threshold), or its deadline itself; 9999-12-31 when none is
+// ahead. Each half is one probe of findings_tenant_sla_idx.
 func (q *Queries) SLANextInstant(ctx context.Context, db DBTX, arg SLANextInstantParams) (time.Time, error) {
-	row := db.QueryRow(ctx, sLANextInstant, arg.DueSoonSecs, arg.Now, arg.TenantID)
+	row := db.QueryRow(ctx, sLANextInstant, arg.TenantID, arg.Now, arg.DueSoonSecs)
 	var next_at time.Time
 	err := row.Scan(&next_at)
 	return next_at, err
