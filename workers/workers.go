@@ -14,12 +14,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/resend/resend-go/v2"
 	stripeclient "github.com/stripe/stripe-go/v76/client"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/fx"
 
+	"github.com/secureops/secureops/activities/deadlines"
 	"github.com/secureops/secureops/activities/defectdojo"
 	"github.com/secureops/secureops/activities/email"
 	"github.com/secureops/secureops/activities/feeds"
@@ -35,6 +37,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/intel"
 	"github.com/secureops/secureops/internal/contract/maintenance"
 	"github.com/secureops/secureops/internal/contract/reconcile"
+	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/kratos"
@@ -49,6 +52,7 @@ import (
 	"github.com/secureops/secureops/workflows/reportflow"
 	"github.com/secureops/secureops/workflows/scanflow"
 	"github.com/secureops/secureops/workflows/scheduleflow"
+	"github.com/secureops/secureops/workflows/slaflow"
 	"github.com/secureops/secureops/workflows/verifyflow"
 )
 
@@ -150,7 +154,9 @@ func New(d Deps, queues []string) (*Workers, error) {
 			// Ownership checks are light DNS and HTTP requests: they run with
 			// the orchestration, not on scanner hosts.
 			verifyflow.Register(w)
-			store.Register(w, &store.Activities{DB: d.DB, ScanLimits: c.ScanLimits})
+			store.Register(w, &store.Activities{DB: d.DB, ScanLimits: c.ScanLimits, DeadlinesChanged: func(ctx context.Context, t uuid.UUID) error {
+				return sla.DeadlinesChanged(ctx, d.Client, t)
+			}})
 			defectdojo.Register(w, dd)
 			webhooks.Register(w, &webhooks.Activities{DB: d.DB, Policy: c.WebhookPolicy(), Resolver: d.Resolver, PublicURL: c.PublicURL, Log: d.Log})
 			temporalops.Register(w, ops)
@@ -162,6 +168,9 @@ func New(d Deps, queues []string) (*Workers, error) {
 			// Reports: numbers by SQL, prose by the writer (rules without a model).
 			reportflow.Register(w)
 			reports.Register(w, &reports.Activities{DB: d.DB, Writer: d.ReportWriter, Log: d.Log})
+			// Each tenant's SLA timers (sla/<tenant-id>): notices, finding.sla_breached.
+			slaflow.Register(w)
+			deadlines.Register(w, &deadlines.Activities{DB: d.DB, Client: d.Client, PublicURL: c.PublicURL})
 		case temporalx.QueueScanners:
 			scanner.Register(w, &scanner.Activities{
 				DB:         d.DB,

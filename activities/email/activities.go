@@ -24,6 +24,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/contract/report"
+	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
@@ -195,4 +196,5 @@ func Register(reg temporalx.ActivityRegistry, a *Activities) {
 	notify.ScanEmails.Register(reg, a.ScanEmails)
 	intel.KEVEmails.Register(reg, a.KEVAlerts)
 	report.Email.Register(reg, a.ReportReady)
+	sla.Emails.Register(reg, a.SLANotices)
 }

@@ -47,6 +47,7 @@ f AS (INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner, la
       SELECT $1, 'fp-' || $2, 'Finding of ' || $2, 'high', 'nmap', sc.id, sc.id FROM sc RETURNING id),
 sf AS (INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity) SELECT sc.id, f.id, $1, 'high' FROM sc, f RETURNING scan_id),
 fa AS (INSERT INTO finding_alerts (finding_id, kind, tenant_id, batch_id) SELECT f.id, 'kev', $1, gen_random_uuid() FROM f RETURNING finding_id),
+sn AS (INSERT INTO sla_notices (finding_id, stage, tenant_id, batch_id, due_at) SELECT f.id, 'overdue', $1, gen_random_uuid(), now() FROM f RETURNING finding_id),
 fe AS (INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status) SELECT $1, f.id, 'seed', 'new', 'open' FROM f RETURNING id),
 dd AS (INSERT INTO scan_defectdojo_imports (scan_id, scanner, tenant_id, test_id, build_id) SELECT sc.id, 'nmap', $1, 1, 'b' FROM sc RETURNING scan_id),
 dg AS (INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest) SELECT sc.id, 'nmap', $1, decode(md5($2 || '5'), 'hex') FROM sc RETURNING scan_id),

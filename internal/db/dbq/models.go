@@ -395,6 +395,16 @@ type Signup struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+type SlaNotice struct {
+	FindingID uuid.UUID  `json:"finding_id"`
+	Stage     string     `json:"stage"`
+	TenantID  uuid.UUID  `json:"tenant_id"`
+	BatchID   uuid.UUID  `json:"batch_id"`
+	DueAt     time.Time  `json:"due_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	EmailedAt *time.Time `json:"emailed_at"`
+}
+
 type Target struct {
 	ID                    uuid.UUID  `json:"id"`
 	TenantID              uuid.UUID  `json:"tenant_id"`
