@@ -29,6 +29,7 @@ import (
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/stripe"
 	"github.com/secureops/secureops/activities/temporalops"
+	"github.com/secureops/secureops/activities/triaging"
 	"github.com/secureops/secureops/activities/webhooks"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/contract/intel"
@@ -38,6 +39,7 @@ import (
 	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/internal/triagerules"
 	"github.com/secureops/secureops/workflows/gateflow"
 	"github.com/secureops/secureops/workflows/intelflow"
 	"github.com/secureops/secureops/workflows/maintenanceflow"
@@ -46,6 +48,7 @@ import (
 	"github.com/secureops/secureops/workflows/reconcileflow"
 	"github.com/secureops/secureops/workflows/scanflow"
 	"github.com/secureops/secureops/workflows/scheduleflow"
+	"github.com/secureops/secureops/workflows/triageflow"
 	"github.com/secureops/secureops/workflows/verifyflow"
 )
 
@@ -66,6 +69,9 @@ type Deps struct {
 	Dojo   *dojo.Client
 	Stripe *stripeclient.API
 	Resend *resend.Client
+	// TriageDecider is the model the Triage workflow asks after its rules
+	// (internal/llmtriage when LLM_* is configured); nil: rules only.
+	TriageDecider triagerules.Decider
 }
 
 // withClients fills the outside-system clients fx did not provide.
@@ -154,6 +160,9 @@ func New(d Deps, queues []string) (*Workers, error) {
 			intelflow.Register(w)
 			feeds.Register(w, &feeds.Activities{DB: d.DB, KEVURL: c.KEVURL, EPSSURL: c.EPSSURL, PublicURL: c.PublicURL})
 			ws.schedules = append(ws.schedules, reconcile.Schedule, intel.Schedule)
+			// Triage of every completed scan and import: rules, a model, analysts.
+			triageflow.Register(w)
+			triaging.Register(w, &triaging.Activities{DB: d.DB, Decider: d.TriageDecider, Log: d.Log})
 		case temporalx.QueueScanners:
 			scanner.Register(w, &scanner.Activities{
 				DB:         d.DB,

@@ -20,8 +20,10 @@ import (
 	"github.com/secureops/secureops/activities/temporalops"
 	"github.com/secureops/secureops/internal/contract/gate"
 	"github.com/secureops/secureops/internal/contract/notify"
+	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/workflows/notifyflow"
+	"github.com/secureops/secureops/workflows/triageflow"
 )
 
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment { return newEnvProving(t, true) }
@@ -37,6 +39,7 @@ func newEnvWith(t *testing.T, proves bool, auth scan.Authorization) *testsuite.T
 	env := s.NewTestWorkflowEnvironment()
 	Register(env)
 	notifyflow.Register(env)
+	triageflow.Register(env)
 	// Real signatures registered under the production names; OnActivity replaces the bodies.
 	store.Register(env, &store.Activities{})
 	scanner.Register(env, &scanner.Activities{})
@@ -68,6 +71,7 @@ func newEnvWith(t *testing.T, proves bool, auth scan.Authorization) *testsuite.T
 	env.OnActivity(scan.Reimport.Name, mock.Anything, mock.Anything).Return(scan.ReimportResult{Skipped: "not configured"}, nil).Maybe()
 	env.OnActivity(scan.RecordUsage.Name, mock.Anything, mock.Anything).Return(scan.UsageEvent{}, nil).Maybe()
 	env.OnWorkflow(notify.WorkflowName, mock.Anything, mock.Anything).Return(nil).Maybe()
+	env.OnWorkflow(triage.WorkflowName, mock.Anything, mock.Anything).Return(triage.Result{}, nil).Maybe()
 	return env
 }
 
