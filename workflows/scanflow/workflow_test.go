@@ -20,8 +20,8 @@ import (
 	"github.com/secureops/secureops/activities/temporalops"
 	"github.com/secureops/secureops/internal/contract/gate"
 	"github.com/secureops/secureops/internal/contract/notify"
-	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/internal/contract/scan"
+	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/workflows/notifyflow"
 	"github.com/secureops/secureops/workflows/triageflow"
 )
