@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/secureops/secureops/activities/defectdojo"
 	"github.com/secureops/secureops/activities/ownership"
@@ -71,9 +72,16 @@ func newEnvWith(t *testing.T, proves bool, auth scan.Authorization) *testsuite.T
 	env.OnActivity(scan.Reimport.Name, mock.Anything, mock.Anything).Return(scan.ReimportResult{Skipped: "not configured"}, nil).Maybe()
 	env.OnActivity(scan.RecordUsage.Name, mock.Anything, mock.Anything).Return(scan.UsageEvent{}, nil).Maybe()
 	env.OnWorkflow(notify.WorkflowName, mock.Anything, mock.Anything).Return(nil).Maybe()
-	env.OnWorkflow(triage.WorkflowName, mock.Anything, mock.Anything).Return(triage.Result{}, nil).Maybe()
+	env.OnWorkflow(triage.WorkflowName, mock.Anything, mock.Anything).Return(
+		func(ctx workflow.Context, in triage.Input) (triage.Result, error) {
+			triaged[env] = append(triaged[env], in)
+			return triage.Result{}, nil
+		}).Maybe()
 	return env
 }
+
+// triaged lists, per test environment, the triage children started.
+var triaged = map[*testsuite.TestWorkflowEnvironment][]triage.Input{}
 
 // releases counts, per test environment, the slot releases sent to the
 // tenant's gate.
@@ -134,6 +142,10 @@ func TestScanHappyPath(t *testing.T) {
 	}
 	env.AssertExpectations(t)
 	released(t, env)
+	// A completed scan is triaged by a child: once, for this scan.
+	if got := triaged[env]; len(got) != 1 || got[0] != (triage.Input{TenantID: in.TenantID, ScanID: in.ScanID}) {
+		t.Fatalf("triage children %+v", got)
+	}
 }
 
 func TestScanRefusedTargetFailsWithoutRetry(t *testing.T) {
@@ -166,6 +178,9 @@ func TestScanRefusedTargetFailsWithoutRetry(t *testing.T) {
 		t.Fatalf("finish %+v, want failed with the reason", finished)
 	}
 	released(t, env)
+	if len(triaged[env]) != 0 {
+		t.Fatalf("a failed scan was triaged: %+v", triaged[env])
+	}
 }
 
 func TestScanTransientScannerErrorIsRetried(t *testing.T) {
