@@ -48,6 +48,8 @@ f AS (INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner, la
 sf AS (INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity) SELECT sc.id, f.id, $1, 'high' FROM sc, f RETURNING scan_id),
 fa AS (INSERT INTO finding_alerts (finding_id, kind, tenant_id, batch_id) SELECT f.id, 'kev', $1, gen_random_uuid() FROM f RETURNING finding_id),
 fe AS (INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status) SELECT $1, f.id, 'seed', 'new', 'open' FROM f RETURNING id),
+ft AS (INSERT INTO finding_triage (tenant_id, finding_id, scan_id, source, decision, status) SELECT $1, f.id, sc.id, 'rules', 'valid', 'approved' FROM f, sc RETURNING id),
+tr AS (INSERT INTO triage_rules (tenant_id, position, scanner, action) VALUES ($1, 0, 'nmap', 'suppress') RETURNING id),
 dd AS (INSERT INTO scan_defectdojo_imports (scan_id, scanner, tenant_id, test_id, build_id) SELECT sc.id, 'nmap', $1, 1, 'b' FROM sc RETURNING scan_id),
 dg AS (INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest) SELECT sc.id, 'nmap', $1, decode(md5($2 || '5'), 'hex') FROM sc RETURNING scan_id),
 ue AS (INSERT INTO usage_events (tenant_id, scan_id, source, scanners, target, finished_at, duration_ms, status)
@@ -62,7 +64,8 @@ inv AS (INSERT INTO invitations (tenant_id, user_id, email, role, token_hash, ex
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg)
-     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)`
+     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)
+     + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)`
 
 var errRollBack = errors.New("roll back")
 
