@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -117,6 +118,18 @@ func TestTriageEndToEnd(t *testing.T) {
 	desc, err := p.temporal.DescribeWorkflowExecution(ctx, wid, "")
 	if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Fatalf("triage workflow: %v %v", desc, err)
+	}
+	// Operators find the waiting triage by tenant and kind.
+	q := fmt.Sprintf("TenantId = '%s' AND Kind = '%s' AND ExecutionStatus = 'Running'", p.tenant, triage.Kind)
+	for {
+		resp, err := p.temporal.ListWorkflow(ctx, listReq(q))
+		if err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == wid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("triage not visible with %q: %v %v", q, resp, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if code, d := p.do(t, "GET", "/api/v1/findings/"+byCVE["CVE-2020-28196"]["id"].(string), "", ""); code != http.StatusOK ||
 		d["triage"].(map[string]any)["status"] != "proposed" {

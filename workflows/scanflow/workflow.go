@@ -306,7 +306,7 @@ func (w *scanWorkflow) afterFinish(ctx workflow.Context, status string) {
 	// A completed scan or import is triaged by a child that outlives it (it
 	// may wait 14 days for analysts). Histories from before replay without.
 	if status == "completed" && workflow.GetVersion(ctx, "triage", workflow.DefaultVersion, 1) == 1 {
-		tctx := workflow.WithChildOptions(ctx, triage.ChildOptions(w.in.ScanID))
+		tctx := workflow.WithChildOptions(ctx, triage.ChildOptions(w.in.TenantID, w.in.ScanID))
 		tc := triage.Workflow.ExecuteChild(tctx, triage.Input{TenantID: w.in.TenantID, ScanID: w.in.ScanID})
 		if err := tc.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 			// After a reset the previous run's triage may still wait; it

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/secureops/secureops/internal/temporalx"
@@ -29,14 +30,22 @@ func WorkflowID(scanID uuid.UUID) string { return "triage/" + scanID.String() }
 // ChildOptions run a scan's triage as a child that outlives the scan (the
 // scan finishes at once); a reset scan's run may start it again, and a
 // second run finds the first one's rows (one row per finding and source).
-func ChildOptions(scanID uuid.UUID) workflow.ChildWorkflowOptions {
+// Operators find a tenant's waiting triages by TenantId and Kind = 'triage'.
+func ChildOptions(tenantID, scanID uuid.UUID) workflow.ChildWorkflowOptions {
 	return workflow.ChildWorkflowOptions{
 		WorkflowID:            WorkflowID(scanID),
 		TaskQueue:             temporalx.QueueScans,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporalx.SATenantID.ValueSet(tenantID.String()),
+			temporalx.SAKind.ValueSet(Kind),
+		),
 	}
 }
+
+// Kind is the Kind search attribute of triages.
+const Kind = "triage"
 
 // ApprovalWindow is how long decisions wait for an analyst; afterwards the
 // workflow ends and they stay proposed (the finding keeps its status).
