@@ -337,16 +337,23 @@ func (s *Server) findingTriageVerdict(approve bool) handlerFunc {
 		if err != nil {
 			return verdictError(err)
 		}
+		// The verdict and the status change were recorded by the workflow's
+		// activity (finding_triage, finding_events); the audit log says who
+		// asked, from where.
 		var v FindingView
-		err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
+		err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 			f, err := findings.Get(ctx, tx, id)
 			if err != nil {
 				return err
 			}
 			tv, err := latestTriage(ctx, tx, []uuid.UUID{id})
+			if err != nil {
+				return err
+			}
 			v = findingView(f)
 			v.Triage = tv[id]
-			return err
+			return audit(ctx, tx, r, a, f.TenantID, "finding.triage_"+res.Status, "finding", id.String(),
+				map[string]any{"decision": res.Decision, "scan_id": latest.ScanID, "status": f.Status, "comment": req.Comment})
 		})
 		if err != nil {
 			return err

@@ -203,4 +203,8 @@ func TestTriageEndToEnd(t *testing.T) {
 		FROM finding_triage`).Scan(&rows, &distinct, &analyst); err != nil || rows != 7 || distinct != 7 || analyst != 2 {
 		t.Fatalf("finding_triage: %d rows, %d distinct, %d analyst, %v", rows, distinct, analyst, err)
 	}
+	var audited int
+	if err := super.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action IN ('finding.triage_approved', 'finding.triage_rejected')`).Scan(&audited); err != nil || audited != 2 {
+		t.Fatalf("audited verdicts: %d %v", audited, err)
+	}
 }
