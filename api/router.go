@@ -131,6 +131,15 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/findings/{id}", auth.PermFindingsView, s.findingGet},
 		{"PATCH", "/api/v1/findings/{id}", auth.PermFindingsTriage, s.findingPatch},
 
+		// Triage (api/triage.go): analysts' verdicts on proposed decisions;
+		// tenant rules read by triagers, written by owners and admins.
+		{"POST", "/api/v1/findings/{id}/triage/approve", auth.PermFindingsTriage, s.findingTriageVerdict(true)},
+		{"POST", "/api/v1/findings/{id}/triage/reject", auth.PermFindingsTriage, s.findingTriageVerdict(false)},
+		{"GET", "/api/v1/triage/rules", auth.PermFindingsTriage, s.triageRuleList},
+		{"POST", "/api/v1/triage/rules", auth.PermIntegrationsConfig, s.triageRuleCreate},
+		{"PATCH", "/api/v1/triage/rules/{id}", auth.PermIntegrationsConfig, s.triageRuleUpdate},
+		{"DELETE", "/api/v1/triage/rules/{id}", auth.PermIntegrationsConfig, s.triageRuleDelete},
+
 		{"GET", "/api/v1/dashboard", auth.PermFindingsView, s.dashboard},
 		{"PATCH", "/api/v1/dashboard/sla", auth.PermUsersManage, s.dashboardSLAPatch},
 		{"GET", "/api/v1/usage", auth.PermBillingView, s.usageList},

@@ -32,6 +32,7 @@ import (
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/stripe"
 	"github.com/secureops/secureops/activities/temporalops"
+	"github.com/secureops/secureops/activities/triaging"
 	"github.com/secureops/secureops/activities/webhooks"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/contract/intel"
@@ -41,8 +42,10 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/llmtriage"
 	"github.com/secureops/secureops/internal/reporting"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/internal/triagerules"
 	"github.com/secureops/secureops/workflows/gateflow"
 	"github.com/secureops/secureops/workflows/intelflow"
 	"github.com/secureops/secureops/workflows/maintenanceflow"
@@ -53,6 +56,7 @@ import (
 	"github.com/secureops/secureops/workflows/scanflow"
 	"github.com/secureops/secureops/workflows/scheduleflow"
 	"github.com/secureops/secureops/workflows/slaflow"
+	"github.com/secureops/secureops/workflows/triageflow"
 	"github.com/secureops/secureops/workflows/verifyflow"
 )
 
@@ -75,6 +79,9 @@ type Deps struct {
 	Resend *resend.Client
 	// ReportWriter writes reports' prose with a model; nil writes rules prose.
 	ReportWriter reporting.Writer
+	// TriageDecider is the model the Triage workflow asks after its rules
+	// (internal/llmtriage when LLM_* is configured); nil: rules only.
+	TriageDecider triagerules.Decider
 }
 
 // withClients fills the outside-system clients fx did not provide.
@@ -97,6 +104,15 @@ func (d Deps) withClients() (Deps, error) {
 	}
 	if d.Resolver == nil {
 		d.Resolver = net.DefaultResolver
+	}
+	if d.TriageDecider == nil && d.Config.LLM.Configured() {
+		c, err := llmtriage.New(d.Config.LLM, d.DB, llmtriage.Options{})
+		if err != nil {
+			return d, err
+		}
+		if c != nil {
+			d.TriageDecider = llmDecider{c}
+		}
 	}
 	return d, nil
 }
@@ -171,6 +187,9 @@ func New(d Deps, queues []string) (*Workers, error) {
 			// Each tenant's SLA timers (sla/<tenant-id>): notices, finding.sla_breached.
 			slaflow.Register(w)
 			deadlines.Register(w, &deadlines.Activities{DB: d.DB, Client: d.Client, PublicURL: c.PublicURL})
+			// Triage of every completed scan and import: rules, a model, analysts.
+			triageflow.Register(w)
+			triaging.Register(w, &triaging.Activities{DB: d.DB, Decider: d.TriageDecider, Log: d.Log})
 		case temporalx.QueueScanners:
 			scanner.Register(w, &scanner.Activities{
 				DB:         d.DB,

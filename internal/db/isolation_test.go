@@ -49,6 +49,8 @@ sf AS (INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity) SELE
 fa AS (INSERT INTO finding_alerts (finding_id, kind, tenant_id, batch_id) SELECT f.id, 'kev', $1, gen_random_uuid() FROM f RETURNING finding_id),
 sn AS (INSERT INTO sla_notices (finding_id, stage, tenant_id, batch_id, due_at) SELECT f.id, 'overdue', $1, gen_random_uuid(), now() FROM f RETURNING finding_id),
 fe AS (INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status) SELECT $1, f.id, 'seed', 'new', 'open' FROM f RETURNING id),
+ft AS (INSERT INTO finding_triage (tenant_id, finding_id, scan_id, source, decision, status) SELECT $1, f.id, sc.id, 'rules', 'valid', 'approved' FROM f, sc RETURNING id),
+tr AS (INSERT INTO triage_rules (tenant_id, position, scanner, action) VALUES ($1, 0, 'nmap', 'suppress') RETURNING id),
 dd AS (INSERT INTO scan_defectdojo_imports (scan_id, scanner, tenant_id, test_id, build_id) SELECT sc.id, 'nmap', $1, 1, 'b' FROM sc RETURNING scan_id),
 dg AS (INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest) SELECT sc.id, 'nmap', $1, decode(md5($2 || '5'), 'hex') FROM sc RETURNING scan_id),
 ltc AS (INSERT INTO llm_triage_cache (tenant_id, fingerprint, prompt_version, model, decision, confidence)
@@ -69,7 +71,7 @@ SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) F
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
      + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)
-     + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf)`
+     + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf) + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)`
 
 var errRollBack = errors.New("roll back")
 

@@ -134,6 +134,15 @@ func (f fixtures) finding(ten uuid.UUID) uuid.UUID {
 	return id
 }
 
+func (f fixtures) triageRule(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO triage_rules (tenant_id, position, scanner, action)
+			VALUES ($1, 0, 'nmap', 'suppress') RETURNING id`, ten).Scan(&id)
+	})
+	return id
+}
+
 // multipartBoundary marks a request body as multipart/form-data for call.
 const multipartBoundary = "secureops-matrix-boundary"
 
@@ -268,6 +277,14 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return pattern, ""
 	case "POST /api/v1/codec/encode", "POST /api/v1/codec/decode":
 		return pattern, `{"payloads":[]}`
+	case "POST /api/v1/findings/{id}/triage/approve", "POST /api/v1/findings/{id}/triage/reject":
+		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), ""
+	case "POST /api/v1/triage/rules":
+		return pattern, fmt.Sprintf(`{"name":"rule %d","scanner":"nmap","action":"suppress"}`, n)
+	case "PATCH /api/v1/triage/rules/{id}":
+		return strings.Replace(pattern, "{id}", f.triageRule(ten).String(), 1), `{"position":7}`
+	case "DELETE /api/v1/triage/rules/{id}":
+		return strings.Replace(pattern, "{id}", f.triageRule(ten).String(), 1), ""
 	case "POST /api/v1/admin/impersonations":
 		return pattern, fmt.Sprintf(`{"user_id":%q,"reason":"support ticket %d","minutes":5}`, f.member(ten), n)
 	}
@@ -357,6 +374,14 @@ func TestPermissionMatrix(t *testing.T) {
 				allowed := expectAllowed(c, rt.Permission, cx.sibling)
 				code := c.call(t, p, rt.Method, path, body, cx.tenant)
 				checked++
+				if allowed && strings.HasPrefix(rt.Pattern, "/api/v1/findings/{id}/triage/") {
+					// Past the permission checks, nothing waits for approval on
+					// the fixture's finding (TestTriageEndToEnd approves).
+					if code != http.StatusConflict {
+						t.Errorf("%s %s as %s in %s tenant: %d, want 409", rt.Method, rt.Pattern, c.role, cx.name, code)
+					}
+					continue
+				}
 				if rt.Pattern == "/api/v1/invitations/{token}/accept" {
 					// Its own test accepts (TestInvitingAnExistingAccount): only
 					// the invitee, in person, holds a token; here no caller has

@@ -154,6 +154,24 @@ type FindingStage struct {
 	SlaDays          pgtype.Int4   `json:"sla_days"`
 }
 
+type FindingTriage struct {
+	ID            int64         `json:"id"`
+	TenantID      uuid.UUID     `json:"tenant_id"`
+	FindingID     uuid.UUID     `json:"finding_id"`
+	ScanID        uuid.UUID     `json:"scan_id"`
+	Source        string        `json:"source"`
+	Model         string        `json:"model"`
+	PromptVersion string        `json:"prompt_version"`
+	Decision      string        `json:"decision"`
+	Severity      string        `json:"severity"`
+	Confidence    float32       `json:"confidence"`
+	Reasoning     string        `json:"reasoning"`
+	RuleID        uuid.NullUUID `json:"rule_id"`
+	Status        string        `json:"status"`
+	ApprovedBy    string        `json:"approved_by"`
+	CreatedAt     time.Time     `json:"created_at"`
+}
+
 type Impersonation struct {
 	ID          uuid.UUID  `json:"id"`
 	TenantID    uuid.UUID  `json:"tenant_id"`
@@ -458,6 +476,26 @@ type TenantScanPolicy struct {
 	InitialTarget      *string         `json:"initial_target"`
 	CreatedAt          time.Time       `json:"created_at"`
 	UpdatedAt          time.Time       `json:"updated_at"`
+}
+
+type TriageRule struct {
+	ID         uuid.UUID `json:"id"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	Position   int32     `json:"position"`
+	Name       string    `json:"name"`
+	Scanner    string    `json:"scanner"`
+	RuleID     string    `json:"rule_id"`
+	Cve        string    `json:"cve"`
+	Cwe        int32     `json:"cwe"`
+	Target     string    `json:"target"`
+	Title      string    `json:"title"`
+	TitleRegex bool      `json:"title_regex"`
+	Action     string    `json:"action"`
+	Decision   string    `json:"decision"`
+	Severity   string    `json:"severity"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 type UsageEvent struct {
