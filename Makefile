@@ -17,7 +17,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## Install missing Debian packages (postgresql, nmap, nikto, chromium)
+deps: ## Install missing Debian packages (postgresql, nmap, nikto, chromium, poppler-utils)
 	@./scripts/install-deps.sh
 
 $(BIN)/sqlc:

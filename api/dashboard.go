@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 )
@@ -483,10 +484,23 @@ func (s *Server) dashboardSLAPatch(w http.ResponseWriter, r *http.Request) error
 		if stored == nil {
 			return errNotFound
 		}
+		// The open findings' deadlines follow the new days at once.
+		if _, err := db.RecomputeSLA(ctx, tx, a.TenantID); err != nil {
+			return err
+		}
 		return audit(ctx, tx, r, a, uuid.Nil, "tenant.sla_updated", "tenant", a.TenantID.String(), patch)
 	})
 	if err != nil {
 		return err
+	}
+	// The tenant's SLA timers look at the new deadlines now (best effort: they
+	// also look daily, and the housekeeping starts a missing one).
+	if s.Temporal != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		if err := sla.DeadlinesChanged(ctx, s.Temporal, a.TenantID); err != nil {
+			s.logErr(r, "signal the SLA timers", err)
+		}
 	}
 	days, overrides := slaDays(stored)
 	writeJSON(w, http.StatusOK, map[string]any{"days": days, "overrides": overrides})

@@ -83,6 +83,7 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rows []dbq.Finding
 	var next string
+	var tri map[uuid.UUID]*TriageView
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		if !scopeOf(a).PlatformAdmin {
 			f.TenantIDs = a.Scope
@@ -105,6 +106,14 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, db.ErrBadCursor) {
 			return invalid("cursor", "cursor is not one this API returned for this sort")
 		}
+		if err != nil {
+			return err
+		}
+		ids := make([]uuid.UUID, len(rows))
+		for i, f := range rows {
+			ids[i] = f.ID
+		}
+		tri, err = latestTriage(ctx, tx, ids)
 		return err
 	})
 	if err != nil {
@@ -115,7 +124,9 @@ func (s *Server) findingList(w http.ResponseWriter, r *http.Request) error {
 		page.NextCursor = &next
 	}
 	for _, f := range rows {
-		page.Items = append(page.Items, findingView(findings.FromRow(f)))
+		v := findingView(findings.FromRow(f))
+		v.Triage = tri[f.ID]
+		page.Items = append(page.Items, v)
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
@@ -151,8 +162,12 @@ func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var d findings.Detail
+	var tri map[uuid.UUID]*TriageView
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
-		d, err = findings.GetDetail(ctx, tx, id)
+		if d, err = findings.GetDetail(ctx, tx, id); err != nil {
+			return err
+		}
+		tri, err = latestTriage(ctx, tx, []uuid.UUID{id})
 		return err
 	})
 	if err != nil {
@@ -160,6 +175,7 @@ func (s *Server) findingGet(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := findingDetail{FindingView: findingView(d.Finding),
 		Occurrences: make([]occurrenceView, 0, len(d.Occurrences)), Events: make([]eventView, 0, len(d.Events))}
+	v.Triage = tri[id]
 	for _, o := range d.Occurrences {
 		v.Occurrences = append(v.Occurrences, occurrenceView{ScanID: o.ScanID, Target: o.Target, Source: o.Source,
 			Status: o.Status, Change: o.Change, Severity: o.Severity, CreatedAt: o.CreatedAt})
@@ -196,9 +212,13 @@ func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var t findings.Triaged
+	var tri map[uuid.UUID]*TriageView
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		d.Actor = actorOf(a)
 		if t, err = findings.Triage(ctx, tx, id, d); err != nil {
+			return err
+		}
+		if tri, err = latestTriage(ctx, tx, []uuid.UUID{id}); err != nil {
 			return err
 		}
 		return auditTriage(ctx, tx, r, a, d, t)
@@ -206,7 +226,9 @@ func (s *Server) findingPatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, findingView(t.Finding))
+	v := findingView(t.Finding)
+	v.Triage = tri[id]
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -289,6 +311,9 @@ type FindingView struct {
 	EPSSPercentile *float64   `json:"epss_percentile"`
 	Priority       *int       `json:"priority"`
 	SLADueAt       *time.Time `json:"sla_due_at"`
+	// Triage is the finding's latest triage decision (rules, model or
+	// analyst; null before its first triage).
+	Triage *TriageView `json:"triage"`
 	// Change is what the listed scan meant for the finding (scan listings only).
 	Change string `json:"change,omitempty"`
 }

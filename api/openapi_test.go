@@ -95,6 +95,7 @@ func TestOpenAPISpecValidates(t *testing.T) {
 		"GET /api/v1/dashboard":                "DashboardGet",
 		"PATCH /api/v1/dashboard/sla":          "DashboardSLAUpdate",
 		"GET /api/v1/usage":                    "UsageList",
+		"PATCH /api/v1/triage/settings":        "TriageSettingsUpdate",
 		"POST /api/v1/webhooks":                "WebhookCreate",
 		"GET /api/v1/webhooks":                 "WebhookList",
 		"DELETE /api/v1/webhooks/{id}":         "WebhookDelete",
@@ -602,6 +603,22 @@ func criticalEvent(t *testing.T, tenant, scanID uuid.UUID, at time.Time) webhook
 	return ev
 }
 
+// slaBreachedEvent is a finding.sla_breached event as the SLA activities build it.
+func slaBreachedEvent(t *testing.T, tenant uuid.UUID, at time.Time) webhookwire.Event {
+	t.Helper()
+	batch := uuid.New()
+	ev, err := webhookwire.NewEvent("finding.sla_breached/"+batch.String(), webhookwire.EventFindingSLABreached, tenant, at, webhookwire.FindingSLABreached{
+		BatchID: batch, Total: 1,
+		Findings: []webhookwire.SLABreachedFinding{{ID: uuid.New(), Title: "OpenSSH regreSSHion", Severity: "critical", CVEs: []string{"CVE-2024-6387"},
+			Priority: 60, SLADueAt: at.Add(-time.Hour), Host: "203.0.113.7", Port: 22, Target: "example.com",
+			Link: "https://app.example.com/app/findings/" + uuid.NewString()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
 // TestOpenAPIWebhookEvents checks the events, headers and signature the
 // spec documents against internal/webhookwire, which sends them.
 func TestOpenAPIWebhookEvents(t *testing.T) {
@@ -623,10 +640,11 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, ev := range map[string]webhookwire.Event{
-		"ScanCompletedEvent":   completedEvent(t, tenant, scanID, now),
-		"FindingCriticalEvent": criticalEvent(t, tenant, scanID, now),
-		"FindingKEVEvent":      kevEvent(t, tenant, now),
-		"PingEvent":            ping,
+		"ScanCompletedEvent":      completedEvent(t, tenant, scanID, now),
+		"FindingCriticalEvent":    criticalEvent(t, tenant, scanID, now),
+		"FindingKEVEvent":         kevEvent(t, tenant, now),
+		"FindingSLABreachedEvent": slaBreachedEvent(t, tenant, now),
+		"PingEvent":               ping,
 	} {
 		body, err := ev.Body()
 		if err != nil {
@@ -659,8 +677,8 @@ func TestOpenAPIWebhookEvents(t *testing.T) {
 	if err := doc.Components.Schemas["WebhookEvent"].Value.VisitJSON(mustGeneric(t, body), openapi3.EnableJSONSchema2020()); err != nil {
 		t.Errorf("failed scan %s: %v", body, err)
 	}
-	if len(doc.Webhooks) != 4 {
-		t.Errorf("%d webhooks documented, want scan.completed, finding.critical, finding.kev and ping", len(doc.Webhooks))
+	if len(doc.Webhooks) != 5 {
+		t.Errorf("%d webhooks documented, want scan.completed, finding.critical, finding.kev, finding.sla_breached and ping", len(doc.Webhooks))
 	}
 	if ua := doc.Components.Parameters["WebhookUserAgent"].Value.Schema.Value.Const; ua != webhookwire.UserAgent {
 		t.Errorf("User-Agent %v, want %q", ua, webhookwire.UserAgent)

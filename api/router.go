@@ -131,9 +131,20 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/findings/{id}", auth.PermFindingsView, s.findingGet},
 		{"PATCH", "/api/v1/findings/{id}", auth.PermFindingsTriage, s.findingPatch},
 
+		// Triage (api/triage.go): analysts' verdicts on proposed decisions;
+		// tenant rules read by triagers, written by owners and admins.
+		{"POST", "/api/v1/findings/{id}/triage/approve", auth.PermFindingsTriage, s.findingTriageVerdict(true)},
+		{"POST", "/api/v1/findings/{id}/triage/reject", auth.PermFindingsTriage, s.findingTriageVerdict(false)},
+		{"GET", "/api/v1/triage/rules", auth.PermFindingsTriage, s.triageRuleList},
+		{"POST", "/api/v1/triage/rules", auth.PermIntegrationsConfig, s.triageRuleCreate},
+		{"PATCH", "/api/v1/triage/rules/{id}", auth.PermIntegrationsConfig, s.triageRuleUpdate},
+		{"DELETE", "/api/v1/triage/rules/{id}", auth.PermIntegrationsConfig, s.triageRuleDelete},
+
 		{"GET", "/api/v1/dashboard", auth.PermFindingsView, s.dashboard},
 		{"PATCH", "/api/v1/dashboard/sla", auth.PermUsersManage, s.dashboardSLAPatch},
 		{"GET", "/api/v1/usage", auth.PermBillingView, s.usageList},
+
+		{"PATCH", "/api/v1/triage/settings", auth.PermUsersManage, s.triageSettingsPatch},
 
 		{"POST", "/api/v1/schedules", auth.PermScansStart, s.scheduleCreate},
 		{"GET", "/api/v1/schedules", auth.PermFindingsView, s.scheduleList},
@@ -155,6 +166,14 @@ func (s *Server) Routes() []Route {
 		{"DELETE", "/api/v1/webhooks/{id}", auth.PermIntegrationsConfig, s.webhookDelete},
 		{"GET", "/api/v1/webhooks/{id}/deliveries", auth.PermIntegrationsConfig, s.webhookDeliveries},
 		{"POST", "/api/v1/webhooks/{id}/test", auth.PermIntegrationsConfig, s.webhookTest},
+
+		{"POST", "/api/v1/reports", auth.PermReportsGenerate, s.reportCreate},
+		{"GET", "/api/v1/reports", auth.PermReportsView, s.reportList},
+		{"GET", "/api/v1/reports/{id}", auth.PermReportsView, s.reportGet},
+		{"GET", "/api/v1/reports/{id}.pdf", auth.PermReportsView, s.reportContent("pdf")},
+		{"GET", "/api/v1/reports/{id}.html", auth.PermReportsView, s.reportContent("html")},
+		{"GET", "/api/v1/reports/{id}.md", auth.PermReportsView, s.reportContent("md")},
+		{"POST", "/api/v1/reports/{id}/feedback", auth.PermReportsView, s.reportFeedback},
 
 		{"GET", "/api/v1/tenants/{id}", auth.PermFindingsView, s.tenantGet},
 		{"POST", "/api/v1/tenants/{id}/children", auth.PermUsersManage, s.tenantChildCreate},

@@ -202,11 +202,19 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 		after = &id
 	}
 	var rows []findings.InScan
+	var tri map[uuid.UUID]*TriageView
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, _ *auth.Access) error {
 		if _, err := scans.Get(ctx, tx, id); err != nil {
 			return err
 		}
-		rows, err = findings.ListByScan(ctx, tx, id, f, after, limit+1)
+		if rows, err = findings.ListByScan(ctx, tx, id, f, after, limit+1); err != nil {
+			return err
+		}
+		ids := make([]uuid.UUID, len(rows))
+		for i, f := range rows {
+			ids[i] = f.ID
+		}
+		tri, err = latestTriage(ctx, tx, ids)
 		return err
 	})
 	if err != nil {
@@ -217,6 +225,7 @@ func (s *Server) scanFindingsList(w http.ResponseWriter, r *http.Request) error 
 		func(f findings.InScan) FindingView {
 			v := findingView(f.Stored)
 			v.Change = f.Change
+			v.Triage = tri[f.ID]
 			return v
 		}))
 	return nil

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the platform and its tests need (nmap, nikto,
-# PostgreSQL, chromium for the portal's browser tests), only when missing.
+# PostgreSQL, chromium for the portal's browser tests, poppler's pdftotext for
+# the report tests), only when missing.
 # nikto lives in Debian's non-free component; we add it through a private sources
 # file so the machine's own apt configuration is left untouched.
 set -euo pipefail
@@ -13,6 +14,8 @@ fi
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 # The portal's browser tests drive Debian's chromium headless (chromedp).
 if ! command -v chromium >/dev/null 2>&1; then need+=(chromium fonts-dejavu-core); fi
+# The report tests read their PDFs' text with pdftotext.
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi

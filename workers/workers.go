@@ -14,38 +14,49 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/resend/resend-go/v2"
 	stripeclient "github.com/stripe/stripe-go/v76/client"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/fx"
 
+	"github.com/secureops/secureops/activities/deadlines"
 	"github.com/secureops/secureops/activities/defectdojo"
 	"github.com/secureops/secureops/activities/email"
 	"github.com/secureops/secureops/activities/feeds"
 	"github.com/secureops/secureops/activities/identity"
 	"github.com/secureops/secureops/activities/ownership"
+	"github.com/secureops/secureops/activities/reports"
 	"github.com/secureops/secureops/activities/scanner"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/stripe"
 	"github.com/secureops/secureops/activities/temporalops"
+	"github.com/secureops/secureops/activities/triaging"
 	"github.com/secureops/secureops/activities/webhooks"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/contract/intel"
 	"github.com/secureops/secureops/internal/contract/maintenance"
 	"github.com/secureops/secureops/internal/contract/reconcile"
+	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/dojo"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/llmtriage"
+	"github.com/secureops/secureops/internal/reporting"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/internal/triagerules"
 	"github.com/secureops/secureops/workflows/gateflow"
 	"github.com/secureops/secureops/workflows/intelflow"
 	"github.com/secureops/secureops/workflows/maintenanceflow"
 	"github.com/secureops/secureops/workflows/notifyflow"
 	"github.com/secureops/secureops/workflows/onboardingflow"
 	"github.com/secureops/secureops/workflows/reconcileflow"
+	"github.com/secureops/secureops/workflows/reportflow"
 	"github.com/secureops/secureops/workflows/scanflow"
 	"github.com/secureops/secureops/workflows/scheduleflow"
+	"github.com/secureops/secureops/workflows/slaflow"
+	"github.com/secureops/secureops/workflows/triageflow"
 	"github.com/secureops/secureops/workflows/verifyflow"
 )
 
@@ -66,6 +77,11 @@ type Deps struct {
 	Dojo   *dojo.Client
 	Stripe *stripeclient.API
 	Resend *resend.Client
+	// ReportWriter writes reports' prose with a model; nil writes rules prose.
+	ReportWriter reporting.Writer
+	// TriageDecider is the model the Triage workflow asks after its rules
+	// (internal/llmtriage when LLM_* is configured); nil: rules only.
+	TriageDecider triagerules.Decider
 }
 
 // withClients fills the outside-system clients fx did not provide.
@@ -88,6 +104,15 @@ func (d Deps) withClients() (Deps, error) {
 	}
 	if d.Resolver == nil {
 		d.Resolver = net.DefaultResolver
+	}
+	if d.TriageDecider == nil && d.Config.LLM.Configured() {
+		c, err := llmtriage.New(d.Config.LLM, d.DB, llmtriage.Options{})
+		if err != nil {
+			return d, err
+		}
+		if c != nil {
+			d.TriageDecider = llmDecider{c}
+		}
 	}
 	return d, nil
 }
@@ -145,7 +170,9 @@ func New(d Deps, queues []string) (*Workers, error) {
 			// Ownership checks are light DNS and HTTP requests: they run with
 			// the orchestration, not on scanner hosts.
 			verifyflow.Register(w)
-			store.Register(w, &store.Activities{DB: d.DB, ScanLimits: c.ScanLimits})
+			store.Register(w, &store.Activities{DB: d.DB, ScanLimits: c.ScanLimits, DeadlinesChanged: func(ctx context.Context, t uuid.UUID) error {
+				return sla.DeadlinesChanged(ctx, d.Client, t)
+			}})
 			defectdojo.Register(w, dd)
 			webhooks.Register(w, &webhooks.Activities{DB: d.DB, Policy: c.WebhookPolicy(), Resolver: d.Resolver, PublicURL: c.PublicURL, Log: d.Log})
 			temporalops.Register(w, ops)
@@ -154,6 +181,15 @@ func New(d Deps, queues []string) (*Workers, error) {
 			intelflow.Register(w)
 			feeds.Register(w, &feeds.Activities{DB: d.DB, KEVURL: c.KEVURL, EPSSURL: c.EPSSURL, PublicURL: c.PublicURL})
 			ws.schedules = append(ws.schedules, reconcile.Schedule, intel.Schedule)
+			// Reports: numbers by SQL, prose by the writer (rules without a model).
+			reportflow.Register(w)
+			reports.Register(w, &reports.Activities{DB: d.DB, Writer: d.ReportWriter, Log: d.Log})
+			// Each tenant's SLA timers (sla/<tenant-id>): notices, finding.sla_breached.
+			slaflow.Register(w)
+			deadlines.Register(w, &deadlines.Activities{DB: d.DB, Client: d.Client, PublicURL: c.PublicURL})
+			// Triage of every completed scan and import: rules, a model, analysts.
+			triageflow.Register(w)
+			triaging.Register(w, &triaging.Activities{DB: d.DB, Decider: d.TriageDecider, Log: d.Log})
 		case temporalx.QueueScanners:
 			scanner.Register(w, &scanner.Activities{
 				DB:         d.DB,

@@ -23,6 +23,8 @@ import (
 	"github.com/secureops/secureops/internal/contract/intel"
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/contract/onboarding"
+	"github.com/secureops/secureops/internal/contract/report"
+	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
@@ -193,4 +195,6 @@ func Register(reg temporalx.ActivityRegistry, a *Activities) {
 	onboarding.NotifyOps.Register(reg, a.NotifyOps)
 	notify.ScanEmails.Register(reg, a.ScanEmails)
 	intel.KEVEmails.Register(reg, a.KEVAlerts)
+	report.Email.Register(reg, a.ReportReady)
+	sla.Emails.Register(reg, a.SLANotices)
 }

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/activities/internal/reportparse"
@@ -26,6 +28,11 @@ type Activities struct {
 	DB *db.DB
 	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
 	ScanLimits map[string]int
+	// DeadlinesChanged, when set, is told the tenant's findings changed once
+	// a scan or import finished (its SLA workflow looks at the new deadlines:
+	// contract sla's signal-with-start). Best effort: the SLA workflow also
+	// looks daily, and the housekeeping starts missing ones.
+	DeadlinesChanged func(ctx context.Context, tenantID uuid.UUID) error
 }
 
 // ScanMarkRunning moves the scan to running and makes this run its owner.
@@ -73,6 +80,7 @@ func (a *Activities) IngestReport(ctx context.Context, in scan.IngestInput) (sca
 // ScanFinish records the terminal state and the severity counts.
 func (a *Activities) ScanFinish(ctx context.Context, in scan.FinishInput) (scan.Counts, error) {
 	var c scan.Counts
+	finished := false
 	switch in.Status {
 	case "completed", "failed", "cancelled":
 	default:
@@ -109,8 +117,14 @@ func (a *Activities) ScanFinish(ctx context.Context, in scan.FinishInput) (scan.
 			errText = &in.Error
 		}
 		_, err = db.Q.ScanFinish(ctx, tx, dbq.ScanFinishParams{ID: in.ScanID, Status: in.Status, Error: errText, RunID: temporalx.ActivityRunID(ctx)})
+		finished = err == nil
 		return err
 	})
+	if finished && a.DeadlinesChanged != nil {
+		if serr := a.DeadlinesChanged(ctx, in.TenantID); serr != nil && activity.IsActivity(ctx) {
+			activity.GetLogger(ctx).Warn("could not wake the tenant's SLA timers", "tenant", in.TenantID, "error", serr)
+		}
+	}
 	return c, err
 }
 

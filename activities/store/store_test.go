@@ -247,3 +247,19 @@ func TestScheduledScanCreate(t *testing.T) {
 		t.Errorf("%d scans of the schedule, want 1 (%v)", n, err)
 	}
 }
+
+// A finished scan tells the tenant's SLA timers that deadlines changed (once
+// per finish, retries included); a failure to tell them does not fail the
+// finish.
+func TestScanFinishWakesSLATimers(t *testing.T) {
+	e := newEnv(t)
+	var told []uuid.UUID
+	e.acts.DeadlinesChanged = func(_ context.Context, tenant uuid.UUID) error {
+		told = append(told, tenant)
+		return errors.New("temporal unavailable")
+	}
+	e.scan("sla.example.com", true, "completed", 22)
+	if len(told) == 0 || told[0] != e.tenant {
+		t.Fatalf("told %v, want the tenant", told)
+	}
+}

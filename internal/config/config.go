@@ -74,7 +74,37 @@ type Config struct {
 	// feed off in any mode.
 	KEVURL  string
 	EPSSURL string
+	// LLM is the OpenAI-compatible model triage may ask (LLM_BASE_URL,
+	// LLM_MODEL, LLM_API_KEY); no base URL or no model means none.
+	LLM LLM
 	Onboarding
+}
+
+// LLM names an OpenAI-compatible chat model (OpenAI, Ollama, llama.cpp,
+// vLLM): the API's base URL (…/v1), the model and its key ("" for servers
+// that want none).
+type LLM struct {
+	BaseURL string
+	Model   string
+	APIKey  string
+}
+
+// Configured reports whether a model is named.
+func (l LLM) Configured() bool { return l.BaseURL != "" && l.Model != "" }
+
+// loadLLM reads LLM_BASE_URL, LLM_MODEL and LLM_API_KEY.
+func loadLLM(c *Config) error {
+	c.LLM = LLM{
+		BaseURL: strings.TrimSpace(os.Getenv("LLM_BASE_URL")),
+		Model:   strings.TrimSpace(os.Getenv("LLM_MODEL")),
+		APIKey:  strings.TrimSpace(os.Getenv("LLM_API_KEY")),
+	}
+	if c.LLM.BaseURL != "" {
+		if p, err := url.Parse(c.LLM.BaseURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("LLM_BASE_URL=%q: want an http(s) URL", c.LLM.BaseURL)
+		}
+	}
+	return nil
 }
 
 // Public intel feeds, production's defaults.
@@ -194,6 +224,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		}
 	}
 	if err := loadIntel(&c); err != nil {
+		return c, err
+	}
+	if err := loadLLM(&c); err != nil {
 		return c, err
 	}
 	if c.TrustedProxies, err = clientip.Parse(os.Getenv("TRUSTED_PROXIES")); err != nil {

@@ -47,9 +47,14 @@ f AS (INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner, la
       SELECT $1, 'fp-' || $2, 'Finding of ' || $2, 'high', 'nmap', sc.id, sc.id FROM sc RETURNING id),
 sf AS (INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity) SELECT sc.id, f.id, $1, 'high' FROM sc, f RETURNING scan_id),
 fa AS (INSERT INTO finding_alerts (finding_id, kind, tenant_id, batch_id) SELECT f.id, 'kev', $1, gen_random_uuid() FROM f RETURNING finding_id),
+sn AS (INSERT INTO sla_notices (finding_id, stage, tenant_id, batch_id, due_at) SELECT f.id, 'overdue', $1, gen_random_uuid(), now() FROM f RETURNING finding_id),
 fe AS (INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status) SELECT $1, f.id, 'seed', 'new', 'open' FROM f RETURNING id),
+ft AS (INSERT INTO finding_triage (tenant_id, finding_id, scan_id, source, decision, status) SELECT $1, f.id, sc.id, 'rules', 'valid', 'approved' FROM f, sc RETURNING id),
+tr AS (INSERT INTO triage_rules (tenant_id, position, scanner, action) VALUES ($1, 0, 'nmap', 'suppress') RETURNING id),
 dd AS (INSERT INTO scan_defectdojo_imports (scan_id, scanner, tenant_id, test_id, build_id) SELECT sc.id, 'nmap', $1, 1, 'b' FROM sc RETURNING scan_id),
 dg AS (INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest) SELECT sc.id, 'nmap', $1, decode(md5($2 || '5'), 'hex') FROM sc RETURNING scan_id),
+ltc AS (INSERT INTO llm_triage_cache (tenant_id, fingerprint, prompt_version, model, decision, confidence)
+        VALUES ($1, 'fp-' || $2, 'v1', 'model', 'valid', 0.5) RETURNING tenant_id),
 ue AS (INSERT INTO usage_events (tenant_id, scan_id, source, scanners, target, finished_at, duration_ms, status)
        SELECT $1, sc.id, 'scan', '{nmap}', 't', now(), 1, 'completed' FROM sc RETURNING id),
 wh AS (INSERT INTO webhooks (tenant_id, url, secret, events)
@@ -58,11 +63,15 @@ wd AS (INSERT INTO webhook_deliveries (tenant_id, webhook_id, event_id, event_ty
        SELECT $1, wh.id, 'evt-' || $2, 'ping', '{}' FROM wh RETURNING id),
 wa AS (INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt) SELECT $1, wd.id, 1 FROM wd RETURNING id),
 inv AS (INSERT INTO invitations (tenant_id, user_id, email, role, token_hash, expires_at)
-        SELECT $1, u.id, $2 || '@iso.example', 'client_readonly', decode(md5($2 || '6'), 'hex'), now() + interval '7 days' FROM u RETURNING id)
+        SELECT $1, u.id, $2 || '@iso.example', 'client_readonly', decode(md5($2 || '6'), 'hex'), now() + interval '7 days' FROM u RETURNING id),
+rp AS (INSERT INTO reports (id, tenant_id, kind, scan_id, workflow_id) SELECT gen_random_uuid(), $1, 'executive', sc.id, 'report/' || $2 FROM sc RETURNING id),
+rpc AS (INSERT INTO report_contents (report_id, tenant_id, markdown, html, pdf) SELECT rp.id, $1, '#', '<p>', decode('25504446', 'hex') FROM rp RETURNING report_id),
+rpf AS (INSERT INTO report_feedback (report_id, tenant_id, useful) SELECT rp.id, $1, true FROM rp RETURNING id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
-     + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg)
-     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)`
+     + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
+     + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)
+     + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf) + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)`
 
 var errRollBack = errors.New("roll back")
 

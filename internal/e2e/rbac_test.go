@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -46,6 +48,22 @@ func (f fixtures) scan(ten uuid.UUID) uuid.UUID {
 	f.tx(func(ctx context.Context, tx pgx.Tx) error {
 		_, err := db.Q.ScanCreate(ctx, tx, dbq.ScanCreateParams{ID: id, TenantID: ten, Target: "127.0.0.1:9", Scanners: []string{"nmap"}, WorkflowID: "scan/" + id.String(), Source: "scan", Complete: true})
 		return err
+	})
+	return id
+}
+
+// report is a ready report of the tenant, with its renderings.
+func (f fixtures) report(ten uuid.UUID) uuid.UUID {
+	id := uuid.New()
+	from, to := time.Now().Add(-time.Hour), time.Now()
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := db.Q.ReportCreate(ctx, tx, dbq.ReportCreateParams{ID: id, TenantID: ten, Kind: "executive", PeriodFrom: &from, PeriodTo: &to, WorkflowID: "report/" + id.String()}); err != nil {
+			return err
+		}
+		if _, err := db.Q.ReportContentInsert(ctx, tx, dbq.ReportContentInsertParams{ReportID: id, TenantID: ten, Markdown: "#", Html: "<p>", Pdf: []byte("%PDF-")}); err != nil {
+			return err
+		}
+		return db.Q.ReportMarkReady(ctx, tx, dbq.ReportMarkReadyParams{ID: id, Facts: []byte(`{}`), ProseSource: "rules"})
 	})
 	return id
 }
@@ -112,6 +130,15 @@ func (f fixtures) finding(ten uuid.UUID) uuid.UUID {
 	f.tx(func(ctx context.Context, tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner)
 			VALUES ($1, $2, 'A finding', 'high', 'nmap') RETURNING id`, ten, fmt.Sprintf("fp-%d", next())).Scan(&id)
+	})
+	return id
+}
+
+func (f fixtures) triageRule(ten uuid.UUID) uuid.UUID {
+	var id uuid.UUID
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO triage_rules (tenant_id, position, scanner, action)
+			VALUES ($1, 0, 'nmap', 'suppress') RETURNING id`, ten).Scan(&id)
 	})
 	return id
 }
@@ -207,12 +234,20 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), `{"status":"accepted_risk","comment":"compensating control"}`
 	case "PATCH /api/v1/dashboard/sla":
 		return pattern, `{"critical":5}`
+	case "PATCH /api/v1/triage/settings":
+		return pattern, `{"llm_opt_in":true}`
 	case "PATCH /api/v1/findings":
 		return pattern, fmt.Sprintf(`{"ids":[%q],"status":"false_positive"}`, f.finding(ten))
 	case "POST /api/v1/scans/{id}/cancel":
 		return strings.Replace(pattern, "{id}", f.startedScan(ten).String(), 1), ""
 	case "GET /api/v1/scans/{id}", "GET /api/v1/scans/{id}/findings", "GET /api/v1/scans/{id}/events":
 		return strings.Replace(pattern, "{id}", f.scan(ten).String(), 1), ""
+	case "POST /api/v1/reports":
+		return pattern, fmt.Sprintf(`{"scan_id":%q}`, f.scan(ten))
+	case "GET /api/v1/reports/{id}", "GET /api/v1/reports/{id}.pdf", "GET /api/v1/reports/{id}.html", "GET /api/v1/reports/{id}.md":
+		return strings.Replace(pattern, "{id}", f.report(ten).String(), 1), ""
+	case "POST /api/v1/reports/{id}/feedback":
+		return strings.Replace(pattern, "{id}", f.report(ten).String(), 1), `{"useful":true}`
 	case "GET /api/v1/tenants/{id}", "GET /api/v1/tenants/{id}/children", "GET /api/v1/tenants/{id}/tree":
 		return strings.Replace(pattern, "{id}", ten.String(), 1), ""
 	case "POST /api/v1/tenants/{id}/children":
@@ -242,6 +277,14 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return pattern, ""
 	case "POST /api/v1/codec/encode", "POST /api/v1/codec/decode":
 		return pattern, `{"payloads":[]}`
+	case "POST /api/v1/findings/{id}/triage/approve", "POST /api/v1/findings/{id}/triage/reject":
+		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), ""
+	case "POST /api/v1/triage/rules":
+		return pattern, fmt.Sprintf(`{"name":"rule %d","scanner":"nmap","action":"suppress"}`, n)
+	case "PATCH /api/v1/triage/rules/{id}":
+		return strings.Replace(pattern, "{id}", f.triageRule(ten).String(), 1), `{"position":7}`
+	case "DELETE /api/v1/triage/rules/{id}":
+		return strings.Replace(pattern, "{id}", f.triageRule(ten).String(), 1), ""
 	case "POST /api/v1/admin/impersonations":
 		return pattern, fmt.Sprintf(`{"user_id":%q,"reason":"support ticket %d","minutes":5}`, f.member(ten), n)
 	}
@@ -253,6 +296,7 @@ type caller struct {
 	session string // X-Session-Token
 	key     string // API key
 	scopes  []auth.Permission
+	from    string // the loopback address to call from ("": any)
 }
 
 // TestPermissionMatrix: every route × every role × {own tenant, child
@@ -330,6 +374,14 @@ func TestPermissionMatrix(t *testing.T) {
 				allowed := expectAllowed(c, rt.Permission, cx.sibling)
 				code := c.call(t, p, rt.Method, path, body, cx.tenant)
 				checked++
+				if allowed && strings.HasPrefix(rt.Pattern, "/api/v1/findings/{id}/triage/") {
+					// Past the permission checks, nothing waits for approval on
+					// the fixture's finding (TestTriageEndToEnd approves).
+					if code != http.StatusConflict {
+						t.Errorf("%s %s as %s in %s tenant: %d, want 409", rt.Method, rt.Pattern, c.role, cx.name, code)
+					}
+					continue
+				}
 				if rt.Pattern == "/api/v1/invitations/{token}/accept" {
 					// Its own test accepts (TestInvitingAnExistingAccount): only
 					// the invitee, in person, holds a token; here no caller has
@@ -367,13 +419,17 @@ func TestPermissionMatrix(t *testing.T) {
 			t.Errorf("%s reading a sibling's scan by id: %d, want 404", c.role, code)
 		}
 	}
-	// No credentials at all: 401 on every non-public route.
+	// No credentials at all: 401 on every non-public route. Failed
+	// authentications are limited per address (60 a minute): the calls come
+	// from a new loopback address every 50.
+	anon := 0
 	for _, rt := range router {
 		if rt.Permission == auth.PermPublic {
 			continue
 		}
 		path, body := f.request(rt.Method, rt.Pattern, own.ID)
-		if code := (caller{}).call(t, p, rt.Method, path, body, uuid.Nil); code != http.StatusUnauthorized {
+		anon++
+		if code := (caller{from: fmt.Sprintf("127.0.0.%d", 2+anon/50)}).call(t, p, rt.Method, path, body, uuid.Nil); code != http.StatusUnauthorized {
 			t.Errorf("%s %s without credentials: %d, want 401", rt.Method, rt.Pattern, code)
 		}
 	}
@@ -416,7 +472,12 @@ func (c caller) call(t *testing.T, p *platform, method, path, body string, tenan
 	case c.session != "":
 		req.Header.Set("X-Session-Token", c.session)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := http.DefaultClient
+	if c.from != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.from)}}
+		hc = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func TestWebhookAPI(t *testing.T) {
 	}
 	// Without a list, a webhook gets every event.
 	code, all := admin.do(t, "POST", "/api/v1/webhooks", "application/json", `{"url":"http://localhost:9/all"}`)
-	if code != http.StatusCreated || fmt.Sprint(all["events"]) != "[scan.completed finding.critical finding.kev]" {
+	if code != http.StatusCreated || fmt.Sprint(all["events"]) != "[scan.completed finding.critical finding.kev finding.sla_breached]" {
 		t.Errorf("create without events: %d %v", code, all)
 	}
 

@@ -20,12 +20,15 @@ const (
 	// EventFindingKEV: open findings whose CVE newly entered CISA's Known
 	// Exploited Vulnerabilities catalogue (once per finding).
 	EventFindingKEV = "finding.kev"
-	EventPing       = "ping"
+	// EventFindingSLABreached: open critical findings past their remediation
+	// deadline (once per finding).
+	EventFindingSLABreached = "finding.sla_breached"
+	EventPing               = "ping"
 )
 
 // Subscribable lists the event types a webhook may subscribe to, in the
 // order the API documents them; a webhook created without a list gets all.
-var Subscribable = []string{EventScanCompleted, EventFindingCritical, EventFindingKEV}
+var Subscribable = []string{EventScanCompleted, EventFindingCritical, EventFindingKEV, EventFindingSLABreached}
 
 // Request headers of a delivery.
 const (
@@ -69,6 +72,8 @@ func (e Event) Body() ([]byte, error) {
 		data = &FindingCritical{}
 	case EventFindingKEV:
 		data = &FindingKEV{}
+	case EventFindingSLABreached:
+		data = &FindingSLABreached{}
 	case EventPing:
 		data = &Ping{}
 	}
@@ -173,6 +178,34 @@ type KEVFinding struct {
 	Version         string `json:"component_version,omitempty"`
 	Target          string `json:"target"`
 	Link            string `json:"link,omitempty"`
+}
+
+// FindingSLABreached is the data of finding.sla_breached: a tenant's open
+// critical findings that passed their remediation deadline (first seen plus
+// the tenant's critical SLA days). Each finding is in one such event only;
+// Findings holds at most MaxCriticalFindings, Total counts them all.
+type FindingSLABreached struct {
+	BatchID  uuid.UUID            `json:"batch_id"`
+	Total    int                  `json:"total"`
+	Findings []SLABreachedFinding `json:"findings"`
+}
+
+// SLABreachedFinding is one finding in a finding.sla_breached event.
+type SLABreachedFinding struct {
+	ID        uuid.UUID `json:"id"`
+	Title     string    `json:"title"`
+	Severity  string    `json:"severity"`
+	CVEs      []string  `json:"cves"`
+	KEV       bool      `json:"kev"`
+	Priority  int       `json:"priority"`
+	SLADueAt  time.Time `json:"sla_due_at"`
+	Host      string    `json:"host,omitempty"`
+	Port      int       `json:"port,omitempty"`
+	URL       string    `json:"url,omitempty"`
+	Component string    `json:"component,omitempty"`
+	Version   string    `json:"component_version,omitempty"`
+	Target    string    `json:"target"`
+	Link      string    `json:"link,omitempty"`
 }
 
 // Ping is the data of the test event.

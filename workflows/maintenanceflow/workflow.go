@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/secureops/secureops/internal/contract/maintenance"
+	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -35,8 +36,19 @@ func Workflow(ctx workflow.Context) (maintenance.Summary, error) {
 	var sum maintenance.Summary
 	keys := maintenance.PurgeInitialKeys.Execute(ctx)
 	catalog := maintenance.WarmCatalog.Execute(ctx)
-	var keysErr, catalogErr error
+	// Every active tenant keeps its SLA timers (sla/<tenant-id>): one whose
+	// workflow ended or never started gets one. The activity talks to
+	// Temporal from the scans queue, where the SLA workflows run.
+	var timers temporalx.Future[int]
+	ensure := workflow.GetVersion(ctx, "sla-ensure", workflow.DefaultVersion, 1) == 1
+	if ensure {
+		timers = sla.Ensure.Execute(workflow.WithTaskQueue(ctx, temporalx.QueueScans))
+	}
+	var keysErr, catalogErr, timersErr error
 	sum.InitialKeysPurged, keysErr = keys.Result(ctx)
 	sum.Catalog, catalogErr = catalog.Result(ctx)
-	return sum, errors.Join(keysErr, catalogErr)
+	if ensure {
+		sum.SLATimers, timersErr = timers.Result(ctx)
+	}
+	return sum, errors.Join(keysErr, catalogErr, timersErr)
 }

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/secureops/secureops/internal/contract/maintenance"
+	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/workflows/maintenanceflow"
 )
 
@@ -18,6 +19,7 @@ func run(t *testing.T, purge func() (int, error), warm func() (maintenance.Catal
 	maintenanceflow.Register(env)
 	maintenance.PurgeInitialKeys.Register(env, func(context.Context) (int, error) { return purge() })
 	maintenance.WarmCatalog.Register(env, func(context.Context) (maintenance.CatalogResult, error) { return warm() })
+	sla.Ensure.Register(env, func(context.Context) (int, error) { return 2, nil })
 	env.ExecuteWorkflow(maintenance.WorkflowName)
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("maintenance pass did not complete")

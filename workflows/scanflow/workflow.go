@@ -15,6 +15,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/gate"
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/contract/scan"
+	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -301,6 +302,17 @@ func (w *scanWorkflow) afterFinish(ctx workflow.Context, status string) {
 		// After a reset the previous run's notifications may still be
 		// running; they cover this scan.
 		log.Warn("starting the scan's notifications failed", "error", err)
+	}
+	// A completed scan or import is triaged by a child that outlives it (it
+	// may wait 14 days for analysts). Histories from before replay without.
+	if status == "completed" && workflow.GetVersion(ctx, "triage", workflow.DefaultVersion, 1) == 1 {
+		tctx := workflow.WithChildOptions(ctx, triage.ChildOptions(w.in.TenantID, w.in.ScanID))
+		tc := triage.Workflow.ExecuteChild(tctx, triage.Input{TenantID: w.in.TenantID, ScanID: w.in.ScanID})
+		if err := tc.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			// After a reset the previous run's triage may still wait; it
+			// covers this scan.
+			log.Warn("starting the scan's triage failed", "error", err)
+		}
 	}
 }
 

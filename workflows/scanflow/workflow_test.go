@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/secureops/secureops/activities/defectdojo"
 	"github.com/secureops/secureops/activities/ownership"
@@ -21,7 +22,9 @@ import (
 	"github.com/secureops/secureops/internal/contract/gate"
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/contract/scan"
+	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/workflows/notifyflow"
+	"github.com/secureops/secureops/workflows/triageflow"
 )
 
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment { return newEnvProving(t, true) }
@@ -37,6 +40,7 @@ func newEnvWith(t *testing.T, proves bool, auth scan.Authorization) *testsuite.T
 	env := s.NewTestWorkflowEnvironment()
 	Register(env)
 	notifyflow.Register(env)
+	triageflow.Register(env)
 	// Real signatures registered under the production names; OnActivity replaces the bodies.
 	store.Register(env, &store.Activities{})
 	scanner.Register(env, &scanner.Activities{})
@@ -68,8 +72,16 @@ func newEnvWith(t *testing.T, proves bool, auth scan.Authorization) *testsuite.T
 	env.OnActivity(scan.Reimport.Name, mock.Anything, mock.Anything).Return(scan.ReimportResult{Skipped: "not configured"}, nil).Maybe()
 	env.OnActivity(scan.RecordUsage.Name, mock.Anything, mock.Anything).Return(scan.UsageEvent{}, nil).Maybe()
 	env.OnWorkflow(notify.WorkflowName, mock.Anything, mock.Anything).Return(nil).Maybe()
+	env.OnWorkflow(triage.WorkflowName, mock.Anything, mock.Anything).Return(
+		func(ctx workflow.Context, in triage.Input) (triage.Result, error) {
+			triaged[env] = append(triaged[env], in)
+			return triage.Result{}, nil
+		}).Maybe()
 	return env
 }
+
+// triaged lists, per test environment, the triage children started.
+var triaged = map[*testsuite.TestWorkflowEnvironment][]triage.Input{}
 
 // releases counts, per test environment, the slot releases sent to the
 // tenant's gate.
@@ -130,6 +142,10 @@ func TestScanHappyPath(t *testing.T) {
 	}
 	env.AssertExpectations(t)
 	released(t, env)
+	// A completed scan is triaged by a child: once, for this scan.
+	if got := triaged[env]; len(got) != 1 || got[0] != (triage.Input{TenantID: in.TenantID, ScanID: in.ScanID}) {
+		t.Fatalf("triage children %+v", got)
+	}
 }
 
 func TestScanRefusedTargetFailsWithoutRetry(t *testing.T) {
@@ -162,6 +178,9 @@ func TestScanRefusedTargetFailsWithoutRetry(t *testing.T) {
 		t.Fatalf("finish %+v, want failed with the reason", finished)
 	}
 	released(t, env)
+	if len(triaged[env]) != 0 {
+		t.Fatalf("a failed scan was triaged: %+v", triaged[env])
+	}
 }
 
 func TestScanTransientScannerErrorIsRetried(t *testing.T) {

@@ -39,6 +39,8 @@ type Summary struct {
 	// InitialKeysPurged counts unrevealed first-key secrets erased.
 	InitialKeysPurged int           `json:"initial_keys_purged"`
 	Catalog           CatalogResult `json:"catalog"`
+	// SLATimers counts the active tenants whose SLA workflow was ensured.
+	SLATimers int `json:"sla_timers"`
 }
 
 // CatalogResult is the Stripe catalogue's state after the warm-up.

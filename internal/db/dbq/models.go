@@ -154,6 +154,24 @@ type FindingStage struct {
 	SlaDays          pgtype.Int4   `json:"sla_days"`
 }
 
+type FindingTriage struct {
+	ID            int64         `json:"id"`
+	TenantID      uuid.UUID     `json:"tenant_id"`
+	FindingID     uuid.UUID     `json:"finding_id"`
+	ScanID        uuid.UUID     `json:"scan_id"`
+	Source        string        `json:"source"`
+	Model         string        `json:"model"`
+	PromptVersion string        `json:"prompt_version"`
+	Decision      string        `json:"decision"`
+	Severity      string        `json:"severity"`
+	Confidence    float32       `json:"confidence"`
+	Reasoning     string        `json:"reasoning"`
+	RuleID        uuid.NullUUID `json:"rule_id"`
+	Status        string        `json:"status"`
+	ApprovedBy    string        `json:"approved_by"`
+	CreatedAt     time.Time     `json:"created_at"`
+}
+
 type Impersonation struct {
 	ID          uuid.UUID  `json:"id"`
 	TenantID    uuid.UUID  `json:"tenant_id"`
@@ -241,12 +259,62 @@ type Invitation struct {
 	CreatedAt  time.Time     `json:"created_at"`
 }
 
+type LlmTriageCache struct {
+	TenantID      uuid.UUID `json:"tenant_id"`
+	Fingerprint   string    `json:"fingerprint"`
+	PromptVersion string    `json:"prompt_version"`
+	Model         string    `json:"model"`
+	Decision      string    `json:"decision"`
+	Confidence    float32   `json:"confidence"`
+	Reasoning     string    `json:"reasoning"`
+	Remediation   string    `json:"remediation"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
 type Membership struct {
 	ID        uuid.UUID     `json:"id"`
 	UserID    uuid.UUID     `json:"user_id"`
 	TenantID  uuid.UUID     `json:"tenant_id"`
 	Role      string        `json:"role"`
 	TeamID    uuid.NullUUID `json:"team_id"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+type Report struct {
+	ID          uuid.UUID     `json:"id"`
+	TenantID    uuid.UUID     `json:"tenant_id"`
+	Kind        string        `json:"kind"`
+	ScanID      uuid.NullUUID `json:"scan_id"`
+	PeriodFrom  *time.Time    `json:"period_from"`
+	PeriodTo    *time.Time    `json:"period_to"`
+	Status      string        `json:"status"`
+	RequestedBy uuid.NullUUID `json:"requested_by"`
+	WorkflowID  string        `json:"workflow_id"`
+	Facts       []byte        `json:"facts"`
+	ProseSource string        `json:"prose_source"`
+	Error       string        `json:"error"`
+	CreatedAt   time.Time     `json:"created_at"`
+	ReadyAt     *time.Time    `json:"ready_at"`
+	EmailedAt   *time.Time    `json:"emailed_at"`
+}
+
+type ReportContent struct {
+	ReportID  uuid.UUID `json:"report_id"`
+	TenantID  uuid.UUID `json:"tenant_id"`
+	Markdown  string    `json:"markdown"`
+	Html      string    `json:"html"`
+	Pdf       []byte    `json:"pdf"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type ReportFeedback struct {
+	ID        uuid.UUID     `json:"id"`
+	ReportID  uuid.UUID     `json:"report_id"`
+	TenantID  uuid.UUID     `json:"tenant_id"`
+	UserID    uuid.NullUUID `json:"user_id"`
+	ApiKeyID  uuid.NullUUID `json:"api_key_id"`
+	Useful    bool          `json:"useful"`
+	Comment   string        `json:"comment"`
 	CreatedAt time.Time     `json:"created_at"`
 }
 
@@ -345,6 +413,16 @@ type Signup struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
+type SlaNotice struct {
+	FindingID uuid.UUID  `json:"finding_id"`
+	Stage     string     `json:"stage"`
+	TenantID  uuid.UUID  `json:"tenant_id"`
+	BatchID   uuid.UUID  `json:"batch_id"`
+	DueAt     time.Time  `json:"due_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	EmailedAt *time.Time `json:"emailed_at"`
+}
+
 type Target struct {
 	ID                    uuid.UUID  `json:"id"`
 	TenantID              uuid.UUID  `json:"tenant_id"`
@@ -398,6 +476,26 @@ type TenantScanPolicy struct {
 	InitialTarget      *string         `json:"initial_target"`
 	CreatedAt          time.Time       `json:"created_at"`
 	UpdatedAt          time.Time       `json:"updated_at"`
+}
+
+type TriageRule struct {
+	ID         uuid.UUID `json:"id"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	Position   int32     `json:"position"`
+	Name       string    `json:"name"`
+	Scanner    string    `json:"scanner"`
+	RuleID     string    `json:"rule_id"`
+	Cve        string    `json:"cve"`
+	Cwe        int32     `json:"cwe"`
+	Target     string    `json:"target"`
+	Title      string    `json:"title"`
+	TitleRegex bool      `json:"title_regex"`
+	Action     string    `json:"action"`
+	Decision   string    `json:"decision"`
+	Severity   string    `json:"severity"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 type UsageEvent struct {

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitReport polls a report until it is ready (or failed).
+func (p *platform) waitReport(t *testing.T, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, r := p.do(t, "GET", "/api/v1/reports/"+id, "", "")
+		if code != http.StatusOK {
+			t.Fatalf("get report: %d %v", code, r)
+		}
+		if s := r["status"]; s == "ready" || s == "failed" {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("report did not finish: %v", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// download fetches a report's rendering.
+func (p *platform) download(t *testing.T, path string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.api.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+p.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func pdfToText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {
+			t.Fatal("pdftotext (poppler-utils) is missing: scripts/install-deps.sh installs it")
+		}
+		t.Skip("pdftotext (poppler-utils) is not installed")
+	}
+	f := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", f, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func count(m map[string]any, k string) int {
+	v, _ := m[k].(float64)
+	return int(v)
+}
+
+// Import a Trivy report, ask for its technical report, wait for it and read
+// its PDF: the text holds the severity counts the API gives, which are the
+// scan's. A period report covers the same findings; feedback is stored and
+// counted.
+func TestReportOfAnImportEndToEnd(t *testing.T) {
+	p := start(t)
+	code, body := p.upload(t, map[string]string{"scanner": "trivy", "target": "image:registry.acme.test/shop:1.0"}, fixture(t, "trivy/scheme_2_many_vulns.json"))
+	if code != http.StatusAccepted {
+		t.Fatalf("import: %d %v", code, body)
+	}
+	sc := p.waitScan(t, body["id"].(string))
+	if sc["status"] != "completed" {
+		t.Fatalf("import %v", sc)
+	}
+	scanCounts := sc["counts"].(map[string]any)
+
+	// Refused: both scopes, neither, a bad kind.
+	for _, bad := range []string{
+		fmt.Sprintf(`{"scan_id":%q,"period":{"from":"2026-01-01T00:00:00Z","to":"2026-02-01T00:00:00Z"}}`, sc["id"]),
+		`{"kind":"executive"}`, fmt.Sprintf(`{"scan_id":%q,"kind":"poem"}`, sc["id"]),
+		`{"period":{"from":"2026-02-01T00:00:00Z","to":"2026-01-01T00:00:00Z"}}`,
+	} {
+		if code, b := p.do(t, "POST", "/api/v1/reports", "application/json", bad); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %v, want 400", bad, code, b)
+		}
+	}
+	if code, _ := p.do(t, "POST", "/api/v1/reports", "application/json", `{"scan_id":"4a7c1e93-2b5d-4f80-9e6a-1c3d5b7f9a02"}`); code != http.StatusNotFound {
+		t.Errorf("another scan: %d, want 404", code)
+	}
+
+	code, created := p.do(t, "POST", "/api/v1/reports", "application/json", fmt.Sprintf(`{"scan_id":%q,"kind":"technical"}`, sc["id"]))
+	if code != http.StatusAccepted || created["status"] != "pending" || created["workflow_id"] != "report/"+created["id"].(string) {
+		t.Fatalf("create report: %d %v", code, created)
+	}
+	id := created["id"].(string)
+	rep := p.waitReport(t, id)
+	if rep["status"] != "ready" || rep["prose_source"] != "rules" {
+		t.Fatalf("report %v", rep)
+	}
+	recordHistory(t, p.temporal, "report/"+id, "../../workflows/reportflow/testdata/report_scan.json")
+	facts := rep["facts"].(map[string]any)
+	bySev := facts["by_severity"].(map[string]any)
+	openBySev := facts["open_by_severity"].(map[string]any)
+	total := 0
+	for _, s := range []string{"critical", "high", "medium", "low", "info"} {
+		if count(bySev, s) != count(scanCounts, s) {
+			t.Errorf("%s: report %d, scan %d", s, count(bySev, s), count(scanCounts, s))
+		}
+		total += count(bySev, s)
+	}
+	if total == 0 || count(facts, "total") != total || count(facts, "scans_run") != 1 || len(facts["top"].([]any)) == 0 {
+		t.Fatalf("facts %v", facts)
+	}
+
+	code, h, pdf := p.download(t, "/api/v1/reports/"+id+".pdf")
+	if code != http.StatusOK || h.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(string(pdf), "%PDF-") {
+		t.Fatalf("pdf: %d %v %.8q", code, h, pdf)
+	}
+	text := pdfToText(t, pdf)
+	for _, s := range []string{"critical", "high", "medium", "low", "info"} {
+		re := fmt.Sprintf(`(?m)^\s*%s\s+%d\s+%d\s*$`, strings.ToUpper(s[:1])+s[1:], count(bySev, s), count(openBySev, s))
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("pdf text lacks %s:\n%s", re, text)
+		}
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`Total\s+%d\s+%d`, total, count(facts, "open"))).MatchString(text) || !strings.Contains(text, "Technical security report") {
+		t.Errorf("pdf text:\n%s", text)
+	}
+
+	code, h, html := p.download(t, "/api/v1/reports/"+id+".html")
+	if code != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") ||
+		!strings.Contains(string(html), fmt.Sprintf("<td>Critical</td>\n<td style=\"text-align:right\">%d</td>", count(bySev, "critical"))) {
+		t.Errorf("html: %d %v\n%s", code, h, html)
+	}
+	code, _, md := p.download(t, "/api/v1/reports/"+id+".md")
+	if code != http.StatusOK || !strings.Contains(string(md), fmt.Sprintf("| High | %d | %d |", count(bySev, "high"), count(openBySev, "high"))) {
+		t.Errorf("md: %d\n%s", code, md)
+	}
+
+	// A period report over the import covers the same findings.
+	now := time.Now().UTC()
+	code, period := p.do(t, "POST", "/api/v1/reports", "application/json",
+		fmt.Sprintf(`{"period":{"from":%q,"to":%q}}`, now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Minute).Format(time.RFC3339)))
+	if code != http.StatusAccepted || period["kind"] != "executive" {
+		t.Fatalf("period report: %d %v", code, period)
+	}
+	prep := p.waitReport(t, period["id"].(string))
+	if pf := prep["facts"].(map[string]any); prep["status"] != "ready" || count(pf, "total") != total || count(pf, "new") != total {
+		t.Errorf("period report %v", prep)
+	}
+	code, _, ppdf := p.download(t, "/api/v1/reports/"+period["id"].(string)+".pdf")
+	if ptext := pdfToText(t, ppdf); code != http.StatusOK || !strings.Contains(ptext, "Executive security report") {
+		t.Errorf("period pdf: %d\n%s", code, ptext)
+	}
+
+	// Feedback is stored and counted; the list shows both reports.
+	if code, fb := p.do(t, "POST", "/api/v1/reports/"+id+"/feedback", "application/json", `{"useful":true,"comment":"clear"}`); code != http.StatusCreated || fb["useful"] != true {
+		t.Errorf("feedback: %d %v", code, fb)
+	}
+	if code, _ := p.do(t, "POST", "/api/v1/reports/"+id+"/feedback", "application/json", `{"comment":"no verdict"}`); code != http.StatusBadRequest {
+		t.Errorf("feedback without useful: %d", code)
+	}
+	_, rep = p.do(t, "GET", "/api/v1/reports/"+id, "", "")
+	if fb := rep["feedback"].(map[string]any); count(fb, "useful") != 1 || count(fb, "not_useful") != 0 {
+		t.Errorf("feedback counts %v", fb)
+	}
+	_, list := p.do(t, "GET", "/api/v1/reports?limit=1", "", "")
+	if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != period["id"] || list["next_cursor"] == nil {
+		t.Errorf("list %v", list)
+	}
+	_, list = p.do(t, "GET", "/api/v1/reports?limit=1&cursor="+list["next_cursor"].(string), "", "")
+	if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != id {
+		t.Errorf("second page %v", list)
+	}
+}
