@@ -17,6 +17,28 @@ func (p *Portal) findingRoutes(r chi.Router) {
 	r.Post("/app/findings/triage", p.page(p.findingBulkTriage))
 	r.Get("/app/findings/{id}", p.page(p.findingShow))
 	r.Post("/app/findings/{id}/triage", p.page(p.findingTriage))
+	r.Post("/app/findings/{id}/triage/approve", p.page(p.findingVerdict("approve")))
+	r.Post("/app/findings/{id}/triage/reject", p.page(p.findingVerdict("reject")))
+}
+
+// findingVerdict approves or rejects a decision the Triage workflow holds
+// for an analyst (the API calls the workflow's update, which checks the
+// person's role and that the decision still waits).
+func (p *Portal) findingVerdict(verdict string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := findingID(r)
+		if err != nil {
+			return err
+		}
+		err = p.call(r, http.MethodPost, "/api/v1/findings/"+id+"/triage/"+verdict, map[string]string{}, nil)
+		if s := StatusOf(err); s == http.StatusConflict || s == http.StatusBadRequest {
+			return p.renderFinding(w, r, id, views.FindingPage{Error: err.Error()})
+		} else if err != nil {
+			return err
+		}
+		redirect(w, r, "/app/findings/"+id+"#triage-decision")
+		return nil
+	}
 }
 
 func findingFilterOf(q url.Values) views.FindingFilter {

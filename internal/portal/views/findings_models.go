@@ -95,8 +95,39 @@ type FindingEvent struct {
 // FindingDetail is GET /api/v1/findings/{id}.
 type FindingDetail struct {
 	FindingRow
+	Triage      *FindingTriage      `json:"triage"`
 	Occurrences []FindingOccurrence `json:"occurrences"`
 	Events      []FindingEvent      `json:"events"`
+}
+
+// FindingTriage is the latest decision of the Triage workflow on a finding:
+// the rules', a model's or an analyst's.
+type FindingTriage struct {
+	Decision   string   `json:"decision"`
+	Confidence *float64 `json:"confidence"`
+	Reasoning  string   `json:"reasoning"`
+	Source     string   `json:"source"`
+	Model      *string  `json:"model"`
+	Status     string   `json:"status"` // proposed, approved, rejected
+	ApprovedBy *string  `json:"approved_by"`
+}
+
+// Waiting reports whether the decision waits for an analyst's verdict.
+func (t *FindingTriage) Waiting() bool { return t != nil && t.Status == "proposed" }
+
+// DecisionText is a decision as a person reads it.
+func (t *FindingTriage) DecisionText() string {
+	switch t.Decision {
+	case "valid":
+		return "A real issue"
+	case "false_positive":
+		return "A false positive"
+	case "needs_review":
+		return "Needs an analyst's review"
+	case "suppress":
+		return "Suppress"
+	}
+	return t.Decision
 }
 
 // FindingFilter is the list's filter form, as typed.
