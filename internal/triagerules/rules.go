@@ -334,7 +334,21 @@ type Answer struct {
 // an error or a missing answer leaves the rules' decision standing. The
 // implementation decides whether the tenant opted in (no opt-in: no answers).
 type Decider interface {
-	Decide(ctx context.Context, tenant uuid.UUID, items []Item) ([]Answer, error)
+	Decide(ctx context.Context, tenant uuid.UUID, items []Item, examples []Example) ([]Answer, error)
+}
+
+// MaxExamples is how many analyst precedents a Decider is given at most.
+const MaxExamples = 8
+
+// Example is an analyst's earlier verdict on a finding of the same scanner
+// rule or a shared CWE, a precedent for the model. A rejected closing
+// decision is shown as valid: the analyst kept the finding open.
+type Example struct {
+	RuleID   string
+	CWEs     []int32
+	Title    string
+	Decision Decision
+	Reason   string
 }
 
 // NeverFalsePositive is the one KEV/EPSS guard on a model's answers (Guard

@@ -22,3 +22,13 @@ LEFT JOIN triage_rules tr ON tr.id = d.rule_id
 WHERE v.tenant_id = $1 AND v.source = 'analyst' AND v.status IN ('approved', 'rejected')
 GROUP BY d.source, d.rule_id, tr.name
 ORDER BY d.source, d.rule_id NULLS FIRST;
+
+-- name: TriageAnalystExamples :many
+-- A tenant's latest analyst verdicts on findings of the given scanner rules
+-- or sharing a CWE, newest first: precedents shown to a model.
+SELECT f.rule_id, f.cwes, f.title, ft.decision, ft.status, ft.reasoning
+FROM finding_triage ft JOIN findings f ON f.id = ft.finding_id
+WHERE ft.tenant_id = sqlc.arg(tenant_id) AND ft.source = 'analyst' AND ft.status IN ('approved', 'rejected')
+    AND ((f.rule_id <> '' AND f.rule_id = ANY (sqlc.arg(rule_ids)::text[])) OR f.cwes && sqlc.arg(cwes)::integer[])
+ORDER BY ft.id DESC
+LIMIT sqlc.arg(lim);

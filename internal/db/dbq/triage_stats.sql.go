@@ -11,6 +11,65 @@ import (
 	"github.com/google/uuid"
 )
 
+const triageAnalystExamples = `-- name: TriageAnalystExamples :many
+SELECT f.rule_id, f.cwes, f.title, ft.decision, ft.status, ft.reasoning
+FROM finding_triage ft JOIN findings f ON f.id = ft.finding_id
+WHERE ft.tenant_id = $1 AND ft.source = 'analyst' AND ft.status IN ('approved', 'rejected')
+    AND ((f.rule_id <> '' AND f.rule_id = ANY ($2::text[])) OR f.cwes && $3::integer[])
+ORDER BY ft.id DESC
+LIMIT $4
+`
+
+type TriageAnalystExamplesParams struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	RuleIds  []string  `json:"rule_ids"`
+	Cwes     []int32   `json:"cwes"`
+	Lim      int32     `json:"lim"`
+}
+
+type TriageAnalystExamplesRow struct {
+	RuleID    string  `json:"rule_id"`
+	Cwes      []int32 `json:"cwes"`
+	Title     string  `json:"title"`
+	Decision  string  `json:"decision"`
+	Status    string  `json:"status"`
+	Reasoning string  `json:"reasoning"`
+}
+
+// A tenant's latest analyst verdicts on findings of the given scanner rules
+// or sharing a CWE, newest first: precedents shown to a model.
+func (q *Queries) TriageAnalystExamples(ctx context.Context, db DBTX, arg TriageAnalystExamplesParams) ([]TriageAnalystExamplesRow, error) {
+	rows, err := db.Query(ctx, triageAnalystExamples,
+		arg.TenantID,
+		arg.RuleIds,
+		arg.Cwes,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TriageAnalystExamplesRow{}
+	for rows.Next() {
+		var i TriageAnalystExamplesRow
+		if err := rows.Scan(
+			&i.RuleID,
+			&i.Cwes,
+			&i.Title,
+			&i.Decision,
+			&i.Status,
+			&i.Reasoning,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const triageStatsAgreement = `-- name: TriageStatsAgreement :many
 SELECT d.source, d.rule_id, coalesce(tr.name, '')::text AS rule_name,
     count(*)::bigint AS reviewed,
