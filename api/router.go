@@ -136,6 +136,7 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/findings/{id}/triage/approve", auth.PermFindingsTriage, s.findingTriageVerdict(true)},
 		{"POST", "/api/v1/findings/{id}/triage/reject", auth.PermFindingsTriage, s.findingTriageVerdict(false)},
 		{"GET", "/api/v1/triage/rules", auth.PermFindingsTriage, s.triageRuleList},
+		{"GET", "/api/v1/triage/stats", auth.PermFindingsTriage, s.triageStats},
 		{"POST", "/api/v1/triage/rules", auth.PermIntegrationsConfig, s.triageRuleCreate},
 		{"PATCH", "/api/v1/triage/rules/{id}", auth.PermIntegrationsConfig, s.triageRuleUpdate},
 		{"DELETE", "/api/v1/triage/rules/{id}", auth.PermIntegrationsConfig, s.triageRuleDelete},

@@ -15,7 +15,7 @@ import (
 // its own; the opt-in, the cache and the retries are the client's.
 type llmDecider struct{ c *llmtriage.Client }
 
-func (d llmDecider) Decide(ctx context.Context, tenant uuid.UUID, items []triagerules.Item) ([]triagerules.Answer, error) {
+func (d llmDecider) Decide(ctx context.Context, tenant uuid.UUID, items []triagerules.Item, examples []triagerules.Example) ([]triagerules.Answer, error) {
 	in := make([]llmtriage.Item, len(items))
 	for i, it := range items {
 		cwes := make([]string, len(it.CWEs))
@@ -33,7 +33,14 @@ func (d llmDecider) Decide(ctx context.Context, tenant uuid.UUID, items []triage
 			KEV: it.KEV, EPSS: epss, RulesDecision: string(it.Rules.Decision), RulesReasoning: it.Rules.Reasoning,
 		}
 	}
-	answers, err := d.c.Decide(ctx, tenant, in)
+	ex := make([]llmtriage.Example, len(examples))
+	for i, e := range examples {
+		ex[i] = llmtriage.Example{RuleID: e.RuleID, Title: e.Title, Decision: string(e.Decision), Reason: e.Reason}
+		if len(e.CWEs) > 0 {
+			ex[i].CWE = "CWE-" + strconv.Itoa(int(e.CWEs[0]))
+		}
+	}
+	answers, err := d.c.Decide(ctx, tenant, in, ex...)
 	out := make([]triagerules.Answer, len(answers))
 	for i, a := range answers {
 		out[i] = triagerules.Answer{

@@ -136,7 +136,11 @@ func (a *Activities) Evaluate(ctx context.Context, in triage.Input) (triage.Eval
 // ask has the model decide a page; a failing model leaves the rules'
 // decisions standing (it is logged, not retried).
 func (a *Activities) ask(ctx context.Context, in triage.Input, items []triagerules.Item) (int, error) {
-	answers, err := a.Decider.Decide(ctx, in.TenantID, items)
+	examples, err := a.examples(ctx, in.TenantID, items)
+	if err != nil {
+		return 0, err
+	}
+	answers, err := a.Decider.Decide(ctx, in.TenantID, items, examples)
 	if err != nil {
 		a.log().Warn("triage model failed; the rules' decisions stand", "scan_id", in.ScanID, "error", err)
 		return 0, nil
@@ -165,6 +169,36 @@ func (a *Activities) ask(ctx context.Context, in triage.Input, items []triagerul
 		return nil
 	})
 	return n, err
+}
+
+// examples reads the tenant's latest analyst verdicts (at most
+// triagerules.MaxExamples, newest first) on findings of the page's scanner
+// rules or CWEs.
+func (a *Activities) examples(ctx context.Context, tenant uuid.UUID, items []triagerules.Item) ([]triagerules.Example, error) {
+	var ruleIDs []string
+	var cwes []int32
+	for _, it := range items {
+		if it.RuleID != "" {
+			ruleIDs = append(ruleIDs, it.RuleID)
+		}
+		cwes = append(cwes, it.CWEs...)
+	}
+	var out []triagerules.Example
+	err := a.DB.InTx(ctx, db.TenantScope(tenant), func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := q.TriageAnalystExamples(ctx, tx, dbq.TriageAnalystExamplesParams{
+			TenantID: tenant, RuleIds: ruleIDs, Cwes: cwes, Lim: triagerules.MaxExamples})
+		for _, r := range rows {
+			ex := triagerules.Example{RuleID: r.RuleID, CWEs: r.Cwes, Title: r.Title,
+				Decision: triagerules.Decision(r.Decision), Reason: r.Reasoning}
+			if r.Status == triagerules.StatusRejected {
+				ex.Decision = triagerules.Valid
+				ex.Reason = "an analyst rejected " + r.Decision + ": " + r.Reasoning
+			}
+			out = append(out, ex)
+		}
+		return err
+	})
+	return out, err
 }
 
 func rowOfRules(r triagerules.Result) dbq.FindingTriageAddParams {

@@ -3,6 +3,8 @@ package triaging_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -24,10 +26,12 @@ type fakeModel struct {
 	byCVE map[string]triagerules.Decision
 	err   error
 	calls int
+	seen  []triagerules.Example // the examples of the last call
 }
 
-func (m *fakeModel) Decide(_ context.Context, _ uuid.UUID, items []triagerules.Item) ([]triagerules.Answer, error) {
+func (m *fakeModel) Decide(_ context.Context, _ uuid.UUID, items []triagerules.Item, examples []triagerules.Example) ([]triagerules.Answer, error) {
 	m.calls++
+	m.seen = examples
 	if m.err != nil {
 		return nil, m.err
 	}
@@ -172,5 +176,40 @@ func TestResolveIsIdempotent(t *testing.T) {
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || app.Type() != triage.ErrNotPending || !app.NonRetryable() {
 		t.Fatalf("resolve a valid finding: %v", err)
+	}
+}
+
+// The model is given the tenant's latest analyst verdicts on findings of the
+// same scanner rule, newest first; a rejection shows as valid.
+func TestEvaluatePassesAnalystExamples(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other := uuid.New() // an earlier scan whose verdicts are precedents
+	if _, err := e.super.Exec(ctx, `INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, complete)
+		VALUES ($1, $2, 'image:app:0', '{trivy}', $3, true)`, other, e.tenant, "scan/"+other.String()); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range [][3]string{
+		{"CVE-2024-0001", "false_positive|approved", "backported"},
+		{"CVE-2024-0003", "suppress|rejected", "not on our path"},
+	} {
+		dec, status, _ := strings.Cut(v[1], "|")
+		if _, err := e.super.Exec(ctx, `INSERT INTO finding_triage (tenant_id, finding_id, scan_id, source, decision, reasoning, status)
+			VALUES ($1, $2, $3, 'analyst', $4, $5, $6)`, e.tenant, e.ids[v[0]], other, dec, v[2], status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	model := &fakeModel{}
+	a := &triaging.Activities{DB: e.app, Decider: model}
+	if _, err := a.Evaluate(ctx, triage.Input{TenantID: e.tenant, ScanID: e.scan}); err != nil {
+		t.Fatal(err)
+	}
+	want := []triagerules.Example{
+		{RuleID: "CVE-2024-0003", CWEs: []int32{}, Title: "CVE-2024-0003 in libx", Decision: triagerules.Valid,
+			Reason: "an analyst rejected suppress: not on our path"},
+		{RuleID: "CVE-2024-0001", CWEs: []int32{}, Title: "CVE-2024-0001 in libx", Decision: triagerules.FalsePositive, Reason: "backported"},
+	}
+	if fmt.Sprintf("%+v", model.seen) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("examples\n got %+v\nwant %+v", model.seen, want)
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/triagerules"
 )
 
 // PromptVersion names the prompt and answer schema below; change it whenever
@@ -245,7 +246,7 @@ func (c *Client) Decide(ctx context.Context, tenant uuid.UUID, items []Item, exa
 
 // Guard applies what the model may not decide: a finding in CISA KEV or with
 // EPSS ≥ 0.5 is never a false positive on the model's word (it becomes
-// needs_review, for an analyst). It also stamps the answer's finding,
+// needs_review, for an analyst; the rule is triagerules.NeverFalsePositive). It also stamps the answer's finding,
 // model-independent fields.
 func Guard(it Item, a Answer) Answer {
 	a.FindingID = it.FindingID
@@ -253,13 +254,9 @@ func Guard(it Item, a Answer) Answer {
 	if a.Decision != DecisionFalsePositive {
 		return a
 	}
-	var why string
-	switch {
-	case it.KEV:
-		why = "it is in the CISA KEV catalogue (exploited in the wild)"
-	case it.EPSS >= 0.5:
-		why = fmt.Sprintf("its EPSS is %.2f (≥ 0.5)", it.EPSS)
-	default:
+	epss := it.EPSS
+	why, guarded := triagerules.NeverFalsePositive(it.KEV, &epss)
+	if !guarded {
 		return a
 	}
 	a.Decision = DecisionNeedsReview

@@ -334,7 +334,35 @@ type Answer struct {
 // an error or a missing answer leaves the rules' decision standing. The
 // implementation decides whether the tenant opted in (no opt-in: no answers).
 type Decider interface {
-	Decide(ctx context.Context, tenant uuid.UUID, items []Item) ([]Answer, error)
+	Decide(ctx context.Context, tenant uuid.UUID, items []Item, examples []Example) ([]Answer, error)
+}
+
+// MaxExamples is how many analyst precedents a Decider is given at most.
+const MaxExamples = 8
+
+// Example is an analyst's earlier verdict on a finding of the same scanner
+// rule or a shared CWE, a precedent for the model. A rejected closing
+// decision is shown as valid: the analyst kept the finding open.
+type Example struct {
+	RuleID   string
+	CWEs     []int32
+	Title    string
+	Decision Decision
+	Reason   string
+}
+
+// NeverFalsePositive is the one KEV/EPSS guard on a model's answers (Guard
+// here, llmtriage.Guard): a finding in CISA's KEV catalogue or with EPSS ≥
+// EPSSLikely is never a false positive on a model's word. It reports why, for
+// the reasoning, and whether the finding is so guarded.
+func NeverFalsePositive(kev bool, epss *float64) (why string, guarded bool) {
+	switch {
+	case kev:
+		return "it is in the CISA KEV catalogue (exploited in the wild)", true
+	case epss != nil && *epss >= EPSSLikely:
+		return fmt.Sprintf("its EPSS is %.2f (≥ %.1f)", *epss, EPSSLikely), true
+	}
+	return "", false
 }
 
 // Guard bounds a model's answer: a KEV finding or one with EPSS ≥ 0.5 is
@@ -344,7 +372,7 @@ func Guard(it Item, a Answer) Answer {
 	if !slices.Contains(Decisions, a.Decision) {
 		a.Decision = NeedsReview
 	}
-	if a.Decision == FalsePositive && (it.KEV || (it.EPSS != nil && *it.EPSS >= EPSSLikely)) {
+	if _, exploited := NeverFalsePositive(it.KEV, it.EPSS); a.Decision == FalsePositive && exploited {
 		a.Decision = NeedsReview
 		a.Reasoning = "the model proposed a false positive for an exploited or likely exploited CVE; an analyst must review it. " + a.Reasoning
 	}
