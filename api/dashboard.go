@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/findings"
 )
 
 // maxRange bounds a dashboard or usage period: a year, leap day included.
@@ -28,9 +30,6 @@ const defaultRangeDays = 30
 
 // slaSeverities are the severities with a remediation deadline; info has none.
 var slaSeverities = []string{"critical", "high", "medium", "low"}
-
-// defaultSLADays apply unless the tenant overrides them (settings.sla_days).
-var defaultSLADays = map[string]int{"critical": 7, "high": 30, "medium": 90, "low": 120}
 
 // riskWeights rank targets: one critical outweighs a handful of lows.
 var riskWeights = map[string]int64{"critical": 10, "high": 5, "medium": 2, "low": 1}
@@ -189,17 +188,15 @@ func zeroCounts(keys []string) map[string]int64 {
 // slaDays merges a tenant's stored override over the defaults. Values the
 // PATCH could not have written are ignored rather than failing the page.
 func slaDays(raw []byte) (days, overrides map[string]int) {
-	days, overrides = map[string]int{}, map[string]int{}
-	for k, v := range defaultSLADays {
-		days[k] = v
-	}
 	var stored map[string]float64
-	if json.Unmarshal(raw, &stored) != nil {
-		return days, overrides
+	_ = json.Unmarshal(raw, &stored) // unreadable: the defaults
+	days, overrides = map[string]int{}, map[string]int{}
+	for sev, d := range findings.ParseSLADays(stored) {
+		days[string(sev)] = d
 	}
 	for k, v := range stored {
-		if _, known := defaultSLADays[k]; known && v == math.Trunc(v) && v >= 1 && v <= 365 {
-			days[k], overrides[k] = int(v), int(v)
+		if findings.ValidSLADay(k, v) {
+			overrides[strings.ToLower(k)] = int(v)
 		}
 	}
 	return days, overrides

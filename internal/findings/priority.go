@@ -128,12 +128,18 @@ func ParseSLADays(overrides map[string]float64) SLADays {
 		out[k] = v
 	}
 	for k, v := range overrides {
-		s := Severity(strings.ToLower(k))
-		if _, known := DefaultSLADays[s]; known && v == math.Trunc(v) && v >= 1 && v <= 365 {
-			out[s] = int(v)
+		if ValidSLADay(k, v) {
+			out[Severity(strings.ToLower(k))] = int(v)
 		}
 	}
 	return out
+}
+
+// ValidSLADay reports whether a stored override is one the tenant could
+// have set: a severity with a deadline and whole days from 1 to 365.
+func ValidSLADay(severity string, v float64) bool {
+	_, known := DefaultSLADays[Severity(strings.ToLower(severity))]
+	return known && v == math.Trunc(v) && v >= 1 && v <= 365
 }
 
 // SLADaysFor is the days to remediate a finding of this severity: the

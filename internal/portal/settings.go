@@ -12,6 +12,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/portal/views"
 	"github.com/secureops/secureops/internal/webhookwire"
 )
@@ -495,10 +496,6 @@ func (p *Portal) webhookDelete(w http.ResponseWriter, r *http.Request) error {
 
 var slaSeverities = []string{"critical", "high", "medium", "low"}
 
-// slaDefaults are the API's defaults, shown as placeholders; the days in
-// effect always come from the API.
-var slaDefaults = map[string]int{"critical": 7, "high": 30, "medium": 90, "low": 120}
-
 func (p *Portal) renderSLA(w http.ResponseWriter, r *http.Request, status int, form views.FormState, notice string) error {
 	var dash struct {
 		SLA struct {
@@ -518,7 +515,7 @@ func (p *Portal) renderSLA(w http.ResponseWriter, r *http.Request, status int, f
 	v := views.SLAView{Form: form, Notice: notice}
 	for _, sev := range slaSeverities {
 		_, over := dash.SLA.Overrides[sev]
-		v.Rows = append(v.Rows, views.SLARow{Severity: sev, Days: dash.SLA.Days[sev], Override: over, Default: slaDefaults[sev]})
+		v.Rows = append(v.Rows, views.SLARow{Severity: sev, Days: dash.SLA.Days[sev], Override: over, Default: findings.DefaultSLADays[findings.Severity(sev)]})
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
