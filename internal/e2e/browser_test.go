@@ -66,7 +66,6 @@ func startPortal(t *testing.T) *portalEnv {
 var (
 	browserOnce   sync.Once
 	browserCtx    context.Context
-	browserCancel context.CancelFunc
 	browserErr    error
 )
 
@@ -111,8 +110,9 @@ func browserAllocator(t testing.TB) context.Context {
 			browserErr = fmt.Errorf("starting chromium: %w", err)
 			return
 		}
+		// Never cancelled: the browser lives as long as the test binary
+		// (chromedp starts it with a parent-death signal).
 		browserCtx = bctx
-		browserCancel = func() { bcancel(); cancel() }
 	})
 	if browserErr != nil {
 		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {

@@ -8,13 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
-	"github.com/secureops/secureops/internal/db"
-	"github.com/secureops/secureops/internal/db/dbq"
 )
 
 // portalSeed is a tenant with an owner who can sign in and findings made by
@@ -75,25 +70,6 @@ func seedPortalTenant(t *testing.T, e *portalEnv, name string) portalSeed {
 	}
 	s.openFindings = 5
 	return s
-}
-
-// addMember gives an existing tenant a member with a Kratos password.
-func addPortalMember(t *testing.T, e *portalEnv, tenant uuid.UUID, email, pw, role string) {
-	t.Helper()
-	ctx := context.Background()
-	ident, err := e.kr.EnsureIdentity(ctx, email, "Member", pw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
-		if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: ident.ID, Email: email, Name: "Member"}); err != nil {
-			return err
-		}
-		_, err := db.Q.MembershipUpsert(ctx, tx, dbq.MembershipUpsertParams{UserID: ident.ID, TenantID: tenant, Role: role})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // apiJSON decodes an API answer (as the seed's analyst key) into out.

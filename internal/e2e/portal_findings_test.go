@@ -157,7 +157,7 @@ func TestPortalFindings(t *testing.T) {
 	}
 
 	// A read-only member: no triage controls, and forged requests refused.
-	addPortalMember(t, e, s.tenant.ID, "reader@find-co.example.test", "reader-password-1", "client_readonly")
+	portalMember(t, e, s.tenant.ID, "reader@find-co.example.test", "reader-password-1", "client_readonly")
 	rd := newTab(t)
 	rd.allowErrors = []string{"status of 403"}
 	rd.signIn(e.kratosPublic, "reader@find-co.example.test", "reader-password-1")

@@ -45,9 +45,6 @@ func scansClickJS(sel string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// scansShot saves the page as $SECUREOPS_SCREENSHOTS/name.png when set.
-func scansShot(tb *tab, name string) { tb.t.Helper(); tb.snap(name) }
-
 // scansSlowServer answers no request (until the test ends): a scan of it
 // runs for long. It returns its host:port.
 func scansSlowServer(t *testing.T) string {
@@ -75,8 +72,9 @@ func scansOwner(t *testing.T, e *portalEnv, name, email, password string) bootst
 	return ten
 }
 
-// scansMember gives a person with a password a role in a tenant.
-func scansMember(t *testing.T, e *portalEnv, tenant uuid.UUID, email, password, role string) {
+// portalMember gives a person with a password a role in a tenant (an
+// existing account gets the membership too).
+func portalMember(t *testing.T, e *portalEnv, tenant uuid.UUID, email, password, role string) {
 	t.Helper()
 	ctx := context.Background()
 	ident, err := e.kr.EnsureIdentity(ctx, email, "Member", password, nil)
@@ -181,7 +179,7 @@ func TestPortalScansLive(t *testing.T) {
 	if !live {
 		t.Errorf("the scan's page did not follow the scan live (already %s at load)", tb.text("#scan-status"))
 	}
-	scansShot(tb, "scan-live-running")
+	tb.snap("scan-live-running")
 	if got := tb.text("#scan-steps"); !strings.Contains(got, "nmap") || !strings.Contains(got, "secureops") {
 		t.Errorf("steps %q do not list both scanners", got)
 	}
@@ -216,7 +214,7 @@ func TestPortalScansLive(t *testing.T) {
 	if !eval[bool](tb, `window.__noReload === 1`) {
 		t.Fatal("the page reloaded")
 	}
-	scansShot(tb, "scan-live-completed")
+	tb.snap("scan-live-completed")
 	if eval[bool](tb, `!!document.querySelector('#scan-workflow-link')`) {
 		t.Error("a tenant owner sees the Temporal link of platform admins")
 	}
@@ -225,7 +223,7 @@ func TestPortalScansLive(t *testing.T) {
 	// The list shows the scan with its counts, and links to it.
 	tb.open(e.URL + "/app/scans")
 	row := fmt.Sprintf(`tr[data-scan-id=%q]`, scanID)
-	scansShot(tb, "scans-list")
+	tb.snap("scans-list")
 	if got := tb.text(row + " [data-testid=scan-status]"); got != "Completed" {
 		t.Errorf("list status %q", got)
 	}
@@ -284,7 +282,7 @@ func TestPortalScansReadOnlyAndTenancy(t *testing.T) {
 	scanID := sc["id"].(string)
 	t.Cleanup(func() { e.do(t, "POST", "/api/v1/scans/"+scanID+"/cancel", "", "") })
 
-	scansMember(t, e, e.platform.tenant, "reader@acme.example.test", "reader-password-1", "client_readonly")
+	portalMember(t, e, e.platform.tenant, "reader@acme.example.test", "reader-password-1", "client_readonly")
 	rd := newTab(t)
 	rd.allowErrors = []string{"status of 403"} // the forged POSTs below
 	rd.signIn(e.kratosPublic, "reader@acme.example.test", "reader-password-1")

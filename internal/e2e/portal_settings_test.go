@@ -60,31 +60,6 @@ func (tb *tab) waitText(sel, s string) {
 // waitNav is waitFor: a page condition polled across a form's navigation.
 func (tb *tab) waitNav(expr string) { tb.t.Helper(); tb.waitFor(expr) }
 
-// memberWithPassword makes a Kratos identity with a password and a
-// membership of tenant with role.
-func memberWithPassword(t *testing.T, e *portalEnv, tenant, email, name, pw, role string) {
-	t.Helper()
-	ctx := context.Background()
-	ident, err := e.kr.EnsureIdentity(ctx, email, name, pw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = e.db.InTx(ctx, db.Scope{PlatformAdmin: true}, func(ctx context.Context, tx pgx.Tx) error {
-		if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: ident.ID, Email: email, Name: name}); err != nil {
-			return err
-		}
-		ten, err := db.Q.TenantGetBySlug(ctx, tx, tenant)
-		if err != nil {
-			return err
-		}
-		_, err = db.Q.MembershipUpsert(ctx, tx, dbq.MembershipUpsertParams{UserID: ident.ID, TenantID: ten.ID, Role: role})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPortalSettings: an owner manages members (invite → email, role,
 // remove), teams, API keys (shown once, works, revoked → 401; the initial
 // key revealed once, then a clear refusal), a webhook (signed test,
@@ -283,7 +258,7 @@ func TestPortalSettings(t *testing.T) {
 	})
 
 	t.Run("readonly", func(t *testing.T) {
-		memberWithPassword(t, e, ten.Slug, "reader@settle.example.test", "Rita", "reader-password-1", "client_readonly")
+		portalMember(t, e, ten.ID, "reader@settle.example.test", "reader-password-1", "client_readonly")
 		ro := newTab(t)
 		ro.allowErrors = []string{"status of 403"}
 		ro.signIn(e.kratosPublic, "reader@settle.example.test", "reader-password-1")

@@ -53,7 +53,7 @@ func TestPortalTenantSwitcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scansMember(t, e, second.ID, "pat@alpha.example.test", "switch-password-1", "client_analyst")
+	portalMember(t, e, second.ID, "pat@alpha.example.test", "switch-password-1", "client_analyst")
 
 	tb := newTab(t)
 	tb.signIn(e.kratosPublic, "pat@alpha.example.test", "switch-password-1")

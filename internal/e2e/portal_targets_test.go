@@ -63,7 +63,7 @@ func TestPortalTargetsAndSchedules(t *testing.T) {
 	if got := tb.text(inst + " .http-content"); got == "" {
 		t.Error("no file content")
 	}
-	scansShot(tb, "targets")
+	tb.snap("targets")
 	tb.submit("verify now", `^/app/targets$`, chromedp.Click(chromedp.CSS(row+" .verify-now")))
 	tb.waitJS(`document.querySelector('tr[data-value="shop.example.com"] [data-testid=target-status]')`)
 	if got := tb.text(row + " [data-testid=target-status]"); got == "Unverified" {
@@ -100,7 +100,7 @@ func TestPortalTargetsAndSchedules(t *testing.T) {
 		t.Errorf("description lost: %q", got)
 	}
 	tb.assertLabelled()
-	scansShot(tb, "schedule-refused")
+	tb.snap("schedule-refused")
 	tb.submit("create", `^/app/schedules$`,
 		chromedp.SetValue(chromedp.CSS("#schedule-interval"), "24h"),
 		chromedp.Click(chromedp.CSS("#schedule-create")),
@@ -117,7 +117,7 @@ func TestPortalTargetsAndSchedules(t *testing.T) {
 		t.Errorf("next runs %q", got)
 	}
 
-	scansShot(tb, "schedules")
+	tb.snap("schedules")
 	tb.submit("pause", `^/app/schedules$`, chromedp.Click(chromedp.CSS(srow+" .schedule-pause")))
 	tb.waitJS(`document.querySelector('#schedules-table tbody tr .schedule-resume')`)
 	if got := tb.text(srow + " [data-testid=schedule-state]"); got != "Paused" {

@@ -29,7 +29,7 @@ func TestPortalTriageApproval(t *testing.T) {
 		`{"name": "krb5 patched", "cve": "CVE-2020-28196", "action": "set_decision", "decision": "false_positive", "position": 10}`); code != http.StatusCreated {
 		t.Fatalf("rule: %d %v", code, body)
 	}
-	scansMember(t, e, e.platform.tenant, "ana@acme-triage.example.test", "triage-password-1", "client_analyst")
+	portalMember(t, e, e.platform.tenant, "ana@acme-triage.example.test", "triage-password-1", "client_analyst")
 	code, body := e.upload(t, map[string]string{"scanner": "trivy", "target": "image:registry.acme.test/app:1"}, fixture(t, "trivy/scheme_2_many_vulns.json"))
 	if code != http.StatusAccepted {
 		t.Fatalf("import: %d %v", code, body)
