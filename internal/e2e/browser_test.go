@@ -64,9 +64,9 @@ func startPortal(t *testing.T) *portalEnv {
 }
 
 var (
-	browserOnce   sync.Once
-	browserCtx    context.Context
-	browserErr    error
+	browserOnce sync.Once
+	browserCtx  context.Context
+	browserErr  error
 )
 
 // chromiumPath finds Debian's chromium.
