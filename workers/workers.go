@@ -105,13 +105,16 @@ func (d Deps) withClients() (Deps, error) {
 	if d.Resolver == nil {
 		d.Resolver = net.DefaultResolver
 	}
-	if d.TriageDecider == nil && d.Config.LLM.Configured() {
+	if (d.TriageDecider == nil || d.ReportWriter == nil) && d.Config.LLM.Configured() {
 		c, err := llmtriage.New(d.Config.LLM, d.DB, llmtriage.Options{})
 		if err != nil {
 			return d, err
 		}
-		if c != nil {
+		if c != nil && d.TriageDecider == nil {
 			d.TriageDecider = llmDecider{c}
+		}
+		if c != nil && d.ReportWriter == nil {
+			d.ReportWriter = c.ReportWriter()
 		}
 	}
 	return d, nil

@@ -175,7 +175,11 @@ func (a *Activities) Write(ctx context.Context, in report.WriteInput) (report.Pr
 		if ctx.Err() != nil {
 			return report.Prose{}, ctx.Err()
 		}
-		if a.Log != nil {
+		switch {
+		case a.Log == nil:
+		case errors.Is(err, report.ErrDeclined):
+			a.Log.Info("report prose: rules prose", "report_id", in.Facts.ReportID, "reason", err)
+		default:
 			a.Log.Warn("report prose: the model failed; rules prose instead", "report_id", in.Facts.ReportID, "error", err)
 		}
 	}

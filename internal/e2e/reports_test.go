@@ -1,16 +1,26 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/llmtriage"
 )
 
 // waitReport polls a report until it is ready (or failed).
@@ -183,5 +193,85 @@ func TestReportOfAnImportEndToEnd(t *testing.T) {
 	_, list = p.do(t, "GET", "/api/v1/reports?limit=1&cursor="+list["next_cursor"].(string), "", "")
 	if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != id {
 		t.Errorf("second page %v", list)
+	}
+}
+
+// proseModel is an OpenAI-compatible server standing in for a model: it
+// writes report prose from the numbers in the request (as a model would,
+// quoting them) and refuses triage batches (the rules' decisions stand).
+func proseModel(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var prose atomic.Int32
+	openRe := regexp.MustCompile(`"findings_open": (\d+)`)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Header.Get("Authorization") != "Bearer sk-e2e" {
+			t.Errorf("Authorization %q", r.Header.Get("Authorization"))
+		}
+		if !bytes.Contains(body, []byte("summary of a security report")) {
+			http.Error(w, `{"error":{"message":"triage is not this test's"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		prose.Add(1)
+		m := openRe.FindSubmatch(bytes.ReplaceAll(body, []byte(`\"`), []byte(`"`)))
+		if m == nil {
+			t.Errorf("prose request without findings_open: %s", body)
+			http.Error(w, "no facts", http.StatusBadRequest)
+			return
+		}
+		text := fmt.Sprintf("**%s findings are open.** Fix the known exploited ones first, then the rest in priority order.", m[1])
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": "chatcmpl-e2e", "object": "chat.completion", "created": 1, "model": "prose-e2e",
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+				"message": map[string]any{"role": "assistant", "content": text}}},
+		})
+	}))
+	t.Cleanup(s.Close)
+	return s, &prose
+}
+
+// With a model configured and the tenant opted in, a report's prose is the
+// model's (its provenance says so, its Markdown is rendered and sanitised);
+// without the opt-in the rules write it and nothing is sent.
+func TestReportProseByAModel(t *testing.T) {
+	model, asked := proseModel(t)
+	p := startWith(t, options{configure: func(c *config.Config) {
+		c.LLM = config.LLM{BaseURL: model.URL + "/v1", Model: "prose-e2e", APIKey: "sk-e2e"}
+	}})
+	code, body := p.upload(t, map[string]string{"scanner": "trivy", "target": "image:registry.acme.test/shop:1.0"}, fixture(t, "trivy/scheme_2_many_vulns.json"))
+	if code != http.StatusAccepted {
+		t.Fatalf("import: %d %v", code, body)
+	}
+	sc := p.waitScan(t, body["id"].(string))
+	newReport := func() map[string]any {
+		code, created := p.do(t, "POST", "/api/v1/reports", "application/json", fmt.Sprintf(`{"scan_id":%q,"kind":"executive"}`, sc["id"]))
+		if code != http.StatusAccepted {
+			t.Fatalf("create report: %d %v", code, created)
+		}
+		return p.waitReport(t, created["id"].(string))
+	}
+	if rep := newReport(); rep["prose_source"] != "rules" || asked.Load() != 0 {
+		t.Fatalf("without opt-in: %v, %d prose requests", rep["prose_source"], asked.Load())
+	}
+	err := p.db.InTx(context.Background(), db.TenantScope(p.tenant), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := llmtriage.SetOptIn(ctx, tx, p.tenant, true)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := newReport()
+	if rep["prose_source"] != "model:prose-e2e" || asked.Load() != 1 {
+		t.Fatalf("opted in: %v, %d prose requests", rep["prose_source"], asked.Load())
+	}
+	open := count(rep["facts"].(map[string]any), "open")
+	id := rep["id"].(string)
+	_, _, md := p.download(t, "/api/v1/reports/"+id+".md")
+	_, _, html := p.download(t, "/api/v1/reports/"+id+".html")
+	if want := fmt.Sprintf("**%d findings are open.**", open); !strings.Contains(string(md), want) {
+		t.Errorf("md lacks %q:\n%s", want, md)
+	}
+	if want := fmt.Sprintf("<strong>%d findings are open.</strong>", open); !strings.Contains(string(html), want) {
+		t.Errorf("html lacks %q:\n%s", want, html)
 	}
 }

@@ -6,6 +6,7 @@
 package report
 
 import (
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -151,6 +152,11 @@ type Facts struct {
 	ScansFailed    int            `json:"scans_failed"`
 	Top            []TopFinding   `json:"top"`
 }
+
+// ErrDeclined is what a prose writer answers when it deliberately writes
+// nothing for this report (a model the tenant did not opt in to): the rules'
+// prose is used, and nothing failed.
+var ErrDeclined = errors.New("the prose writer declines this report")
 
 // TopFinding is one of the open findings with the highest priority.
 type TopFinding struct {
