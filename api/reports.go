@@ -265,9 +265,26 @@ func (s *Server) reportContent(format string) handlerFunc {
 	}
 }
 
-type reportFeedbackRequest struct {
+// feedbackRequest is a verdict on a report or a triage answer.
+type feedbackRequest struct {
 	Useful  *bool  `json:"useful"`
 	Comment string `json:"comment"`
+}
+
+// decodeFeedback reads and checks a feedback request (comment trimmed).
+func decodeFeedback(r *http.Request) (feedbackRequest, error) {
+	var req feedbackRequest
+	if err := decodeJSON(r, &req, 8<<10); err != nil {
+		return req, err
+	}
+	if req.Useful == nil {
+		return req, invalid("useful", "useful (true or false) is required")
+	}
+	req.Comment = strings.TrimSpace(req.Comment)
+	if len(req.Comment) > 2000 {
+		return req, invalid("comment", "comment must be at most 2000 characters")
+	}
+	return req, nil
 }
 
 // ReportFeedbackView is one piece of feedback on a report.
@@ -285,16 +302,9 @@ func (s *Server) reportFeedback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req reportFeedbackRequest
-	if err := decodeJSON(r, &req, 8<<10); err != nil {
+	req, err := decodeFeedback(r)
+	if err != nil {
 		return err
-	}
-	if req.Useful == nil {
-		return invalid("useful", "useful (true or false) is required")
-	}
-	req.Comment = strings.TrimSpace(req.Comment)
-	if len(req.Comment) > 2000 {
-		return invalid("comment", "comment must be at most 2000 characters")
 	}
 	var fb dbq.ReportFeedback
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {

@@ -135,6 +135,7 @@ func (s *Server) Routes() []Route {
 		// tenant rules read by triagers, written by owners and admins.
 		{"POST", "/api/v1/findings/{id}/triage/approve", auth.PermFindingsTriage, s.findingTriageVerdict(true)},
 		{"POST", "/api/v1/findings/{id}/triage/reject", auth.PermFindingsTriage, s.findingTriageVerdict(false)},
+		{"POST", "/api/v1/findings/{id}/triage/feedback", auth.PermFindingsTriage, s.findingTriageFeedback},
 		{"GET", "/api/v1/triage/rules", auth.PermFindingsTriage, s.triageRuleList},
 		{"GET", "/api/v1/triage/stats", auth.PermFindingsTriage, s.triageStats},
 		{"POST", "/api/v1/triage/rules", auth.PermIntegrationsConfig, s.triageRuleCreate},

@@ -9,6 +9,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -87,10 +88,14 @@ type triageRuleRequest struct {
 	Action     *string `json:"action"`
 	Decision   *string `json:"decision"`
 	Severity   *string `json:"severity"`
+	// AutoApprove gives the rule the caller's standing approval: its
+	// closing decisions close findings without waiting for an analyst.
+	AutoApprove *bool `json:"auto_approve"`
 }
 
-// apply lays the request over r (a PATCH leaves absent fields as they are).
-func (q triageRuleRequest) apply(r *triagerules.Rule) {
+// apply lays the request over r (a PATCH leaves absent fields as they are);
+// actor is who asks (the approval's owner when auto_approve is set).
+func (q triageRuleRequest) apply(r *triagerules.Rule, actor string) {
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -116,6 +121,13 @@ func (q triageRuleRequest) apply(r *triagerules.Rule) {
 	if q.Decision != nil {
 		r.Decision = triagerules.Decision(*q.Decision)
 	}
+	switch {
+	case q.AutoApprove == nil:
+	case *q.AutoApprove:
+		r.ApprovedBy = actor
+	default:
+		r.ApprovedBy = ""
+	}
 }
 
 type triageRuleView struct {
@@ -132,15 +144,26 @@ type triageRuleView struct {
 	Action     string    `json:"action"`
 	Decision   string    `json:"decision"`
 	Severity   string    `json:"severity"`
-	CreatedBy  string    `json:"created_by"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	// ApprovedBy: whose standing approval the rule's closing decisions
+	// carry (null: they wait for an analyst).
+	ApprovedBy  *string    `json:"approved_by"`
+	FromFinding *uuid.UUID `json:"from_finding"`
+	CreatedBy   string     `json:"created_by"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 func triageRuleViewOf(r dbq.TriageRule) triageRuleView {
-	return triageRuleView{ID: r.ID, Position: r.Position, Name: r.Name, Scanner: r.Scanner, RuleID: r.RuleID, CVE: r.Cve,
+	v := triageRuleView{ID: r.ID, Position: r.Position, Name: r.Name, Scanner: r.Scanner, RuleID: r.RuleID, CVE: r.Cve,
 		CWE: r.Cwe, Target: r.Target, Title: r.Title, TitleRegex: r.TitleRegex, Action: r.Action, Decision: r.Decision,
 		Severity: r.Severity, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.ApprovedBy != "" {
+		v.ApprovedBy = &r.ApprovedBy
+	}
+	if r.FromFinding.Valid {
+		v.FromFinding = &r.FromFinding.UUID
+	}
+	return v
 }
 
 func (s *Server) triageRuleList(w http.ResponseWriter, r *http.Request) error {
@@ -170,27 +193,13 @@ func (s *Server) triageRuleCreate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	var rule triagerules.Rule
-	req.apply(&rule)
+	req.apply(&rule, actorOf(a))
 	if err := rule.Validate(); err != nil {
 		return err
 	}
 	var row dbq.TriageRule
-	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-		n, err := db.Q.TriageRuleCount(ctx, tx, a.TenantID)
-		if err != nil {
-			return err
-		}
-		if n >= triagerules.MaxRules {
-			return domainerr.New(domainerr.Conflict, "a tenant has at most 200 triage rules; delete one first")
-		}
-		if req.Position == nil {
-			rule.Position = int(n) * 10 // after the others
-		}
-		row, err = db.Q.TriageRuleCreate(ctx, tx, dbq.TriageRuleCreateParams{
-			TenantID: a.TenantID, Position: int32(rule.Position), Name: rule.Name, Scanner: rule.Scanner, RuleID: rule.RuleID,
-			Cve: rule.CVE, Cwe: rule.CWE, Target: rule.Target, Title: rule.Title, TitleRegex: rule.TitleRegex,
-			Action: rule.Action, Decision: string(rule.Decision), Severity: rule.Severity, CreatedBy: actorOf(a),
-		})
+	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) (err error) {
+		row, err = createTriageRule(ctx, tx, a, rule, req.Position == nil, uuid.NullUUID{})
 		if err != nil {
 			return err
 		}
@@ -202,6 +211,27 @@ func (s *Server) triageRuleCreate(w http.ResponseWriter, r *http.Request) error 
 	w.Header().Set("Location", "/api/v1/triage/rules/"+row.ID.String())
 	writeJSON(w, http.StatusCreated, triageRuleViewOf(row))
 	return nil
+}
+
+// createTriageRule stores a validated rule of the caller's tenant, last in
+// order when last is set (else at rule.Position), within the tenant's limit.
+func createTriageRule(ctx context.Context, tx pgx.Tx, a *auth.Access, rule triagerules.Rule, last bool, from uuid.NullUUID) (dbq.TriageRule, error) {
+	n, err := db.Q.TriageRuleCount(ctx, tx, a.TenantID)
+	if err != nil {
+		return dbq.TriageRule{}, err
+	}
+	if n >= triagerules.MaxRules {
+		return dbq.TriageRule{}, domainerr.New(domainerr.Conflict, fmt.Sprintf("a tenant has at most %d triage rules; delete one first", triagerules.MaxRules))
+	}
+	if last {
+		rule.Position = int(n) * 10 // after the others
+	}
+	return db.Q.TriageRuleCreate(ctx, tx, dbq.TriageRuleCreateParams{
+		TenantID: a.TenantID, Position: int32(rule.Position), Name: rule.Name, Scanner: rule.Scanner, RuleID: rule.RuleID,
+		Cve: rule.CVE, Cwe: rule.CWE, Target: rule.Target, Title: rule.Title, TitleRegex: rule.TitleRegex,
+		Action: rule.Action, Decision: string(rule.Decision), Severity: rule.Severity, CreatedBy: actorOf(a),
+		ApprovedBy: rule.ApprovedBy, FromFinding: from,
+	})
 }
 
 // triageRuleGet reads a rule in scope and checks the caller at its tenant.
@@ -231,15 +261,15 @@ func (s *Server) triageRuleUpdate(w http.ResponseWriter, r *http.Request) error 
 		if err != nil {
 			return err
 		}
-		rule := triageRuleOf(cur)
-		req.apply(&rule)
+		rule := triagerules.FromRow(cur)
+		req.apply(&rule, actorOf(a))
 		if err := rule.Validate(); err != nil {
 			return err
 		}
 		row, err = db.Q.TriageRuleUpdate(ctx, tx, dbq.TriageRuleUpdateParams{
 			ID: id, Position: int32(rule.Position), Name: rule.Name, Scanner: rule.Scanner, RuleID: rule.RuleID,
 			Cve: rule.CVE, Cwe: rule.CWE, Target: rule.Target, Title: rule.Title, TitleRegex: rule.TitleRegex,
-			Action: rule.Action, Decision: string(rule.Decision), Severity: rule.Severity,
+			Action: rule.Action, Decision: string(rule.Decision), Severity: rule.Severity, ApprovedBy: rule.ApprovedBy,
 		})
 		if err != nil {
 			return err
@@ -251,12 +281,6 @@ func (s *Server) triageRuleUpdate(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeJSON(w, http.StatusOK, triageRuleViewOf(row))
 	return nil
-}
-
-func triageRuleOf(r dbq.TriageRule) triagerules.Rule {
-	return triagerules.Rule{ID: r.ID, Position: int(r.Position), Name: r.Name, Scanner: r.Scanner, RuleID: r.RuleID,
-		CVE: r.Cve, CWE: r.Cwe, Target: r.Target, Title: r.Title, TitleRegex: r.TitleRegex, Action: r.Action,
-		Decision: triagerules.Decision(r.Decision), Severity: r.Severity}
 }
 
 func (s *Server) triageRuleDelete(w http.ResponseWriter, r *http.Request) error {
@@ -283,6 +307,54 @@ func (s *Server) triageRuleDelete(w http.ResponseWriter, r *http.Request) error 
 
 type triageVerdictRequest struct {
 	Comment string `json:"comment"`
+	// Remember turns the verdict into a tenant rule: always this decision
+	// for this scanner rule on this target (with the analyst's standing
+	// approval when it closes findings).
+	Remember bool `json:"remember"`
+}
+
+// verdictView is the finding after a verdict, with the rule it made.
+type verdictView struct {
+	FindingView
+	Rule *triageRuleView `json:"rule,omitempty"`
+}
+
+// rememberedRule is the rule an analyst's verdict on f asks for: for f's
+// scanner rule on f's target, the approved decision (or valid, when the
+// analyst rejected a closing one), approved by the analyst when it closes.
+func rememberedRule(f findings.Stored, decision triagerules.Decision, approve bool, actor string) (triagerules.Rule, error) {
+	if f.Scanner == "" || f.RuleID == "" {
+		return triagerules.Rule{}, invalid("remember", "this finding names no scanner rule to remember the verdict for; create a triage rule with other conditions instead")
+	}
+	target := f.ScanTarget
+	if target == "" {
+		target = f.Target
+	}
+	r := triagerules.Rule{Scanner: f.Scanner, RuleID: f.RuleID, Target: target, Action: triagerules.ActionSetDecision}
+	switch {
+	case !approve:
+		r.Decision = triagerules.Valid
+	case decision == triagerules.Suppress:
+		r.Action = triagerules.ActionSuppress
+	default:
+		r.Decision = decision
+	}
+	if approve && decision.Closes() {
+		r.ApprovedBy = actor
+	}
+	what := string(r.Decision)
+	if r.Action == triagerules.ActionSuppress {
+		what = "suppress"
+	}
+	r.Name = truncateRunes(fmt.Sprintf("Analyst: always %s for %s %s on %s", what, f.Scanner, f.RuleID, target), triagerules.MaxTitleLen)
+	return r, r.Validate()
+}
+
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
 }
 
 // findingTriageVerdict approves or rejects the finding's latest proposed
@@ -306,15 +378,23 @@ func (s *Server) findingTriageVerdict(approve bool) handlerFunc {
 		}
 		var latest dbq.FindingTriage
 		var verdict triage.Verdict
+		var rule triagerules.Rule // the rule asked for (Remember)
 		err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
-			if _, err := findings.Get(ctx, tx, id); err != nil {
+			f, err := findings.Get(ctx, tx, id)
+			if err != nil {
 				return err
 			}
 			latest, err = db.Q.FindingTriageLatestOf(ctx, tx, id)
 			if errors.Is(err, pgx.ErrNoRows) || (err == nil && latest.Status != triagerules.StatusProposed) {
 				return domainerr.New(domainerr.Conflict, "no triage decision on this finding waits for approval")
 			}
+			if err != nil {
+				return err
+			}
 			verdict = triage.Verdict{FindingID: id, Actor: actorOf(a), Role: string(a.Role), Comment: req.Comment}
+			if req.Remember { // refused before anything is decided
+				rule, err = rememberedRule(f, triagerules.Decision(latest.Decision), approve, actorOf(a))
+			}
 			return err
 		})
 		if err != nil {
@@ -340,7 +420,7 @@ func (s *Server) findingTriageVerdict(approve bool) handlerFunc {
 		// The verdict and the status change were recorded by the workflow's
 		// activity (finding_triage, finding_events); the audit log says who
 		// asked, from where.
-		var v FindingView
+		var v verdictView
 		err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 			f, err := findings.Get(ctx, tx, id)
 			if err != nil {
@@ -350,10 +430,39 @@ func (s *Server) findingTriageVerdict(approve bool) handlerFunc {
 			if err != nil {
 				return err
 			}
-			v = findingView(f)
+			v.FindingView = findingView(f)
 			v.Triage = tv[id]
-			return audit(ctx, tx, r, a, f.TenantID, "finding.triage_"+res.Status, "finding", id.String(),
-				map[string]any{"decision": res.Decision, "scan_id": latest.ScanID, "status": f.Status, "comment": req.Comment})
+			if err := audit(ctx, tx, r, a, f.TenantID, "finding.triage_"+res.Status, "finding", id.String(),
+				map[string]any{"decision": res.Decision, "scan_id": latest.ScanID, "status": f.Status, "comment": req.Comment}); err != nil {
+				return err
+			}
+			if !req.Remember {
+				return nil
+			}
+			row, err := db.Q.TriageRuleFind(ctx, tx, dbq.TriageRuleFindParams{TenantID: f.TenantID, Scanner: rule.Scanner,
+				RuleID: rule.RuleID, Target: rule.Target, Action: rule.Action, Decision: string(rule.Decision)})
+			switch {
+			case err == nil && row.ApprovedBy == rule.ApprovedBy: // asked before: one rule
+			case err == nil:
+				row, err = db.Q.TriageRuleUpdate(ctx, tx, dbq.TriageRuleUpdateParams{
+					ID: row.ID, Position: row.Position, Name: row.Name, Scanner: row.Scanner, RuleID: row.RuleID, Cve: row.Cve,
+					Cwe: row.Cwe, Target: row.Target, Title: row.Title, TitleRegex: row.TitleRegex, Action: row.Action,
+					Decision: row.Decision, Severity: row.Severity, ApprovedBy: rule.ApprovedBy})
+				if err == nil {
+					err = audit(ctx, tx, r, a, f.TenantID, "triage_rule.updated", "triage_rule", row.ID.String(), triageRuleViewOf(row))
+				}
+			case errors.Is(err, pgx.ErrNoRows):
+				row, err = createTriageRule(ctx, tx, a, rule, true, uuid.NullUUID{UUID: id, Valid: true})
+				if err == nil {
+					err = audit(ctx, tx, r, a, f.TenantID, "triage_rule.created", "triage_rule", row.ID.String(), triageRuleViewOf(row))
+				}
+			}
+			if err != nil {
+				return err
+			}
+			rv := triageRuleViewOf(row)
+			v.Rule = &rv
+			return nil
 		})
 		if err != nil {
 			return err

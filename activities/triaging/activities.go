@@ -7,6 +7,7 @@ package triaging
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/google/uuid"
@@ -57,20 +58,13 @@ func Rules(ctx context.Context, tx dbq.DBTX, tenant uuid.UUID) ([]triagerules.Ru
 	}
 	out := make([]triagerules.Rule, 0, len(rows))
 	for _, r := range rows {
-		rule := RuleOf(r)
+		rule := triagerules.FromRow(r)
 		if rule.Validate() == nil {
 			out = append(out, rule)
 		}
 	}
 	triagerules.Sort(out)
 	return out, nil
-}
-
-// RuleOf is the domain's view of a stored rule.
-func RuleOf(r dbq.TriageRule) triagerules.Rule {
-	return triagerules.Rule{ID: r.ID, Position: int(r.Position), Name: r.Name, Scanner: r.Scanner, RuleID: r.RuleID,
-		CVE: r.Cve, CWE: r.Cwe, Target: r.Target, Title: r.Title, TitleRegex: r.TitleRegex, Action: r.Action,
-		Decision: triagerules.Decision(r.Decision), Severity: r.Severity}
 }
 
 // Evaluate records the rules' decision on every open finding of the scan
@@ -96,6 +90,7 @@ func (a *Activities) Evaluate(ctx context.Context, in triage.Input) (triage.Eval
 				return err
 			}
 			n = len(rows)
+			var resevered []uuid.UUID
 			for _, row := range rows {
 				after = row.ID
 				f := findings.FromRow(row)
@@ -103,11 +98,36 @@ func (a *Activities) Evaluate(ctx context.Context, in triage.Input) (triage.Eval
 					continue
 				}
 				res := triagerules.Evaluate(f, rules)
-				if err := addRow(ctx, tx, in, f.ID, rowOfRules(res)); err != nil {
+				added, err := addRow(ctx, tx, in, f.ID, rowOfRules(res))
+				if err != nil {
 					return err
 				}
 				out.Findings++
+				if added && res.Severity != "" {
+					changed, err := setSeverity(ctx, tx, f, res)
+					if err != nil {
+						return err
+					}
+					if changed {
+						resevered = append(resevered, f.ID)
+					}
+				}
+				if res.RowStatus() == triagerules.StatusApproved && res.Decision.Closes() {
+					// An analyst approved this rule's closing decisions
+					// beforehand: the finding closes now, no model asked.
+					if added {
+						if err := closeByRule(ctx, tx, f, res); err != nil {
+							return err
+						}
+					}
+					continue
+				}
 				items = append(items, triagerules.ItemOf(f, res))
+			}
+			if len(resevered) > 0 { // priority and deadline follow the severity
+				if _, err := db.EnrichFindings(ctx, tx, db.EnrichSelect{IDs: resevered}); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
@@ -158,7 +178,7 @@ func (a *Activities) ask(ctx context.Context, in triage.Input, items []triagerul
 			}
 			delete(byID, ans.FindingID)
 			ans = triagerules.Guard(it, ans)
-			if err := addRow(ctx, tx, in, it.FindingID, dbq.FindingTriageAddParams{
+			if _, err := addRow(ctx, tx, in, it.FindingID, dbq.FindingTriageAddParams{
 				Source: "llm", Model: ans.Model, PromptVersion: ans.PromptVersion, Decision: string(ans.Decision),
 				Confidence: float32(ans.Confidence), Reasoning: ans.Reasoning, Status: ans.Decision.RowStatus(),
 			}); err != nil {
@@ -203,17 +223,57 @@ func (a *Activities) examples(ctx context.Context, tenant uuid.UUID, items []tri
 
 func rowOfRules(r triagerules.Result) dbq.FindingTriageAddParams {
 	p := dbq.FindingTriageAddParams{Source: "rules", Decision: string(r.Decision), Severity: r.Severity,
-		Confidence: float32(r.Confidence), Reasoning: r.Reasoning, Status: r.Decision.RowStatus()}
+		Confidence: float32(r.Confidence), Reasoning: r.Reasoning, Status: r.RowStatus()}
+	if p.Status == triagerules.StatusApproved && r.Decision.Closes() {
+		p.ApprovedBy = r.ApprovedBy
+	}
 	if r.RuleID != nil {
 		p.RuleID = uuid.NullUUID{UUID: *r.RuleID, Valid: true}
 	}
 	return p
 }
 
-func addRow(ctx context.Context, tx dbq.DBTX, in triage.Input, finding uuid.UUID, p dbq.FindingTriageAddParams) error {
+// addRow records a decision once per scan, finding and source; added is
+// false when a retried or reset run finds it recorded.
+func addRow(ctx context.Context, tx dbq.DBTX, in triage.Input, finding uuid.UUID, p dbq.FindingTriageAddParams) (added bool, err error) {
 	p.TenantID, p.ScanID, p.FindingID = in.TenantID, in.ScanID, finding
-	_, err := q.FindingTriageAdd(ctx, tx, p)
+	n, err := q.FindingTriageAdd(ctx, tx, p)
+	return n == 1, err
+}
+
+// setSeverity applies a tenant rule's severity to f, with an event saying
+// which rule; changed is false when f already had it.
+func setSeverity(ctx context.Context, tx dbq.DBTX, f findings.Stored, res triagerules.Result) (changed bool, err error) {
+	was, err := q.FindingSetSeverity(ctx, tx, dbq.FindingSetSeverityParams{ID: f.ID, Severity: res.Severity})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, q.FindingEventAdd(ctx, tx, dbq.FindingEventAddParams{
+		TenantID: f.TenantID, FindingID: f.ID, Actor: ruleActor(res.SeverityRule), FromStatus: f.Status, ToStatus: f.Status,
+		Comment: truncate(fmt.Sprintf("severity %s → %s: %s", was, res.Severity, res.Reasoning), findings.MaxCommentLen),
+	})
+}
+
+// closeByRule closes f as a person's PATCH would (findings.Triage), on the
+// standing approval of the rule that decided.
+func closeByRule(ctx context.Context, tx dbq.DBTX, f findings.Stored, res triagerules.Result) error {
+	_, err := findings.Triage(ctx, tx, f.ID, findings.Decision{
+		Status:  res.Decision.FindingStatus(),
+		Comment: truncate(fmt.Sprintf("triage: %s (approved beforehand by %s)", res.Reasoning, res.ApprovedBy), findings.MaxCommentLen),
+		Actor:   ruleActor(res.RuleID),
+	})
 	return err
+}
+
+// ruleActor names the tenant rule that acted ("triage_rule:<id>").
+func ruleActor(rule *uuid.UUID) string {
+	if rule == nil {
+		return "triage"
+	}
+	return "triage_rule:" + rule.String()
 }
 
 // Resolve records an analyst's verdict on the finding's proposed decision
@@ -245,7 +305,7 @@ func (a *Activities) Resolve(ctx context.Context, in triage.ResolveInput) (triag
 		if reason == "" {
 			reason = latest.Reasoning
 		}
-		if err := addRow(ctx, tx, triage.Input{TenantID: in.TenantID, ScanID: in.ScanID}, in.Verdict.FindingID, dbq.FindingTriageAddParams{
+		if _, err := addRow(ctx, tx, triage.Input{TenantID: in.TenantID, ScanID: in.ScanID}, in.Verdict.FindingID, dbq.FindingTriageAddParams{
 			Source: "analyst", Model: latest.Model, PromptVersion: latest.PromptVersion, Decision: latest.Decision,
 			Severity: latest.Severity, Confidence: 1, Reasoning: truncate(reason, 4000), RuleID: latest.RuleID,
 			Status: out.Status, ApprovedBy: in.Verdict.Actor,

@@ -20,6 +20,9 @@ import (
 type EnrichSelect struct {
 	After uuid.UUID
 	Limit int
+	// IDs, when set, selects these open findings instead (one whose
+	// severity a triage rule changed).
+	IDs []uuid.UUID
 }
 
 // EnrichResult is what one EnrichFindings call did.
@@ -160,8 +163,15 @@ func EnrichFindings(ctx context.Context, tx pgx.Tx, sel EnrichSelect) (EnrichRes
 	if limit <= 0 {
 		limit = 5000
 	}
-	rows, err := tx.Query(ctx, enrichSelect+`WHERE f.id > $1 AND f.status IN ('new', 'open', 'reopened')
+	var rows pgx.Rows
+	var err error
+	if sel.IDs != nil {
+		rows, err = tx.Query(ctx, enrichSelect+`WHERE f.id = ANY ($1) AND f.status IN ('new', 'open', 'reopened')
+ORDER BY f.id`, sel.IDs)
+	} else {
+		rows, err = tx.Query(ctx, enrichSelect+`WHERE f.id > $1 AND f.status IN ('new', 'open', 'reopened')
 ORDER BY f.id LIMIT $2`, sel.After, limit)
+	}
 	if err != nil {
 		return res, fmt.Errorf("read findings' intel: %w", err)
 	}

@@ -51,6 +51,7 @@ sn AS (INSERT INTO sla_notices (finding_id, stage, tenant_id, batch_id, due_at) 
 fe AS (INSERT INTO finding_events (tenant_id, finding_id, actor, from_status, to_status) SELECT $1, f.id, 'seed', 'new', 'open' FROM f RETURNING id),
 ft AS (INSERT INTO finding_triage (tenant_id, finding_id, scan_id, source, decision, status) SELECT $1, f.id, sc.id, 'rules', 'valid', 'approved' FROM f, sc RETURNING id),
 tr AS (INSERT INTO triage_rules (tenant_id, position, scanner, action) VALUES ($1, 0, 'nmap', 'suppress') RETURNING id),
+tfb AS (INSERT INTO triage_feedback (tenant_id, triage_id, finding_id, actor, useful) SELECT $1, ft.id, f.id, 'seed', true FROM ft, f RETURNING id),
 dd AS (INSERT INTO scan_defectdojo_imports (scan_id, scanner, tenant_id, test_id, build_id) SELECT sc.id, 'nmap', $1, 1, 'b' FROM sc RETURNING scan_id),
 dg AS (INSERT INTO scan_ingest_digests (scan_id, scanner, tenant_id, digest) SELECT sc.id, 'nmap', $1, decode(md5($2 || '5'), 'hex') FROM sc RETURNING scan_id),
 ltc AS (INSERT INTO llm_triage_cache (tenant_id, fingerprint, prompt_version, model, decision, confidence)
@@ -71,7 +72,8 @@ SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) F
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
      + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)
-     + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf) + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)`
+     + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf) + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)
+     + (SELECT count(*) FROM tfb)`
 
 var errRollBack = errors.New("roll back")
 

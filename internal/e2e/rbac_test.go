@@ -279,6 +279,8 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return pattern, `{"payloads":[]}`
 	case "POST /api/v1/findings/{id}/triage/approve", "POST /api/v1/findings/{id}/triage/reject":
 		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), ""
+	case "POST /api/v1/findings/{id}/triage/feedback":
+		return strings.Replace(pattern, "{id}", f.finding(ten).String(), 1), `{"useful":true}`
 	case "POST /api/v1/triage/rules":
 		return pattern, fmt.Sprintf(`{"name":"rule %d","scanner":"nmap","action":"suppress"}`, n)
 	case "PATCH /api/v1/triage/rules/{id}":

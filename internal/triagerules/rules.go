@@ -29,6 +29,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/findings"
 )
@@ -94,6 +95,21 @@ type Result struct {
 	Severity string
 	// RuleID is the last tenant rule that changed the decision (nil: built in).
 	RuleID *uuid.UUID
+	// SeverityRule is the last tenant rule that set Severity.
+	SeverityRule *uuid.UUID
+	// ApprovedBy is that rule's standing approval (Rule.ApprovedBy): a
+	// closing decision it set needs no analyst. "" otherwise.
+	ApprovedBy string
+}
+
+// RowStatus is the status the rules' decision is recorded with: as
+// Decision.RowStatus, but a closing decision of a rule an analyst approved
+// beforehand is approved.
+func (r Result) RowStatus() string {
+	if r.Decision.Closes() && r.ApprovedBy != "" {
+		return StatusApproved
+	}
+	return r.Decision.RowStatus()
 }
 
 // EPSSLikely is the EPSS score from which a finding counts as likely exploited.
@@ -122,19 +138,19 @@ func Builtin(f findings.Stored) Result {
 	sev := findings.Severity(strings.ToLower(string(f.Severity)))
 	switch {
 	case f.KEV:
-		return Result{Valid, 0.95, "CVE in CISA's KEV catalogue: exploited in the wild", "", nil}
+		return Result{Valid, 0.95, "CVE in CISA's KEV catalogue: exploited in the wild", "", nil, nil, ""}
 	case f.EPSS != nil && *f.EPSS >= EPSSLikely:
-		return Result{Valid, 0.9, fmt.Sprintf("EPSS %.2f ≥ %.1f: likely to be exploited soon", *f.EPSS, EPSSLikely), "", nil}
+		return Result{Valid, 0.9, fmt.Sprintf("EPSS %.2f ≥ %.1f: likely to be exploited soon", *f.EPSS, EPSSLikely), "", nil, nil, ""}
 	case sev == findings.SeverityInfo:
-		return Result{Valid, 0.6, "informational finding (banner, version or configuration detail): kept at info", "", nil}
+		return Result{Valid, 0.6, "informational finding (banner, version or configuration detail): kept at info", "", nil, nil, ""}
 	case noisy(f.Scanner, f.RuleID):
-		return Result{NeedsReview, 0.5, fmt.Sprintf("%s rule %s is known to be noisy: an analyst should confirm it", f.Scanner, f.RuleID), "", nil}
+		return Result{NeedsReview, 0.5, fmt.Sprintf("%s rule %s is known to be noisy: an analyst should confirm it", f.Scanner, f.RuleID), "", nil, nil, ""}
 	case (sev == findings.SeverityCritical || sev == findings.SeverityHigh) && len(f.CVEs) > 0, f.CVSSScore >= 7:
-		return Result{Valid, 0.8, fmt.Sprintf("%s severity with a known CVE or CVSS %.1f", sev, f.CVSSScore), "", nil}
+		return Result{Valid, 0.8, fmt.Sprintf("%s severity with a known CVE or CVSS %.1f", sev, f.CVSSScore), "", nil, nil, ""}
 	case len(f.CVEs) > 0 && f.Component != "":
-		return Result{Valid, 0.75, fmt.Sprintf("%s %s is affected by %s", f.Component, f.ComponentVersion, f.CVEs[0]), "", nil}
+		return Result{Valid, 0.75, fmt.Sprintf("%s %s is affected by %s", f.Component, f.ComponentVersion, f.CVEs[0]), "", nil, nil, ""}
 	}
-	return Result{NeedsReview, 0.5, "no rule confirms the finding: an analyst should review it", "", nil}
+	return Result{NeedsReview, 0.5, "no rule confirms the finding: an analyst should review it", "", nil, nil, ""}
 }
 
 // Rule actions.
@@ -168,8 +184,19 @@ type Rule struct {
 	Action     string
 	Decision   Decision
 	Severity   string
+	// ApprovedBy is who approved the rule's closing decisions beforehand
+	// (an analyst asking "always for this rule on this target", or an
+	// owner): they close findings without waiting. "" : they wait.
+	ApprovedBy string
 
 	re *regexp.Regexp
+}
+
+// FromRow is the domain's view of a stored rule (not yet validated).
+func FromRow(r dbq.TriageRule) Rule {
+	return Rule{ID: r.ID, Position: int(r.Position), Name: r.Name, Scanner: r.Scanner, RuleID: r.RuleID,
+		CVE: r.Cve, CWE: r.Cwe, Target: r.Target, Title: r.Title, TitleRegex: r.TitleRegex, Action: r.Action,
+		Decision: Decision(r.Decision), Severity: r.Severity, ApprovedBy: r.ApprovedBy}
 }
 
 // Validate checks a rule and compiles its title expression.
@@ -271,13 +298,13 @@ func Evaluate(f findings.Stored, rules []Rule) Result {
 		id := r.ID
 		switch r.Action {
 		case ActionSetDecision:
-			res.Decision, res.Confidence, res.RuleID = r.Decision, 1, &id
+			res.Decision, res.Confidence, res.RuleID, res.ApprovedBy = r.Decision, 1, &id, r.ApprovedBy
 			res.Reasoning = fmt.Sprintf("%s sets %s", r.label(), r.Decision)
 		case ActionSuppress:
-			res.Decision, res.Confidence, res.RuleID = Suppress, 1, &id
+			res.Decision, res.Confidence, res.RuleID, res.ApprovedBy = Suppress, 1, &id, r.ApprovedBy
 			res.Reasoning = r.label() + " suppresses it"
 		case ActionSetSeverity:
-			res.Severity = r.Severity
+			res.Severity, res.SeverityRule = r.Severity, &id
 			res.Reasoning = fmt.Sprintf("%s; %s sets severity %s", res.Reasoning, r.label(), r.Severity)
 		}
 	}

@@ -189,3 +189,36 @@ func TestGuard(t *testing.T) {
 		})
 	}
 }
+
+// A closing decision waits for an analyst unless the rule that set it
+// carries a standing approval; a later rule without one takes it away; a
+// severity rule is named apart from the decision's rule.
+func TestStandingApproval(t *testing.T) {
+	f := findings.Stored{Severity: "high", Scanner: "trivy", RuleID: "CVE-2020-28196", ScanTarget: "image:a", CVEs: []string{"CVE-2020-28196"}}
+	approved := Rule{ID: uuid.New(), Position: 1, Scanner: "trivy", RuleID: "CVE-2020-28196", Target: "image:a",
+		Action: ActionSetDecision, Decision: FalsePositive, ApprovedBy: "user:1"}
+	plain := Rule{ID: uuid.New(), Position: 2, CVE: "CVE-2020-28196", Action: ActionSuppress}
+	sev := Rule{ID: uuid.New(), Position: 3, Scanner: "trivy", Action: ActionSetSeverity, Severity: "low"}
+	other := approved
+	other.Target = "image:b"
+	for _, r := range []*Rule{&approved, &plain, &sev, &other} {
+		if err := r.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := Evaluate(f, []Rule{approved, sev})
+	if res.RowStatus() != StatusApproved || res.ApprovedBy != "user:1" || *res.RuleID != approved.ID || *res.SeverityRule != sev.ID || res.Severity != "low" {
+		t.Fatalf("approved rule: %+v", res)
+	}
+	if res := Evaluate(f, []Rule{approved, plain}); res.RowStatus() != StatusProposed || res.ApprovedBy != "" || res.Decision != Suppress {
+		t.Fatalf("a later plain rule: %+v", res)
+	}
+	if res := Evaluate(f, []Rule{other}); res.RowStatus() != StatusApproved || res.Decision != Valid || res.RuleID != nil {
+		t.Fatalf("another target's rule: %+v", res)
+	}
+	valid := Rule{ID: uuid.New(), Scanner: "trivy", Action: ActionSetDecision, Decision: Valid, ApprovedBy: "user:2"}
+	_ = valid.Validate()
+	if res := Evaluate(f, []Rule{valid}); res.RowStatus() != StatusApproved || res.Decision.Closes() {
+		t.Fatalf("approved valid: %+v", res)
+	}
+}

@@ -10,13 +10,21 @@ SELECT count(*) FROM triage_rules WHERE tenant_id = $1;
 
 -- name: TriageRuleCreate :one
 INSERT INTO triage_rules (tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex,
-    action, decision, severity, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    action, decision, severity, created_by, approved_by, from_finding)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING *;
+
+-- name: TriageRuleFind :one
+-- A tenant's rule with exactly these conditions and action (an analyst's
+-- "always for this rule on this target" asked twice makes one rule).
+SELECT * FROM triage_rules
+WHERE tenant_id = $1 AND scanner = $2 AND rule_id = $3 AND target = $4 AND cve = '' AND cwe = 0 AND title = ''
+    AND action = $5 AND decision = $6
+ORDER BY created_at LIMIT 1;
 
 -- name: TriageRuleUpdate :one
 UPDATE triage_rules SET position = $2, name = $3, scanner = $4, rule_id = $5, cve = $6, cwe = $7, target = $8,
-    title = $9, title_regex = $10, action = $11, decision = $12, severity = $13, updated_at = now()
+    title = $9, title_regex = $10, action = $11, decision = $12, severity = $13, approved_by = $14, updated_at = now()
 WHERE id = $1
 RETURNING *;
 
@@ -57,3 +65,11 @@ SELECT finding_id FROM (
     SELECT DISTINCT ON (finding_id) finding_id, status FROM finding_triage
     WHERE scan_id = $1 ORDER BY finding_id, id DESC
 ) latest WHERE status = 'proposed' ORDER BY finding_id;
+
+-- name: FindingSetSeverity :one
+-- A tenant rule's severity for a finding (its priority and deadline follow
+-- through db.EnrichFindings); returns the severity it had.
+UPDATE findings f SET severity = sqlc.arg(severity)
+FROM (SELECT o.id, o.severity FROM findings o WHERE o.id = sqlc.arg(id) FOR UPDATE) old
+WHERE f.id = old.id AND f.severity <> sqlc.arg(severity)
+RETURNING old.severity AS was;

@@ -478,24 +478,38 @@ type TenantScanPolicy struct {
 	UpdatedAt          time.Time       `json:"updated_at"`
 }
 
+type TriageFeedback struct {
+	ID        uuid.UUID `json:"id"`
+	TenantID  uuid.UUID `json:"tenant_id"`
+	TriageID  int64     `json:"triage_id"`
+	FindingID uuid.UUID `json:"finding_id"`
+	Actor     string    `json:"actor"`
+	Useful    bool      `json:"useful"`
+	Comment   string    `json:"comment"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 type TriageRule struct {
-	ID         uuid.UUID `json:"id"`
-	TenantID   uuid.UUID `json:"tenant_id"`
-	Position   int32     `json:"position"`
-	Name       string    `json:"name"`
-	Scanner    string    `json:"scanner"`
-	RuleID     string    `json:"rule_id"`
-	Cve        string    `json:"cve"`
-	Cwe        int32     `json:"cwe"`
-	Target     string    `json:"target"`
-	Title      string    `json:"title"`
-	TitleRegex bool      `json:"title_regex"`
-	Action     string    `json:"action"`
-	Decision   string    `json:"decision"`
-	Severity   string    `json:"severity"`
-	CreatedBy  string    `json:"created_by"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID          uuid.UUID     `json:"id"`
+	TenantID    uuid.UUID     `json:"tenant_id"`
+	Position    int32         `json:"position"`
+	Name        string        `json:"name"`
+	Scanner     string        `json:"scanner"`
+	RuleID      string        `json:"rule_id"`
+	Cve         string        `json:"cve"`
+	Cwe         int32         `json:"cwe"`
+	Target      string        `json:"target"`
+	Title       string        `json:"title"`
+	TitleRegex  bool          `json:"title_regex"`
+	Action      string        `json:"action"`
+	Decision    string        `json:"decision"`
+	Severity    string        `json:"severity"`
+	CreatedBy   string        `json:"created_by"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+	ApprovedBy  string        `json:"approved_by"`
+	FromFinding uuid.NullUUID `json:"from_finding"`
 }
 
 type UsageEvent struct {

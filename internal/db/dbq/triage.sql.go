@@ -11,6 +11,27 @@ import (
 	"github.com/google/uuid"
 )
 
+const findingSetSeverity = `-- name: FindingSetSeverity :one
+UPDATE findings f SET severity = $1
+FROM (SELECT o.id, o.severity FROM findings o WHERE o.id = $2 FOR UPDATE) old
+WHERE f.id = old.id AND f.severity <> $1
+RETURNING old.severity AS was
+`
+
+type FindingSetSeverityParams struct {
+	Severity string    `json:"severity"`
+	ID       uuid.UUID `json:"id"`
+}
+
+// A tenant rule's severity for a finding (its priority and deadline follow
+// through db.EnrichFindings); returns the severity it had.
+func (q *Queries) FindingSetSeverity(ctx context.Context, db DBTX, arg FindingSetSeverityParams) (string, error) {
+	row := db.QueryRow(ctx, findingSetSeverity, arg.Severity, arg.ID)
+	var was string
+	err := row.Scan(&was)
+	return was, err
+}
+
 const findingTriageAdd = `-- name: FindingTriageAdd :execrows
 INSERT INTO finding_triage (tenant_id, finding_id, scan_id, source, model, prompt_version, decision, severity,
     confidence, reasoning, rule_id, status, approved_by)
@@ -202,26 +223,28 @@ func (q *Queries) TriageRuleCount(ctx context.Context, db DBTX, tenantID uuid.UU
 
 const triageRuleCreate = `-- name: TriageRuleCreate :one
 INSERT INTO triage_rules (tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex,
-    action, decision, severity, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-RETURNING id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at
+    action, decision, severity, created_by, approved_by, from_finding)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+RETURNING id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at, approved_by, from_finding
 `
 
 type TriageRuleCreateParams struct {
-	TenantID   uuid.UUID `json:"tenant_id"`
-	Position   int32     `json:"position"`
-	Name       string    `json:"name"`
-	Scanner    string    `json:"scanner"`
-	RuleID     string    `json:"rule_id"`
-	Cve        string    `json:"cve"`
-	Cwe        int32     `json:"cwe"`
-	Target     string    `json:"target"`
-	Title      string    `json:"title"`
-	TitleRegex bool      `json:"title_regex"`
-	Action     string    `json:"action"`
-	Decision   string    `json:"decision"`
-	Severity   string    `json:"severity"`
-	CreatedBy  string    `json:"created_by"`
+	TenantID    uuid.UUID     `json:"tenant_id"`
+	Position    int32         `json:"position"`
+	Name        string        `json:"name"`
+	Scanner     string        `json:"scanner"`
+	RuleID      string        `json:"rule_id"`
+	Cve         string        `json:"cve"`
+	Cwe         int32         `json:"cwe"`
+	Target      string        `json:"target"`
+	Title       string        `json:"title"`
+	TitleRegex  bool          `json:"title_regex"`
+	Action      string        `json:"action"`
+	Decision    string        `json:"decision"`
+	Severity    string        `json:"severity"`
+	CreatedBy   string        `json:"created_by"`
+	ApprovedBy  string        `json:"approved_by"`
+	FromFinding uuid.NullUUID `json:"from_finding"`
 }
 
 func (q *Queries) TriageRuleCreate(ctx context.Context, db DBTX, arg TriageRuleCreateParams) (TriageRule, error) {
@@ -240,6 +263,8 @@ func (q *Queries) TriageRuleCreate(ctx context.Context, db DBTX, arg TriageRuleC
 		arg.Decision,
 		arg.Severity,
 		arg.CreatedBy,
+		arg.ApprovedBy,
+		arg.FromFinding,
 	)
 	var i TriageRule
 	err := row.Scan(
@@ -260,6 +285,8 @@ func (q *Queries) TriageRuleCreate(ctx context.Context, db DBTX, arg TriageRuleC
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ApprovedBy,
+		&i.FromFinding,
 	)
 	return i, err
 }
@@ -276,8 +303,60 @@ func (q *Queries) TriageRuleDelete(ctx context.Context, db DBTX, id uuid.UUID) (
 	return result.RowsAffected(), nil
 }
 
+const triageRuleFind = `-- name: TriageRuleFind :one
+SELECT id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at, approved_by, from_finding FROM triage_rules
+WHERE tenant_id = $1 AND scanner = $2 AND rule_id = $3 AND target = $4 AND cve = '' AND cwe = 0 AND title = ''
+    AND action = $5 AND decision = $6
+ORDER BY created_at LIMIT 1
+`
+
+type TriageRuleFindParams struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	Scanner  string    `json:"scanner"`
+	RuleID   string    `json:"rule_id"`
+	Target   string    `json:"target"`
+	Action   string    `json:"action"`
+	Decision string    `json:"decision"`
+}
+
+// A tenant's rule with exactly these conditions and action (an analyst's
+// "always for this rule on this target" asked twice makes one rule).
+func (q *Queries) TriageRuleFind(ctx context.Context, db DBTX, arg TriageRuleFindParams) (TriageRule, error) {
+	row := db.QueryRow(ctx, triageRuleFind,
+		arg.TenantID,
+		arg.Scanner,
+		arg.RuleID,
+		arg.Target,
+		arg.Action,
+		arg.Decision,
+	)
+	var i TriageRule
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.Position,
+		&i.Name,
+		&i.Scanner,
+		&i.RuleID,
+		&i.Cve,
+		&i.Cwe,
+		&i.Target,
+		&i.Title,
+		&i.TitleRegex,
+		&i.Action,
+		&i.Decision,
+		&i.Severity,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.ApprovedBy,
+		&i.FromFinding,
+	)
+	return i, err
+}
+
 const triageRuleGet = `-- name: TriageRuleGet :one
-SELECT id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at FROM triage_rules WHERE id = $1
+SELECT id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at, approved_by, from_finding FROM triage_rules WHERE id = $1
 `
 
 func (q *Queries) TriageRuleGet(ctx context.Context, db DBTX, id uuid.UUID) (TriageRule, error) {
@@ -301,12 +380,14 @@ func (q *Queries) TriageRuleGet(ctx context.Context, db DBTX, id uuid.UUID) (Tri
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ApprovedBy,
+		&i.FromFinding,
 	)
 	return i, err
 }
 
 const triageRuleList = `-- name: TriageRuleList :many
-SELECT id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at FROM triage_rules WHERE tenant_id = $1 ORDER BY position, created_at, id
+SELECT id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at, approved_by, from_finding FROM triage_rules WHERE tenant_id = $1 ORDER BY position, created_at, id
 `
 
 // A tenant's rules in evaluation order.
@@ -337,6 +418,8 @@ func (q *Queries) TriageRuleList(ctx context.Context, db DBTX, tenantID uuid.UUI
 			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ApprovedBy,
+			&i.FromFinding,
 		); err != nil {
 			return nil, err
 		}
@@ -350,9 +433,9 @@ func (q *Queries) TriageRuleList(ctx context.Context, db DBTX, tenantID uuid.UUI
 
 const triageRuleUpdate = `-- name: TriageRuleUpdate :one
 UPDATE triage_rules SET position = $2, name = $3, scanner = $4, rule_id = $5, cve = $6, cwe = $7, target = $8,
-    title = $9, title_regex = $10, action = $11, decision = $12, severity = $13, updated_at = now()
+    title = $9, title_regex = $10, action = $11, decision = $12, severity = $13, approved_by = $14, updated_at = now()
 WHERE id = $1
-RETURNING id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at
+RETURNING id, tenant_id, position, name, scanner, rule_id, cve, cwe, target, title, title_regex, action, decision, severity, created_by, created_at, updated_at, approved_by, from_finding
 `
 
 type TriageRuleUpdateParams struct {
@@ -369,6 +452,7 @@ type TriageRuleUpdateParams struct {
 	Action     string    `json:"action"`
 	Decision   string    `json:"decision"`
 	Severity   string    `json:"severity"`
+	ApprovedBy string    `json:"approved_by"`
 }
 
 func (q *Queries) TriageRuleUpdate(ctx context.Context, db DBTX, arg TriageRuleUpdateParams) (TriageRule, error) {
@@ -386,6 +470,7 @@ func (q *Queries) TriageRuleUpdate(ctx context.Context, db DBTX, arg TriageRuleU
 		arg.Action,
 		arg.Decision,
 		arg.Severity,
+		arg.ApprovedBy,
 	)
 	var i TriageRule
 	err := row.Scan(
@@ -406,6 +491,8 @@ func (q *Queries) TriageRuleUpdate(ctx context.Context, db DBTX, arg TriageRuleU
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ApprovedBy,
+		&i.FromFinding,
 	)
 	return i, err
 }

@@ -7,9 +7,38 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
+
+const findingTriageLatestAnswer = `-- name: FindingTriageLatestAnswer :one
+SELECT id, tenant_id, finding_id, scan_id, source, model, prompt_version, decision, severity, confidence, reasoning, rule_id, status, approved_by, created_at FROM finding_triage WHERE finding_id = $1 AND source IN ('rules', 'llm') ORDER BY id DESC LIMIT 1
+`
+
+// A finding's latest answer of the rules or a model (what feedback judges).
+func (q *Queries) FindingTriageLatestAnswer(ctx context.Context, db DBTX, findingID uuid.UUID) (FindingTriage, error) {
+	row := db.QueryRow(ctx, findingTriageLatestAnswer, findingID)
+	var i FindingTriage
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.FindingID,
+		&i.ScanID,
+		&i.Source,
+		&i.Model,
+		&i.PromptVersion,
+		&i.Decision,
+		&i.Severity,
+		&i.Confidence,
+		&i.Reasoning,
+		&i.RuleID,
+		&i.Status,
+		&i.ApprovedBy,
+		&i.CreatedAt,
+	)
+	return i, err
+}
 
 const triageAnalystExamples = `-- name: TriageAnalystExamples :many
 SELECT f.rule_id, f.cwes, f.title, ft.decision, ft.status, ft.reasoning
@@ -68,6 +97,101 @@ func (q *Queries) TriageAnalystExamples(ctx context.Context, db DBTX, arg Triage
 		return nil, err
 	}
 	return items, nil
+}
+
+const triageFeedbackComments = `-- name: TriageFeedbackComments :many
+SELECT 'triage'::text AS subject, fb.finding_id::text AS subject_id, ft.source, fb.useful, fb.comment, fb.updated_at AS at
+FROM triage_feedback fb JOIN finding_triage ft ON ft.id = fb.triage_id
+WHERE fb.tenant_id = $2 AND fb.comment <> ''
+UNION ALL
+SELECT 'report'::text, rf.report_id::text, r.prose_source, rf.useful, rf.comment, rf.created_at
+FROM report_feedback rf JOIN reports r ON r.id = rf.report_id
+WHERE rf.tenant_id = $2 AND rf.comment <> ''
+ORDER BY at DESC
+LIMIT $1
+`
+
+type TriageFeedbackCommentsParams struct {
+	Lim      int32     `json:"lim"`
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+type TriageFeedbackCommentsRow struct {
+	Subject   string    `json:"subject"`
+	SubjectID string    `json:"subject_id"`
+	Source    string    `json:"source"`
+	Useful    bool      `json:"useful"`
+	Comment   string    `json:"comment"`
+	At        time.Time `json:"at"`
+}
+
+// The latest comments on a tenant's triage answers and reports.
+func (q *Queries) TriageFeedbackComments(ctx context.Context, db DBTX, arg TriageFeedbackCommentsParams) ([]TriageFeedbackCommentsRow, error) {
+	rows, err := db.Query(ctx, triageFeedbackComments, arg.Lim, arg.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TriageFeedbackCommentsRow{}
+	for rows.Next() {
+		var i TriageFeedbackCommentsRow
+		if err := rows.Scan(
+			&i.Subject,
+			&i.SubjectID,
+			&i.Source,
+			&i.Useful,
+			&i.Comment,
+			&i.At,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const triageFeedbackPut = `-- name: TriageFeedbackPut :one
+INSERT INTO triage_feedback (tenant_id, triage_id, finding_id, actor, useful, comment)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (triage_id, actor) DO UPDATE SET useful = EXCLUDED.useful, comment = EXCLUDED.comment, updated_at = now()
+RETURNING id, tenant_id, triage_id, finding_id, actor, useful, comment, created_at, updated_at
+`
+
+type TriageFeedbackPutParams struct {
+	TenantID  uuid.UUID `json:"tenant_id"`
+	TriageID  int64     `json:"triage_id"`
+	FindingID uuid.UUID `json:"finding_id"`
+	Actor     string    `json:"actor"`
+	Useful    bool      `json:"useful"`
+	Comment   string    `json:"comment"`
+}
+
+// A person's verdict on a triage answer; a second one replaces the first.
+func (q *Queries) TriageFeedbackPut(ctx context.Context, db DBTX, arg TriageFeedbackPutParams) (TriageFeedback, error) {
+	row := db.QueryRow(ctx, triageFeedbackPut,
+		arg.TenantID,
+		arg.TriageID,
+		arg.FindingID,
+		arg.Actor,
+		arg.Useful,
+		arg.Comment,
+	)
+	var i TriageFeedback
+	err := row.Scan(
+		&i.ID,
+		&i.TenantID,
+		&i.TriageID,
+		&i.FindingID,
+		&i.Actor,
+		&i.Useful,
+		&i.Comment,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const triageStatsAgreement = `-- name: TriageStatsAgreement :many
@@ -156,6 +280,96 @@ func (q *Queries) TriageStatsDecisions(ctx context.Context, db DBTX, tenantID uu
 			&i.Decision,
 			&i.Status,
 			&i.N,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const triageStatsFeedback = `-- name: TriageStatsFeedback :many
+SELECT ft.source, ft.rule_id, coalesce(tr.name, '')::text AS rule_name,
+    count(*) FILTER (WHERE fb.useful)::bigint AS useful,
+    count(*) FILTER (WHERE NOT fb.useful)::bigint AS not_useful
+FROM triage_feedback fb
+JOIN finding_triage ft ON ft.id = fb.triage_id
+LEFT JOIN triage_rules tr ON tr.id = ft.rule_id
+WHERE fb.tenant_id = $1
+GROUP BY ft.source, ft.rule_id, tr.name
+ORDER BY ft.source, ft.rule_id NULLS FIRST
+`
+
+type TriageStatsFeedbackRow struct {
+	Source    string        `json:"source"`
+	RuleID    uuid.NullUUID `json:"rule_id"`
+	RuleName  string        `json:"rule_name"`
+	Useful    int64         `json:"useful"`
+	NotUseful int64         `json:"not_useful"`
+}
+
+// Feedback on a tenant's triage answers per source and tenant rule.
+func (q *Queries) TriageStatsFeedback(ctx context.Context, db DBTX, tenantID uuid.UUID) ([]TriageStatsFeedbackRow, error) {
+	rows, err := db.Query(ctx, triageStatsFeedback, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TriageStatsFeedbackRow{}
+	for rows.Next() {
+		var i TriageStatsFeedbackRow
+		if err := rows.Scan(
+			&i.Source,
+			&i.RuleID,
+			&i.RuleName,
+			&i.Useful,
+			&i.NotUseful,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const triageStatsReportFeedback = `-- name: TriageStatsReportFeedback :many
+SELECT r.kind, r.prose_source,
+    count(*) FILTER (WHERE fb.useful)::bigint AS useful,
+    count(*) FILTER (WHERE NOT fb.useful)::bigint AS not_useful
+FROM report_feedback fb JOIN reports r ON r.id = fb.report_id
+WHERE fb.tenant_id = $1
+GROUP BY r.kind, r.prose_source
+ORDER BY r.kind, r.prose_source
+`
+
+type TriageStatsReportFeedbackRow struct {
+	Kind        string `json:"kind"`
+	ProseSource string `json:"prose_source"`
+	Useful      int64  `json:"useful"`
+	NotUseful   int64  `json:"not_useful"`
+}
+
+// Feedback on a tenant's reports per report kind and prose source.
+func (q *Queries) TriageStatsReportFeedback(ctx context.Context, db DBTX, tenantID uuid.UUID) ([]TriageStatsReportFeedbackRow, error) {
+	rows, err := db.Query(ctx, triageStatsReportFeedback, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TriageStatsReportFeedbackRow{}
+	for rows.Next() {
+		var i TriageStatsReportFeedbackRow
+		if err := rows.Scan(
+			&i.Kind,
+			&i.ProseSource,
+			&i.Useful,
+			&i.NotUseful,
 		); err != nil {
 			return nil, err
 		}
