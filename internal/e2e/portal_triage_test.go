@@ -64,13 +64,44 @@ func TestPortalTriageApproval(t *testing.T) {
 		t.Fatalf("decision on the page %q", got)
 	}
 	tb.assertLabelled()
+	// Approve with a reason, and ask to remember it for this rule on this target.
+	tb.typeInto("#verdict-comment", "krb5 is patched in our base image")
+	tb.click("#verdict-remember")
 	tb.click("#triage-approve")
 	tb.waitFor(`document.querySelector('[data-testid=triage-status]') && document.querySelector('[data-testid=triage-status]').textContent === 'approved'`)
 	_, f := e.do(t, "GET", "/api/v1/findings/"+id, "", "")
 	if f["status"] != "false_positive" {
 		t.Fatalf("after approval the finding is %v", f["status"])
 	}
+	if tr := f["triage"].(map[string]any); tr["reasoning"] != "krb5 is patched in our base image" {
+		t.Errorf("the analyst's reason is %v", tr["reasoning"])
+	}
+	if got := tb.text("[data-testid=triage-remembered]"); !strings.Contains(got, "next scans of this target") {
+		t.Errorf("remembered note %q", got)
+	}
+	_, rules := e.do(t, "GET", "/api/v1/triage/rules", "", "")
+	var remembered map[string]any
+	for _, it := range rules["items"].([]any) {
+		if r := it.(map[string]any); r["from_finding"] == id {
+			remembered = r
+		}
+	}
+	if remembered == nil || remembered["target"] != "image:registry.acme.test/app:1" || remembered["approved_by"] == nil {
+		t.Fatalf("no remembered rule in %v", rules)
+	}
 	if eval[bool](tb, `!!document.querySelector('#triage-approve')`) {
 		t.Error("the approve button is still offered after the verdict")
 	}
+	tb.assertLabelled()
+
+	// Feedback on the triage answer, with a comment.
+	tb.typeInto("#feedback-comment", "clear reasoning")
+	tb.click("#triage-useful")
+	tb.waitFor(`!!document.querySelector('[data-testid=triage-feedback-saved]')`)
+	_, stats := e.do(t, "GET", "/api/v1/triage/stats", "", "")
+	fb := stats["feedback"].(map[string]any)
+	if r := fb["rules"].(map[string]any); r["useful"] != float64(1) {
+		t.Errorf("feedback in the stats: %v", fb)
+	}
+	tb.snap("finding-triage-approved")
 }

@@ -19,6 +19,7 @@ func (p *Portal) findingRoutes(r chi.Router) {
 	r.Post("/app/findings/{id}/triage", p.page(p.findingTriage))
 	r.Post("/app/findings/{id}/triage/approve", p.page(p.findingVerdict("approve")))
 	r.Post("/app/findings/{id}/triage/reject", p.page(p.findingVerdict("reject")))
+	r.Post("/app/findings/{id}/triage/feedback", p.page(p.findingFeedback))
 }
 
 // findingVerdict approves or rejects a decision the Triage workflow holds
@@ -30,15 +31,44 @@ func (p *Portal) findingVerdict(verdict string) handler {
 		if err != nil {
 			return err
 		}
-		err = p.call(r, http.MethodPost, "/api/v1/findings/"+id+"/triage/"+verdict, map[string]string{}, nil)
+		req := map[string]any{"comment": strings.TrimSpace(r.PostFormValue("comment")), "remember": r.PostFormValue("remember") == "on"}
+		var res struct {
+			Rule *struct{} `json:"rule"`
+		}
+		err = p.call(r, http.MethodPost, "/api/v1/findings/"+id+"/triage/"+verdict, req, &res)
 		if s := StatusOf(err); s == http.StatusConflict || s == http.StatusBadRequest {
 			return p.renderFinding(w, r, id, views.FindingPage{Error: err.Error()})
 		} else if err != nil {
 			return err
 		}
-		redirect(w, r, "/app/findings/"+id+"#triage-decision")
+		to := "/app/findings/" + id
+		if res.Rule != nil {
+			to += "?remembered=1"
+		}
+		redirect(w, r, to+"#triage-decision")
 		return nil
 	}
+}
+
+// findingFeedback stores whether the finding's triage answer was useful.
+func (p *Portal) findingFeedback(w http.ResponseWriter, r *http.Request) error {
+	id, err := findingID(r)
+	if err != nil {
+		return err
+	}
+	useful, err := strconv.ParseBool(r.PostFormValue("useful"))
+	if err != nil {
+		return p.renderFinding(w, r, id, views.FindingPage{Error: "Choose Useful or Not useful."})
+	}
+	err = p.call(r, http.MethodPost, "/api/v1/findings/"+id+"/triage/feedback",
+		map[string]any{"useful": useful, "comment": strings.TrimSpace(r.PostFormValue("comment"))}, nil)
+	if s := StatusOf(err); s == http.StatusConflict || s == http.StatusBadRequest {
+		return p.renderFinding(w, r, id, views.FindingPage{Error: err.Error()})
+	} else if err != nil {
+		return err
+	}
+	redirect(w, r, "/app/findings/"+id+"?feedback=saved#triage-decision")
+	return nil
 }
 
 func findingFilterOf(q url.Values) views.FindingFilter {
@@ -173,7 +203,12 @@ func (p *Portal) findingShow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return p.renderFinding(w, r, id, views.FindingPage{})
+	q := r.URL.Query()
+	fp := views.FindingPage{FeedbackSaved: q.Get("feedback") == "saved"}
+	if q.Get("remembered") == "1" {
+		fp.Remembered = "Remembered as a triage rule of your organisation: the next scans of this target decide the same without asking."
+	}
+	return p.renderFinding(w, r, id, fp)
 }
 
 func (p *Portal) renderFinding(w http.ResponseWriter, r *http.Request, id string, fp views.FindingPage) error {

@@ -160,6 +160,10 @@ type FindingPage struct {
 	FieldError map[string]string
 	Status     string // the triage form's typed values
 	Comment    string
+	// Remembered says which rule a verdict made; FeedbackSaved that the
+	// person's feedback on the answer was stored.
+	Remembered    string
+	FeedbackSaved bool
 }
 
 // FindingStatuses are the statuses a list filters by ("unresolved" is new,
