@@ -30,7 +30,19 @@ func accessFrom(ctx context.Context) *auth.Access {
 	return a
 }
 
+// Problem types of a session short of a second factor.
+const (
+	// ProblemSecondFactor: the person has a second factor and must finish
+	// signing in with it (the portal's /auth/login?aal=aal2).
+	ProblemSecondFactor = "/problems/second-factor-required"
+	// ProblemMFARequired: the tenant requires a second factor the person
+	// has not enrolled or used (the portal's /auth/settings).
+	ProblemMFARequired = "/problems/mfa-required"
+)
+
 var (
+	errSecondFactor = &StatusError{Status: http.StatusForbidden, Type: ProblemSecondFactor,
+		Detail: "this account has a second factor: finish signing in with it (authenticator app or a recovery code)"}
 	errUnauthenticated = &StatusError{Status: http.StatusUnauthorized, Detail: "authentication required: a Kratos session (cookie or X-Session-Token) or an API key (Authorization: Bearer so_…)"}
 	errForbidden       = &StatusError{Status: http.StatusForbidden, Detail: "your role does not allow this action"}
 )
@@ -65,6 +77,9 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if errors.Is(err, kratos.ErrUnauthenticated) {
 		return nil, errUnauthenticated
 	}
+	if errors.Is(err, kratos.ErrSecondFactor) {
+		return nil, errSecondFactor
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +87,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.AAL = sess.AAL
 	if imp := r.Header.Get("X-Impersonation"); imp != "" {
 		return s.impersonate(ctx, p, imp)
 	}
@@ -234,6 +250,9 @@ func (s *Server) resolveAccess(r *http.Request, p *auth.Principal) (*auth.Access
 		case p.PlatformAdmin:
 			a.Role = auth.RolePlatformAdmin // platform-wide, no tenant
 		}
+		if a.Role == auth.RolePlatformAdmin && s.AdminsNeedMFA && !p.IsAPIKey() && p.AAL != kratos.AAL2 {
+			return errAdminMFA
+		}
 		if a.TenantID == uuid.Nil {
 			return nil
 		}
@@ -248,14 +267,51 @@ func (s *Server) resolveAccess(r *http.Request, p *auth.Principal) (*auth.Access
 				return domainerr.New(domainerr.Forbidden, "this tenant is suspended")
 			}
 		}
+		if !p.IsAPIKey() && p.AAL != kratos.AAL2 {
+			required, err := db.Q.AuthTenantRequiresMFA(ctx, tx, a.TenantID)
+			if err != nil {
+				return err
+			}
+			if required {
+				return errMFARequired
+			}
+		}
 		var err error
 		a.Scope, err = db.Q.AuthTenantSubtree(ctx, tx, a.TenantID)
 		return err
 	})
+	switch {
+	case errors.Is(err, errMFARequired):
+		s.auditMFARefusal(r, a, "the tenant requires a second factor")
+	case errors.Is(err, errAdminMFA):
+		s.auditMFARefusal(r, a, "platform admins need a second factor in production")
+	}
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+var errAdminMFA = &StatusError{Status: http.StatusForbidden, Type: ProblemMFARequired,
+	Detail: "platform admins need a second factor in production: add an authenticator app in your account settings (/auth/settings), then sign in again"}
+
+var errMFARequired = &StatusError{Status: http.StatusForbidden, Type: ProblemMFARequired,
+	Detail: "this organisation requires a second factor: add an authenticator app in your account settings (/auth/settings), then sign in again"}
+
+// auditMFARefusal records a session refused for want of a second factor
+// in the tenant it asked for (platform-wide, in the log only).
+func (s *Server) auditMFARefusal(r *http.Request, a *auth.Access, why string) {
+	if a.TenantID == uuid.Nil {
+		slog.WarnContext(r.Context(), "session refused: no second factor", "reason", why, "user_id", a.Principal.RealUserID)
+		return
+	}
+	err := s.DB.InTx(r.Context(), db.TenantScope(a.TenantID), func(ctx context.Context, tx pgx.Tx) error {
+		return audit(ctx, tx, r, a, uuid.Nil, "session.mfa_refused", "user", a.Principal.RealUserID.String(),
+			map[string]string{"reason": why, "aal": a.Principal.AAL, "path": r.URL.Path})
+	})
+	if err != nil {
+		slog.WarnContext(r.Context(), "audit of an MFA refusal failed", "error", err)
+	}
 }
 
 // scope is the database scope of an access: the acting tenant's subtree, or

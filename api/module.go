@@ -36,7 +36,7 @@ var Module = fx.Module("api",
 			return nil, err
 		}
 		s := &Server{
-			ClientIP: ips, PrivateMetrics: c.Mode == config.ModeProduction,
+			ClientIP: ips, PrivateMetrics: c.Mode == config.ModeProduction, AdminsNeedMFA: c.Mode == config.ModeProduction,
 			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
 			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits,
 			Onboarding: OnboardingOptions{

@@ -29,6 +29,9 @@ type FieldError = domainerr.Field
 type StatusError struct {
 	Status int
 	Detail string
+	// Type is the problem's type URI reference ("" : about:blank), for
+	// answers a client acts on (the portal sends the person to the right page).
+	Type string
 }
 
 func (e *StatusError) Error() string { return e.Detail }
@@ -70,7 +73,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case isDomain && statusOf[de.Kind] != 0:
 		p.Status, p.Detail, p.Errors = statusOf[de.Kind], de.Detail, de.Fields
 	case errors.As(err, &se):
-		p.Status, p.Detail = se.Status, se.Detail
+		p.Status, p.Detail, p.Type = se.Status, se.Detail, se.Type
 	case errors.Is(err, context.Canceled):
 		p.Status, p.Detail = 499, "the client closed the request"
 	default:

@@ -32,6 +32,9 @@ type Server struct {
 	// PrivateMetrics serves /metrics only on METRICS_ADDR (production), not
 	// on the public API port.
 	PrivateMetrics bool
+	// AdminsNeedMFA: platform admins' sessions must have used a second
+	// factor (production).
+	AdminsNeedMFA bool
 	DB             *db.DB
 	Temporal       client.Client
 	Metrics        *observability.Metrics
@@ -147,6 +150,10 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/usage", auth.PermBillingView, s.usageList},
 
 		{"PATCH", "/api/v1/triage/settings", auth.PermUsersManage, s.triageSettingsPatch},
+		// Security settings (api/security.go): read by members who manage
+		// users, changed by owners.
+		{"GET", "/api/v1/security/settings", auth.PermUsersManage, s.securitySettingsGet},
+		{"PATCH", "/api/v1/security/settings", auth.PermSecurityManage, s.securitySettingsPatch},
 
 		{"POST", "/api/v1/schedules", auth.PermScansStart, s.scheduleCreate},
 		{"GET", "/api/v1/schedules", auth.PermFindingsView, s.scheduleList},

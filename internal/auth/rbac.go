@@ -57,13 +57,16 @@ const (
 	// PermInitialKeyReveal is the owner's one-time reveal of the API key
 	// onboarding made: a person's act, not the platform's nor a machine's.
 	PermInitialKeyReveal Permission = "apikeys:reveal_initial"
+	// PermSecurityManage changes the tenant's security settings (require
+	// MFA): owners only, never while impersonating or with a key.
+	PermSecurityManage Permission = "security:manage"
 )
 
 // Permissions lists every grantable permission, in the matrix's order.
 var Permissions = []Permission{
 	PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
 	PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
-	PermPlatformTenants, PermPlatformImpersonate, PermInitialKeyReveal,
+	PermPlatformTenants, PermPlatformImpersonate, PermInitialKeyReveal, PermSecurityManage,
 }
 
 // Scopes are the permissions an API key with role client_api can be granted.
@@ -73,12 +76,12 @@ var matrix = map[Role][]Permission{
 	RolePlatformAdmin: {
 		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
 		PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
-		PermPlatformTenants, PermPlatformImpersonate, PermCrossTenantView,
+		PermPlatformTenants, PermPlatformImpersonate, PermCrossTenantView, PermSecurityManage,
 	},
 	RoleClientOwner: {
 		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
 		PermReportsGenerate, PermUsersManage, PermBillingView, PermAPIKeysManage, PermIntegrationsConfig,
-		PermInitialKeyReveal,
+		PermInitialKeyReveal, PermSecurityManage,
 	},
 	RoleClientAdmin: {
 		PermFindingsView, PermFindingsTriage, PermFindingsDelete, PermScansStart, PermReportsView,
@@ -113,6 +116,9 @@ type Principal struct {
 	KeyTenant uuid.UUID
 	KeyRole   Role
 	KeyScopes []Permission
+	// AAL is a session's assurance level ("aal2": it used a second
+	// factor); empty for API keys.
+	AAL string
 }
 
 // Impersonating reports whether the request acts as someone else.
@@ -142,12 +148,12 @@ func (a *Access) Can(p Permission) bool {
 	pr := a.Principal
 	// An impersonating admin helps the user; they must not be able to hand
 	// themselves lasting access (keys, memberships) or touch money.
-	if pr.Impersonating() && (p == PermAPIKeysManage || p == PermBillingView || p == PermPlatformImpersonate || p == PermUsersManage || p == PermInitialKeyReveal) {
+	if pr.Impersonating() && (p == PermAPIKeysManage || p == PermBillingView || p == PermPlatformImpersonate || p == PermUsersManage || p == PermInitialKeyReveal || p == PermSecurityManage) {
 		return false
 	}
 	// A key is a machine credential: it never mints keys or people, so a
 	// leaked key cannot outlive its own revocation.
-	if pr.IsAPIKey() && (p == PermAPIKeysManage || p == PermUsersManage || p == PermInitialKeyReveal) {
+	if pr.IsAPIKey() && (p == PermAPIKeysManage || p == PermUsersManage || p == PermInitialKeyReveal || p == PermSecurityManage) {
 		return false
 	}
 	if a.Role == RoleClientAPI {

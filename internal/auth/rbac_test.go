@@ -28,6 +28,7 @@ platform:tenants            X . . . . .
 platform:impersonate        X . . . . .
 platform:cross_tenant_view  X . . . . .
 apikeys:reveal_initial      . X . . . .
+security:manage             X X . . . .
 `
 
 var matrixColumns = []Role{RolePlatformAdmin, RoleClientOwner, RoleClientAdmin, RoleClientAnalyst, RoleClientReadonly, RoleClientAPI}
@@ -76,7 +77,7 @@ func TestMatrixIsTheDocumentedOne(t *testing.T) {
 func TestKeysAndImpersonationNarrowTheRole(t *testing.T) {
 	want := parseMatrix(t)
 	keyNever := []Permission{PermAPIKeysManage, PermUsersManage, PermInitialKeyReveal}
-	impNever := []Permission{PermAPIKeysManage, PermUsersManage, PermBillingView, PermPlatformImpersonate, PermInitialKeyReveal}
+	impNever := []Permission{PermAPIKeysManage, PermUsersManage, PermBillingView, PermPlatformImpersonate, PermInitialKeyReveal, PermSecurityManage}
 	for _, r := range KeyRoles {
 		key := &Access{Principal: &Principal{APIKeyID: uuid.New(), KeyRole: r}, Role: r}
 		for p, row := range want {

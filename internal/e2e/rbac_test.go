@@ -236,6 +236,8 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return pattern, `{"critical":5}`
 	case "PATCH /api/v1/triage/settings":
 		return pattern, `{"llm_opt_in":true}`
+	case "PATCH /api/v1/security/settings":
+		return pattern, `{"require_mfa":false}`
 	case "PATCH /api/v1/findings":
 		return pattern, fmt.Sprintf(`{"ids":[%q],"status":"false_positive"}`, f.finding(ten))
 	case "POST /api/v1/scans/{id}/cancel":

@@ -80,6 +80,8 @@ type Flow struct {
 	ReturnTo  string    `json:"return_to"`
 	State     any       `json:"state"`
 	UI        UI        `json:"ui"`
+	// RequestedAAL is a login flow's level: aal2 asks for the second factor.
+	RequestedAAL string `json:"requested_aal,omitempty"`
 }
 
 // GetFlow reads a flow of kind (one of FlowKinds) as the browser whose

@@ -20,6 +20,12 @@ import (
 // ErrUnauthenticated means the cookie or token is missing, expired or unknown.
 var ErrUnauthenticated = errors.New("kratos: no valid session")
 
+// ErrSecondFactor means the session is valid but its identity has a second
+// factor (TOTP, recovery codes) it has not used yet: Kratos answers whoami
+// with session_aal2_required (session.whoami.required_aal is
+// highest_available), and the person must finish signing in with it.
+var ErrSecondFactor = errors.New("kratos: the session needs the second factor")
+
 // SchemaID is the identity schema in deploy/kratos/identity.schema.json.
 const SchemaID = "default"
 
@@ -30,7 +36,13 @@ type Session struct {
 	Email      string
 	Name       string
 	ExpiresAt  time.Time
+	// AAL is the session's authenticator assurance level: aal1 (a password
+	// or a code) or aal2 (with a second factor).
+	AAL string
 }
+
+// AAL2 is the assurance level of a session that used a second factor.
+const AAL2 = "aal2"
 
 // DefaultCacheTTL is how long a validated session is trusted without asking
 // Kratos again: short, because a session revoked outside this API's logout
@@ -86,6 +98,9 @@ func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, err
 		req = req.Cookie(cookie)
 	}
 	sess, resp, err := req.Execute()
+	if resp != nil && resp.StatusCode == http.StatusForbidden && needsSecondFactor(err) {
+		return Session{}, ErrSecondFactor
+	}
 	if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 		return Session{}, ErrUnauthenticated
 	}
@@ -99,7 +114,7 @@ func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, err
 	if err != nil {
 		return Session{}, fmt.Errorf("kratos whoami: identity id: %w", err)
 	}
-	s := Session{ID: sess.GetId(), IdentityID: id, ExpiresAt: time.Now().Add(time.Hour)}
+	s := Session{ID: sess.GetId(), IdentityID: id, ExpiresAt: time.Now().Add(time.Hour), AAL: string(sess.GetAuthenticatorAssuranceLevel())}
 	if sess.ExpiresAt != nil {
 		s.ExpiresAt = *sess.ExpiresAt
 	}
@@ -109,6 +124,12 @@ func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, err
 	}
 	c.cache.Add(key, s)
 	return s, nil
+}
+
+// needsSecondFactor reads Kratos' 403 body: session_aal2_required.
+func needsSecondFactor(err error) bool {
+	var ge *ory.GenericOpenAPIError
+	return errors.As(err, &ge) && strings.Contains(string(ge.Body()), "session_aal2_required")
 }
 
 func cacheKey(cookie, token string) string {

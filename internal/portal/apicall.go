@@ -22,6 +22,7 @@ import (
 // APIError is the API's problem answer.
 type APIError struct {
 	Status int
+	Type   string `json:"type"`
 	Title  string `json:"title"`
 	Detail string `json:"detail"`
 	Errors []struct {

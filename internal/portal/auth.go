@@ -34,9 +34,16 @@ var flowTitles = map[string]string{
 
 // startFlow sends the browser to Kratos to begin a flow of kind.
 func (p *Portal) startFlow(w http.ResponseWriter, r *http.Request, kind string) {
-	target := p.KratosBrowserURL + "/self-service/" + kind + "/browser"
+	q := url.Values{}
 	if rt := p.sameOriginReturnTo(r); rt != "" && (kind == "login" || kind == "settings") {
-		target += "?return_to=" + url.QueryEscape(rt)
+		q.Set("return_to", rt)
+	}
+	if kind == "login" && r.URL.Query().Get("aal") == "aal2" {
+		q.Set("aal", "aal2") // the second factor of a signed-in person
+	}
+	target := p.KratosBrowserURL + "/self-service/" + kind + "/browser"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
@@ -74,9 +81,17 @@ func (p *Portal) origin(r *http.Request) string {
 func (p *Portal) flowPage(kind string) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		pg := p.pageMeta(r, flowTitles[kind], nil)
+		mfaRequired := false
 		if kind == "settings" {
-			// A signed-in person's page: their navigation, not the public one.
-			pg.Viewer = p.optionalViewer(r)
+			// A signed-in person's page: their navigation, not the public
+			// one; or, when their tenant refuses them for want of a second
+			// factor, the reason they are here.
+			v, err := p.optionalViewer(r)
+			if err == nil {
+				pg.Viewer = v
+			}
+			var ae *APIError
+			mfaRequired = errors.As(err, &ae) && ae.Type == problemMFARequired
 		}
 		if kind == "registration" {
 			// Accounts are made by sign-up or invitation, never by
@@ -100,21 +115,19 @@ func (p *Portal) flowPage(kind string) handler {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		return render(w, r, views.AuthFlow(pg, views.NewFlowView(kind, f)))
+		fv := views.NewFlowView(kind, f)
+		fv.MFARequired = mfaRequired
+		return render(w, r, views.AuthFlow(pg, fv))
 	}
 }
 
 // optionalViewer is the signed-in person on a public page, or nil: only
 // asked of the API when the browser has a Kratos session cookie.
-func (p *Portal) optionalViewer(r *http.Request) *views.Viewer {
+func (p *Portal) optionalViewer(r *http.Request) (*views.Viewer, error) {
 	if _, err := r.Cookie("ory_kratos_session"); err != nil {
-		return nil
+		return nil, nil
 	}
-	v, err := p.loadViewer(r)
-	if err != nil {
-		return nil
-	}
-	return v
+	return p.loadViewer(r)
 }
 
 func (p *Portal) authErrorPage(w http.ResponseWriter, r *http.Request) error {

@@ -127,8 +127,19 @@ func (p *Portal) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	status := StatusOf(err)
 	if status == http.StatusUnauthorized {
-		p.redirectToLogin(w, r)
+		p.redirectToLogin(w, r, "")
 		return
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		switch ae.Type {
+		case problemSecondFactor: // finish signing in with the second factor
+			p.redirectToLogin(w, r, "aal2")
+			return
+		case problemMFARequired: // the tenant wants one: enrol it
+			p.redirect(w, r, "/auth/settings?mfa=required")
+			return
+		}
 	}
 	e := views.ErrorView{Status: status, RequestID: w.Header().Get("X-Request-Id")}
 	if e.RequestID == "" {
@@ -170,11 +181,32 @@ func (p *Portal) renderError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 // redirectToLogin sends the person to sign in and back here afterwards.
-func (p *Portal) redirectToLogin(w http.ResponseWriter, r *http.Request) {
-	target := "/auth/login"
+// Problem types the portal acts on (the API's ProblemSecondFactor and
+// ProblemMFARequired).
+const (
+	problemSecondFactor = "/problems/second-factor-required"
+	problemMFARequired  = "/problems/mfa-required"
+)
+
+// redirectToLogin sends the person to sign in (aal "aal2": with their
+// second factor), back to this page afterwards.
+func (p *Portal) redirectToLogin(w http.ResponseWriter, r *http.Request, aal string) {
+	q := url.Values{}
 	if r.Method == http.MethodGet {
-		target += "?return_to=" + url.QueryEscape(r.URL.RequestURI())
+		q.Set("return_to", r.URL.RequestURI())
 	}
+	if aal != "" {
+		q.Set("aal", aal)
+	}
+	target := "/auth/login"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	p.redirect(w, r, target)
+}
+
+// redirect sends the browser to target, also from an htmx request.
+func (p *Portal) redirect(w http.ResponseWriter, r *http.Request, target string) {
 	if r.Header.Get("HX-Request") == "true" {
 		w.Header().Set("HX-Redirect", target)
 		w.WriteHeader(http.StatusOK)

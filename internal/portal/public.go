@@ -28,7 +28,8 @@ func (p *Portal) publicRoutes(r chi.Router) {
 }
 
 func (p *Portal) landing(w http.ResponseWriter, r *http.Request) error {
-	return render(w, r, views.Landing(p.pageMeta(r, "Continuous security scanning", p.optionalViewer(r))))
+	v, _ := p.optionalViewer(r) // signed out, or refused: the public landing page
+	return render(w, r, views.Landing(p.pageMeta(r, "Continuous security scanning", v)))
 }
 
 func (p *Portal) signupForm(w http.ResponseWriter, r *http.Request) error {

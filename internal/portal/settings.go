@@ -23,6 +23,7 @@ import (
 
 func (p *Portal) settingsRoutes(r chi.Router) {
 	r.Get("/app/settings", p.page(p.settingsIndex))
+	r.Post("/app/settings/security", p.page(p.securitySave))
 
 	r.Get("/app/settings/members", p.page(p.membersPage))
 	r.Post("/app/settings/members", p.page(p.memberInvite))
@@ -81,7 +82,37 @@ func formFailure(err error, values map[string]string) (views.FormState, bool) {
 func pathID(r *http.Request) string { return url.PathEscape(chi.URLParam(r, "id")) }
 
 func (p *Portal) settingsIndex(w http.ResponseWriter, r *http.Request) error {
-	return render(w, r, views.SettingsIndex(p.settingsPage(r, "Settings")))
+	return p.renderSettingsIndex(w, r, noticeOf(r), "")
+}
+
+// renderSettingsIndex shows the index, with the security settings for
+// owners (the API refuses everyone else's change anyway).
+func (p *Portal) renderSettingsIndex(w http.ResponseWriter, r *http.Request, notice, problem string) error {
+	v := viewerFrom(r.Context())
+	var sec *views.SecurityView
+	if v.Role == "client_owner" || (v.PlatformAdmin && v.TenantID != "") {
+		var out struct {
+			RequireMFA bool `json:"require_mfa"`
+		}
+		if err := p.get(r, "/api/v1/security/settings", nil, &out); err != nil {
+			return err
+		}
+		sec = &views.SecurityView{RequireMFA: out.RequireMFA, Notice: notice, Error: problem}
+	}
+	return render(w, r, views.SettingsIndex(p.settingsPage(r, "Settings"), sec))
+}
+
+// securitySave turns "require MFA" on or off.
+func (p *Portal) securitySave(w http.ResponseWriter, r *http.Request) error {
+	on := r.PostFormValue("require_mfa") == "on"
+	err := p.call(r, http.MethodPatch, "/api/v1/security/settings", map[string]bool{"require_mfa": on}, nil)
+	if f, ok := formFailure(err, nil); ok {
+		return p.renderSettingsIndex(w, r, "", f.Error)
+	} else if err != nil {
+		return err
+	}
+	redirect(w, r, "/app/settings?done=saved#security")
+	return nil
 }
 
 // ---- members ----

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 
@@ -19,6 +20,11 @@ type FlowView struct {
 	FlowID   string
 	Messages []kratos.UIText
 	Forms    []FlowForm
+	// SecondFactor: a login asking for the second factor (aal2).
+	SecondFactor bool
+	// MFARequired: the person's organisation requires a second factor they
+	// have not enrolled or used (the settings page says why it is shown).
+	MFARequired bool
 }
 
 // FlowForm is one <form> of a flow.
@@ -38,7 +44,7 @@ type FlowNode struct {
 	Attrs    templ.Attributes
 	Text     string
 	Href     string
-	Src      string
+	Src      templ.SafeURL
 	Messages []kratos.UIText
 	Invalid  bool
 }
@@ -56,7 +62,7 @@ func groupRank(g string) int {
 
 // NewFlowView groups a flow's nodes into forms.
 func NewFlowView(kind string, f kratos.Flow) FlowView {
-	v := FlowView{Kind: kind, FlowID: f.ID, Messages: f.UI.Messages}
+	v := FlowView{Kind: kind, FlowID: f.ID, Messages: f.UI.Messages, SecondFactor: kind == "login" && f.RequestedAAL == "aal2"}
 	var shared []kratos.UINode
 	byGroup := map[string][]kratos.UINode{}
 	var groups []string
@@ -132,8 +138,16 @@ func newFlowNode(id string, n kratos.UINode) FlowNode {
 		}
 		return fn
 	case "img":
+		// Kratos' TOTP QR code is a data: PNG, which templ's URL
+		// sanitiser refuses; only images of that shape or over http(s)
+		// pass (the CSP allows 'self' and data:).
 		fn.Kind = "image"
-		fn.Src = a.Src
+		if strings.HasPrefix(a.Src, "data:image/png;base64,") || strings.HasPrefix(a.Src, "https://") || strings.HasPrefix(a.Src, "http://") {
+			fn.Src = templ.SafeURL(a.Src)
+		}
+		if fn.Label == "" {
+			fn.Label = "QR code to scan with your authenticator app"
+		}
 		return fn
 	}
 	attrs := templ.Attributes{"name": a.Name}

@@ -259,3 +259,10 @@ func settingsAgo(t time.Time) string {
 	}
 	return s + " ago"
 }
+
+// SecurityView is the tenant's security settings, shown to owners.
+type SecurityView struct {
+	RequireMFA bool
+	Notice     string
+	Error      string
+}
