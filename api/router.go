@@ -35,10 +35,10 @@ type Server struct {
 	// AdminsNeedMFA: platform admins' sessions must have used a second
 	// factor (production).
 	AdminsNeedMFA bool
-	DB             *db.DB
-	Temporal       client.Client
-	Metrics        *observability.Metrics
-	Policy         targets.Policy
+	DB            *db.DB
+	Temporal      client.Client
+	Metrics       *observability.Metrics
+	Policy        targets.Policy
 	// VerifyFirstInterval is the first wait between ownership checks
 	// (0: the workflow's default of a minute); tests shorten it.
 	VerifyFirstInterval time.Duration
