@@ -155,11 +155,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 	dd := &defectdojo.Activities{DB: d.DB, Client: d.Dojo, ProductType: c.DefectDojoProductType}
 	ops := &temporalops.Activities{DB: d.DB, Client: d.Client}
 	for _, q := range queues {
-		w := worker.New(d.Client, q, worker.Options{
-			// Lets in-flight activities (a scanner mid-run) finish or notice
-			// cancellation before the process exits on deploy.
-			WorkerStopTimeout: 10 * time.Second,
-		})
+		w := worker.New(d.Client, q, Options(q, c))
 		switch q {
 		case temporalx.QueueScans:
 			scanflow.Register(w)
@@ -226,6 +222,23 @@ func New(d Deps, queues []string) (*Workers, error) {
 		ws.workers = append(ws.workers, w)
 	}
 	return ws, nil
+}
+
+// StopTimeout lets in-flight activities (a scanner mid-run) finish or
+// notice cancellation before the process exits on deploy; the process's
+// drain (config.ShutdownTimeout) is above it, and a container's stop grace
+// period must be above that.
+const StopTimeout = 10 * time.Second
+
+// Options are the SDK worker options of queue q: on the scanners queue at
+// most SCANNER_MAX_CONCURRENT scanner processes at once per worker (the
+// SDK's default of 1,000 would start a scanner for every waiting task).
+func Options(q string, c config.Config) worker.Options {
+	o := worker.Options{WorkerStopTimeout: StopTimeout}
+	if q == temporalx.QueueScanners && c.ScannerMaxConcurrent > 0 {
+		o.MaxConcurrentActivityExecutionSize = c.ScannerMaxConcurrent
+	}
+	return o
 }
 
 // ensureSchedules creates (or brings in line) the platform Schedules of the

@@ -199,7 +199,7 @@ func migrateCmd() *cobra.Command {
 			if cfg.DatabaseURL == "" {
 				return errors.New("DATABASE_URL must be set to the owner role's DSN")
 			}
-			return db.Migrate(cmd.Context(), cfg.DatabaseURL, log)
+			return db.Migrate(cmd.Context(), cfg.DatabaseURL, log, db.WithPassword(cfg.DatabasePassword))
 		},
 	}
 }
