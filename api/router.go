@@ -44,7 +44,11 @@ type Server struct {
 	EventsPollInterval time.Duration
 	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
 	ScanLimits scans.Limits
-	Log        *slog.Logger
+	// InstalledScanners are the scanners the deployment's scanner workers
+	// have (config.InstalledScanners): scans may ask for these only, and a
+	// new tenant's tier offers these only. Nil: every known scanner.
+	InstalledScanners map[string]bool
+	Log               *slog.Logger
 	// Kratos validates sessions and administers identities; nil disables
 	// session authentication (API keys still work).
 	Kratos *kratos.Client

@@ -112,3 +112,25 @@ func TestIntelURLs(t *testing.T) {
 		t.Fatalf("ftp URL accepted: %v", err)
 	}
 }
+
+// Issue 17 item 3: what the scanner workers have installed follows the
+// *_PATH settings every process reads: nmap and nikto unless set to none,
+// ZAP, Trivy and Nuclei when named, the built-in checks always.
+func TestInstalledScanners(t *testing.T) {
+	for k, v := range map[string]string{"NMAP_PATH": "", "NIKTO_PATH": "none", "ZAP_PATH": "", "TRIVY_PATH": "/usr/local/bin/trivy", "NUCLEI_PATH": ""} {
+		t.Setenv(k, v)
+	}
+	c, err := FromEnv(ModeTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"secureops": true, "nmap": true, "nikto": false, "zap": false, "trivy": true, "nuclei": false}
+	for s, w := range want {
+		if got := c.InstalledScanners()[s]; got != w {
+			t.Errorf("%s installed: %v, want %v", s, got, w)
+		}
+	}
+	if c.NiktoPath != "" {
+		t.Errorf("NIKTO_PATH=none left %q for the worker", c.NiktoPath)
+	}
+}
