@@ -40,7 +40,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(apiCmd(), workerCmd(), migrateCmd(), findingsCmd(), adminCmd(), devCmd())
-	root.AddCommand(stripeCmd())
+	root.AddCommand(stripeCmd(), probeCmd())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {
