@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/url"
 	"os"
@@ -28,6 +30,16 @@ type Deployment struct {
 	// worker runs at once (SCANNER_MAX_CONCURRENT, the SDK's
 	// MaxConcurrentActivityExecutionSize; its own default is 1,000).
 	ScannerMaxConcurrent int
+	// Temporal over TLS (Temporal Cloud, a TLS frontend): TEMPORAL_TLS=true,
+	// implied by any of the others. TEMPORAL_API_KEY (or _FILE) for Cloud's
+	// API keys; TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (files) for mTLS;
+	// TEMPORAL_TLS_CA (file) for a private CA; TEMPORAL_TLS_SERVER_NAME.
+	TemporalTLS           bool
+	TemporalAPIKey        string
+	TemporalTLSCert       string
+	TemporalTLSKey        string
+	TemporalTLSCA         string
+	TemporalTLSServerName string
 }
 
 // DefaultDBPoolMaxConns is a process's pool when neither the URL nor
@@ -66,6 +78,20 @@ func loadDeployment(c *Config) error {
 	if d.AppDatabasePassword, err = secretSetting("APP_DATABASE_PASSWORD"); err != nil {
 		return err
 	}
+	if d.TemporalAPIKey, err = secretSetting("TEMPORAL_API_KEY"); err != nil {
+		return err
+	}
+	d.TemporalTLSCert, d.TemporalTLSKey = os.Getenv("TEMPORAL_TLS_CERT"), os.Getenv("TEMPORAL_TLS_KEY")
+	d.TemporalTLSCA, d.TemporalTLSServerName = os.Getenv("TEMPORAL_TLS_CA"), os.Getenv("TEMPORAL_TLS_SERVER_NAME")
+	if (d.TemporalTLSCert == "") != (d.TemporalTLSKey == "") {
+		return fmt.Errorf("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS)")
+	}
+	if v := os.Getenv("TEMPORAL_TLS"); v != "" {
+		if d.TemporalTLS, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("TEMPORAL_TLS=%q: want true or false", v)
+		}
+	}
+	d.TemporalTLS = d.TemporalTLS || d.TemporalAPIKey != "" || d.TemporalTLSCert != "" || d.TemporalTLSCA != ""
 	for _, u := range []struct{ name, v string }{{"DATABASE_URL", c.DatabaseURL}, {"APP_DATABASE_URL", c.AppDatabaseURL}} {
 		if err := checkDSN(u.name, u.v); err != nil {
 			return err
@@ -121,4 +147,31 @@ func (c Config) InstalledScanners() map[string]bool {
 		"trivy":     set(c.TrivyPath),
 		"nuclei":    set(c.NucleiPath),
 	}
+}
+
+// TemporalTLSConfig is the TLS of the Temporal connection; nil: plain gRPC.
+func (d Deployment) TemporalTLSConfig() (*tls.Config, error) {
+	if !d.TemporalTLS {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: d.TemporalTLSServerName}
+	if d.TemporalTLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(d.TemporalTLSCert, d.TemporalTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	if d.TemporalTLSCA != "" {
+		pem, err := os.ReadFile(d.TemporalTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: no PEM certificate in %s", d.TemporalTLSCA)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
 }
