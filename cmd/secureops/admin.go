@@ -84,7 +84,7 @@ func adminCmd() *cobra.Command {
 	apikey.AddCommand(keyCreate)
 
 	c.AddCommand(tenant, apikey)
-	c.AddCommand(outboxCmd())
+	c.AddCommand(outboxCmd(), platformAdminCmd())
 	return c
 }
 
