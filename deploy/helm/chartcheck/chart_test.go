@@ -422,3 +422,25 @@ func TestStrictDecodingRefusesUnknownFields(t *testing.T) {
 		t.Error("an unknown kind was accepted")
 	}
 }
+
+// values.schema.json refuses a misspelt or out-of-range value before
+// anything renders.
+func TestValuesSchemaRefusesTypos(t *testing.T) {
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, vals := range map[string]map[string]any{
+		"misspelt key":        {"workers": map[string]any{"scanners": map[string]any{"maxConcurent": 4}}},
+		"grace below drain":   {"terminationGracePeriodSeconds": 20},
+		"unknown mode":        {"mode": "staging"},
+		"unknown top-level":   {"replicas": 3},
+		"number in config":    {"config": map[string]any{"SCAN_CONCURRENCY": 5}},
+		"unknown scanner var": {"scanners": map[string]any{"NMAP": "/usr/bin/nmap"}},
+	} {
+		_, err := util.ToRenderValuesWithSchemaValidation(ch, vals, common.ReleaseOptions{Name: "secureops", Namespace: "secureops"}, nil, false)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
