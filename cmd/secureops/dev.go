@@ -75,7 +75,7 @@ func devCmd() *cobra.Command {
 					return err
 				}
 			}
-			if err := db.Migrate(ctx, cfg.DatabaseURL, log); err != nil {
+			if err := db.Migrate(ctx, cfg.DatabaseURL, log, db.WithPassword(cfg.DatabasePassword)); err != nil {
 				return err
 			}
 
