@@ -187,7 +187,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 			triageflow.Register(w)
 			triaging.Register(w, &triaging.Activities{DB: d.DB, Decider: d.TriageDecider, Log: d.Log})
 		case temporalx.QueueScanners:
-			scanner.Register(w, &scanner.Activities{
+			sa := &scanner.Activities{
 				DB:         d.DB,
 				Policy:     c.ScanPolicy(),
 				Resolver:   d.Resolver,
@@ -197,7 +197,11 @@ func New(d Deps, queues []string) (*Workers, error) {
 				TrivyPath:  c.TrivyPath,
 				NucleiPath: c.NucleiPath,
 				Log:        d.Log,
-			})
+			}
+			if missing := sa.Missing(); len(missing) > 0 && d.Log != nil {
+				d.Log.Warn("scanners configured but not installed on this worker: their runs here fail", "missing", missing)
+			}
+			scanner.Register(w, sa)
 		case temporalx.QueueOnboarding:
 			if c.Mode == config.ModeProduction && c.SealKey == nil {
 				return nil, errors.New("the onboarding queue needs SECUREOPS_SEAL_KEY (32 bytes, base64) to seal first API keys")
