@@ -81,6 +81,11 @@ lint: $(BIN)/workflowcheck ## gofmt, go vet and Temporal's workflowcheck
 docs-assets: ## Refresh the embedded API docs renderer from npm
 	./scripts/update-docs-assets.sh
 
+.PHONY: check-deploy
+check-deploy: ## Check docker-compose.yml, the Dockerfile, the Caddyfile and the Helm chart offline (also part of `make test`)
+	cd deploy/composecheck && $(GO) test -count=1 ./...
+	cd deploy/helm/chartcheck && $(GO) test -count=1 ./...
+
 .PHONY: compose-up
 compose-up: ## Start the production-shaped stack with Docker Compose
 	docker compose up --build -d

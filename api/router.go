@@ -47,7 +47,11 @@ type Server struct {
 	EventsPollInterval time.Duration
 	// ScanLimits maps a tier to its concurrent scans (config.ScanLimits).
 	ScanLimits scans.Limits
-	Log        *slog.Logger
+	// InstalledScanners are the scanners the deployment's scanner workers
+	// have (config.InstalledScanners): scans may ask for these only, and a
+	// new tenant's tier offers these only. Nil: every known scanner.
+	InstalledScanners map[string]bool
+	Log               *slog.Logger
 	// Kratos validates sessions and administers identities; nil disables
 	// session authentication (API keys still work).
 	Kratos *kratos.Client
@@ -293,25 +297,25 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only when both stores of truth answer: Postgres for data,
-// Temporal for every process. A load balancer takes the pod out otherwise.
+// readyz answers 200 when this API instance can serve: Postgres, where every
+// request's data lives, answers. Temporal is reported but does not decide:
+// a Temporal outage affects every replica alike, so taking them all out of
+// the load balancer would only turn reads, the portal and sign-in (which
+// need no Temporal) into errors as well; requests that start workflows
+// answer 503 themselves meanwhile. status is "degraded" then.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
-	ok := true
+	status, code := "ok", http.StatusOK
 	// Details go to the log: they name hosts and users.
-	if err := s.DB.Ping(ctx); err != nil {
-		checks["postgres"], ok = "unavailable", false
-		slog.WarnContext(ctx, "readiness: postgres", "error", err)
-	}
 	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ok = "unavailable", false
+		checks["temporal"], status = "unavailable", "degraded"
 		slog.WarnContext(ctx, "readiness: temporal", "error", err)
 	}
-	status, code := "ok", http.StatusOK
-	if !ok {
-		status, code = "unavailable", http.StatusServiceUnavailable
+	if err := s.DB.Ping(ctx); err != nil {
+		checks["postgres"], status, code = "unavailable", "unavailable", http.StatusServiceUnavailable
+		slog.WarnContext(ctx, "readiness: postgres", "error", err)
 	}
 	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
 	return nil

@@ -80,7 +80,7 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) scanRules() scans.Rules {
-	return scans.Rules{Policy: s.Policy, Limits: s.ScanLimits}
+	return scans.Rules{Policy: s.Policy, Limits: s.ScanLimits, Installed: s.InstalledScanners}
 }
 
 // startScan starts the scan's workflow for a row that exists already; on

@@ -127,8 +127,10 @@ func (s *Server) validateSignup(req signupRequest) (onboarding.Input, error) {
 		add(invalid("email", "email must be a plain address like ana@example.com"))
 	}
 	in.Email = strings.ToLower(email)
-	if _, ok := plans.Get(req.Tier); !ok {
+	if tier, ok := plans.Get(req.Tier); !ok {
 		add(invalid("tier", "tier must be one of "+strings.Join(plans.Names(), ", ")))
+	} else if s.InstalledScanners != nil {
+		in.Scanners = tier.Offered(s.InstalledScanners)
 	}
 	if req.InitialTarget != nil && strings.TrimSpace(*req.InitialTarget) != "" {
 		if t, err := targets.Parse(*req.InitialTarget); err != nil {

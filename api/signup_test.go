@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,5 +93,18 @@ func TestValidateSignup(t *testing.T) {
 				t.Fatalf("err %v, want %d", err, tc.status)
 			}
 		})
+	}
+}
+
+// Issue 17 item 3: sign-up chooses the tier's scanners this deployment has
+// installed; the onboarding records and scans with those only.
+func TestSignupOffersInstalledScanners(t *testing.T) {
+	s := &Server{Policy: targets.Policy{LoopbackOnly: true}, InstalledScanners: map[string]bool{"nmap": true, "nikto": true, "secureops": true}}
+	in, err := s.validateSignup(signupRequest{CompanyName: "Acme Inc.", ContactName: "Ana", Email: "ana@acme.test", Tier: "enterprise"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(in.Scanners, []string{"nmap", "nikto"}) {
+		t.Errorf("enterprise without nuclei installed offers %v, want nmap,nikto", in.Scanners)
 	}
 }

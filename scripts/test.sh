@@ -53,3 +53,12 @@ echo "== workflowcheck"
 bin/workflowcheck ./workflows/...
 echo "== go test"
 go test -count=1 -timeout 20m ./...
+# The deployment checks live in modules of their own (compose-go, the Helm
+# SDK and Kubernetes' API types stay out of the product's go.mod): the
+# compose file, Dockerfile and Caddyfile, then the Helm chart, all offline.
+for m in deploy/composecheck deploy/helm/chartcheck; do
+  if [ -f "$m/go.mod" ]; then
+    echo "== $m"
+    (cd "$m" && go vet ./... && go test -count=1 -timeout 10m ./...)
+  fi
+done

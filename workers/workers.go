@@ -158,11 +158,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 	dd := &defectdojo.Activities{DB: d.DB, Client: d.Dojo, ProductType: c.DefectDojoProductType}
 	ops := &temporalops.Activities{DB: d.DB, Client: d.Client}
 	for _, q := range queues {
-		w := worker.New(d.Client, q, worker.Options{
-			// Lets in-flight activities (a scanner mid-run) finish or notice
-			// cancellation before the process exits on deploy.
-			WorkerStopTimeout: 10 * time.Second,
-		})
+		w := worker.New(d.Client, q, Options(q, c))
 		switch q {
 		case temporalx.QueueScans:
 			scanflow.Register(w)
@@ -194,7 +190,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 			triageflow.Register(w)
 			triaging.Register(w, &triaging.Activities{DB: d.DB, Decider: d.TriageDecider, Log: d.Log})
 		case temporalx.QueueScanners:
-			scanner.Register(w, &scanner.Activities{
+			sa := &scanner.Activities{
 				DB:         d.DB,
 				Policy:     c.ScanPolicy(),
 				Resolver:   d.Resolver,
@@ -204,7 +200,11 @@ func New(d Deps, queues []string) (*Workers, error) {
 				TrivyPath:  c.TrivyPath,
 				NucleiPath: c.NucleiPath,
 				Log:        d.Log,
-			})
+			}
+			if missing := sa.Missing(); len(missing) > 0 && d.Log != nil {
+				d.Log.Warn("scanners configured but not installed on this worker: their runs here fail", "missing", missing)
+			}
+			scanner.Register(w, sa)
 		case temporalx.QueueOnboarding:
 			if c.Mode == config.ModeProduction && c.SealKey == nil {
 				return nil, errors.New("the onboarding queue needs SECUREOPS_SEAL_KEY (32 bytes, base64) to seal first API keys")
@@ -229,6 +229,23 @@ func New(d Deps, queues []string) (*Workers, error) {
 		ws.workers = append(ws.workers, w)
 	}
 	return ws, nil
+}
+
+// StopTimeout lets in-flight activities (a scanner mid-run) finish or
+// notice cancellation before the process exits on deploy; the process's
+// drain (config.ShutdownTimeout) is above it, and a container's stop grace
+// period must be above that.
+const StopTimeout = 10 * time.Second
+
+// Options are the SDK worker options of queue q: on the scanners queue at
+// most SCANNER_MAX_CONCURRENT scanner processes at once per worker (the
+// SDK's default of 1,000 would start a scanner for every waiting task).
+func Options(q string, c config.Config) worker.Options {
+	o := worker.Options{WorkerStopTimeout: StopTimeout}
+	if q == temporalx.QueueScanners && c.ScannerMaxConcurrent > 0 {
+		o.MaxConcurrentActivityExecutionSize = c.ScannerMaxConcurrent
+	}
+	return o
 }
 
 // ensureSchedules creates (or brings in line) the platform Schedules of the

@@ -131,9 +131,13 @@ func (o *Onboarding) RecordScanPolicy(ctx context.Context, in onboarding.PolicyI
 	if in.InitialTarget != "" {
 		target = &in.InitialTarget
 	}
+	scanners := in.Scanners // the installed ones, chosen at sign-up
+	if len(scanners) == 0 {
+		scanners = t.Scanners
+	}
 	return o.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		_, err := db.Q.TenantScanPolicyUpsert(ctx, tx, dbq.TenantScanPolicyUpsertParams{
-			TenantID: in.TenantID, Tier: t.Name, Scanners: t.Scanners, MaxConcurrentScans: int32(t.MaxConcurrentScans),
+			TenantID: in.TenantID, Tier: t.Name, Scanners: scanners, MaxConcurrentScans: int32(t.MaxConcurrentScans),
 			ScheduleSeconds: int64(t.ScheduleInterval / time.Second), InitialTarget: target,
 		})
 		return err

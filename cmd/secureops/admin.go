@@ -84,7 +84,7 @@ func adminCmd() *cobra.Command {
 	apikey.AddCommand(keyCreate)
 
 	c.AddCommand(tenant, apikey)
-	c.AddCommand(outboxCmd())
+	c.AddCommand(outboxCmd(), platformAdminCmd())
 	return c
 }
 
@@ -103,7 +103,7 @@ func adminDeps(ctx context.Context) (*db.DB, *kratos.Client, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	d, err := db.Open(ctx, cfg.AppDatabaseURL)
+	d, err := db.Open(ctx, cfg.AppDatabaseURL, db.WithPassword(cfg.AppDatabasePassword), db.WithMaxConns(cfg.DBPoolMaxConns))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -75,7 +75,7 @@ func devCmd() *cobra.Command {
 					return err
 				}
 			}
-			if err := db.Migrate(ctx, cfg.DatabaseURL, log); err != nil {
+			if err := db.Migrate(ctx, cfg.DatabaseURL, log, db.WithPassword(cfg.DatabasePassword)); err != nil {
 				return err
 			}
 
@@ -224,7 +224,7 @@ type demoSeed struct {
 // later starts can publish the same key; the owner's password is generated
 // when the identity is first created and kept in .data/demo-owner-password.
 func seedDemo(ctx context.Context, cfg config.Config, dataDir string) (demoSeed, error) {
-	d, err := db.Open(ctx, cfg.AppDatabaseURL)
+	d, err := db.Open(ctx, cfg.AppDatabaseURL, db.WithPassword(cfg.AppDatabasePassword))
 	if err != nil {
 		return demoSeed{}, err
 	}

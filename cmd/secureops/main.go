@@ -40,7 +40,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(apiCmd(), workerCmd(), migrateCmd(), findingsCmd(), adminCmd(), devCmd())
-	root.AddCommand(stripeCmd())
+	root.AddCommand(stripeCmd(), probeCmd())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {
@@ -199,7 +199,7 @@ func migrateCmd() *cobra.Command {
 			if cfg.DatabaseURL == "" {
 				return errors.New("DATABASE_URL must be set to the owner role's DSN")
 			}
-			return db.Migrate(cmd.Context(), cfg.DatabaseURL, log)
+			return db.Migrate(cmd.Context(), cfg.DatabaseURL, log, db.WithPassword(cfg.DatabasePassword))
 		},
 	}
 }

@@ -78,6 +78,7 @@ type Config struct {
 	// LLM_MODEL, LLM_API_KEY); no base URL or no model means none.
 	LLM LLM
 	Onboarding
+	Deployment
 }
 
 // LLM names an OpenAI-compatible chat model (OpenAI, Ollama, llama.cpp,
@@ -229,6 +230,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 	if err := loadLLM(&c); err != nil {
 		return c, err
 	}
+	if err := loadDeployment(&c); err != nil {
+		return c, err
+	}
 	if c.TrustedProxies, err = clientip.Parse(os.Getenv("TRUSTED_PROXIES")); err != nil {
 		return c, err
 	}
@@ -268,18 +272,18 @@ func (c Config) RequireDatabase() error {
 }
 
 // AppDSN derives the application role's DSN from the owner's: same server and
-// database, user secureops_app, password from APP_DATABASE_PASSWORD when set
-// (local clusters use trust authentication and need none).
+// database, user secureops_app, no password: it travels apart from the URL
+// (Config.AppDatabasePassword, from APP_DATABASE_PASSWORD or its _FILE; local
+// clusters use trust authentication and need none).
 func AppDSN(ownerDSN string) (string, error) {
+	if err := checkDSN("DATABASE_URL", ownerDSN); err != nil {
+		return "", err
+	}
 	u, err := url.Parse(ownerDSN)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", fmt.Errorf("DATABASE_URL must be a postgres:// URL")
+		return "", fmt.Errorf("DATABASE_URL must be a postgres:// URL to derive APP_DATABASE_URL from it; or set APP_DATABASE_URL")
 	}
-	if pw := os.Getenv("APP_DATABASE_PASSWORD"); pw != "" {
-		u.User = url.UserPassword(AppRole, pw)
-	} else {
-		u.User = url.User(AppRole)
-	}
+	u.User = url.User(AppRole)
 	return u.String(), nil
 }
 

@@ -112,3 +112,59 @@ func TestIntelURLs(t *testing.T) {
 		t.Fatalf("ftp URL accepted: %v", err)
 	}
 }
+
+// Issue 17 item 3: what the scanner workers have installed follows the
+// *_PATH settings every process reads: nmap and nikto unless set to none,
+// ZAP, Trivy and Nuclei when named, the built-in checks always.
+func TestInstalledScanners(t *testing.T) {
+	for k, v := range map[string]string{"NMAP_PATH": "", "NIKTO_PATH": "none", "ZAP_PATH": "", "TRIVY_PATH": "/usr/local/bin/trivy", "NUCLEI_PATH": ""} {
+		t.Setenv(k, v)
+	}
+	c, err := FromEnv(ModeTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"secureops": true, "nmap": true, "nikto": false, "zap": false, "trivy": true, "nuclei": false}
+	for s, w := range want {
+		if got := c.InstalledScanners()[s]; got != w {
+			t.Errorf("%s installed: %v, want %v", s, got, w)
+		}
+	}
+	if c.NiktoPath != "" {
+		t.Errorf("NIKTO_PATH=none left %q for the worker", c.NiktoPath)
+	}
+}
+
+// Issue 17: Temporal Cloud (an API key over TLS) or a TLS frontend (mTLS
+// files, a private CA); plain gRPC otherwise.
+func TestTemporalTLS(t *testing.T) {
+	for _, k := range []string{"TEMPORAL_TLS", "TEMPORAL_API_KEY", "TEMPORAL_API_KEY_FILE", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_NAME"} {
+		t.Setenv(k, "")
+	}
+	c, err := FromEnv(ModeTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc, err := c.TemporalTLSConfig(); tc != nil || err != nil {
+		t.Errorf("plain by default: %v %v", tc, err)
+	}
+	t.Setenv("TEMPORAL_API_KEY", "cloud-key")
+	if c, err = FromEnv(ModeTest); err != nil {
+		t.Fatal(err)
+	}
+	if tc, err := c.TemporalTLSConfig(); tc == nil || err != nil || c.TemporalAPIKey != "cloud-key" {
+		t.Errorf("an API key without TLS: %v %v", tc, err)
+	}
+	t.Setenv("TEMPORAL_TLS_CERT", "/tls/client.pem")
+	if _, err := FromEnv(ModeTest); err == nil {
+		t.Error("a client certificate without its key was accepted")
+	}
+	t.Setenv("TEMPORAL_TLS_CERT", "")
+	t.Setenv("TEMPORAL_TLS_CA", t.TempDir()+"/missing.pem")
+	if c, err = FromEnv(ModeTest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TemporalTLSConfig(); err == nil {
+		t.Error("a missing CA file was accepted")
+	}
+}

@@ -43,12 +43,19 @@ func (c Config) CheckProduction(needsCodec bool) error {
 			}
 		}
 	}
-	for _, name := range []string{"TEMPORAL_CODEC_KEY", "SECUREOPS_SEAL_KEY", "APP_DATABASE_PASSWORD", "SECRETS_COOKIE", "SECRETS_CIPHER", "KRATOS_SECRETS_COOKIE", "KRATOS_SECRETS_CIPHER"} {
+	for _, name := range []string{"TEMPORAL_CODEC_KEY", "SECUREOPS_SEAL_KEY", "SECRETS_COOKIE", "SECRETS_CIPHER", "KRATOS_SECRETS_COOKIE", "KRATOS_SECRETS_CIPHER"} {
 		published(name, os.Getenv(name))
 	}
 	for _, d := range []struct{ name, dsn string }{{"DATABASE_URL", c.DatabaseURL}, {"APP_DATABASE_URL", c.AppDatabaseURL}} {
 		if pw := dsnPasswordOf(d.dsn); pw != "" && slices.Contains(publishedSecrets, pw) {
 			problems = append(problems, d.name+" uses a published development password")
+		}
+	}
+	for _, p := range []struct{ name, pw string }{
+		{"DATABASE_PASSWORD", c.DatabasePassword}, {"APP_DATABASE_PASSWORD", c.AppDatabasePassword}, {"PGPASSWORD", os.Getenv("PGPASSWORD")},
+	} {
+		if slices.Contains(publishedSecrets, p.pw) {
+			problems = append(problems, p.name+" is a published development value")
 		}
 	}
 	if needsCodec && len(c.CodecKeys) == 0 {

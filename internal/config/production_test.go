@@ -29,10 +29,12 @@ func TestCheckProductionRefusesPublishedSecrets(t *testing.T) {
 		"APP_DATABASE_URL uses a published": func(_ *testing.T, c *Config) {
 			c.AppDatabaseURL = "postgres://secureops_app:secureops-app-dev-only@postgres:5432/secureops"
 		},
-		"DATABASE_URL uses a published": func(_ *testing.T, c *Config) { c.DatabaseURL = "host=db user=secureops password=secureops-dev-only" },
-		"TEMPORAL_CODEC_KEY is not set": func(_ *testing.T, c *Config) { c.CodecKeys = nil },
-		"runs with --dev":               func(t *testing.T, _ *Config) { t.Setenv("KRATOS_SERVE_FLAGS", "--dev --watch-courier") },
-		"SECRETS_COOKIE is a published": func(t *testing.T, _ *Config) { t.Setenv("SECRETS_COOKIE", "dev-cookie-secret-change-me-32chars!!") },
+		"DATABASE_URL uses a published":    func(_ *testing.T, c *Config) { c.DatabaseURL = "host=db user=secureops password=secureops-dev-only" },
+		"TEMPORAL_CODEC_KEY is not set":    func(_ *testing.T, c *Config) { c.CodecKeys = nil },
+		"DATABASE_PASSWORD is a published": func(_ *testing.T, c *Config) { c.DatabasePassword = "secureops-dev-only" },
+		"PGPASSWORD is a published":        func(t *testing.T, _ *Config) { t.Setenv("PGPASSWORD", "secureops-app-dev-only") },
+		"runs with --dev":                  func(t *testing.T, _ *Config) { t.Setenv("KRATOS_SERVE_FLAGS", "--dev --watch-courier") },
+		"SECRETS_COOKIE is a published":    func(t *testing.T, _ *Config) { t.Setenv("SECRETS_COOKIE", "dev-cookie-secret-change-me-32chars!!") },
 	}
 	for want, mutate := range cases {
 		t.Run(want, func(t *testing.T) {

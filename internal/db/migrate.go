@@ -2,12 +2,11 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io/fs"
 	"log/slog"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for goose
+	"github.com/jackc/pgx/v5/stdlib" // database/sql driver for goose
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -17,11 +16,12 @@ import (
 // Migrate applies every pending migration embedded in the binary, as the owner
 // role. It is safe to run concurrently from several processes: goose takes a
 // Postgres advisory lock.
-func Migrate(ctx context.Context, ownerDSN string, log *slog.Logger) error {
-	sqlDB, err := sql.Open("pgx", ownerDSN)
+func Migrate(ctx context.Context, ownerDSN string, log *slog.Logger, opts ...Option) error {
+	cfg, err := PoolConfig(ownerDSN, opts...)
 	if err != nil {
 		return err
 	}
+	sqlDB := stdlib.OpenDB(*cfg.ConnConfig)
 	defer sqlDB.Close()
 	schema, err := fs.Sub(sqlfiles.Migrations, "schema")
 	if err != nil {

@@ -14,7 +14,7 @@ var Module = fx.Module("db",
 		if err := c.RequireDatabase(); err != nil {
 			return nil, err
 		}
-		d, err := Open(context.Background(), c.AppDatabaseURL)
+		d, err := Open(context.Background(), c.AppDatabaseURL, WithPassword(c.AppDatabasePassword), WithMaxConns(c.DBPoolMaxConns))
 		if err != nil {
 			return nil, err
 		}

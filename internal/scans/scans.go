@@ -189,6 +189,9 @@ type Request struct {
 type Rules struct {
 	Policy targets.Policy
 	Limits Limits
+	// Installed are the scanners the scanner workers have
+	// (config.InstalledScanners); nil: every known one.
+	Installed map[string]bool
 }
 
 // NewRequest validates a scan request before any database work: exactly one
@@ -201,6 +204,12 @@ func (r Rules) NewRequest(targetID *uuid.UUID, target string, scanners []string)
 		return Request{}, domainerr.InvalidField("target", "target is required (or target_id, the id of a registered target)")
 	case targetID != nil && target != "":
 		return Request{}, domainerr.InvalidField("target_id", "give either target_id or target, not both")
+	}
+	for i, sc := range scanners {
+		if r.Installed != nil && Known[sc] && !r.Installed[sc] {
+			return Request{}, domainerr.InvalidField(fmt.Sprintf("scanners[%d]", i),
+				fmt.Sprintf("scanner %q is not installed on this deployment's scanner workers", sc))
+		}
 	}
 	req := Request{TargetID: targetID, Scanners: scanners}
 	if target != "" {

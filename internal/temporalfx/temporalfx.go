@@ -6,6 +6,7 @@ package temporalfx
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 
 	"go.temporal.io/sdk/client"
@@ -23,11 +24,15 @@ type Config struct {
 	Namespace string
 	// CodecKeys encrypt payloads (TEMPORAL_CODEC_KEY); none: plain payloads.
 	CodecKeys []*secretbox.Key
+	// TLS and APIKey reach Temporal Cloud or a TLS frontend (nil, "": plain).
+	TLS    *tls.Config
+	APIKey string
 }
 
 // ConfigFrom picks the Temporal settings out of the process configuration.
-func ConfigFrom(c config.Config) Config {
-	return Config{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, CodecKeys: c.CodecKeys}
+func ConfigFrom(c config.Config) (Config, error) {
+	t, err := c.TemporalTLSConfig()
+	return Config{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace, CodecKeys: c.CodecKeys, TLS: t, APIKey: c.TemporalAPIKey}, err
 }
 
 // CodecFromConfig builds the payload codec, or nil without keys.
@@ -44,7 +49,7 @@ var Module = fx.Module("temporal",
 	fx.Provide(ConfigFrom, CodecFromConfig),
 	fx.Provide(func(lc fx.Lifecycle, c Config, log *slog.Logger, m *observability.Metrics, codec *temporalx.Codec) (client.Client, error) {
 		cl, err := temporalx.Dial(context.Background(), temporalx.ClientOptions{
-			HostPort: c.HostPort, Namespace: c.Namespace, Logger: log, Metrics: m.Temporal, Codec: codec,
+			HostPort: c.HostPort, Namespace: c.Namespace, Logger: log, Metrics: m.Temporal, Codec: codec, TLS: c.TLS, APIKey: c.APIKey,
 		})
 		if err != nil {
 			return nil, err

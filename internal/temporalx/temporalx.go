@@ -8,6 +8,7 @@ package temporalx
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -56,6 +57,11 @@ type ClientOptions struct {
 	Metrics   client.MetricsHandler
 	// Codec, when set, encrypts every payload and failure (TEMPORAL_CODEC_KEY).
 	Codec *Codec
+	// TLS, when set, secures the connection (Temporal Cloud, a TLS
+	// frontend); APIKey authenticates with a Temporal Cloud API key (over
+	// TLS, default settings when TLS is nil).
+	TLS    *tls.Config
+	APIKey string
 }
 
 // Dial connects to the frontend and waits (up to a minute) until it answers,
@@ -65,6 +71,13 @@ func Dial(ctx context.Context, o ClientOptions) (client.Client, error) {
 		HostPort:       o.HostPort,
 		Namespace:      o.Namespace,
 		MetricsHandler: o.Metrics,
+	}
+	opts.ConnectionOptions.TLS = o.TLS
+	if o.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
+		if opts.ConnectionOptions.TLS == nil {
+			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
 	}
 	if o.Codec != nil {
 		opts.DataConverter = DataConverter(o.Codec)

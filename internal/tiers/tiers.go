@@ -58,6 +58,26 @@ var All = []Tier{
 	},
 }
 
+// Offered is the tier's scanners that this deployment has installed
+// (config.InstalledScanners), in the tier's order; nil installed means all.
+// A tier is never left without a scanner: the built-in secureops checks
+// need no binary.
+func (t Tier) Offered(installed map[string]bool) []string {
+	if installed == nil {
+		return slices.Clone(t.Scanners)
+	}
+	var out []string
+	for _, s := range t.Scanners {
+		if installed[s] {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"secureops"}
+	}
+	return out
+}
+
 // Names lists the tier names.
 func Names() []string {
 	out := make([]string, len(All))

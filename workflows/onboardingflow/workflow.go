@@ -226,7 +226,7 @@ func (w *onboardingWorkflow) run(ctx workflow.Context) (res onboarding.Result, e
 	// 6. The tier's default scan policy (and the target its schedule scans).
 	if err = step(onboarding.StepScanPolicy, func() error {
 		return onboarding.RecordScanPolicy.Run(storeCtx, onboarding.PolicyInput{
-			TenantID: in.TenantID, Tier: in.Tier, InitialTarget: in.InitialTarget,
+			TenantID: in.TenantID, Tier: in.Tier, InitialTarget: in.InitialTarget, Scanners: in.Scanners,
 		})
 	}); err != nil {
 		return onboarding.Result{}, err
@@ -280,11 +280,13 @@ func (w *onboardingWorkflow) baselineScan(ctx, storeCtx workflow.Context) uuid.U
 	id := onboarding.BaselineScanID(in.TenantID)
 	wid := scan.WorkflowID(id)
 	scanners := []string{}
-	if t, ok := tiers.Get(in.Tier); ok {
-		for _, s := range t.Scanners {
-			if scan.Known[s] {
-				scanners = append(scanners, s)
-			}
+	offered := in.Scanners // installed ones, chosen at sign-up
+	if t, ok := tiers.Get(in.Tier); ok && len(offered) == 0 {
+		offered = t.Scanners // onboardings started before
+	}
+	for _, s := range offered {
+		if scan.Known[s] {
+			scanners = append(scanners, s)
 		}
 	}
 	if len(scanners) == 0 {

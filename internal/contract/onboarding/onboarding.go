@@ -63,6 +63,10 @@ type Input struct {
 	InitialTarget string    `json:"initial_target,omitempty"`
 	Phone         string    `json:"phone,omitempty"`
 	Industry      string    `json:"industry,omitempty"`
+	// Scanners are the tier's scanners this deployment has installed,
+	// chosen at sign-up (tiers.Tier.Offered); empty in onboardings started
+	// before, which use the tier's whole list.
+	Scanners []string `json:"scanners,omitempty"`
 }
 
 // Result of a completed onboarding.
@@ -233,6 +237,8 @@ type PolicyInput struct {
 	TenantID      uuid.UUID `json:"tenant_id"`
 	Tier          string    `json:"tier"`
 	InitialTarget string    `json:"initial_target,omitempty"`
+	// Scanners the policy allows (Input.Scanners); empty: the tier's.
+	Scanners []string `json:"scanners,omitempty"`
 }
 
 // TenantInput names a tenant.
