@@ -37,7 +37,8 @@ var Module = fx.Module("api",
 		}
 		s := &Server{
 			ClientIP: ips, PrivateMetrics: c.Mode == config.ModeProduction, AdminsNeedMFA: c.Mode == config.ModeProduction,
-			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
+			KratosHookSecret: c.KratosHookSecret,
+			DB:               d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
 			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits, InstalledScanners: c.InstalledScanners(),
 			Onboarding: OnboardingOptions{
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,

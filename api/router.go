@@ -35,10 +35,12 @@ type Server struct {
 	// AdminsNeedMFA: platform admins' sessions must have used a second
 	// factor (production).
 	AdminsNeedMFA bool
-	DB            *db.DB
-	Temporal      client.Client
-	Metrics       *observability.Metrics
-	Policy        targets.Policy
+	// KratosHookSecret authenticates Kratos' settings hook ("" : no hook).
+	KratosHookSecret string
+	DB               *db.DB
+	Temporal         client.Client
+	Metrics          *observability.Metrics
+	Policy           targets.Policy
 	// VerifyFirstInterval is the first wait between ownership checks
 	// (0: the workflow's default of a minute); tests shorten it.
 	VerifyFirstInterval time.Duration
@@ -158,6 +160,9 @@ func (s *Server) Routes() []Route {
 		// users, changed by owners.
 		{"GET", "/api/v1/security/settings", auth.PermUsersManage, s.securitySettingsGet},
 		{"PATCH", "/api/v1/security/settings", auth.PermSecurityManage, s.securitySettingsPatch},
+		// Kratos' settings hook (api/kratos_hooks.go): authenticated by its
+		// shared secret, not by a session or key.
+		{"POST", "/api/v1/kratos/hooks/settings", auth.PermPublic, s.kratosSettingsHook},
 
 		{"POST", "/api/v1/schedules", auth.PermScansStart, s.scheduleCreate},
 		{"GET", "/api/v1/schedules", auth.PermFindingsView, s.scheduleList},

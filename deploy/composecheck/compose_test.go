@@ -37,7 +37,7 @@ var root = func() string { p, _ := filepath.Abs("../.."); return p }()
 var secrets = []string{
 	"POSTGRES_PASSWORD", "SECUREOPS_DB_PASSWORD", "APP_DATABASE_PASSWORD", "KRATOS_DB_PASSWORD",
 	"TEMPORAL_DB_PASSWORD", "TEMPORAL_CODEC_KEY", "SECUREOPS_SEAL_KEY",
-	"KRATOS_SECRETS_COOKIE", "KRATOS_SECRETS_CIPHER", "KRATOS_SMTP_URI",
+	"KRATOS_SECRETS_COOKIE", "KRATOS_SECRETS_CIPHER", "KRATOS_SMTP_URI", "KRATOS_HOOK_SECRET",
 	"SECUREOPS_SITE", "SECUREOPS_PUBLIC_URL",
 }
 
@@ -55,6 +55,7 @@ func production() map[string]string {
 		"KRATOS_SECRETS_COOKIE": "0123456789abcdef0123456789abcdef",
 		"KRATOS_SECRETS_CIPHER": "fedcba9876543210fedcba9876543210",
 		"KRATOS_SMTP_URI":       "smtps://mailer:pw@smtp.example.com:465/",
+		"KRATOS_HOOK_SECRET":    "5be0c6f1d2a34e7f8091a2b3c4d5e6f7",
 		"SECUREOPS_SITE":        "secureops.example.com",
 		"SECUREOPS_PUBLIC_URL":  "https://secureops.example.com",
 	}

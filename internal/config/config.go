@@ -60,6 +60,11 @@ type Config struct {
 	// KratosBrowserURL is Kratos' public API as browsers reach it (the
 	// portal's sign-in forms post there); "" means KratosPublicURL.
 	KratosBrowserURL string
+	// KratosHookSecret (KRATOS_HOOK_SECRET) authenticates Kratos' settings
+	// hook (POST /api/v1/kratos/hooks/settings): the value of its
+	// X-Kratos-Hook-Secret header. Outside production it defaults to the
+	// development value in deploy/kratos/kratos.yml; "" disables the hook.
+	KratosHookSecret string
 	// TemporalUIURL is the Temporal Web UI, linked from the portal for
 	// platform admins ("" hides the links).
 	TemporalUIURL string
@@ -203,6 +208,10 @@ func FromEnv(defaultMode Mode) (Config, error) {
 	case ModeProduction, ModeDev, ModeTest:
 	default:
 		return c, fmt.Errorf("SECUREOPS_ENV=%q: want production, dev or test", c.Mode)
+	}
+	c.KratosHookSecret = os.Getenv("KRATOS_HOOK_SECRET")
+	if c.KratosHookSecret == "" && c.Mode != ModeProduction {
+		c.KratosHookSecret = DevKratosHookSecret
 	}
 	for _, s := range strings.FieldsFunc(os.Getenv("SCAN_ALLOWED_CIDRS"), func(r rune) bool { return r == ',' || r == ' ' }) {
 		cidr, slug, owned := strings.Cut(s, "@")

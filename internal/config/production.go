@@ -18,7 +18,11 @@ var publishedSecrets = []string{
 	"ZGV2LW9ubHktc2VhbC1rZXktMzItYnl0ZXMtbG9uZyE=", // SECUREOPS_SEAL_KEY
 	"postgres-dev-only", "secureops-dev-only", "secureops-app-dev-only", "kratos-dev-only", "temporal-dev-only",
 	"dev-cookie-secret-change-me-32chars!!", "dev-cipher-secret-32-characters!", // Kratos secrets
+	DevKratosHookSecret,
 }
+
+// DevKratosHookSecret is the settings hook's secret in deploy/kratos/kratos.yml.
+const DevKratosHookSecret = "dev-kratos-hook-secret-change-me"
 
 // ErrUnsafeProduction is returned when production would start with a setting
 // meant for developer machines.
@@ -43,7 +47,7 @@ func (c Config) CheckProduction(needsCodec bool) error {
 			}
 		}
 	}
-	for _, name := range []string{"TEMPORAL_CODEC_KEY", "SECUREOPS_SEAL_KEY", "SECRETS_COOKIE", "SECRETS_CIPHER", "KRATOS_SECRETS_COOKIE", "KRATOS_SECRETS_CIPHER"} {
+	for _, name := range []string{"TEMPORAL_CODEC_KEY", "SECUREOPS_SEAL_KEY", "SECRETS_COOKIE", "SECRETS_CIPHER", "KRATOS_SECRETS_COOKIE", "KRATOS_SECRETS_CIPHER", "KRATOS_HOOK_SECRET"} {
 		published(name, os.Getenv(name))
 	}
 	for _, d := range []struct{ name, dsn string }{{"DATABASE_URL", c.DatabaseURL}, {"APP_DATABASE_URL", c.AppDatabaseURL}} {

@@ -125,4 +125,50 @@ func TestPortalMFA(t *testing.T) {
 	if err != nil || refused < 2 {
 		t.Fatalf("audited refusals: %d %v", refused, err)
 	}
+
+	// Kratos' settings hook told the API: the enrolment is audited (the
+	// hook is fire-and-forget, so it may land a moment later).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var enrolled int
+		err = e.db.InTx(ctx, db.TenantScope(ten.ID), func(ctx context.Context, tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'mfa.enrolled' AND tenant_id = $1
+				AND details->>'method' = 'totp' AND actor_user_id = $2`, ten.ID, ten.OwnerID).Scan(&enrolled)
+		})
+		if err == nil && enrolled == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TOTP enrolment audited %d times: %v", enrolled, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Removing the app is audited too.
+	tb.open(e.URL + "/auth/settings")
+	tb.click(`form[data-group=totp] button[name=totp_unlink]`)
+	tb.waitPath("/app")
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var removed int
+		err = e.db.InTx(ctx, db.TenantScope(ten.ID), func(ctx context.Context, tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'mfa.removed' AND tenant_id = $1
+				AND details->>'method' = 'totp'`, ten.ID).Scan(&removed)
+		})
+		if err == nil && removed == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TOTP removal audited %d times: %v", removed, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The hook refuses callers without the secret.
+	resp, err = http.Post(e.URL+"/api/v1/kratos/hooks/settings", "application/json", strings.NewReader(`{"identity_id":"`+ten.OwnerID.String()+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("hook without the secret: %d", resp.StatusCode)
+	}
 }

@@ -95,7 +95,8 @@ func startWith(t testing.TB, o options) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap", TemporalNamespace: ts.Namespace(), ScanLimits: config.DefaultScanLimits}
+	cfg := config.Config{Mode: config.ModeTest, NmapPath: "nmap", TemporalNamespace: ts.Namespace(), ScanLimits: config.DefaultScanLimits,
+		KratosHookSecret: config.DevKratosHookSecret}
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
@@ -128,7 +129,7 @@ func startWith(t testing.TB, o options) *platform {
 		t.Cleanup(ws.Stop)
 	}
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
-		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits,
+		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits, KratosHookSecret: cfg.KratosHookSecret,
 		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
 	if o.portal != nil {
 		pd := *o.portal

@@ -246,6 +246,25 @@ func (c *Client) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
 	return err
 }
 
+// SecondFactors are the Kratos credential types that are a second factor.
+var SecondFactors = []string{"lookup_secret", "totp"}
+
+// MFAMethods lists the second factors identity id has enrolled (sorted
+// SecondFactors present among its credentials).
+func (c *Client) MFAMethods(ctx context.Context, id uuid.UUID) ([]string, error) {
+	ident, _, err := c.admin.IdentityAPI.GetIdentity(ctx, id.String()).IncludeCredential(SecondFactors).Execute()
+	if err != nil {
+		return nil, fmt.Errorf("kratos identity %s: %w", id, err)
+	}
+	out := []string{}
+	for _, m := range SecondFactors {
+		if _, ok := ident.GetCredentials()[m]; ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
 // PublicAPI exposes the generated public client (tests drive login flows with it).
 func (c *Client) PublicAPI() *ory.APIClient { return c.public }
 

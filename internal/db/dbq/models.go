@@ -534,6 +534,7 @@ type User struct {
 	IsPlatformAdmin bool      `json:"is_platform_admin"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
+	MfaMethods      []string  `json:"mfa_methods"`
 }
 
 type Webhook struct {

@@ -23,6 +23,31 @@ func (q *Queries) AuthTenantRequiresMFA(ctx context.Context, db DBTX, id uuid.UU
 	return required, err
 }
 
+const securityMFAChanged = `-- name: SecurityMFAChanged :one
+SELECT added::text[] AS added, removed::text[] AS removed
+FROM secureops_user_mfa_changed($1::uuid, $2::text[], $3::text)
+`
+
+type SecurityMFAChangedParams struct {
+	UserID  uuid.UUID `json:"user_id"`
+	Methods []string  `json:"methods"`
+	Ip      string    `json:"ip"`
+}
+
+type SecurityMFAChangedRow struct {
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
+}
+
+// Records the person's second factors as Kratos has them now; returns what
+// was added and removed (each audited in the person's tenants).
+func (q *Queries) SecurityMFAChanged(ctx context.Context, db DBTX, arg SecurityMFAChangedParams) (SecurityMFAChangedRow, error) {
+	row := db.QueryRow(ctx, securityMFAChanged, arg.UserID, arg.Methods, arg.Ip)
+	var i SecurityMFAChangedRow
+	err := row.Scan(&i.Added, &i.Removed)
+	return i, err
+}
+
 const securityRequireMFA = `-- name: SecurityRequireMFA :one
 SELECT COALESCE(settings->'require_mfa' = 'true'::jsonb, false)::boolean AS require_mfa
 FROM tenants WHERE id = $1::uuid

@@ -12,7 +12,7 @@ import (
 )
 
 const userGet = `-- name: UserGet :one
-SELECT id, email, name, is_platform_admin, created_at, updated_at FROM users WHERE id = $1
+SELECT id, email, name, is_platform_admin, created_at, updated_at, mfa_methods FROM users WHERE id = $1
 `
 
 func (q *Queries) UserGet(ctx context.Context, db DBTX, id uuid.UUID) (User, error) {
@@ -25,6 +25,7 @@ func (q *Queries) UserGet(ctx context.Context, db DBTX, id uuid.UUID) (User, err
 		&i.IsPlatformAdmin,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MfaMethods,
 	)
 	return i, err
 }
