@@ -86,6 +86,14 @@ test: deps tools ## Install what is missing, start a throwaway Postgres, vet and
 bench: deps tools ## Run the benchmarks (performance targets live here, not in tests)
 	./scripts/test.sh bench
 
+.PHONY: chaos
+chaos: deps tools ## Kill processes of the production shape mid-work (internal/chaos); verdicts printed, figures in bench/results/chaos.json
+	./scripts/chaos.sh $(CASES)
+
+.PHONY: chaos-ci
+chaos-ci: ## The reduced chaos set for CI (cases 1 and 3, about 3 minutes)
+	./scripts/chaos.sh 1,3
+
 .PHONY: lint
 lint: $(BIN)/workflowcheck ## gofmt, go vet and Temporal's workflowcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \

@@ -208,6 +208,17 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// RestartImmediate kills the server without a clean shutdown (as a crash or
+// an OOM kill would: recovery replays the WAL on start) and starts it again
+// on the same port. `make chaos` restarts PostgreSQL under a running ingest.
+func (c *Cluster) RestartImmediate(ctx context.Context) error {
+	logFile := filepath.Join(c.Dir, "server.log")
+	if out, err := c.run(ctx, "pg_ctl", "-D", c.Dir, "-l", logFile, "-m", "immediate", "-w", "-t", "60", "restart"); err != nil {
+		return fmt.Errorf("pg_ctl restart: %w: %s", err, out)
+	}
+	return c.waitReady(ctx)
+}
+
 func (c *Cluster) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
