@@ -625,11 +625,14 @@ func casePostgresRestarted(e *env) {
 	var occ, fnd int
 	_ = e.super.QueryRow(context.Background(), "SELECT count(*) FROM scan_findings WHERE scan_id = $1", id).Scan(&occ)
 	_ = e.super.QueryRow(context.Background(), "SELECT count(*) FROM findings WHERE tenant_id = $1", tn.id).Scan(&fnd)
+	// Evidence that the restart hit the work: the workers' logs name the
+	// connections it cut.
+	cut := e.logLines("worker-", "57P01", "terminating connection", "unexpected EOF", "connection refused", "conn closed")
 	if s != "completed" || occ != n || fnd != n {
 		t.Errorf("status %s, occurrences %d, findings %d, want %d", s, occ, fnd, n)
 	}
 	verdict(t, "4 PostgreSQL restarted (immediate) mid-ingest", began, map[string]any{
-		"status_at_restart": state, "restart_s": round(down), "restart_to_completed_s": round(recovered),
+		"status_at_restart": state, "worker_log_lines_on_cut_connections": cut, "restart_s": round(down), "restart_to_completed_s": round(recovered),
 		"findings": fnd, "occurrences": occ, "duplicates": occ - n,
 	}, "100k-finding Trivy import")
 }
@@ -740,6 +743,22 @@ func caseBurst(e *env) {
 		"other_tenant_scan_s": round(otherSecs), "basic_max_running": maxRunning, "basic_completed": completed,
 		"burst_s": round(burstSecs),
 	}, "running counted from scans.status every 20 ms")
+}
+
+// logLines counts the lines, in the logs of the processes whose name has
+// prefix, that contain any of the needles.
+func (e *env) logLines(prefix string, needles ...string) int {
+	files, _ := filepath.Glob(filepath.Join(e.dir, "*-"+prefix+"*.log"))
+	n := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(b), "\n") {
+			if slices.ContainsFunc(needles, func(s string) bool { return strings.Contains(line, s) }) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // runs counts the workflow runs with the given ID, open or closed.
