@@ -441,6 +441,9 @@ func want(c string) bool {
 func TestChaos(t *testing.T) {
 	e := newEnv(t)
 	defer writeResults(t)
+	if want("0") {
+		t.Run("0-dev-killed-and-restarted", func(t *testing.T) { e.t = t; caseDevRestart(e) })
+	}
 	if want("1") {
 		t.Run("1-scanner-worker-killed", func(t *testing.T) { e.t = t; caseScannerWorkerKilled(e) })
 	}
@@ -456,6 +459,81 @@ func TestChaos(t *testing.T) {
 	if want("6") {
 		t.Run("6-burst-fairness", func(t *testing.T) { e.t = t; caseBurst(e) })
 	}
+}
+
+// Case 0: `make run` after a SIGKILL of the previous `secureops dev`: its
+// PostgreSQL survives the kill (pg_ctl detaches it), its Kratos and
+// stripe-mock must not; the next start must come up by itself.
+func caseDevRestart(e *env) {
+	t := e.t
+	began := time.Now()
+	data := filepath.Join(e.dir, "dev-data")
+	var devEnv []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "DATABASE_URL", "APP_DATABASE_URL", "KRATOS_PUBLIC_URL", "KRATOS_ADMIN_URL", "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "HTTP_ADDR":
+			continue
+		}
+		devEnv = append(devEnv, kv)
+	}
+	stripe := freePort(t)
+	devEnv = append(devEnv, "SECUREOPS_ENV=dev", "DATA_DIR="+data,
+		"API_PORT="+strconv.Itoa(freePort(t)), "TEMPORAL_PORT="+strconv.Itoa(freePort(t)), "TEMPORAL_UI_PORT="+strconv.Itoa(freePort(t)),
+		"KRATOS_PUBLIC_PORT="+strconv.Itoa(freePort(t)), "KRATOS_ADMIN_PORT="+strconv.Itoa(freePort(t)), "STRIPE_MOCK_PORT="+strconv.Itoa(stripe))
+	run := func(name string) (*proc, string) {
+		saved := e.baseEnv
+		e.baseEnv = devEnv
+		p := e.start(name, nil, "dev")
+		e.baseEnv = saved
+		logs, _ := filepath.Glob(filepath.Join(e.dir, "*-"+name+".log"))
+		return p, logs[len(logs)-1]
+	}
+	ready := func(p *proc, log string) bool {
+		b, _ := os.ReadFile(log)
+		select {
+		case <-p.done:
+			t.Fatalf("secureops dev exited:\n%s", b)
+		default:
+		}
+		return bytes.Contains(b, []byte("SecureOps is ready"))
+	}
+	pidIn := func(path string) int {
+		b, _ := os.ReadFile(path)
+		pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+		return pid
+	}
+
+	first, log1 := run("dev-1")
+	waitFor(t, 3*time.Minute, "the first secureops dev", func() bool { return ready(first, log1) })
+	postmaster := pidIn(filepath.Join(data, "pg", "postmaster.pid"))
+	kratos := pidIn(filepath.Join(data, "kratos", "kratos.pid"))
+	stripeMock := pidIn(filepath.Join(data, "stripe-mock", "stripe-mock.pid"))
+	first.kill()
+	time.Sleep(time.Second)
+	orphanedPG := alive(postmaster)
+	leftChildren := 0
+	for _, pid := range []int{kratos, stripeMock} {
+		if pid > 0 && alive(pid) {
+			leftChildren++
+		}
+	}
+
+	restart := time.Now()
+	second, log2 := run("dev-2")
+	waitFor(t, 3*time.Minute, "secureops dev after the SIGKILL", func() bool { return ready(second, log2) })
+	toReady := time.Since(restart).Seconds()
+	oldPGGone := !alive(postmaster)
+	b, _ := os.ReadFile(log2)
+	stoppedOrphan := bytes.Contains(b, []byte("a previous run left behind"))
+	second.stop()
+	if leftChildren != 0 || !oldPGGone || (orphanedPG && !stoppedOrphan) {
+		t.Errorf("children left %d, old postmaster gone %v, orphan stopped %v", leftChildren, oldPGGone, stoppedOrphan)
+	}
+	verdict(t, "0 secureops dev SIGKILLed, make run again", began, map[string]any{
+		"postgres_outlived_kill": orphanedPG, "children_left_after_kill": leftChildren,
+		"orphan_stopped_by_next_start": stoppedOrphan, "restart_to_ready_s": round(toReady),
+	}, "Kratos and stripe-mock die with it (Pdeathsig); its PostgreSQL is stopped by the next start")
 }
 
 // Case 1: SIGKILL the scanner worker while nmap runs.
