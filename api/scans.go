@@ -14,6 +14,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/domainerr"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/scans"
 )
@@ -87,6 +88,7 @@ func (s *Server) scanRules() scans.Rules {
 // failure it marks the row failed and returns the 503 to answer.
 func (s *Server) startScan(r *http.Request, in scan.Input) error {
 	wid := scan.WorkflowID(in.ScanID)
+	faults.Pause(faults.ScanRowWritten) // `make chaos` kills the API here
 	// The start must not be abandoned half-way because the client hung up:
 	// the row already exists and would otherwise wait for a workflow forever.
 	startCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 15*time.Second)

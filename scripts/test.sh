@@ -28,6 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "==> starting a throwaway PostgreSQL (a few seconds)"
 "${as_pg[@]}" "$pgbin/initdb" -D "$pgdata" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
@@ -46,19 +47,18 @@ fi
 echo "== gofmt"
 unformatted="$(gofmt -l $(find . -name '*.go' -not -path './bin/*' -not -path './.data/*' -not -path './node_modules/*'))"
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
-echo "== go vet"
-go vet ./...
-go vet -tags devserver ./cmd/...
-echo "== workflowcheck"
-bin/workflowcheck ./workflows/...
-echo "== go test"
-go test -count=1 -timeout 20m ./...
+stage=scripts/stage.sh
+$stage "go vet" "about 3 minutes the first time, under a minute afterwards" \
+  bash -c 'go vet ./... && go vet -tags devserver ./cmd/...'
+$stage "workflowcheck" "about 30 seconds" bin/workflowcheck ./workflows/...
+$stage "go test, every package" "compiling about 5 minutes the first time; the suite runs for minutes" \
+  go test -count=1 -timeout 20m ./...
 # The deployment checks live in modules of their own (compose-go, the Helm
 # SDK and Kubernetes' API types stay out of the product's go.mod): the
 # compose file, Dockerfile and Caddyfile, then the Helm chart, all offline.
 for m in deploy/composecheck deploy/helm/chartcheck; do
   if [ -f "$m/go.mod" ]; then
-    echo "== $m"
-    (cd "$m" && go vet ./... && go test -count=1 -timeout 10m ./...)
+    $stage "$m" "compiling Kubernetes' libraries takes about 7 minutes the first time, seconds afterwards" \
+      bash -c "cd $m && go vet ./... && go test -count=1 -timeout 10m ./..."
   fi
 done

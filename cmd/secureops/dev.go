@@ -22,6 +22,7 @@ import (
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/config"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/devlock"
 	"github.com/secureops/secureops/internal/devserver"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/kratosdev"
@@ -52,6 +53,15 @@ func devCmd() *cobra.Command {
 				return err
 			}
 			abs, _ := filepath.Abs(dataDir)
+			// One `secureops dev` per data directory. The kernel drops the
+			// lock when its holder dies, however it dies, so a free lock
+			// means whatever still runs in .data (PostgreSQL, Kratos,
+			// stripe-mock) was left by a dead run and may be stopped.
+			lock, err := devlock.Acquire(filepath.Join(abs, "dev.lock"))
+			if err != nil {
+				return fmt.Errorf("another `secureops dev` uses %s: %w", abs, err)
+			}
+			defer lock.Release()
 
 			// PostgreSQL: the given server, or a cluster of our own under .data/pg.
 			if cfg.DatabaseURL == "" {

@@ -39,7 +39,8 @@ func devOnboarding(ctx context.Context, cfg *config.Config, dataDir string, stri
 		cfg.OpsEmail = "ops@secureops.local"
 	}
 	if !cfg.StripeEnabled() {
-		sm, err := stripemock.Start(ctx, stripemock.Options{HTTPPort: stripePort, HTTPSPort: stripePort + 1})
+		sm, err := stripemock.Start(ctx, stripemock.Options{HTTPPort: stripePort, HTTPSPort: stripePort + 1,
+			Dir: filepath.Join(dataDir, "stripe-mock")})
 		if err != nil {
 			// Sign-ups still work, without subscriptions.
 			log.Warn("stripe-mock not started; onboarding skips billing", "error", err)

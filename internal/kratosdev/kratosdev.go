@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/secureops/secureops/deploy/kratos"
+	"github.com/secureops/secureops/internal/devlock"
 	"github.com/secureops/secureops/internal/pgcluster"
 )
 
@@ -28,7 +29,10 @@ type Options struct {
 	Dir        string // where config, schema and the SQLite file live
 	PublicPort int    // 0 picks a free port
 	AdminPort  int    // 0 picks a free port
-	// SQLite keeps identities across restarts (dev); false uses memory (tests).
+	// SQLite keeps identities across restarts (dev); false uses memory
+	// (tests). With SQLite, Dir is long-lived and must be owned by the caller
+	// (`secureops dev` holds its data directory's lock): a Kratos found
+	// running there from a dead run is killed.
 	SQLite bool
 	// UIURL is where the portal serves /auth/* and /app ("" keeps the
 	// configuration's http://127.0.0.1:8080). Use the host spelling the
@@ -120,9 +124,20 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		"SERVE_ADMIN_BASE_URL="+adm+"/",
 		"LOG_LEVEL=warning",
 	)
+	pidFile := ""
 	if opts.SQLite {
+		// A Kratos left running by a run that died holds the ports and the
+		// SQLite file: kill it (recognised by its PID file, its name and its
+		// working directory; the caller owns Dir, see Options.SQLite).
+		pidFile = filepath.Join(opts.Dir, "kratos.pid")
+		if pid, err := devlock.KillOrphan(pidFile, "kratos", opts.Dir); err != nil {
+			return nil, err
+		} else if pid != 0 {
+			opts.Log.Warn("killed the Kratos a previous run left behind", "pid", pid)
+		}
 		mig := exec.CommandContext(ctx, bin, "migrate", "sql", "-e", "--yes", "-c", "kratos.yml")
 		mig.Dir, mig.Env = opts.Dir, env
+		mig.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if out, err := mig.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("kratos migrate: %w: %s", err, out)
 		}
@@ -135,6 +150,9 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	cmd.Stdout, cmd.Stderr = &syncWriter{w: out}, &syncWriter{w: out}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start kratos: %w", err)
+	}
+	if pidFile != "" {
+		_ = devlock.WritePID(pidFile, cmd.Process.Pid)
 	}
 	p := &Process{PublicURL: pub, AdminURL: adm, cmd: cmd, done: make(chan struct{}), out: out}
 	go func() { _ = cmd.Wait(); close(p.done) }()

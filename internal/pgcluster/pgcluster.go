@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/secureops/secureops/internal/devlock"
 )
 
 // Cluster is a running local PostgreSQL server owned by this process.
@@ -30,6 +33,7 @@ type Cluster struct {
 	bin    string
 	asUser string // non-empty when commands must run as the postgres system user
 	log    *slog.Logger
+	lock   *devlock.Lock
 }
 
 // SuperUser is the bootstrap superuser initdb creates; it owns the databases
@@ -64,6 +68,13 @@ func pgVersion(p string) int {
 // a free loopback port and waits until it accepts connections. Only TCP on
 // 127.0.0.1 is enabled: no unix socket path length limits, nothing reachable
 // from outside the machine.
+//
+// The cluster is owned through a lock beside dir (dir + ".lock"): a second
+// Start on the same dir while the first owner lives fails. When the previous
+// owner died without stopping its server (SIGKILL: pg_ctl detaches the
+// postmaster, so it outlives us), Start stops that orphan first, recognised
+// by the postmaster.pid in dir naming a live postgres working in dir; a
+// server in any other directory is never touched.
 func Start(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error) {
 	if log == nil {
 		log = slog.Default()
@@ -92,6 +103,18 @@ func Start(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error) 
 			return nil, err
 		}
 	}
+	if c.lock, err = devlock.Acquire(dir + ".lock"); err != nil {
+		return nil, fmt.Errorf("PostgreSQL cluster %s is in use: %w", dir, err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			c.lock.Release()
+		}
+	}()
+	if err := c.stopOrphan(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		log.Info("initialising PostgreSQL cluster", "dir", dir)
 		if out, err := c.run(ctx, "initdb", "-D", dir, "-A", "trust", "-U", SuperUser, "-E", "UTF8", "--no-sync", "--locale=C"); err != nil {
@@ -114,7 +137,39 @@ func Start(ctx context.Context, dir string, log *slog.Logger) (*Cluster, error) 
 		return nil, err
 	}
 	log.Info("PostgreSQL started", "dir", dir, "port", port)
+	started = true
 	return c, nil
+}
+
+// stopOrphan stops the server a dead owner left running in c.Dir. The caller
+// holds the directory's lock, so a live postmaster there has no live owner.
+// A postmaster.pid naming a dead process, or a PID now reused by something
+// else, is stale: PostgreSQL itself overwrites the first kind, and we remove
+// the second, which it would refuse ("is another postmaster running?").
+func (c *Cluster) stopOrphan(ctx context.Context) error {
+	pidFile := filepath.Join(c.Dir, "postmaster.pid")
+	b, err := os.ReadFile(pidFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if pid <= 0 {
+		return nil
+	}
+	if !devlock.ProcessIn(pid, "postgres", c.Dir) {
+		if syscall.Kill(pid, 0) == nil && runtime.GOOS == "linux" {
+			c.log.Warn("removing a stale postmaster.pid whose PID now belongs to another process", "dir", c.Dir, "pid", pid)
+			return os.Remove(pidFile)
+		}
+		return nil
+	}
+	c.log.Warn("stopping the PostgreSQL server a previous run left behind", "dir", c.Dir, "pid", pid)
+	if out, err := c.run(ctx, "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
+		return fmt.Errorf("stopping the orphaned PostgreSQL server (pid %d) in %s: %w: %s", pid, c.Dir, err, out)
+	}
+	return nil
 }
 
 // DSN returns a connection string for database db as role user.
@@ -140,15 +195,28 @@ func (c *Cluster) EnsureDatabase(ctx context.Context, db string) error {
 	return err
 }
 
-// Stop shuts the server down (fast mode: open sessions are cut off).
+// Stop shuts the server down (fast mode: open sessions are cut off) and
+// releases the directory.
 func (c *Cluster) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	defer c.lock.Release()
 	if out, err := c.run(ctx, "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "stop"); err != nil {
 		return fmt.Errorf("pg_ctl stop: %w: %s", err, out)
 	}
 	c.log.Info("PostgreSQL stopped", "dir", c.Dir)
 	return nil
+}
+
+// RestartImmediate kills the server without a clean shutdown (as a crash or
+// an OOM kill would: recovery replays the WAL on start) and starts it again
+// on the same port. `make chaos` restarts PostgreSQL under a running ingest.
+func (c *Cluster) RestartImmediate(ctx context.Context) error {
+	logFile := filepath.Join(c.Dir, "server.log")
+	if out, err := c.run(ctx, "pg_ctl", "-D", c.Dir, "-l", logFile, "-m", "immediate", "-w", "-t", "60", "restart"); err != nil {
+		return fmt.Errorf("pg_ctl restart: %w: %s", err, out)
+	}
+	return c.waitReady(ctx)
 }
 
 func (c *Cluster) waitReady(ctx context.Context) error {

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/secureops/secureops/internal/devlock"
 	"github.com/secureops/secureops/internal/pgcluster"
 )
 
@@ -51,6 +52,10 @@ type Options struct {
 	Bin       string // "" finds it
 	HTTPPort  int    // 0 picks a free port
 	HTTPSPort int    // 0 picks a free port
+	// Dir, when set, is where it runs and records its PID, so that a run
+	// which died without stopping it has it killed by the next. The caller
+	// must own Dir (`secureops dev` holds the lock of its data directory).
+	Dir string
 }
 
 // Process is a running stripe-mock.
@@ -84,12 +89,28 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	}
 	httpAddr := "127.0.0.1:" + strconv.Itoa(o.HTTPPort)
 	cmd := exec.Command(bin, "-http-addr", httpAddr, "-https-addr", "127.0.0.1:"+strconv.Itoa(o.HTTPSPort))
+	// Pdeathsig: it dies with us. Should it survive anyway (a platform
+	// without Pdeathsig), the PID file in Dir lets the next run kill it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	pidFile := ""
+	if o.Dir != "" {
+		if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+			return nil, err
+		}
+		pidFile = filepath.Join(o.Dir, "stripe-mock.pid")
+		if _, err := devlock.KillOrphan(pidFile, "stripe-mock", o.Dir); err != nil {
+			return nil, err
+		}
+		cmd.Dir = o.Dir
+	}
 	out := &bytes.Buffer{}
 	w := &syncWriter{w: out}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start stripe-mock: %w", err)
+	}
+	if pidFile != "" {
+		_ = devlock.WritePID(pidFile, cmd.Process.Pid)
 	}
 	p := &Process{URL: "http://" + httpAddr, cmd: cmd, done: make(chan struct{}), out: out}
 	go func() { _ = cmd.Wait(); close(p.done) }()
