@@ -31,8 +31,8 @@ SELECT * FROM tenant_billing WHERE tenant_id = $1;
 
 -- name: BillingHold :one
 -- 'suspended' or 'cancelled' when the tenant (or an ancestor) may not start
--- scans for want of payment; NULL when it may.
-SELECT secureops_tenant_billing_hold(sqlc.arg(tenant_id)::uuid)::text AS hold;
+-- scans for want of payment; '' when it may.
+SELECT COALESCE(secureops_tenant_billing_hold(sqlc.arg(tenant_id)::uuid), '')::text AS hold;
 
 -- name: BillingTierSet :exec
 -- The plan Stripe confirmed becomes the tenant's tier: the scan gate's
@@ -72,3 +72,9 @@ SELECT m.user_id, u.email, u.name
 FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.tenant_id = $1 AND m.role = 'client_owner' AND u.email <> ''
 ORDER BY u.email;
+
+-- name: BillingDeleteTenant :execrows
+-- A cancelled tenant past its retention, with everything it owns (every
+-- tenant table cascades); not one with sub-tenants.
+DELETE FROM tenants t
+WHERE t.id = $1 AND NOT EXISTS (SELECT 1 FROM tenants c WHERE c.parent_id = t.id);

@@ -43,12 +43,27 @@ func (q *Queries) BillingAccount(ctx context.Context, db DBTX, id uuid.UUID) (Bi
 	return i, err
 }
 
+const billingDeleteTenant = `-- name: BillingDeleteTenant :execrows
+DELETE FROM tenants t
+WHERE t.id = $1 AND NOT EXISTS (SELECT 1 FROM tenants c WHERE c.parent_id = t.id)
+`
+
+// A cancelled tenant past its retention, with everything it owns (every
+// tenant table cascades); not one with sub-tenants.
+func (q *Queries) BillingDeleteTenant(ctx context.Context, db DBTX, id uuid.UUID) (int64, error) {
+	result, err := db.Exec(ctx, billingDeleteTenant, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const billingHold = `-- name: BillingHold :one
-SELECT secureops_tenant_billing_hold($1::uuid)::text AS hold
+SELECT COALESCE(secureops_tenant_billing_hold($1::uuid), '')::text AS hold
 `
 
 // 'suspended' or 'cancelled' when the tenant (or an ancestor) may not start
-// scans for want of payment; NULL when it may.
+// scans for want of payment; ” when it may.
 func (q *Queries) BillingHold(ctx context.Context, db DBTX, tenantID uuid.UUID) (string, error) {
 	row := db.QueryRow(ctx, billingHold, tenantID)
 	var hold string
