@@ -269,7 +269,7 @@ func (c *cycle) onTimers(ctx workflow.Context) {
 			} else {
 				// The subscription pauses (trial_settings missing payment
 				// method: pause): past due with the grace of a failed payment.
-				c.pastDue(ctx, billing.ReasonTrialEnded, *c.st.TrialEnd)
+				c.pastDue(ctx, billing.ReasonTrialEnded, *c.st.TrialEnd, "trial-"+c.st.TrialEnd.UTC().Format("2006-01-02"))
 			}
 			changed = true
 		}
@@ -340,18 +340,18 @@ func (c *cycle) onEvent(ctx workflow.Context, ev billing.Event) {
 			c.st.LastInvoice = snap.Invoice
 		}
 		if c.st.Status == billing.StatusActive || c.st.Status == billing.StatusTrialing {
-			c.pastDue(ctx, billing.ReasonPaymentFailed, now)
+			c.pastDue(ctx, billing.ReasonPaymentFailed, now, ev.ObjectID)
 		}
 	case billing.EventSubscriptionUpdated:
 		c.applySubscription(ctx, snap)
 		switch snap.SubStatus {
 		case "paused", "incomplete_expired":
 			if c.st.Status == billing.StatusTrialing || c.st.Status == billing.StatusActive {
-				c.pastDue(ctx, billing.ReasonTrialEnded, now)
+				c.pastDue(ctx, billing.ReasonTrialEnded, now, ev.ObjectID+"-"+itoa(ev.Created))
 			}
 		case "past_due", "unpaid":
 			if c.st.Status == billing.StatusTrialing || c.st.Status == billing.StatusActive {
-				c.pastDue(ctx, billing.ReasonPaymentFailed, now)
+				c.pastDue(ctx, billing.ReasonPaymentFailed, now, ev.ObjectID+"-"+itoa(ev.Created))
 			}
 		case "active":
 			if c.st.Status == billing.StatusTrialing || (c.st.Reason == billing.ReasonTrialEnded &&
@@ -419,9 +419,12 @@ func (c *cycle) applyTier(ctx workflow.Context, plan string) {
 }
 
 // pastDue starts a dunning spell: grace deadline, first email.
-func (c *cycle) pastDue(ctx workflow.Context, reason string, since time.Time) {
+// spell names it for its emails' keys: the failed invoice, or the trial's
+// end, never a workflow time (a reset replays signals at a later time).
+func (c *cycle) pastDue(ctx workflow.Context, reason string, since time.Time, spell string) {
 	grace := since.Add(c.opts.GracePeriod)
 	c.st.Status, c.st.Reason, c.st.PastDueSince, c.st.GraceDeadline = billing.StatusPastDue, reason, &since, &grace
+	c.st.Spell = spell
 	c.reminders = 0
 	c.dunningEmail(ctx, billing.EmailPastDue, 0)
 }
@@ -447,6 +450,7 @@ func (c *cycle) paid(ctx workflow.Context, key string) {
 		}
 	}
 	c.st.Status, c.st.Reason, c.st.PastDueSince, c.st.GraceDeadline, c.st.SuspendedAt = billing.StatusActive, "", nil, nil, nil
+	c.st.Spell = ""
 	c.reminders = 0
 	if was == billing.StatusSuspended {
 		c.save(ctx)
@@ -467,7 +471,7 @@ func (c *cycle) cancel(ctx workflow.Context) {
 	c.st.GraceDeadline, c.st.PastDueSince, c.st.PendingPlan = nil, nil, ""
 	c.save(ctx)
 	c.syncSchedules(ctx)
-	c.email(ctx, billing.EmailInput{Kind: billing.EmailCancelled, Key: billing.IdempotencyKey(c.in.TenantID, "email-cancelled", now.UTC().Format("2006-01-02")), DeleteAt: &del})
+	c.email(ctx, billing.EmailInput{Kind: billing.EmailCancelled, Key: billing.IdempotencyKey(c.in.TenantID, "email-cancelled", c.st.SubscriptionID), DeleteAt: &del})
 }
 
 // endPeriod reconciles the period's usage, applies a pending downgrade and
@@ -552,8 +556,8 @@ func (c *cycle) trialEmail(ctx workflow.Context) {
 
 // dunningEmail: past due (n 0), a reminder (n 1, 2), suspended.
 func (c *cycle) dunningEmail(ctx workflow.Context, kind string, n int) {
-	since := "unknown"
-	if c.st.PastDueSince != nil {
+	since := c.st.Spell
+	if since == "" && c.st.PastDueSince != nil {
 		since = c.st.PastDueSince.UTC().Format("20060102T150405")
 	}
 	purpose := kind

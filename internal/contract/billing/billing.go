@@ -155,7 +155,10 @@ type State struct {
 	HasCard        bool       `json:"has_card"`
 	// Reason says why the tenant is past due or suspended: payment_failed,
 	// trial_ended_without_card.
-	Reason        string     `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Spell is the business key of a past-due spell (the failed invoice, or
+	// the trial's end): its emails' idempotency keys derive from it.
+	Spell         string     `json:"spell,omitempty"`
 	PastDueSince  *time.Time `json:"past_due_since,omitempty"`
 	GraceDeadline *time.Time `json:"grace_deadline,omitempty"`
 	SuspendedAt   *time.Time `json:"suspended_at,omitempty"`
