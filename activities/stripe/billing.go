@@ -52,8 +52,8 @@ func (a *Activities) notConfigured() error {
 // BillingFetch re-reads an event's object from Stripe: events come out of
 // order and are retried for days, the object's current state is what
 // counts. When Stripe answers about another object (stripe-mock answers
-// fixtures), the event's own copy of the object (stored by the webhook) is
-// used instead.
+// fixtures: the id echoed, the rest about another customer), the event's own
+// copy of the object (stored by the webhook) is used instead.
 func (a *Activities) BillingFetch(ctx context.Context, in billing.FetchInput) (billing.Snapshot, error) {
 	if err := a.notConfigured(); err != nil {
 		return billing.Snapshot{}, err
@@ -68,7 +68,7 @@ func (a *Activities) BillingFetch(ctx context.Context, in billing.FetchInput) (b
 		if err != nil && !gone(err) {
 			return billing.Snapshot{}, billingErr("read subscription", err)
 		}
-		if err == nil && s.ID == ev.ObjectID {
+		if err == nil && s.ID == ev.ObjectID && (in.CustomerID == "" || (s.Customer != nil && s.Customer.ID == in.CustomerID)) {
 			return payments.Subscription(s), nil
 		}
 		var own stripego.Subscription
@@ -85,7 +85,7 @@ func (a *Activities) BillingFetch(ctx context.Context, in billing.FetchInput) (b
 		if err != nil && !gone(err) {
 			return billing.Snapshot{}, billingErr("read invoice", err)
 		}
-		if err == nil && inv.ID == ev.ObjectID {
+		if err == nil && inv.ID == ev.ObjectID && (in.CustomerID == "" || (inv.Customer != nil && inv.Customer.ID == in.CustomerID)) {
 			return billing.Snapshot{Object: "invoice", ObjectID: inv.ID, Invoice: payments.Invoice(inv)}, nil
 		}
 		var own stripego.Invoice

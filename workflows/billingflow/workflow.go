@@ -193,7 +193,7 @@ func (c *cycle) init(ctx workflow.Context) (bool, error) {
 	if acct.SubscriptionID != "" {
 		// Stripe's own dates when it knows the subscription.
 		snap, err := billing.Fetch.Run(workflow.WithActivityOptions(ctx, externalOptions()), billing.FetchInput{
-			TenantID: c.in.TenantID, Event: billing.Event{Type: "sync", ObjectID: acct.SubscriptionID},
+			TenantID: c.in.TenantID, CustomerID: acct.CustomerID, Event: billing.Event{Type: "sync", ObjectID: acct.SubscriptionID},
 		})
 		if err == nil && snap.ObjectID == acct.SubscriptionID {
 			c.applySubscription(ctx, snap)
@@ -315,7 +315,7 @@ func (c *cycle) onEvent(ctx workflow.Context, ev billing.Event) {
 		log.Info("stale Stripe event ignored", "event", ev.ID, "type", ev.Type, "object", ev.ObjectID)
 		return
 	}
-	snap, err := billing.Fetch.Run(workflow.WithActivityOptions(ctx, externalOptions()), billing.FetchInput{TenantID: c.in.TenantID, Event: ev})
+	snap, err := billing.Fetch.Run(workflow.WithActivityOptions(ctx, externalOptions()), billing.FetchInput{TenantID: c.in.TenantID, CustomerID: c.st.CustomerID, Event: ev})
 	if err != nil {
 		log.Error("reading the event's object failed; the event is dropped", "event", ev.ID, "error", err)
 		return
@@ -364,7 +364,7 @@ func (c *cycle) onEvent(ctx workflow.Context, ev billing.Event) {
 	case billing.EventSubscriptionDeleted:
 		c.cancel(ctx)
 	case billing.EventTrialWillEnd:
-		if snap.TrialEnd != nil {
+		if snap.TrialEnd != nil && snap.TrialEnd.After(now) {
 			c.st.TrialEnd = snap.TrialEnd
 		}
 		if c.st.Status == billing.StatusTrialing && !c.st.HasCard {
@@ -392,10 +392,13 @@ func (c *cycle) applySubscription(ctx workflow.Context, snap billing.Snapshot) {
 	if snap.Object != "subscription" {
 		return
 	}
-	if snap.PeriodStart != nil && snap.PeriodEnd != nil {
+	// A period or trial that ended before now is history, not a deadline
+	// (nor does a live subscription report one).
+	now := workflow.Now(ctx)
+	if snap.PeriodStart != nil && snap.PeriodEnd != nil && snap.PeriodEnd.After(now) {
 		c.st.PeriodStart, c.st.PeriodEnd = snap.PeriodStart, snap.PeriodEnd
 	}
-	if snap.TrialEnd != nil {
+	if snap.TrialEnd != nil && snap.TrialEnd.After(now) {
 		c.st.TrialEnd = snap.TrialEnd
 	}
 	if snap.HasPaymentMethod {
@@ -501,8 +504,13 @@ func (c *cycle) endPeriod(ctx workflow.Context) {
 			c.applyTier(ctx, plan)
 		}
 	}
-	next := addMonth(to)
-	c.st.PeriodStart, c.st.PeriodEnd = &to, next
+	// The next period; periods missed while the worker was down are not
+	// replayed one by one.
+	start, next := to, addMonth(to)
+	for !next.After(workflow.Now(ctx)) {
+		start, next = *next, addMonth(*next)
+	}
+	c.st.PeriodStart, c.st.PeriodEnd = &start, next
 	c.periodDone = true
 }
 

@@ -293,10 +293,12 @@ type TierInput struct {
 	Plan     string    `json:"plan"`
 }
 
-// FetchInput asks for the current state of an event's object.
+// FetchInput asks for the current state of an event's object. An answer
+// about another customer than CustomerID is not about the tenant's object.
 type FetchInput struct {
-	TenantID uuid.UUID `json:"tenant_id"`
-	Event    Event     `json:"event"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	Event      Event     `json:"event"`
 }
 
 // Snapshot is an event's object as re-read from Stripe, or, when Stripe's
