@@ -352,3 +352,93 @@ func TestBillingEndToEnd(t *testing.T) {
 		t.Errorf("scan %s metered %d times after the reset", scanA, len(m))
 	}
 }
+
+// The owner's side after a real sign-up: onboarding's last step started
+// billing/<tenant-id>; GET /api/v1/billing shows the trial; Checkout and the
+// portal open sessions for the tenant's customer; an upgrade is a workflow
+// update that changes the subscription now (prorated, invoiced at once,
+// with a business idempotency key) and the tier follows; an analyst may not
+// read billing and only the owner changes the plan.
+func TestBillingOwnerAPI(t *testing.T) {
+	e := startOnboarding(t, false)
+	e.server.Billing = api.BillingOptions{WebhookSecret: billingSecret, Stripe: stripe.NewAPI("", e.stripe.URL), PublicURL: "http://portal.secureops.test"}
+	ctx := context.Background()
+	s := e.signup(t, "Initech Billing", "Owner@Initech.test", "")
+	if st := e.wait(t, s); st["status"] != "completed" {
+		t.Fatalf("onboarding %v", st)
+	}
+	ten := e.tenant(t, s.TenantID)
+	var st billing.State
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := e.temporal.QueryWorkflow(ctx, billing.WorkflowID(s.TenantID), "", billing.QueryState)
+		if err == nil && v.Get(&st) == nil && st.Status == billing.StatusTrialing && st.SubscriptionID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("billing cycle not started by onboarding: %v %+v", err, st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st.CustomerID != *ten.StripeCustomerID || st.SubscriptionID != *ten.StripeSubscriptionID || st.Plan != "pro" || st.TrialEnd == nil {
+		t.Fatalf("state %+v, tenant %+v", st, ten)
+	}
+
+	mail := e.resend.byKey("email/welcome/" + s.TenantID.String())[0]
+	link, code := recoveryFrom(t, mail.Text)
+	completeRecovery(t, e.kr, link, code, "initech-owner-password-1")
+	owner := map[string]string{"X-Session-Token": login(t, e.kr, s.Email, "initech-owner-password-1")}
+
+	c, doc, _ := call(t, "GET", e.api.URL+"/api/v1/billing", owner, "")
+	if c != 200 || doc["status"] != "trialing" || doc["plan"] != "pro" || doc["billing_enabled"] != true {
+		t.Fatalf("GET billing: %d %v", c, doc)
+	}
+	if u := doc["usage"].(map[string]any); u["max_concurrent_scans"] != float64(10) || u["scans_completed"] != float64(0) {
+		t.Errorf("usage %v", u)
+	}
+	if c, _, _ := call(t, "GET", e.api.URL+"/api/v1/billing", map[string]string{"Authorization": "Bearer " + e.key}, ""); c != http.StatusForbidden && c != http.StatusNotFound {
+		t.Errorf("an analyst's key read billing: %d", c)
+	}
+	for _, path := range []string{"/api/v1/billing/checkout", "/api/v1/billing/portal"} {
+		c, out, _ := call(t, "POST", e.api.URL+path, owner, "")
+		if c != 200 || !strings.HasPrefix(fmt.Sprint(out["url"]), "https://") {
+			t.Errorf("%s: %d %v", path, c, out)
+		}
+	}
+	if cs := e.stripe.calls("POST", "/v1/checkout/sessions"); len(cs) == 0 || cs[len(cs)-1].Form.Get("customer") != st.CustomerID || cs[len(cs)-1].Form.Get("mode") != "setup" {
+		t.Errorf("checkout sessions %+v", cs)
+	}
+
+	// The validator answers before anything enters the history.
+	if c, out, _ := call(t, "POST", e.api.URL+"/api/v1/billing/plan", owner, `{"plan":"platinum"}`); c != 400 {
+		t.Errorf("unknown plan: %d %v", c, out)
+	}
+	if c, out, _ := call(t, "POST", e.api.URL+"/api/v1/billing/plan", owner, `{"plan":"pro"}`); c != 409 {
+		t.Errorf("same plan: %d %v", c, out)
+	}
+	c, out, _ := call(t, "POST", e.api.URL+"/api/v1/billing/plan", owner, `{"plan":"enterprise"}`)
+	if c != 200 || out["plan"] != "enterprise" {
+		t.Fatalf("upgrade: %d %v", c, out)
+	}
+	var upd []recorded
+	for _, r := range e.stripe.calls("POST", "/v1/subscriptions/"+st.SubscriptionID) {
+		if r.Form.Get("proration_behavior") == "always_invoice" {
+			upd = append(upd, r)
+		}
+	}
+	wantKey := billing.IdempotencyKey(s.TenantID, "plan-enterprise", st.PeriodStart.UTC().Format("2006-01-02"))
+	if len(upd) != 1 || upd[0].IdempotencyKey != wantKey || upd[0].Form.Get("items[0][price]") == "" {
+		t.Errorf("subscription updates %+v, want key %s", upd, wantKey)
+	}
+	if ten := e.tenant(t, s.TenantID); ten.Tier != "enterprise" {
+		t.Errorf("tier after the upgrade: %s", ten.Tier)
+	}
+	// A downgrade waits for the period's end.
+	c, out, _ = call(t, "POST", e.api.URL+"/api/v1/billing/plan", owner, `{"plan":"basic"}`)
+	if c != 200 || out["plan"] != "enterprise" || out["pending_plan"] != "basic" {
+		t.Errorf("downgrade: %d %v", c, out)
+	}
+	if c, doc, _ := call(t, "GET", e.api.URL+"/api/v1/billing", owner, ""); c != 200 || doc["plan"] != "enterprise" {
+		t.Errorf("billing after the change: %d %v", c, doc)
+	}
+}
