@@ -599,3 +599,54 @@ func TestDeletion(t *testing.T) {
 		t.Fatalf("cancelled deletion: %v %q, deleted %d", err, res, deleted)
 	}
 }
+
+// A plan changed in Stripe (the customer portal) reaches the tier when the
+// subscription's update says so; a repeated trial_will_end sends one email;
+// a subscription deleted while past due cancels, and the grace deadline
+// then suspends nothing.
+func TestStripeSideChanges(t *testing.T) {
+	w := newWorld()
+	env := newEnv(t, w)
+	var late updateResult
+	trialEnd := at(14 * day)
+	w.set(billing.Snapshot{Object: "subscription", ObjectID: "sub_1", SubscriptionID: "sub_1", SubStatus: "trialing", Plan: "enterprise", TrialEnd: &trialEnd})
+	signal(env, 2*day, billing.Event{ID: "evt_up", Type: billing.EventSubscriptionUpdated, Created: at(2 * day).Unix(), ObjectID: "sub_1"})
+	signal(env, 11*day, billing.Event{ID: "evt_t1", Type: billing.EventTrialWillEnd, Created: at(11 * day).Unix(), ObjectID: "sub_1"})
+	signal(env, 11*day+time.Hour, billing.Event{ID: "evt_t2", Type: billing.EventTrialWillEnd, Created: at(11*day).Unix() + 3600, ObjectID: "sub_1"})
+	check(env, 2*day+time.Hour, func() {
+		if st := state(t, env); st.Plan != "enterprise" || len(w.tiers) != 1 || w.tiers[0] != "enterprise" {
+			t.Errorf("plan from Stripe: %+v, tiers %v", st, w.tiers)
+		}
+	})
+	check(env, 12*day, func() {
+		if n := len(w.sent(billing.EmailTrialEnding)); n != 1 {
+			t.Errorf("trial emails %d", n)
+		}
+	})
+	// The trial ends without a card: past due; then the subscription is deleted.
+	check(env, 15*day, func() {
+		w.set(billing.Snapshot{Object: "subscription", ObjectID: "sub_1", SubscriptionID: "sub_1", SubStatus: "canceled", Plan: "enterprise"})
+	})
+	signal(env, 16*day, billing.Event{ID: "evt_del", Type: billing.EventSubscriptionDeleted, Created: at(16 * day).Unix(), ObjectID: "sub_1"})
+	check(env, 22*day, func() {
+		st := state(t, env)
+		if st.Status != billing.StatusCancelled || st.SuspendedAt != nil || st.GraceDeadline != nil {
+			t.Errorf("after deletion: %+v", st)
+		}
+		if len(w.sent(billing.EmailSuspended)) != 0 || len(w.sent(billing.EmailCancelled)) != 1 {
+			t.Errorf("emails: suspended %d, cancelled %d", len(w.sent(billing.EmailSuspended)), len(w.sent(billing.EmailCancelled)))
+		}
+		// The validator refuses plan changes of a cancelled subscription.
+		env.UpdateWorkflow(billing.UpdatePlan, "u-late", updateCallbacks{&late}, billing.PlanChange{Plan: "pro", ByOwner: true})
+	})
+	check(env, 22*day+time.Hour, func() {
+		if !late.ok || late.err == nil || len(w.plans) != 0 {
+			t.Errorf("a cancelled subscription changed plan: %+v", late)
+		}
+		env.CancelWorkflow()
+	})
+	env.ExecuteWorkflow(billing.WorkflowName, billing.Input{TenantID: tenant, Options: opts})
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("not completed")
+	}
+}
