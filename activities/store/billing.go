@@ -47,6 +47,17 @@ func (b *Billing) LoadAccount(ctx context.Context, in billing.TenantInput) (bill
 		if row.StripeSubscriptionID != nil {
 			acct.SubscriptionID = *row.StripeSubscriptionID
 		}
+		saved, err := db.Q.BillingStateGet(ctx, tx, in.TenantID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var st billing.State
+		if json.Unmarshal(saved.State, &st) == nil && st.TenantID == in.TenantID && st.Status != "" {
+			acct.Saved = &st
+		}
 		return nil
 	})
 	return acct, err

@@ -179,6 +179,11 @@ func (c *cycle) init(ctx workflow.Context) (bool, error) {
 		return true, err
 	}
 	now := workflow.Now(ctx)
+	if s := acct.Saved; s != nil && s.CustomerID != "" && s.CustomerID == acct.CustomerID {
+		// A cycle of this tenant ran before: go on from where it stopped.
+		c.st = *s
+		return false, nil
+	}
 	c.st = billing.State{TenantID: c.in.TenantID, Status: billing.StatusTrialing, Plan: acct.Tier,
 		CustomerID: acct.CustomerID, SubscriptionID: acct.SubscriptionID}
 	if !acct.Found || acct.CustomerID == "" {

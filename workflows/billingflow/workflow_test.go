@@ -40,6 +40,7 @@ type world struct {
 	reconcile []billing.ReconcileInput
 	deletions []billing.DeletionInput
 	fetches   []billing.Event
+	saved0    *billing.State // tenant_billing before the cycle starts
 	env       *testsuite.TestWorkflowEnvironment
 }
 
@@ -48,7 +49,7 @@ func newWorld() *world {
 }
 
 func (w *world) load(_ context.Context, in billing.TenantInput) (billing.Account, error) {
-	return billing.Account{Found: true, Slug: "acme", Tier: "pro", Status: "active", CustomerID: "cus_1", SubscriptionID: "sub_1"}, nil
+	return billing.Account{Found: true, Slug: "acme", Tier: "pro", Status: "active", CustomerID: "cus_1", SubscriptionID: "sub_1", Saved: w.saved0}, nil
 }
 
 func (w *world) save(_ context.Context, in billing.SaveInput) error {
@@ -648,5 +649,28 @@ func TestStripeSideChanges(t *testing.T) {
 	env.ExecuteWorkflow(billing.WorkflowName, billing.Input{TenantID: tenant, Options: opts})
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("not completed")
+	}
+}
+
+// A cycle started again (a late webhook after a cancelled cycle handed over,
+// an operator's restart) goes on from the saved state: a cancelled tenant
+// past its retention is handed to its deletion again, not given a new trial.
+func TestRestartGoesOnFromSavedState(t *testing.T) {
+	w := newWorld()
+	del := at(-time.Hour)
+	w.saved0 = &billing.State{TenantID: tenant, Status: billing.StatusCancelled, Plan: "pro", CustomerID: "cus_1", SubscriptionID: "sub_1", DeleteAt: &del}
+	env := newEnv(t, w)
+	env.ExecuteWorkflow(billing.WorkflowName, billing.Input{TenantID: tenant, Options: opts})
+	var st billing.State
+	if err := env.GetWorkflowResult(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != billing.StatusCancelled || len(w.deletions) != 1 || len(w.emails) != 0 {
+		t.Errorf("restart: %+v, deletions %d, emails %d", st, len(w.deletions), len(w.emails))
+	}
+	for _, s := range w.saved {
+		if s.Status != billing.StatusCancelled {
+			t.Errorf("the restart saved %s", s.Status)
+		}
 	}
 }

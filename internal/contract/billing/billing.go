@@ -279,6 +279,10 @@ type Account struct {
 	Status         string `json:"status"`
 	CustomerID     string `json:"customer_id,omitempty"`
 	SubscriptionID string `json:"subscription_id,omitempty"`
+	// Saved is the state a previous cycle wrote (tenant_billing), if any: a
+	// cycle started again (a late webhook after the last one ended, an
+	// operator's restart) goes on from it instead of a new trial.
+	Saved *State `json:"saved,omitempty"`
 }
 
 // SaveInput is the state to write; Version orders writes.
