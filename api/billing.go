@@ -86,12 +86,8 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request) error {
 		s.logErr(r, "stripe webhook "+ev.ID, err)
 		return domainerr.New(domainerr.Unavailable, "the event could not be recorded; Stripe will retry")
 	}
-	switch {
-	case !isNew:
-	case rec.TenantID == uuid.Nil:
-		if s.Log != nil {
-			s.Log.WarnContext(r.Context(), "stripe webhook about no tenant of ours", "event", ev.ID, "type", ev.Type, "object", rec.Event.ObjectID)
-		}
+	if isNew && rec.TenantID == uuid.Nil && s.Log != nil {
+		s.Log.WarnContext(r.Context(), "stripe webhook about no tenant of ours", "event", ev.ID, "type", ev.Type, "object", rec.Event.ObjectID)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"received": true, "duplicate": !isNew})
 	return nil
@@ -137,7 +133,16 @@ func (s *Server) billingCustomer(r *http.Request) (string, error) {
 	if s.Billing.Stripe == nil {
 		return "", domainerr.New(domainerr.Conflict, "billing is not configured on this deployment")
 	}
-	d, err := s.billingDoc(r)
+	a := accessFrom(r.Context())
+	if err := requireTenant(a); err != nil {
+		return "", err
+	}
+	var d payments.Doc
+	err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		var err error
+		d, err = payments.Read(ctx, tx, a.TenantID)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
