@@ -22,6 +22,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/parsers"
+	"github.com/secureops/secureops/internal/payments"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
 )
@@ -212,6 +213,12 @@ func (s *Server) scanImport(w http.ResponseWriter, r *http.Request) error {
 	}
 	a := accessFrom(r.Context())
 	if err := requireTenant(a); err != nil {
+		return err
+	}
+	// 402 before a byte is read: billing suspended or cancelled.
+	if err := s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		return payments.Hold(ctx, tx, a.TenantID)
+	}); err != nil {
 		return err
 	}
 	release, ok := s.imports.acquire(a.TenantID, s.ImportLimits)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	stripeclient "github.com/stripe/stripe-go/v76/client"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/fx"
 
@@ -30,7 +31,7 @@ var Module = fx.Module("api",
 	// The Temporal and Kratos clients come from their own modules
 	// (temporalfx.Module, kratos.Module), shared with the workers of the
 	// process; kc is nil when Kratos is not configured.
-	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec, kc *kratos.Client) (*Server, error) {
+	fx.Provide(func(d *db.DB, tc client.Client, m *observability.Metrics, c config.Config, log *slog.Logger, codec *temporalx.Codec, kc *kratos.Client, sc *stripeclient.API) (*Server, error) {
 		ips, err := clientip.New(c.TrustedProxies)
 		if err != nil {
 			return nil, err
@@ -43,6 +44,7 @@ var Module = fx.Module("api",
 			Onboarding: OnboardingOptions{
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},
+			Billing: BillingOptions{WebhookSecret: c.StripeWebhookSecret, Stripe: sc, PublicURL: c.PublicURL},
 		}
 		brand := views.DefaultBrand
 		s.Portal = portal.New(portal.Deps{

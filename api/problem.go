@@ -60,6 +60,8 @@ var statusOf = map[domainerr.Kind]int{
 	domainerr.Gone:        http.StatusGone,
 	domainerr.TooLarge:    http.StatusRequestEntityTooLarge,
 	domainerr.Unavailable: http.StatusServiceUnavailable,
+	// A suspended tenant's new scans (internal/payments.Hold).
+	domainerr.PaymentRequired: http.StatusPaymentRequired,
 }
 
 // writeError is the one place errors become HTTP answers: domain errors by

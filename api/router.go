@@ -65,6 +65,8 @@ type Server struct {
 	ImportLimits ImportLimits
 	// Streams bounds live-event streams (scan_live.go).
 	Streams StreamLimits
+	// Billing configures Stripe's webhook and the billing endpoints (billing.go).
+	Billing BillingOptions
 	// Portal serves every path outside the API (the web pages), given the
 	// API router it calls in-process; nil serves the API alone.
 	Portal func(api http.Handler) http.Handler
@@ -220,6 +222,14 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/admin/tenants/{id}/suspend", auth.PermPlatformTenants, s.adminTenantSetStatus("suspended", "tenant.suspended")},
 		{"POST", "/api/v1/admin/tenants/{id}/resume", auth.PermPlatformTenants, s.adminTenantSetStatus("active", "tenant.resumed")},
 		{"POST", "/api/v1/admin/impersonations", auth.PermPlatformImpersonate, s.adminImpersonationCreate},
+
+		// Billing (api/billing.go): Stripe's signed webhook; the tenant's
+		// billing for its owners and platform admins.
+		{"POST", "/api/v1/stripe/webhook", auth.PermPublic, s.stripeWebhook},
+		{"GET", "/api/v1/billing", auth.PermBillingView, s.billingGet},
+		{"POST", "/api/v1/billing/portal", auth.PermBillingView, s.billingPortal},
+		{"POST", "/api/v1/billing/checkout", auth.PermBillingView, s.billingCheckout},
+		{"POST", "/api/v1/billing/plan", auth.PermBillingView, s.billingPlan},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/findings"
+	"github.com/secureops/secureops/internal/payments"
 	"github.com/secureops/secureops/internal/scans"
 )
 
@@ -53,6 +54,9 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
 	wid := scan.WorkflowID(id)
 	var c scans.Created
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		if err := payments.Hold(ctx, tx, a.TenantID); err != nil {
+			return err // 402: billing suspended or cancelled
+		}
 		var err error
 		if c, err = rules.Create(ctx, tx, a.TenantID, id, wid, req); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/contract/schedule"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/payments"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/schedsync"
 )
@@ -82,8 +83,15 @@ func applyErr(err error) error {
 	return err
 }
 
+// blocked: the tenant chain is suspended by an operator, or its billing
+// holds scans (suspended or cancelled for want of payment).
 func blocked(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (bool, error) {
-	return db.Q.TenantChainBlocked(ctx, tx, tenant)
+	b, err := db.Q.TenantChainBlocked(ctx, tx, tenant)
+	if b || err != nil {
+		return b, err
+	}
+	hold, err := db.Q.BillingHold(ctx, tx, tenant)
+	return hold != "", err
 }
 
 func specOf(sc scans.Schedule, isBlocked bool) schedsync.Spec {
@@ -130,6 +138,9 @@ func (s *Server) scheduleCreate(w http.ResponseWriter, r *http.Request) error {
 	var sc scans.Schedule
 	var created bool
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
+		if err := payments.Hold(ctx, tx, a.TenantID); err != nil {
+			return err // 402: billing suspended or cancelled
+		}
 		var err error
 		sc, created, err = scans.CreateSchedule(ctx, tx, a.TenantID, scans.NewSchedule{
 			TargetID: *req.TargetID, Scanners: req.Scanners, Timing: tm, Description: desc, Paused: req.Paused != nil && *req.Paused,
@@ -269,6 +280,11 @@ func (s *Server) scheduleSetPaused(paused bool) handlerFunc {
 			if sc, err = scans.SetSchedulePaused(ctx, tx, id, paused); err != nil {
 				return err
 			}
+			if !paused {
+				if err := payments.Hold(ctx, tx, sc.TenantID); err != nil {
+					return err // 402: resuming waits for the payment
+				}
+			}
 			// Apply, not just pause: it also heals a schedule that never
 			// reached Temporal.
 			if err := s.apply(ctx, tx, sc); err != nil {
@@ -293,6 +309,9 @@ func (s *Server) scheduleTrigger(w http.ResponseWriter, r *http.Request) error {
 	err = s.inTx(r, func(ctx context.Context, tx pgx.Tx, a *auth.Access) error {
 		if sc, err = scans.GetSchedule(ctx, tx, id); err != nil {
 			return err
+		}
+		if err := payments.Hold(ctx, tx, sc.TenantID); err != nil {
+			return err // 402: billing suspended or cancelled
 		}
 		err := s.syncer().Trigger(ctx, id)
 		var nf *serviceerror.NotFound

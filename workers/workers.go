@@ -46,6 +46,7 @@ import (
 	"github.com/secureops/secureops/internal/reporting"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/triagerules"
+	"github.com/secureops/secureops/workflows/billingflow"
 	"github.com/secureops/secureops/workflows/gateflow"
 	"github.com/secureops/secureops/workflows/intelflow"
 	"github.com/secureops/secureops/workflows/maintenanceflow"
@@ -215,15 +216,23 @@ func New(d Deps, queues []string) (*Workers, error) {
 			onboardingflow.Register(w)
 			maintenanceflow.Register(w)
 			store.RegisterOnboarding(w, &store.Onboarding{DB: d.DB, SealKey: c.SealKey, Policy: c.ScanPolicy()})
-			stripe.Register(w, &stripe.Activities{DB: d.DB, API: d.Stripe})
+			sa := &stripe.Activities{DB: d.DB, API: d.Stripe, PublicURL: c.PublicURL}
+			stripe.Register(w, sa)
 			identity.Register(w, &identity.Activities{DB: d.DB, Kratos: d.Kratos})
 			defectdojo.Register(w, dd)
 			// Scan summaries and alerts go out from here too: this queue's
 			// workers hold the email provider's credentials.
-			email.Register(w, &email.Activities{DB: d.DB, From: c.EmailFrom, OpsEmail: c.OpsEmail, PublicURL: c.PublicURL, Resend: d.Resend,
-				Kratos: d.Kratos, RevealSecrets: c.Mode != config.ModeProduction})
+			ea := &email.Activities{DB: d.DB, From: c.EmailFrom, OpsEmail: c.OpsEmail, PublicURL: c.PublicURL, Resend: d.Resend,
+				Kratos: d.Kratos, RevealSecrets: c.Mode != config.ModeProduction}
+			email.Register(w, ea)
 			// Onboarding keeps the initial target's schedule.
 			temporalops.Register(w, ops)
+			// Each tenant's billing cycle (billing/<tenant-id>): Stripe,
+			// dunning emails, suspension through the schedules' sync.
+			billingflow.Register(w)
+			store.RegisterBilling(w, &store.Billing{DB: d.DB})
+			stripe.RegisterBilling(w, sa)
+			email.RegisterBilling(w, ea)
 			ws.schedules = append(ws.schedules, maintenance.Schedule)
 		}
 		ws.workers = append(ws.workers, w)

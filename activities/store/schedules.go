@@ -38,6 +38,12 @@ func (a *Activities) ScheduledScanCreate(ctx context.Context, in schedule.ScanIn
 		if blocked {
 			return temporal.NewNonRetryableApplicationError("the tenant is not active; scheduled scans are paused", schedule.ErrScheduleGone, nil)
 		}
+		if hold, err := db.Q.BillingHold(ctx, tx, in.TenantID); err != nil || hold != "" {
+			if err != nil {
+				return err
+			}
+			return temporal.NewNonRetryableApplicationError("the tenant's billing is "+hold+"; scheduled scans are paused", schedule.ErrScheduleGone, nil)
+		}
 		t, err := db.Q.TargetGet(ctx, tx, sch.TargetID)
 		if err != nil {
 			return err

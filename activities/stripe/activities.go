@@ -28,6 +28,8 @@ import (
 type Activities struct {
 	API *client.API
 	DB  *db.DB
+	// PublicURL is where Checkout and the customer portal send people back.
+	PublicURL string
 
 	catalog catalogCache
 }

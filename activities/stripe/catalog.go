@@ -8,6 +8,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
+	"github.com/secureops/secureops/internal/contract/billing"
 	"github.com/secureops/secureops/internal/contract/maintenance"
 	"github.com/secureops/secureops/internal/tiers"
 )
@@ -82,6 +83,17 @@ func Bootstrap(ctx context.Context, api *client.API) (Catalog, error) {
 		if _, ok := found[w.lookup]; ok {
 			continue
 		}
+		if w.lookup == tiers.ScansMeteredLookupKey {
+			// Usage reaches this price through the scans meter (the billing
+			// cycle's meter events); a meter-backed price takes no
+			// aggregate_usage.
+			meter, err := ensureMeter(ctx, api)
+			if err != nil {
+				return nil, err
+			}
+			w.params.Recurring.Meter = stripego.String(meter)
+			w.params.Recurring.AggregateUsage = nil
+		}
 		pp := &stripego.ProductParams{Name: stripego.String(w.product), Metadata: map[string]string{"secureops_lookup_key": w.lookup}}
 		pp.Context = ctx
 		pp.SetIdempotencyKey("stripe/product/" + w.lookup)
@@ -102,6 +114,39 @@ func Bootstrap(ctx context.Context, api *client.API) (Catalog, error) {
 		found[w.lookup] = price.ID
 	}
 	return found, nil
+}
+
+// ensureMeter finds the scans meter by its event name, or creates it: one
+// meter event per completed scan (value 1), mapped to the customer by id,
+// summed per period.
+func ensureMeter(ctx context.Context, api *client.API) (string, error) {
+	lp := &stripego.BillingMeterListParams{Status: stripego.String("active")}
+	lp.Context = ctx
+	it := api.BillingMeters.List(lp)
+	for it.Next() {
+		if m := it.BillingMeter(); m.EventName == billing.MeterEventName {
+			return m.ID, nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return "", fmt.Errorf("stripe: list meters: %w", err)
+	}
+	p := &stripego.BillingMeterParams{
+		DisplayName:        stripego.String("SecureOps scans"),
+		EventName:          stripego.String(billing.MeterEventName),
+		DefaultAggregation: &stripego.BillingMeterDefaultAggregationParams{Formula: stripego.String("sum")},
+		CustomerMapping: &stripego.BillingMeterCustomerMappingParams{
+			EventPayloadKey: stripego.String("stripe_customer_id"), Type: stripego.String("by_id"),
+		},
+		ValueSettings: &stripego.BillingMeterValueSettingsParams{EventPayloadKey: stripego.String("value")},
+	}
+	p.Context = ctx
+	p.SetIdempotencyKey("stripe/meter/" + billing.MeterEventName)
+	m, err := api.BillingMeters.New(p)
+	if err != nil {
+		return "", fmt.Errorf("stripe: create meter: %w", err)
+	}
+	return m.ID, nil
 }
 
 // catalogCache bootstraps once and keeps the result; a failed bootstrap is

@@ -85,6 +85,7 @@ func adminCmd() *cobra.Command {
 
 	c.AddCommand(tenant, apikey)
 	c.AddCommand(outboxCmd(), platformAdminCmd())
+	c.AddCommand(adminBillingCmd())
 	return c
 }
 

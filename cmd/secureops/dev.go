@@ -176,6 +176,7 @@ func devCmd() *cobra.Command {
 				{"KRATOS_ADMIN_URL", cfg.KratosAdminURL},
 				{"SECUREOPS_DEMO_API_KEY", demo.APIKey},
 				{"STRIPE_API_BASE", cfg.StripeAPIBase},
+				{"STRIPE_WEBHOOK_SECRET", cfg.StripeWebhookSecret},
 			}
 			if err := writeEndpoints(filepath.Join(abs, "endpoints.env"), endpoints); err != nil {
 				return err

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +40,13 @@ func devOnboarding(ctx context.Context, cfg *config.Config, dataDir string, stri
 	if cfg.OpsEmail == "" {
 		cfg.OpsEmail = "ops@secureops.local"
 	}
+	if cfg.StripeWebhookSecret == "" {
+		// Stripe's webhooks are verified here too; `secureops billing
+		// event` signs with this secret (read from endpoints.env).
+		if cfg.StripeWebhookSecret, err = devWebhookSecret(filepath.Join(dataDir, "stripe-webhook.secret")); err != nil {
+			return stop, fmt.Errorf("Stripe webhook secret: %w", err)
+		}
+	}
 	if !cfg.StripeEnabled() {
 		sm, err := stripemock.Start(ctx, stripemock.Options{HTTPPort: stripePort, HTTPSPort: stripePort + 1,
 			Dir: filepath.Join(dataDir, "stripe-mock")})
@@ -51,6 +60,23 @@ func devOnboarding(ctx context.Context, cfg *config.Config, dataDir string, stri
 		stop = func() { _ = sm.Stop() }
 	}
 	return stop, nil
+}
+
+// devWebhookSecret is the dev Stripe webhook secret, made once and kept.
+func devWebhookSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	r := make([]byte, 24)
+	if _, err := rand.Read(r); err != nil {
+		return "", err
+	}
+	s := "whsec_" + hex.EncodeToString(r)
+	return s, os.WriteFile(path, []byte(s+"\n"), 0o600)
 }
 
 func devKey(path string) (*secretbox.Key, error) {

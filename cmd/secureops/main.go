@@ -42,6 +42,7 @@ func main() {
 	root.AddCommand(apiCmd(), workerCmd(), migrateCmd(), findingsCmd(), adminCmd(), devCmd())
 	root.AddCommand(stripeCmd(), probeCmd())
 	root.AddCommand(temporalServerCmd())
+	root.AddCommand(billingCmd())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {

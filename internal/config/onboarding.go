@@ -18,6 +18,9 @@ type Onboarding struct {
 	// stripe-mock) a test key is used. Neither set: billing is skipped.
 	StripeSecretKey string
 	StripeAPIBase   string
+	// StripeWebhookSecret verifies Stripe-Signature on POST
+	// /api/v1/stripe/webhook (whsec_…); empty refuses every webhook.
+	StripeWebhookSecret string
 	// EmailProvider is "outbox" (rows in Postgres only) or "resend".
 	EmailProvider string
 	ResendAPIKey  string
@@ -45,6 +48,7 @@ func loadOnboarding(c *Config) error {
 	o := Onboarding{
 		StripeSecretKey:       os.Getenv("STRIPE_SECRET_KEY"),
 		StripeAPIBase:         strings.TrimRight(os.Getenv("STRIPE_API_BASE"), "/"),
+		StripeWebhookSecret:   os.Getenv("STRIPE_WEBHOOK_SECRET"),
 		EmailProvider:         get("EMAIL_PROVIDER", "outbox"),
 		ResendAPIKey:          os.Getenv("RESEND_API_KEY"),
 		ResendAPIBase:         get("RESEND_API_BASE", "https://api.resend.com/"),

@@ -67,13 +67,18 @@ inv AS (INSERT INTO invitations (tenant_id, user_id, email, role, token_hash, ex
         SELECT $1, u.id, $2 || '@iso.example', 'client_readonly', decode(md5($2 || '6'), 'hex'), now() + interval '7 days' FROM u RETURNING id),
 rp AS (INSERT INTO reports (id, tenant_id, kind, scan_id, workflow_id) SELECT gen_random_uuid(), $1, 'executive', sc.id, 'report/' || $2 FROM sc RETURNING id),
 rpc AS (INSERT INTO report_contents (report_id, tenant_id, markdown, html, pdf) SELECT rp.id, $1, '#', '<p>', decode('25504446', 'hex') FROM rp RETURNING report_id),
-rpf AS (INSERT INTO report_feedback (report_id, tenant_id, useful) SELECT rp.id, $1, true FROM rp RETURNING id)
+rpf AS (INSERT INTO report_feedback (report_id, tenant_id, useful) SELECT rp.id, $1, true FROM rp RETURNING id),
+se AS (INSERT INTO stripe_events (id, tenant_id, type, object_id, created, payload)
+       VALUES ('evt_' || $2, $1, 'invoice.paid', 'in_' || $2, now(), '{}') RETURNING id),
+tb AS (INSERT INTO tenant_billing (tenant_id, status, plan, state) VALUES ($1, 'active', 'pro', '{}') RETURNING tenant_id),
+bme AS (INSERT INTO billing_meter_events (scan_id, tenant_id, identifier) SELECT sc.id, $1, sc.id::text FROM sc RETURNING scan_id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
      + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)
      + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf) + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)
-     + (SELECT count(*) FROM tfb)`
+     + (SELECT count(*) FROM tfb)
+     + (SELECT count(*) FROM se) + (SELECT count(*) FROM tb) + (SELECT count(*) FROM bme)`
 
 var errRollBack = errors.New("roll back")
 

@@ -41,6 +41,9 @@ const (
 	// Unavailable: a dependency (Temporal, Kratos) could not do its part;
 	// trying again later may work.
 	Unavailable
+	// PaymentRequired: the tenant's billing holds the action (a payment
+	// overdue past its grace period, a cancelled subscription).
+	PaymentRequired
 )
 
 // Field names one invalid input field.

@@ -33,8 +33,10 @@ SELECT id FROM scan_schedules WHERE target_id = $1;
 
 -- name: SchedulesOfTenantTree :many
 -- Every schedule of the tenant and its sub-tenants, and whether the tenant
--- (or an ancestor) is suspended: such schedules must be paused.
-SELECT s.id, s.paused, secureops_tenant_chain_blocked(s.tenant_id)::boolean AS blocked
+-- (or an ancestor) is suspended, by an operator or for want of payment
+-- (tenant_billing): such schedules must be paused.
+SELECT s.id, s.paused,
+       (secureops_tenant_chain_blocked(s.tenant_id) OR secureops_tenant_billing_hold(s.tenant_id) IS NOT NULL)::boolean AS blocked
 FROM scan_schedules s
 WHERE s.tenant_id = ANY (secureops_tenant_subtree(sqlc.arg(tenant_id)::uuid))
 ORDER BY s.id;

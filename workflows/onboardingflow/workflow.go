@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/secureops/secureops/internal/contract/billing"
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/contract/scan"
 	"github.com/secureops/secureops/internal/contract/schedule"
@@ -268,6 +269,12 @@ func (w *onboardingWorkflow) run(ctx workflow.Context) (res onboarding.Result, e
 		return onboarding.Result{}, err
 	}
 	w.notifyOps(ctx, "activated", "")
+	// 10. The billing cycle, billing/<tenant-id>: from trial to paid. It
+	// outlives this workflow. Onboardings recorded before billing cycles
+	// existed replay without it.
+	if !cust.Skipped && workflow.GetVersion(ctx, "billing-cycle", workflow.DefaultVersion, 1) == 1 {
+		w.startBilling(ctx)
+	}
 	now := workflow.Now(ctx)
 	w.progress.Status, w.progress.FinishedAt = onboarding.StatusCompleted, &now
 	res.TenantID, res.Status = in.TenantID, status
@@ -338,6 +345,24 @@ func (w *onboardingWorkflow) baselineScan(ctx, storeCtx workflow.Context) uuid.U
 	}
 	w.set(ctx, onboarding.StepBaselineScan, onboarding.StateDone, "")
 	return id
+}
+
+// startBilling starts the tenant's billing cycle as an abandoned child. A
+// Stripe webhook may have started it already (signal-with-start): that one
+// is the cycle. A failure to start fails nothing here: the first webhook
+// about the tenant starts it.
+func (w *onboardingWorkflow) startBilling(ctx workflow.Context) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            billing.WorkflowID(w.in.TenantID),
+		TaskQueue:             temporalx.QueueOnboarding,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: billing.SearchAttributes(w.in.TenantID),
+	})
+	err := billing.Workflow.ExecuteChild(cctx, billing.Input{TenantID: w.in.TenantID}).GetChildWorkflowExecution().Get(ctx, nil)
+	if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		workflow.GetLogger(ctx).Error("the billing cycle was not started; the first Stripe webhook starts it", "error", err)
+	}
 }
 
 // compensate undoes the completed steps in reverse, leaves the tenant failed

@@ -20,6 +20,7 @@ import (
 	"github.com/secureops/secureops/activities/identity"
 	"github.com/secureops/secureops/activities/store"
 	"github.com/secureops/secureops/activities/stripe"
+	"github.com/secureops/secureops/internal/contract/billing"
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/contract/scan"
 )
@@ -43,11 +44,13 @@ func (r *recorder) list() []string {
 }
 
 type harness struct {
-	env    *testsuite.TestWorkflowEnvironment
-	rec    *recorder
-	in     onboarding.Input
-	scans  []scan.Input
-	failAt string // activity name that fails for good
+	env   *testsuite.TestWorkflowEnvironment
+	rec   *recorder
+	in    onboarding.Input
+	scans []scan.Input
+	// billing: the billing cycles started (onboarding's last step).
+	billing []billing.Input
+	failAt  string // activity name that fails for good
 	// unverified: the initial target's ownership is not proven yet.
 	unverified bool
 }
@@ -70,6 +73,10 @@ func newHarness(t *testing.T, in onboarding.Input, failAt string, skipStripe, sk
 	scan.Workflow.Register(env, func(ctx workflow.Context, si scan.Input) (scan.Result, error) {
 		h.scans = append(h.scans, si)
 		return scan.Result{Status: "completed"}, nil
+	})
+	billing.Workflow.Register(env, func(ctx workflow.Context, bi billing.Input) (billing.State, error) {
+		h.billing = append(h.billing, bi)
+		return billing.State{}, nil
 	})
 
 	store.RegisterOnboarding(env, &store.Onboarding{})
@@ -229,6 +236,10 @@ func TestOnboardingHappyPath(t *testing.T) {
 	if len(h.scans) != 1 || h.scans[0].ScanID != res.BaselineScanID || h.scans[0].Target != in.InitialTarget {
 		t.Fatalf("baseline scans %+v", h.scans)
 	}
+	// The last step starts the tenant's billing cycle.
+	if len(h.billing) != 1 || h.billing[0].TenantID != in.TenantID || h.billing[0].Carry != nil {
+		t.Fatalf("billing cycles %+v", h.billing)
+	}
 	p := h.progress(t)
 	if p.Status != onboarding.StatusCompleted || p.FinishedAt == nil {
 		t.Fatalf("progress %+v", p)
@@ -261,6 +272,9 @@ func TestOnboardingSkipsUnconfiguredSteps(t *testing.T) {
 	}
 	if len(h.scans) != 0 {
 		t.Errorf("a baseline scan without a target: %+v", h.scans)
+	}
+	if len(h.billing) != 0 {
+		t.Errorf("a billing cycle without Stripe: %+v", h.billing)
 	}
 }
 

@@ -42,6 +42,13 @@ type AuditLog struct {
 	CreatedAt       time.Time     `json:"created_at"`
 }
 
+type BillingMeterEvent struct {
+	ScanID     uuid.UUID `json:"scan_id"`
+	TenantID   uuid.UUID `json:"tenant_id"`
+	Identifier string    `json:"identifier"`
+	SentAt     time.Time `json:"sent_at"`
+}
+
 type EmailOutbox struct {
 	ID             uuid.UUID  `json:"id"`
 	TenantID       uuid.UUID  `json:"tenant_id"`
@@ -423,6 +430,16 @@ type SlaNotice struct {
 	EmailedAt *time.Time `json:"emailed_at"`
 }
 
+type StripeEvent struct {
+	ID         string        `json:"id"`
+	TenantID   uuid.NullUUID `json:"tenant_id"`
+	Type       string        `json:"type"`
+	ObjectID   string        `json:"object_id"`
+	Created    time.Time     `json:"created"`
+	Payload    []byte        `json:"payload"`
+	ReceivedAt time.Time     `json:"received_at"`
+}
+
 type Target struct {
 	ID                    uuid.UUID  `json:"id"`
 	TenantID              uuid.UUID  `json:"tenant_id"`
@@ -465,6 +482,15 @@ type Tenant struct {
 	DefectdojoProductID  *int64        `json:"defectdojo_product_id"`
 	FailureReason        *string       `json:"failure_reason"`
 	OnboardingAttempt    int32         `json:"onboarding_attempt"`
+}
+
+type TenantBilling struct {
+	TenantID  uuid.UUID `json:"tenant_id"`
+	Status    string    `json:"status"`
+	Plan      string    `json:"plan"`
+	State     []byte    `json:"state"`
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 type TenantScanPolicy struct {

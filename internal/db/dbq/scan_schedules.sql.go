@@ -319,7 +319,8 @@ func (q *Queries) ScheduleUpsert(ctx context.Context, db DBTX, arg ScheduleUpser
 }
 
 const schedulesOfTenantTree = `-- name: SchedulesOfTenantTree :many
-SELECT s.id, s.paused, secureops_tenant_chain_blocked(s.tenant_id)::boolean AS blocked
+SELECT s.id, s.paused,
+       (secureops_tenant_chain_blocked(s.tenant_id) OR secureops_tenant_billing_hold(s.tenant_id) IS NOT NULL)::boolean AS blocked
 FROM scan_schedules s
 WHERE s.tenant_id = ANY (secureops_tenant_subtree($1::uuid))
 ORDER BY s.id
@@ -332,7 +333,8 @@ type SchedulesOfTenantTreeRow struct {
 }
 
 // Every schedule of the tenant and its sub-tenants, and whether the tenant
-// (or an ancestor) is suspended: such schedules must be paused.
+// (or an ancestor) is suspended, by an operator or for want of payment
+// (tenant_billing): such schedules must be paused.
 func (q *Queries) SchedulesOfTenantTree(ctx context.Context, db DBTX, tenantID uuid.UUID) ([]SchedulesOfTenantTreeRow, error) {
 	rows, err := db.Query(ctx, schedulesOfTenantTree, tenantID)
 	if err != nil {
