@@ -75,6 +75,7 @@ func (p *Portal) Handler(api http.Handler) http.Handler {
 		p.findingRoutes(r)
 		p.targetRoutes(r)
 		p.settingsRoutes(r)
+		p.billingRoutes(r)
 		p.adminRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -165,6 +165,8 @@ func noticeOf(r *http.Request) string {
 		return "Role changed."
 	case "removed":
 		return "Member removed."
+	case "plan":
+		return "Plan change done: an upgrade applies now, a downgrade at the end of the period."
 	case "saved":
 		return "Saved."
 	case "test":
