@@ -55,7 +55,7 @@ func (s *Server) inviteExisting(w http.ResponseWriter, r *http.Request, userID u
 			in.Role, token, inv.ExpiresAt.UTC().Format(time.RFC1123))
 		if _, err := db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
 			TenantID: a.TenantID, IdempotencyKey: "email/invitation/" + inv.ID.String(),
-			ToAddress: in.Email, Subject: "You are invited to SecureOps", BodyText: body,
+			ToAddress: in.Email, Subject: s.brand().Rename("You are invited to SecureOps"), BodyText: s.brand().Rename(body),
 		}); err != nil {
 			return err
 		}

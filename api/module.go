@@ -19,7 +19,6 @@ import (
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/portal"
-	"github.com/secureops/secureops/internal/portal/views"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -38,18 +37,17 @@ var Module = fx.Module("api",
 		}
 		s := &Server{
 			ClientIP: ips, PrivateMetrics: c.Mode == config.ModeProduction, AdminsNeedMFA: c.Mode == config.ModeProduction,
-			KratosHookSecret: c.KratosHookSecret,
-			DB:               d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
+			KratosHookSecret: c.KratosHookSecret, Brand: c.Brand,
+			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
 			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits, InstalledScanners: c.InstalledScanners(),
 			Onboarding: OnboardingOptions{
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},
 			Billing: BillingOptions{WebhookSecret: c.StripeWebhookSecret, Stripe: sc, PublicURL: c.PublicURL},
 		}
-		brand := views.DefaultBrand
 		s.Portal = portal.New(portal.Deps{
 			Kratos: kc, KratosBrowserURL: cmp.Or(c.KratosBrowserURL, c.KratosPublicURL),
-			TemporalUIURL: c.TemporalUIURL, Namespace: c.TemporalNamespace, Brand: brand, Log: log,
+			TemporalUIURL: c.TemporalUIURL, Namespace: c.TemporalNamespace, Brand: c.Brand, Log: log,
 		}).Handler
 		return s, nil
 	}),

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/secureops/secureops/internal/auth"
+	"github.com/secureops/secureops/internal/brand"
 	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
@@ -37,10 +38,13 @@ type Server struct {
 	AdminsNeedMFA bool
 	// KratosHookSecret authenticates Kratos' settings hook ("" : no hook).
 	KratosHookSecret string
-	DB               *db.DB
-	Temporal         client.Client
-	Metrics          *observability.Metrics
-	Policy           targets.Policy
+	// Brand is the platform's name in what the API writes to people
+	// (invitations); zero: SecureOps'.
+	Brand    brand.Brand
+	DB       *db.DB
+	Temporal client.Client
+	Metrics  *observability.Metrics
+	Policy   targets.Policy
 	// VerifyFirstInterval is the first wait between ownership checks
 	// (0: the workflow's default of a minute); tests shorten it.
 	VerifyFirstInterval time.Duration
@@ -340,4 +344,12 @@ func (s *Server) logErr(r *http.Request, what string, err error) {
 	if s.Log != nil {
 		s.Log.ErrorContext(r.Context(), what, "error", err)
 	}
+}
+
+// brand is the platform's brand (SecureOps' when none is set).
+func (s *Server) brand() brand.Brand {
+	if s.Brand.Name == "" {
+		return brand.Default
+	}
+	return s.Brand
 }

@@ -91,7 +91,7 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 		// Keyed by membership: a re-invitation after removal is a new email.
 		if _, err := db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
 			TenantID: a.TenantID, IdempotencyKey: "email/invite/" + m.ID.String(),
-			ToAddress: email, Subject: "You are invited to SecureOps", BodyText: body,
+			ToAddress: email, Subject: s.brand().Rename("You are invited to SecureOps"), BodyText: s.brand().Rename(body),
 		}); err != nil {
 			return err
 		}

@@ -183,7 +183,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 			ws.schedules = append(ws.schedules, reconcile.Schedule, intel.Schedule)
 			// Reports: numbers by SQL, prose by the writer (rules without a model).
 			reportflow.Register(w)
-			reports.Register(w, &reports.Activities{DB: d.DB, Writer: d.ReportWriter, Log: d.Log})
+			reports.Register(w, &reports.Activities{DB: d.DB, Writer: d.ReportWriter, Log: d.Log, Brand: c.Brand})
 			// Each tenant's SLA timers (sla/<tenant-id>): notices, finding.sla_breached.
 			slaflow.Register(w)
 			deadlines.Register(w, &deadlines.Activities{DB: d.DB, Client: d.Client, PublicURL: c.PublicURL})
@@ -223,7 +223,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 			// Scan summaries and alerts go out from here too: this queue's
 			// workers hold the email provider's credentials.
 			ea := &email.Activities{DB: d.DB, From: c.EmailFrom, OpsEmail: c.OpsEmail, PublicURL: c.PublicURL, Resend: d.Resend,
-				Kratos: d.Kratos, RevealSecrets: c.Mode != config.ModeProduction}
+				Kratos: d.Kratos, RevealSecrets: c.Mode != config.ModeProduction, Brand: c.Brand}
 			email.Register(w, ea)
 			// Onboarding keeps the initial target's schedule.
 			temporalops.Register(w, ops)

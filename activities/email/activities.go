@@ -20,6 +20,7 @@ import (
 	"github.com/resend/resend-go/v2"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/brand"
 	"github.com/secureops/secureops/internal/contract/intel"
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/contract/onboarding"
@@ -44,6 +45,30 @@ type Activities struct {
 	// and test the outbox is the mailbox. In production the copy says where
 	// they were, and only the sent email carries them.
 	RevealSecrets bool
+	// Brand is the platform's name and look (zero: SecureOps'): every
+	// message is branded on its way out (Send).
+	Brand brand.Brand
+}
+
+// branded puts the platform's brand on a message: its name for ours, and
+// the support address and legal footer under the text.
+func (a *Activities) branded(m Message) Message {
+	b := a.Brand
+	if b.Name == "" {
+		b = brand.Default
+	}
+	m.Subject, m.Text, m.HTML = b.Rename(m.Subject), b.Rename(m.Text), b.Rename(m.HTML)
+	foot := "Questions: " + b.SupportEmail
+	if b.LegalFooter != "" {
+		foot += "\n" + b.LegalFooter
+	}
+	if m.Text != "" {
+		m.Text = strings.TrimRight(m.Text, "\n") + "\n\n-- \n" + foot + "\n"
+	}
+	if m.HTML != "" {
+		m.HTML += `<hr><p style="color:#666;font-size:12px">` + html.EscapeString(strings.ReplaceAll(foot, "\n", " · ")) + `</p>`
+	}
+	return m
 }
 
 // redacted replaces a secret in the outbox copy of a message.
@@ -131,6 +156,7 @@ func (a *Activities) sentAlready(ctx context.Context, key string) (bool, error) 
 // Send records the message and, with Resend, delivers it once. It returns
 // the provider's id ("" for the outbox).
 func (a *Activities) Send(ctx context.Context, m Message) (string, error) {
+	m = a.branded(m)
 	var row dbq.EmailOutbox
 	err := a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		var err error

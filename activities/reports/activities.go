@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/secureops/secureops/internal/brand"
 	"github.com/secureops/secureops/internal/contract/report"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
@@ -33,6 +34,8 @@ const TopLimit = 20
 // Activities reach Postgres in the report's tenant scope.
 type Activities struct {
 	DB *db.DB
+	// Brand names the platform in the renderings (zero: SecureOps').
+	Brand brand.Brand
 	// Writer writes the prose: a model's client when one is configured;
 	// nil writes rules prose.
 	Writer reporting.Writer
@@ -212,7 +215,11 @@ func (a *Activities) Render(ctx context.Context, in report.RenderInput) (report.
 	if existing != nil {
 		return report.Rendered{Markdown: len(existing.Markdown), HTML: len(existing.Html), PDF: len(existing.Pdf)}, a.markReady(ctx, in)
 	}
-	doc, err := reporting.Render(in.Facts, in.Prose.Text, in.Prose.Source)
+	b := a.Brand
+	if b.Name == "" {
+		b = brand.Default
+	}
+	doc, err := reporting.RenderBranded(in.Facts, in.Prose.Text, in.Prose.Source, b)
 	if err != nil {
 		return res, temporal.NewNonRetryableApplicationError("rendering the report failed: "+err.Error(), "ReportRender", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secureops/secureops/internal/brand"
 	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/targets"
 )
@@ -60,6 +61,8 @@ type Config struct {
 	// KratosBrowserURL is Kratos' public API as browsers reach it (the
 	// portal's sign-in forms post there); "" means KratosPublicURL.
 	KratosBrowserURL string
+	// Brand is the platform's name and look (BRAND_*; white label).
+	Brand brand.Brand
 	// KratosHookSecret (KRATOS_HOOK_SECRET) authenticates Kratos' settings
 	// hook (POST /api/v1/kratos/hooks/settings): the value of its
 	// X-Kratos-Hook-Secret header. Outside production it defaults to the
@@ -209,6 +212,11 @@ func FromEnv(defaultMode Mode) (Config, error) {
 	default:
 		return c, fmt.Errorf("SECUREOPS_ENV=%q: want production, dev or test", c.Mode)
 	}
+	b, err := brand.FromEnv()
+	if err != nil {
+		return c, err
+	}
+	c.Brand = b
 	c.KratosHookSecret = os.Getenv("KRATOS_HOOK_SECRET")
 	if c.KratosHookSecret == "" && c.Mode != ModeProduction {
 		c.KratosHookSecret = DevKratosHookSecret

@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/secureops/secureops/internal/config"
 )
 
 // listenerURL is a loopback listener's address as the browser spells it.
@@ -55,11 +56,11 @@ type portalEnv struct {
 	URL string
 }
 
-func startPortal(t *testing.T) *portalEnv {
+func startPortal(t *testing.T, extra ...func(*config.Config)) *portalEnv {
 	t.Helper()
 	browserAllocator(t) // fail or skip before starting the platform
 	ln := listenLoopback(t)
-	e := startOnboardingWith(t, false, ln)
+	e := startOnboardingWith(t, false, ln, extra...)
 	return &portalEnv{onboardEnv: e, URL: listenerURL(ln)}
 }
 

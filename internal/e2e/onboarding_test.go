@@ -351,7 +351,7 @@ func startOnboarding(t testing.TB, withDojo bool) *onboardEnv {
 
 // startOnboardingWith is startOnboarding with the portal served on ln
 // (nil: API only), Kratos' flows pointing at it.
-func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener) *onboardEnv {
+func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener, extra ...func(*config.Config)) *onboardEnv {
 	t.Helper()
 	bin, err := kratosdev.FindBin()
 	if err != nil {
@@ -401,6 +401,9 @@ func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener) *onboardE
 		}
 		if withDojo {
 			c.DefectDojoURL, c.DefectDojoToken = e.dojo.URL, dojoToken
+		}
+		for _, f := range extra {
+			f(c)
 		}
 		e.cfg = *c
 	}})

@@ -129,10 +129,13 @@ func startWith(t testing.TB, o options) *platform {
 		t.Cleanup(ws.Stop)
 	}
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
-		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits, KratosHookSecret: cfg.KratosHookSecret,
+		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits, KratosHookSecret: cfg.KratosHookSecret, Brand: cfg.Brand,
 		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
 	if o.portal != nil {
 		pd := *o.portal
+		if pd.Brand.Name == "" {
+			pd.Brand = cfg.Brand
+		}
 		if pd.Namespace == "" {
 			pd.Namespace = ts.Namespace()
 		}

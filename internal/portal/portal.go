@@ -91,7 +91,11 @@ func (p *Portal) Handler(api http.Handler) http.Handler {
 // script); Chart.js needs inline styles on its canvas.
 // Kratos' forms post to Kratos itself, so it is a form action too.
 func (p *Portal) securityHeaders(next http.Handler) http.Handler {
-	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self' " +
+	img := "'self' data:"
+	if u, err := url.Parse(p.Brand.LogoURL); err == nil && u.Scheme == "https" && u.Host != "" {
+		img += " https://" + u.Host // the brand's logo
+	}
+	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src " + img + "; connect-src 'self'; form-action 'self' " +
 		p.KratosBrowserURL + "; frame-ancestors 'none'; base-uri 'self'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

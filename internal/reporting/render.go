@@ -16,6 +16,7 @@ import (
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 
+	"github.com/secureops/secureops/internal/brand"
 	"github.com/secureops/secureops/internal/contract/report"
 )
 
@@ -29,7 +30,13 @@ type Document struct {
 // Render renders the facts and the prose (Markdown a writer produced);
 // source is the prose's provenance ("rules", "model:<name>").
 func Render(f Facts, prose, source string) (Document, error) {
-	md, err := Markdown(f, prose, source)
+	return RenderBranded(f, prose, source, brand.Default)
+}
+
+// RenderBranded is Render under the platform's brand b: its name where the
+// report names the platform, its legal footer at the end.
+func RenderBranded(f Facts, prose, source string, b brand.Brand) (Document, error) {
+	md, err := markdown(f, prose, source, b)
 	if err != nil {
 		return Document{}, err
 	}
@@ -37,7 +44,7 @@ func Render(f Facts, prose, source string) (Document, error) {
 	if err != nil {
 		return Document{}, err
 	}
-	pdf, err := PDF(f, prose)
+	pdf, err := pdfOf(f, prose, b)
 	if err != nil {
 		return Document{}, err
 	}
@@ -164,19 +171,25 @@ var mdTemplate = template.Must(template.New("report.md").Funcs(funcs).Parse(`# {
 {{end}}{{else}}No open findings.
 {{end}}
 ---
-Numbers: SecureOps database. Prose: {{.Source}}.
+Numbers: {{.Brand.Name}} database. Prose: {{.Source}}.{{if .Brand.LegalFooter}}
+
+{{.Brand.LegalFooter}}{{end}}
 `))
 
 // Markdown renders the report as Markdown; prose is inserted as written
 // (the HTML sanitises it), source says who wrote it.
 func Markdown(f Facts, prose, source string) (string, error) {
+	return markdown(f, prose, source, brand.Default)
+}
+
+func markdown(f Facts, prose, source string, br brand.Brand) (string, error) {
 	if source == "" {
 		source = SourceRules
 	}
 	var b bytes.Buffer
 	err := mdTemplate.Execute(&b, map[string]any{
 		"F": f, "Prose": strings.TrimSpace(prose), "Severities": report.Severities, "Statuses": report.Statuses,
-		"Top": f.Top[:topCount(f)], "Source": source,
+		"Top": f.Top[:topCount(f)], "Source": source, "Brand": br,
 	})
 	return b.String(), err
 }
@@ -250,12 +263,14 @@ func plain(s string) string {
 
 // PDF renders the report as an A4 PDF with the Go fonts embedded (UTF-8)
 // and the severity chart.
-func PDF(f Facts, prose string) ([]byte, error) {
+func PDF(f Facts, prose string) ([]byte, error) { return pdfOf(f, prose, brand.Default) }
+
+func pdfOf(f Facts, prose string, br brand.Brand) ([]byte, error) {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(f.GeneratedAt)
 	pdf.SetModificationDate(f.GeneratedAt)
 	pdf.SetTitle(Title(f), true)
-	pdf.SetCreator("SecureOps", true)
+	pdf.SetCreator(br.Name, true)
 	pdf.AddUTF8FontFromBytes("go", "", goregular.TTF)
 	pdf.AddUTF8FontFromBytes("go", "B", gobold.TTF)
 	pdf.SetMargins(18, 18, 18)
@@ -265,7 +280,11 @@ func PDF(f Facts, prose string) ([]byte, error) {
 		pdf.SetY(-12)
 		pdf.SetFont("go", "", 8)
 		pdf.SetTextColor(110, 110, 110)
-		pdf.CellFormat(0, 5, fmt.Sprintf("SecureOps · %s · page %d of {nb}", Title(f), pdf.PageNo()), "", 0, "C", false, 0, "")
+		foot := fmt.Sprintf("%s · %s · page %d of {nb}", br.Name, Title(f), pdf.PageNo())
+		if br.LegalFooter != "" {
+			foot = br.LegalFooter + " · " + foot
+		}
+		pdf.CellFormat(0, 5, foot, "", 0, "C", false, 0, "")
 	})
 	pdf.AddPage()
 	pdf.SetTextColor(20, 20, 20)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/secureops/secureops/internal/brand"
 	"github.com/secureops/secureops/internal/contract/report"
 )
 
@@ -182,5 +183,24 @@ func TestPDFWithoutFindings(t *testing.T) {
 	}
 	if text := pdfText(t, doc.PDF); !regexp.MustCompile(`Total\s+0\s+0`).MatchString(text) || !strings.Contains(text, "No open findings.") {
 		t.Errorf("empty report:\n%s", text)
+	}
+}
+
+// Under a brand, the renderings name the operator and carry its legal
+// footer; nothing says SecureOps.
+func TestRenderBranded(t *testing.T) {
+	f := sampleFacts(report.KindExecutive)
+	b := brand.Brand{Name: "Acme Shield", SupportEmail: "help@acme.test", LegalFooter: "Acme Shield GmbH, Berlin"}
+	doc, err := RenderBranded(f, "Fix the criticals first.", "rules", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"markdown": doc.Markdown, "html": doc.HTML} {
+		if strings.Contains(s, "SecureOps") || !strings.Contains(s, "Acme Shield") || !strings.Contains(s, b.LegalFooter) {
+			t.Errorf("%s not branded:\n%s", name, s)
+		}
+	}
+	if text := pdfText(t, doc.PDF); strings.Contains(text, "SecureOps") || !strings.Contains(text, "Acme Shield") || !strings.Contains(text, b.LegalFooter) {
+		t.Errorf("the PDF is not branded:\n%s", text)
 	}
 }

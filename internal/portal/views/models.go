@@ -2,14 +2,13 @@
 // models they render. It knows nothing of HTTP or the API.
 package views
 
-// Brand is the platform's name and look (white label).
-type Brand struct {
-	Name         string
-	SupportEmail string
-}
+import "github.com/secureops/secureops/internal/brand"
+
+// Brand is the platform's name and look (white label, internal/brand).
+type Brand = brand.Brand
 
 // DefaultBrand is SecureOps' own.
-var DefaultBrand = Brand{Name: "SecureOps", SupportEmail: "support@secureops.example"}
+var DefaultBrand = brand.Default
 
 // Viewer is the signed-in person on a page.
 type Viewer struct {
