@@ -53,7 +53,10 @@ func lit(f findings.Finding) findings.Finding {
 func TestCanonicalSharedChecks(t *testing.T) {
 	const dvwa = "zap/dvwa_baseline_dojo.xml"
 	const zapSome = "zap/some_2.9.0.xml"
-	const loop = "nikto-loopback.xml" // nikto 2.1.5 against python3 -m http.server serving /.git/
+	// nikto 2.1.5 with our scanner's arguments (activities/scanner niktoArgs)
+	// against python3 -m http.server serving /.git/ on 127.0.0.1:18931, by
+	// address and with -vhost app.example.test.
+	const loop = "nikto-loopback.xml"
 	tests := []struct {
 		name string
 		a, b findings.Finding
@@ -67,6 +70,14 @@ func TestCanonicalSharedChecks(t *testing.T) {
 		{name: "x-frame-options nikto+native", key: "header-missing:x-frame-options", same: true,
 			a: fixture(t, "nikto", loop, "The anti-clickjacking X-Frame-Options header is not present."),
 			b: native("http-missing-x-frame-options", "127.0.0.1", 18931, "http://127.0.0.1:18931/", "")},
+		// nikto scanned by address with -vhost (as our scanner runs it) names
+		// the site, as the native checks do.
+		{name: "x-frame-options nikto vhost+native by name", key: "header-missing:x-frame-options", same: true,
+			a: fixture(t, "nikto", "nikto-vhost.xml", "The anti-clickjacking X-Frame-Options header is not present."),
+			b: native("http-missing-x-frame-options", "app.example.test", 18931, "http://app.example.test:18931/", "")},
+		{name: "git nikto vhost+native by name", key: "exposed-file:git", same: true,
+			a: fixture(t, "nikto", "nikto-vhost.xml", "/.git/index: Git Index file may contain directory listing information."),
+			b: native("exposed-git", "app.example.test", 18931, "http://app.example.test:18931/.git/HEAD", "")},
 		{name: "x-frame-options on another port", key: "header-missing:x-frame-options",
 			a: fixture(t, "nikto", loop, "The anti-clickjacking X-Frame-Options header is not present."),
 			b: native("http-missing-x-frame-options", "127.0.0.1", 18932, "http://127.0.0.1:18932/", "")},
