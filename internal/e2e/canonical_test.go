@@ -145,10 +145,16 @@ func TestSharedChecksAreOneFindingAcrossScanners(t *testing.T) {
 			t.Errorf("scanner=%s lists the exposed repository %d times", s, len(got))
 		}
 	}
-	// The scan counts the merged findings once (the tenant has only this
-	// scan's findings; nikto reports some on port 80 whatever the port).
+	// The scan and the dashboard count the merged findings once (the tenant
+	// has only this scan's findings; nikto reports some on port 80 whatever
+	// the port).
 	if got := int(first["findings_total"].(float64)); got != len(all) {
 		t.Errorf("scan counts %d findings, the list has %d: %+v", got, len(all), all)
+	}
+	if code, dash := p.do(t, "GET", "/api/v1/dashboard", "", ""); code != http.StatusOK {
+		t.Errorf("dashboard: %d %v", code, dash)
+	} else if open := dash["open_findings"].(map[string]any); int(open["total"].(float64)) != len(all) {
+		t.Errorf("dashboard counts %v open findings, the list has %d", open["total"], len(all))
 	}
 
 	// The server is fixed; nikto alone no longer sees either. The native
