@@ -56,8 +56,12 @@ WHERE NOT EXISTS (
     SELECT 1 FROM findings f
     WHERE f.tenant_id = sqlc.arg(tenant_id)::uuid AND f.fingerprint = s.fingerprint
       AND f.last_scan_id = sqlc.arg(scan_id)::uuid
-      AND f.scan_target = sqlc.arg(scan_target)::text
-      AND f.reporters -> sqlc.arg(reported_by)::text = jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
+      -- IS NOT DISTINCT FROM, not =: only the fingerprint may be a join key.
+      -- Right after a large import the statistics say findings is empty; an
+      -- equality here becomes a hash key, the planner picks a nested loop
+      -- over a sequential scan, and a 100k re-import never ends.
+      AND f.scan_target IS NOT DISTINCT FROM sqlc.arg(scan_target)::text
+      AND f.reporters -> sqlc.arg(reported_by)::text IS NOT DISTINCT FROM jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
           'severity', s.severity, 'evidence', s.evidence, 'last_scan_id', sqlc.arg(scan_id)::uuid)
       AND (f.reported_by <> sqlc.arg(reported_by)::text OR
           (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,

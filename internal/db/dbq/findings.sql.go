@@ -432,8 +432,12 @@ WHERE NOT EXISTS (
     SELECT 1 FROM findings f
     WHERE f.tenant_id = $3::uuid AND f.fingerprint = s.fingerprint
       AND f.last_scan_id = $1::uuid
-      AND f.scan_target = $4::text
-      AND f.reporters -> $2::text = jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
+      -- IS NOT DISTINCT FROM, not =: only the fingerprint may be a join key.
+      -- Right after a large import the statistics say findings is empty; an
+      -- equality here becomes a hash key, the planner picks a nested loop
+      -- over a sequential scan, and a 100k re-import never ends.
+      AND f.scan_target IS NOT DISTINCT FROM $4::text
+      AND f.reporters -> $2::text IS NOT DISTINCT FROM jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
           'severity', s.severity, 'evidence', s.evidence, 'last_scan_id', $1::uuid)
       AND (f.reported_by <> $2::text OR
           (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,
