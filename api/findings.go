@@ -314,8 +314,23 @@ type FindingView struct {
 	// Triage is the finding's latest triage decision (rules, model or
 	// analyst; null before its first triage).
 	Triage *TriageView `json:"triage"`
+	// Reporters are the scanners that reported the finding (one issue
+	// reported by several scanners is one finding), each with its own rule,
+	// title and evidence.
+	Reporters []ReporterView `json:"reporters"`
 	// Change is what the listed scan meant for the finding (scan listings only).
 	Change string `json:"change,omitempty"`
+}
+
+// ReporterView is one scanner's report of a finding.
+type ReporterView struct {
+	Scanner    string     `json:"scanner"`
+	RuleID     string     `json:"rule_id"`
+	Title      string     `json:"title"`
+	Severity   string     `json:"severity"`
+	Evidence   string     `json:"evidence"`
+	LastScanID *uuid.UUID `json:"last_scan_id"`
+	Gone       bool       `json:"gone"`
 }
 
 func findingView(f findings.Stored) FindingView {
@@ -328,8 +343,17 @@ func findingView(f findings.Stored) FindingView {
 		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
 		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: f.FirstScanID, LastScanID: f.LastScanID,
 		KEV: f.KEV, KEVDateAdded: dateString(f.KEVDateAdded), EPSS: f.EPSS, EPSSPercentile: f.EPSSPercentile,
-		Priority: f.Priority, SLADueAt: f.SLADueAt,
+		Priority: f.Priority, SLADueAt: f.SLADueAt, Reporters: reporterViews(f.Reporters),
 	}
+}
+
+func reporterViews(rs []findings.Reporter) []ReporterView {
+	out := make([]ReporterView, len(rs))
+	for i, r := range rs {
+		out[i] = ReporterView{Scanner: r.Scanner, RuleID: r.RuleID, Title: r.Title, Severity: string(r.Severity),
+			Evidence: r.Evidence, LastScanID: r.LastScanID, Gone: r.Gone}
+	}
+	return out
 }
 
 // dateString writes a calendar date as YYYY-MM-DD.

@@ -509,6 +509,11 @@ func TestRunNiktoAgainstLoopback(t *testing.T) {
 	for _, f := range fs {
 		if strings.Contains(f.Title, "X-Frame-Options") && f.Port == portOf(srv) {
 			found = true
+			// The site's name, as the native checks report it, so their
+			// shared findings merge (findings.Canonical).
+			if f.Host != "app.example.test" {
+				t.Errorf("nikto finding host %q, want the site's name", f.Host)
+			}
 		}
 	}
 	if !found {

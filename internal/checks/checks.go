@@ -254,6 +254,13 @@ func (s *scan) urlFor(p string) string {
 // add records a finding of rule ruleID at the target's TCP endpoint, or at
 // pageURL for HTTP checks. An empty severity means the rule's own.
 func (s *scan) add(ruleID, pageURL, evidence string, severity findings.Severity) {
+	s.addFor(ruleID, pageURL, "", evidence, severity)
+}
+
+// addFor is add for a rule that holds one finding per subject at a location
+// (a cookie): the subject is in the evidence, which is where the canonical
+// key (findings.Canonical) reads it from.
+func (s *scan) addFor(ruleID, pageURL, subject, evidence string, severity findings.Severity) {
 	r, ok := rules[ruleID]
 	if !ok {
 		panic("checks: unknown rule " + ruleID)
@@ -277,7 +284,7 @@ func (s *scan) add(ruleID, pageURL, evidence string, severity findings.Severity)
 		Evidence:    cleanEvidence(evidence),
 	}
 	f.Normalize()
-	key := ruleID + "\x00" + f.Location()
+	key := ruleID + "\x00" + f.Location() + "\x00" + subject
 	if _, dup := s.found[key]; dup {
 		return
 	}
@@ -303,7 +310,10 @@ func (s *scan) results() []findings.Finding {
 		if out[i].RuleID != out[j].RuleID {
 			return out[i].RuleID < out[j].RuleID
 		}
-		return out[i].Location() < out[j].Location()
+		if out[i].Location() != out[j].Location() {
+			return out[i].Location() < out[j].Location()
+		}
+		return out[i].Evidence < out[j].Evidence
 	})
 	return out
 }

@@ -49,8 +49,8 @@ func checkCommon(t *testing.T, in Input, fs []findings.Finding) {
 		fps[f.Fingerprint] = true
 		if i > 0 {
 			p := fs[i-1]
-			if p.RuleID > f.RuleID || p.RuleID == f.RuleID && p.Location() >= f.Location() {
-				t.Errorf("results not sorted by rule then location: %s %s before %s %s", p.RuleID, p.Location(), f.RuleID, f.Location())
+			if p.RuleID > f.RuleID || p.RuleID == f.RuleID && (p.Location() > f.Location() || p.Location() == f.Location() && p.Evidence >= f.Evidence) {
+				t.Errorf("results not sorted by rule, location, evidence: %s %s before %s %s", p.RuleID, p.Location(), f.RuleID, f.Location())
 			}
 		}
 	}
@@ -249,7 +249,8 @@ func TestHTTP(t *testing.T) {
 				}
 			}},
 		{name: "bare https", h: bare, tls: true,
-			want: slices.Sorted(slices.Values(append([]string{RuleCookieMissingSecure, RuleMissingHSTS}, bareWant...)))},
+			// One finding per cookie: sid and theme both lack Secure.
+			want: slices.Sorted(slices.Values(append([]string{RuleCookieMissingSecure, RuleCookieMissingSecure, RuleMissingHSTS}, bareWant...)))},
 		{name: "hardened http, CSP frame-ancestors instead of X-Frame-Options",
 			h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")

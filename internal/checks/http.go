@@ -238,7 +238,8 @@ func nonEmpty(vals []string) []string {
 // the cookies. Cookie values never reach the evidence: they are often
 // session tokens.
 func (s *scan) checkCookies(r *response) {
-	var noSecure, noHTTPOnly, noSameSite []string
+	type cookie struct{ name, desc string }
+	var noSecure, noHTTPOnly, noSameSite []cookie
 	seen := map[string]bool{}
 	for _, h := range r.hops {
 		for _, line := range h.header.Values("Set-Cookie") {
@@ -254,30 +255,32 @@ func (s *scan) checkCookies(r *response) {
 				continue
 			}
 			seen[c.Name] = true
-			desc := cookieEvidence(c.Name, line, h.url)
+			ck := cookie{c.Name, cookieEvidence(c.Name, line, h.url)}
 			if s.in.TLS && !c.Secure {
-				noSecure = append(noSecure, desc)
+				noSecure = append(noSecure, ck)
 			}
 			if !c.HttpOnly {
-				noHTTPOnly = append(noHTTPOnly, desc)
+				noHTTPOnly = append(noHTTPOnly, ck)
 			}
 			// SameSiteDefaultMode is what net/http reports for an attribute
 			// with a value browsers do not recognise: as good as absent.
 			if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
-				noSameSite = append(noSameSite, desc)
+				noSameSite = append(noSameSite, ck)
 			}
 		}
 	}
+	// One finding per cookie: each is fixed on its own, and other scanners
+	// report cookies one by one (findings.Canonical merges them by name).
 	for _, f := range []struct {
 		ruleID  string
-		cookies []string
+		cookies []cookie
 	}{
 		{RuleCookieMissingSecure, noSecure},
 		{RuleCookieMissingHTTPOnly, noHTTPOnly},
 		{RuleCookieMissingSameSite, noSameSite},
 	} {
-		if len(f.cookies) > 0 {
-			s.add(f.ruleID, r.url, strings.Join(f.cookies, "\n"), "")
+		for _, c := range f.cookies {
+			s.addFor(f.ruleID, r.url, c.name, c.desc, "")
 		}
 	}
 }

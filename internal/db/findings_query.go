@@ -72,7 +72,7 @@ const findingColumns = `f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f
 f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id,
 f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target,
 f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile,
-f.priority, f.sla_due_at`
+f.priority, f.sla_due_at, f.reporters`
 
 // ErrBadCursor is a cursor this API did not issue (or for another sort).
 var ErrBadCursor = errors.New("bad cursor")
@@ -126,7 +126,9 @@ func ListFindings(ctx context.Context, tx pgx.Tx, f FindingFilter) ([]dbq.Findin
 	}
 	if f.Scanner != "" {
 		p := arg(f.Scanner)
-		where = append(where, "(f.scanner = "+p+" OR f.reported_by = "+p+")")
+		// Any scanner that reported the finding (its reporters), or the tool
+		// a generic report names.
+		where = append(where, "(f.scanner = "+p+" OR f.reporters ? "+p+")")
 	}
 	if f.CVE != "" {
 		where = append(where, "f.cves @> ARRAY["+arg(strings.ToUpper(f.CVE))+"::text]")
@@ -200,7 +202,7 @@ func ListFindings(ctx context.Context, tx pgx.Tx, f FindingFilter) ([]dbq.Findin
 			&fv.Protocol, &fv.Url, &fv.Target, &fv.Scanner, &fv.RuleID, &fv.Description, &fv.Remediation,
 			&fv.Refs, &fv.Evidence, &fv.FirstSeenAt, &fv.LastSeenAt, &fv.LastScanID, &fv.ScanTarget,
 			&fv.ReportedBy, &fv.FirstScanID, &fv.FixedAt, &fv.StatusChangedAt, &fv.Kev, &fv.KevDateAdded, &fv.Epss,
-			&fv.EpssPercentile, &fv.Priority, &fv.SlaDueAt, &x.SortValue)
+			&fv.EpssPercentile, &fv.Priority, &fv.SlaDueAt, &fv.Reporters, &x.SortValue)
 		return x, err
 	})
 	if err != nil {

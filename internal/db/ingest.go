@@ -115,6 +115,9 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 		if _, err = Q.ScanFindingPruneForScanner(ctx, tx, dbq.ScanFindingPruneForScannerParams{ScanID: b.ScanID, Scanner: b.Scanner}); err != nil {
 			return res, fmt.Errorf("prune findings of a re-run: %w", err)
 		}
+		if _, err = Q.ScanFindingPruneEmpty(ctx, tx, b.ScanID); err != nil {
+			return res, fmt.Errorf("prune findings of a re-run: %w", err)
+		}
 	}
 	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{
 		TenantID: b.TenantID, ScanID: b.ScanID, ScanTarget: b.ScanTarget, ReportedBy: b.Scanner,
@@ -122,7 +125,7 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 		return res, fmt.Errorf("upsert findings: %w", err)
 	}
 	if prune {
-		if _, err := Q.ScanFindingRelink(ctx, tx, dbq.ScanFindingRelinkParams{ScanID: b.ScanID, TenantID: b.TenantID}); err != nil {
+		if _, err := Q.ScanFindingRelink(ctx, tx, dbq.ScanFindingRelinkParams{ScanID: b.ScanID, TenantID: b.TenantID, Scanner: b.Scanner}); err != nil {
 			return res, fmt.Errorf("relink findings of an earlier attempt: %w", err)
 		}
 	}

@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib" // database/sql driver for goose
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/secureops/secureops/internal/findings"
 	sqlfiles "github.com/secureops/secureops/sql"
 )
 
@@ -43,6 +45,20 @@ func Migrate(ctx context.Context, ownerDSN string, log *slog.Logger, opts ...Opt
 		if log != nil {
 			log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 		}
+	}
+	// The data side of the canonical keys: stored findings follow the
+	// current map (a no-op once this version of it was applied).
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig) // with the password options
+	if err != nil {
+		return fmt.Errorf("merge findings: %w", err)
+	}
+	defer conn.Close(ctx)
+	n, err := MergeCanonical(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("merge findings: %w", err)
+	}
+	if n > 0 && log != nil {
+		log.Info("findings merged under the canonical keys", "merged", n, "version", findings.CanonVersion)
 	}
 	return nil
 }

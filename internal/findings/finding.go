@@ -132,10 +132,13 @@ func (f *Finding) Location() string {
 
 // ComputeFingerprint returns the stable identity of the issue: CVE + component +
 // location when a CVE is known (so two scanners reporting the same CVE on the
-// same package at the same place agree), otherwise scanner + rule + location.
+// same package at the same place agree), the canonical key + location for a
+// check scanners share (canon.tsv), otherwise scanner + rule + location.
 func (f *Finding) ComputeFingerprint() string {
 	var key string
-	if len(f.CVEs) > 0 {
+	if c, ok := Canonical(f); ok {
+		key = "canon|" + c.Key + "|" + c.Location
+	} else if len(f.CVEs) > 0 {
 		cves := append([]string(nil), f.CVEs...)
 		for i := range cves {
 			cves[i] = strings.ToUpper(cves[i])

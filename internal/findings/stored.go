@@ -6,6 +6,7 @@ package findings
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -79,6 +80,39 @@ type Stored struct {
 	EPSSPercentile *float64
 	Priority       *int
 	SLADueAt       *time.Time
+	// Reporters are the scanners that reported the finding, by name.
+	Reporters []Reporter
+}
+
+// Reporter is one scanner's report of a finding: several scanners report a
+// shared check (Canonical) as one finding, each with its own rule, title and
+// evidence. Gone is true once a complete scan by that scanner no longer
+// reported it; the finding is fixed when every reporter is gone.
+type Reporter struct {
+	Scanner    string     `json:"scanner"`
+	RuleID     string     `json:"rule_id"`
+	Title      string     `json:"title"`
+	Severity   Severity   `json:"severity"`
+	Evidence   string     `json:"evidence"`
+	LastScanID *uuid.UUID `json:"last_scan_id"`
+	Gone       bool       `json:"gone"`
+}
+
+// ParseReporters reads the findings.reporters column, sorted by scanner.
+// Unreadable JSON gives no reporters rather than an error: the column is
+// only ever written by the ingest and the migration.
+func ParseReporters(raw []byte) []Reporter {
+	var m map[string]Reporter
+	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil {
+		return []Reporter{}
+	}
+	out := make([]Reporter, 0, len(m))
+	for name, r := range m {
+		r.Scanner = name
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Reporter) int { return strings.Compare(a.Scanner, b.Scanner) })
+	return out
 }
 
 // FromRow is the domain's view of a stored finding.
@@ -92,7 +126,7 @@ func FromRow(f dbq.Finding) Stored {
 		FirstSeenAt: f.FirstSeenAt, LastSeenAt: f.LastSeenAt, StatusChangedAt: f.StatusChangedAt, FixedAt: f.FixedAt,
 		ScanTarget: f.ScanTarget, ReportedBy: f.ReportedBy, FirstScanID: nullable(f.FirstScanID), LastScanID: nullable(f.LastScanID),
 		KEV: f.Kev, KEVDateAdded: dateOf(f.KevDateAdded), EPSS: float4Of(f.Epss), EPSSPercentile: float4Of(f.EpssPercentile),
-		Priority: int2Of(f.Priority), SLADueAt: f.SlaDueAt,
+		Priority: int2Of(f.Priority), SLADueAt: f.SlaDueAt, Reporters: ParseReporters(f.Reporters),
 	}
 }
 

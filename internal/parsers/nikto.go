@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/secureops/secureops/internal/findings"
@@ -33,6 +34,7 @@ type niktoDetails struct {
 	TargetHostname string      `xml:"targethostname,attr"`
 	TargetPort     string      `xml:"targetport,attr"`
 	SiteName       string      `xml:"sitename,attr"`
+	HostHeader     string      `xml:"hostheader,attr"`
 	Items          []niktoItem `xml:"item"`
 }
 
@@ -138,6 +140,12 @@ func niktoXMLItem(dd *dedup, sd *niktoDetails, it *niktoItem) {
 	}
 	if port == 0 {
 		port = parsePort(sd.TargetPort)
+	}
+	// A site scanned by address with -vhost (how our scanner runs nikto)
+	// is the named site: its host is the name, as the other scanners of the
+	// same target report it; the URL keeps the address nikto connected to.
+	if vh := vhostName(sd.HostHeader); vh != "" {
+		host = vh
 	}
 	method := ""
 	if it.Method != nil {
@@ -280,4 +288,18 @@ func parseNiktoJSON(b []byte) ([]findings.Finding, error) {
 		}
 	}
 	return dd.result(), nil
+}
+
+// vhostName is the host name of a Host header nikto sent ("" for none or an
+// address).
+func vhostName(h string) string {
+	h = strings.TrimSpace(h)
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	if h == "" || net.ParseIP(h) != nil {
+		return ""
+	}
+	return strings.ToLower(h)
 }

@@ -251,10 +251,7 @@ func matchPattern(pattern, value string) bool {
 // that was not validated (its expression not compiled) never matches on a
 // title expression.
 func (r *Rule) Matches(f findings.Stored) bool {
-	if r.Scanner != "" && !strings.EqualFold(r.Scanner, f.Scanner) {
-		return false
-	}
-	if r.RuleID != "" && !matchPattern(r.RuleID, f.RuleID) {
+	if (r.Scanner != "" || r.RuleID != "") && !r.matchesReporter(f) {
 		return false
 	}
 	if r.CVE != "" && !slices.ContainsFunc(f.CVEs, func(c string) bool { return strings.EqualFold(c, r.CVE) }) {
@@ -276,6 +273,24 @@ func (r *Rule) Matches(f findings.Stored) bool {
 		}
 	}
 	return true
+}
+
+// matchesReporter: the scanner and rule-id conditions hold for one scanner
+// that reported f (a finding several scanners reported matches a rule for
+// any of them), or for f's own scanner and rule.
+func (r *Rule) matchesReporter(f findings.Stored) bool {
+	one := func(scanner, rule string) bool {
+		return (r.Scanner == "" || strings.EqualFold(r.Scanner, scanner)) && (r.RuleID == "" || matchPattern(r.RuleID, rule))
+	}
+	if one(f.Scanner, f.RuleID) {
+		return true
+	}
+	for _, rep := range f.Reporters {
+		if one(rep.Scanner, rep.RuleID) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Rule) label() string {

@@ -222,3 +222,21 @@ func TestStandingApproval(t *testing.T) {
 		t.Fatalf("approved valid: %+v", res)
 	}
 }
+
+// A finding two scanners reported matches a rule written for either.
+func TestRuleMatchesAnyReporter(t *testing.T) {
+	f := findings.Stored{Severity: "medium", Scanner: "nikto", RuleID: "999975", ScanTarget: "https://app.test",
+		Reporters: []findings.Reporter{{Scanner: "nikto", RuleID: "999975"}, {Scanner: "secureops", RuleID: "missing-x-frame-options"}}}
+	r := Rule{Scanner: "secureops", RuleID: "missing-x-frame-*", Action: ActionSuppress}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Matches(f) {
+		t.Error("a rule for the second reporter does not match")
+	}
+	mixed := Rule{Scanner: "nikto", RuleID: "missing-x-frame-*", Action: ActionSuppress}
+	_ = mixed.Validate()
+	if mixed.Matches(f) {
+		t.Error("the scanner of one reporter and the rule of another match together")
+	}
+}

@@ -22,12 +22,17 @@ INSERT INTO finding_stage (
 -- is first seen + those days (of 24 hours, as findings.SLADue counts them,
 -- whatever the session time zone); sla_due_at - now() is the days again in the
 -- conflict branch, where first_seen_at is the stored one.
+-- Several scanners may report one finding (findings.Canonical): each has
+-- its entry in reporters (replaced here, "gone" cleared); the finding's own
+-- columns stay those of its first reporter (reported_by), its severity is
+-- the highest of the current reporters', and the occurrence lists the
+-- scanners of this scan that saw it.
 WITH up AS (
 INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
     component, component_version, host, port, protocol, url, target, scanner, rule_id,
     description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by,
-    kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
+    kev, kev_date_added, epss, epss_percentile, priority, sla_due_at, reporters
 )
 SELECT
     sqlc.arg(tenant_id)::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
@@ -35,7 +40,9 @@ SELECT
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
     sqlc.arg(scan_id)::uuid, sqlc.arg(scan_id)::uuid, sqlc.arg(scan_target)::text, sqlc.arg(reported_by)::text,
     COALESCE(s.kev, false), s.kev_date_added, s.epss, s.epss_percentile, s.priority,
-    now() + make_interval(hours => s.sla_days * 24)
+    now() + make_interval(hours => s.sla_days * 24),
+    jsonb_build_object(sqlc.arg(reported_by)::text, jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
+        'severity', s.severity, 'evidence', s.evidence, 'last_scan_id', sqlc.arg(scan_id)::uuid))
 FROM (
     SELECT DISTINCT ON (fingerprint) *
     FROM finding_stage
@@ -49,26 +56,35 @@ WHERE NOT EXISTS (
     SELECT 1 FROM findings f
     WHERE f.tenant_id = sqlc.arg(tenant_id)::uuid AND f.fingerprint = s.fingerprint
       AND f.last_scan_id = sqlc.arg(scan_id)::uuid
-      AND (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,
-           f.description, f.remediation, f.refs, f.evidence, f.scan_target, f.reported_by)
+      -- IS NOT DISTINCT FROM, not =: only the fingerprint may be a join key.
+      -- Right after a large import the statistics say findings is empty; an
+      -- equality here becomes a hash key, the planner picks a nested loop
+      -- over a sequential scan, and a 100k re-import never ends.
+      AND f.scan_target IS NOT DISTINCT FROM sqlc.arg(scan_target)::text
+      AND f.reporters -> sqlc.arg(reported_by)::text IS NOT DISTINCT FROM jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
+          'severity', s.severity, 'evidence', s.evidence, 'last_scan_id', sqlc.arg(scan_id)::uuid)
+      AND (f.reported_by <> sqlc.arg(reported_by)::text OR
+          (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,
+           f.description, f.remediation, f.refs, f.evidence)
           IS NOT DISTINCT FROM
           (s.title, s.severity, s.cves, s.cwes, s.cvss_score, s.cvss_vector, s.component, s.component_version,
-           s.description, s.remediation, s.refs, s.evidence, sqlc.arg(scan_target)::text, sqlc.arg(reported_by)::text))
+           s.description, s.remediation, s.refs, s.evidence)))
 ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
-    title = EXCLUDED.title,
-    severity = EXCLUDED.severity,
-    cves = EXCLUDED.cves,
-    cwes = EXCLUDED.cwes,
-    cvss_score = EXCLUDED.cvss_score,
-    cvss_vector = EXCLUDED.cvss_vector,
-    component = EXCLUDED.component,
-    component_version = EXCLUDED.component_version,
-    description = EXCLUDED.description,
-    remediation = EXCLUDED.remediation,
-    refs = EXCLUDED.refs,
-    evidence = EXCLUDED.evidence,
+    title = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.title ELSE findings.title END,
+    severity = CASE WHEN findings.reporters - EXCLUDED.reported_by = '{}'::jsonb THEN EXCLUDED.severity
+                    ELSE secureops_reported_severity(findings.reporters - EXCLUDED.reported_by, EXCLUDED.severity) END,
+    cves = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cves ELSE findings.cves END,
+    cwes = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cwes ELSE findings.cwes END,
+    cvss_score = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cvss_score ELSE findings.cvss_score END,
+    cvss_vector = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cvss_vector ELSE findings.cvss_vector END,
+    component = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.component ELSE findings.component END,
+    component_version = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.component_version ELSE findings.component_version END,
+    description = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.description ELSE findings.description END,
+    remediation = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.remediation ELSE findings.remediation END,
+    refs = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.refs ELSE findings.refs END,
+    evidence = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.evidence ELSE findings.evidence END,
+    reporters = findings.reporters || EXCLUDED.reporters,
     scan_target = EXCLUDED.scan_target,
-    reported_by = EXCLUDED.reported_by,
     kev = EXCLUDED.kev,
     kev_date_added = EXCLUDED.kev_date_added,
     epss = EXCLUDED.epss,
@@ -92,40 +108,65 @@ ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
         ELSE findings.status_changed_at
     END
 WHERE findings.last_scan_id IS DISTINCT FROM EXCLUDED.last_scan_id
-   OR (findings.title, findings.severity, findings.cves, findings.cwes, findings.cvss_score,
+   OR findings.scan_target IS DISTINCT FROM EXCLUDED.scan_target
+   OR findings.reporters -> EXCLUDED.reported_by IS DISTINCT FROM EXCLUDED.reporters -> EXCLUDED.reported_by
+   OR (findings.reported_by = EXCLUDED.reported_by AND
+       (findings.title, findings.severity, findings.cves, findings.cwes, findings.cvss_score,
        findings.cvss_vector, findings.component, findings.component_version, findings.description,
-       findings.remediation, findings.refs, findings.evidence, findings.scan_target, findings.reported_by)
+       findings.remediation, findings.refs, findings.evidence)
       IS DISTINCT FROM
       (EXCLUDED.title, EXCLUDED.severity, EXCLUDED.cves, EXCLUDED.cwes, EXCLUDED.cvss_score,
        EXCLUDED.cvss_vector, EXCLUDED.component, EXCLUDED.component_version, EXCLUDED.description,
-       EXCLUDED.remediation, EXCLUDED.refs, EXCLUDED.evidence, EXCLUDED.scan_target, EXCLUDED.reported_by)
+       EXCLUDED.remediation, EXCLUDED.refs, EXCLUDED.evidence))
 RETURNING id, tenant_id, severity, status, first_scan_id
 )
-INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change, scanners)
 SELECT sqlc.arg(scan_id)::uuid, up.id, up.tenant_id, up.severity,
        CASE WHEN up.first_scan_id = sqlc.arg(scan_id)::uuid THEN 'new'
             WHEN up.status = 'reopened' THEN 'reopened'
-            ELSE 'open' END
+            ELSE 'open' END,
+       ARRAY[sqlc.arg(reported_by)::text]
 FROM up
-ON CONFLICT (scan_id, finding_id) DO UPDATE SET severity = EXCLUDED.severity, change = EXCLUDED.change;
+ON CONFLICT (scan_id, finding_id) DO UPDATE SET severity = EXCLUDED.severity, change = EXCLUDED.change,
+    scanners = CASE WHEN EXCLUDED.scanners[1] = ANY (scan_findings.scanners) THEN scan_findings.scanners
+                    ELSE scan_findings.scanners || EXCLUDED.scanners END;
 
 -- name: FindingsMarkFixed :execrows
--- After a complete scan: every open finding of this target and these
--- scanners that the scan did not see is fixed, and the scan records it.
-WITH gone AS (
-    UPDATE findings f
-    SET status = 'fixed', fixed_at = now(), status_changed_at = now()
+-- After a complete scan: every open finding of this target reported by one
+-- of these scanners that the scan did not see is gone for those scanners
+-- (its reporters' "gone"); it is fixed once it is gone for every scanner
+-- that reported it, and the scan records that. A finding another scanner
+-- reported, which this scan did not run, stays open.
+WITH cand AS (
+    SELECT f.id,
+           (SELECT jsonb_object_agg(e.key,
+                       CASE WHEN e.key = ANY (sqlc.arg(scanners)::text[]) AND NOT (e.key = ANY (COALESCE(sf.scanners, '{}')))
+                            THEN e.value || '{"gone": true}'::jsonb ELSE e.value END)
+            FROM jsonb_each(f.reporters) e) AS reps
+    FROM findings f
+    LEFT JOIN scan_findings sf ON sf.scan_id = sqlc.arg(scan_id)::uuid AND sf.finding_id = f.id
     WHERE f.tenant_id = sqlc.arg(tenant_id)::uuid
       AND f.scan_target = sqlc.arg(scan_target)::text
-      AND f.reported_by = ANY (sqlc.arg(scanners)::text[])
+      AND f.reporters ?| sqlc.arg(scanners)::text[]
       AND f.status IN ('new', 'open', 'reopened')
-      AND NOT EXISTS (
-          SELECT 1 FROM scan_findings sf
-          WHERE sf.scan_id = sqlc.arg(scan_id)::uuid AND sf.finding_id = f.id)
-    RETURNING f.id, f.tenant_id, f.severity
+), gone AS (
+    UPDATE findings f
+    SET reporters = c.reps,
+        status = CASE WHEN fixed.all_gone THEN 'fixed' ELSE f.status END,
+        fixed_at = CASE WHEN fixed.all_gone THEN now() ELSE f.fixed_at END,
+        status_changed_at = CASE WHEN fixed.all_gone THEN now() ELSE f.status_changed_at END
+    FROM cand c
+    CROSS JOIN LATERAL (
+        SELECT NOT EXISTS (SELECT 1 FROM jsonb_each(c.reps) e WHERE NOT COALESCE((e.value ->> 'gone')::boolean, false)) AS all_gone
+    ) fixed
+    WHERE f.id = c.id AND c.reps IS DISTINCT FROM f.reporters
+    RETURNING f.id, f.tenant_id, f.severity, f.status, f.reporters
 )
-INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
-SELECT sqlc.arg(scan_id)::uuid, gone.id, gone.tenant_id, gone.severity, 'fixed' FROM gone
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change, scanners)
+SELECT sqlc.arg(scan_id)::uuid, gone.id, gone.tenant_id, gone.severity, 'fixed',
+       ARRAY(SELECT k FROM jsonb_object_keys(gone.reporters) k WHERE k = ANY (sqlc.arg(scanners)::text[]) ORDER BY k)
+FROM gone
+WHERE gone.status = 'fixed'
 ON CONFLICT (scan_id, finding_id) DO NOTHING;
 
 -- name: FindingListByScan :many

@@ -73,7 +73,7 @@ func (q *Queries) FindingEvents(ctx context.Context, db DBTX, findingID uuid.UUI
 }
 
 const findingGet = `-- name: FindingGet :one
-SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at FROM findings WHERE id = $1
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at, reporters FROM findings WHERE id = $1
 `
 
 func (q *Queries) FindingGet(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
@@ -117,12 +117,13 @@ func (q *Queries) FindingGet(ctx context.Context, db DBTX, id uuid.UUID) (Findin
 		&i.EpssPercentile,
 		&i.Priority,
 		&i.SlaDueAt,
+		&i.Reporters,
 	)
 	return i, err
 }
 
 const findingGetForUpdate = `-- name: FindingGetForUpdate :one
-SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at FROM findings WHERE id = $1 FOR UPDATE
+SELECT id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at, reporters FROM findings WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) FindingGetForUpdate(ctx context.Context, db DBTX, id uuid.UUID) (Finding, error) {
@@ -166,12 +167,13 @@ func (q *Queries) FindingGetForUpdate(ctx context.Context, db DBTX, id uuid.UUID
 		&i.EpssPercentile,
 		&i.Priority,
 		&i.SlaDueAt,
+		&i.Reporters,
 	)
 	return i, err
 }
 
 const findingListByScan = `-- name: FindingListByScan :many
-SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile, f.priority, f.sla_due_at, sf.change
+SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile, f.priority, f.sla_due_at, f.reporters, sf.change
 FROM scan_findings sf
 JOIN findings f ON f.id = sf.finding_id
 WHERE sf.scan_id = $1
@@ -252,6 +254,7 @@ func (q *Queries) FindingListByScan(ctx context.Context, db DBTX, arg FindingLis
 			&i.Finding.EpssPercentile,
 			&i.Finding.Priority,
 			&i.Finding.SlaDueAt,
+			&i.Finding.Reporters,
 			&i.Change,
 		); err != nil {
 			return nil, err
@@ -318,7 +321,7 @@ SET status = $1::text,
     status_changed_at = now(),
     fixed_at = CASE WHEN $1::text = 'fixed' THEN COALESCE(fixed_at, now()) ELSE NULL END
 WHERE id = $2
-RETURNING id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
+RETURNING id, tenant_id, fingerprint, title, severity, status, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, first_seen_at, last_seen_at, last_scan_id, scan_target, reported_by, first_scan_id, fixed_at, status_changed_at, kev, kev_date_added, epss, epss_percentile, priority, sla_due_at, reporters
 `
 
 type FindingSetStatusParams struct {
@@ -368,6 +371,7 @@ func (q *Queries) FindingSetStatus(ctx context.Context, db DBTX, arg FindingSetS
 		&i.EpssPercentile,
 		&i.Priority,
 		&i.SlaDueAt,
+		&i.Reporters,
 	)
 	return i, err
 }
@@ -407,15 +411,17 @@ INSERT INTO findings (
     tenant_id, fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector,
     component, component_version, host, port, protocol, url, target, scanner, rule_id,
     description, remediation, refs, evidence, last_scan_id, first_scan_id, scan_target, reported_by,
-    kev, kev_date_added, epss, epss_percentile, priority, sla_due_at
+    kev, kev_date_added, epss, epss_percentile, priority, sla_due_at, reporters
 )
 SELECT
-    $2::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
+    $3::uuid, s.fingerprint, s.title, s.severity, s.cves, s.cwes, s.cvss_score,
     s.cvss_vector, s.component, s.component_version, s.host, s.port, s.protocol, s.url,
     s.target, s.scanner, s.rule_id, s.description, s.remediation, s.refs, s.evidence,
-    $1::uuid, $1::uuid, $3::text, $4::text,
+    $1::uuid, $1::uuid, $4::text, $2::text,
     COALESCE(s.kev, false), s.kev_date_added, s.epss, s.epss_percentile, s.priority,
-    now() + make_interval(hours => s.sla_days * 24)
+    now() + make_interval(hours => s.sla_days * 24),
+    jsonb_build_object($2::text, jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
+        'severity', s.severity, 'evidence', s.evidence, 'last_scan_id', $1::uuid))
 FROM (
     SELECT DISTINCT ON (fingerprint) fingerprint, title, severity, cves, cwes, cvss_score, cvss_vector, component, component_version, host, port, protocol, url, target, scanner, rule_id, description, remediation, refs, evidence, kev, kev_date_added, epss, epss_percentile, priority, sla_days
     FROM finding_stage
@@ -424,28 +430,37 @@ FROM (
 ) s
 WHERE NOT EXISTS (
     SELECT 1 FROM findings f
-    WHERE f.tenant_id = $2::uuid AND f.fingerprint = s.fingerprint
+    WHERE f.tenant_id = $3::uuid AND f.fingerprint = s.fingerprint
       AND f.last_scan_id = $1::uuid
-      AND (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,
-           f.description, f.remediation, f.refs, f.evidence, f.scan_target, f.reported_by)
+      -- IS NOT DISTINCT FROM, not =: only the fingerprint may be a join key.
+      -- Right after a large import the statistics say findings is empty; an
+      -- equality here becomes a hash key, the planner picks a nested loop
+      -- over a sequential scan, and a 100k re-import never ends.
+      AND f.scan_target IS NOT DISTINCT FROM $4::text
+      AND f.reporters -> $2::text IS NOT DISTINCT FROM jsonb_build_object('rule_id', s.rule_id, 'title', s.title,
+          'severity', s.severity, 'evidence', s.evidence, 'last_scan_id', $1::uuid)
+      AND (f.reported_by <> $2::text OR
+          (f.title, f.severity, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version,
+           f.description, f.remediation, f.refs, f.evidence)
           IS NOT DISTINCT FROM
           (s.title, s.severity, s.cves, s.cwes, s.cvss_score, s.cvss_vector, s.component, s.component_version,
-           s.description, s.remediation, s.refs, s.evidence, $3::text, $4::text))
+           s.description, s.remediation, s.refs, s.evidence)))
 ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
-    title = EXCLUDED.title,
-    severity = EXCLUDED.severity,
-    cves = EXCLUDED.cves,
-    cwes = EXCLUDED.cwes,
-    cvss_score = EXCLUDED.cvss_score,
-    cvss_vector = EXCLUDED.cvss_vector,
-    component = EXCLUDED.component,
-    component_version = EXCLUDED.component_version,
-    description = EXCLUDED.description,
-    remediation = EXCLUDED.remediation,
-    refs = EXCLUDED.refs,
-    evidence = EXCLUDED.evidence,
+    title = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.title ELSE findings.title END,
+    severity = CASE WHEN findings.reporters - EXCLUDED.reported_by = '{}'::jsonb THEN EXCLUDED.severity
+                    ELSE secureops_reported_severity(findings.reporters - EXCLUDED.reported_by, EXCLUDED.severity) END,
+    cves = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cves ELSE findings.cves END,
+    cwes = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cwes ELSE findings.cwes END,
+    cvss_score = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cvss_score ELSE findings.cvss_score END,
+    cvss_vector = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.cvss_vector ELSE findings.cvss_vector END,
+    component = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.component ELSE findings.component END,
+    component_version = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.component_version ELSE findings.component_version END,
+    description = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.description ELSE findings.description END,
+    remediation = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.remediation ELSE findings.remediation END,
+    refs = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.refs ELSE findings.refs END,
+    evidence = CASE WHEN findings.reported_by = EXCLUDED.reported_by THEN EXCLUDED.evidence ELSE findings.evidence END,
+    reporters = findings.reporters || EXCLUDED.reporters,
     scan_target = EXCLUDED.scan_target,
-    reported_by = EXCLUDED.reported_by,
     kev = EXCLUDED.kev,
     kev_date_added = EXCLUDED.kev_date_added,
     epss = EXCLUDED.epss,
@@ -469,29 +484,35 @@ ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
         ELSE findings.status_changed_at
     END
 WHERE findings.last_scan_id IS DISTINCT FROM EXCLUDED.last_scan_id
-   OR (findings.title, findings.severity, findings.cves, findings.cwes, findings.cvss_score,
+   OR findings.scan_target IS DISTINCT FROM EXCLUDED.scan_target
+   OR findings.reporters -> EXCLUDED.reported_by IS DISTINCT FROM EXCLUDED.reporters -> EXCLUDED.reported_by
+   OR (findings.reported_by = EXCLUDED.reported_by AND
+       (findings.title, findings.severity, findings.cves, findings.cwes, findings.cvss_score,
        findings.cvss_vector, findings.component, findings.component_version, findings.description,
-       findings.remediation, findings.refs, findings.evidence, findings.scan_target, findings.reported_by)
+       findings.remediation, findings.refs, findings.evidence)
       IS DISTINCT FROM
       (EXCLUDED.title, EXCLUDED.severity, EXCLUDED.cves, EXCLUDED.cwes, EXCLUDED.cvss_score,
        EXCLUDED.cvss_vector, EXCLUDED.component, EXCLUDED.component_version, EXCLUDED.description,
-       EXCLUDED.remediation, EXCLUDED.refs, EXCLUDED.evidence, EXCLUDED.scan_target, EXCLUDED.reported_by)
+       EXCLUDED.remediation, EXCLUDED.refs, EXCLUDED.evidence))
 RETURNING id, tenant_id, severity, status, first_scan_id
 )
-INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change, scanners)
 SELECT $1::uuid, up.id, up.tenant_id, up.severity,
        CASE WHEN up.first_scan_id = $1::uuid THEN 'new'
             WHEN up.status = 'reopened' THEN 'reopened'
-            ELSE 'open' END
+            ELSE 'open' END,
+       ARRAY[$2::text]
 FROM up
-ON CONFLICT (scan_id, finding_id) DO UPDATE SET severity = EXCLUDED.severity, change = EXCLUDED.change
+ON CONFLICT (scan_id, finding_id) DO UPDATE SET severity = EXCLUDED.severity, change = EXCLUDED.change,
+    scanners = CASE WHEN EXCLUDED.scanners[1] = ANY (scan_findings.scanners) THEN scan_findings.scanners
+                    ELSE scan_findings.scanners || EXCLUDED.scanners END
 `
 
 type FindingUpsertFromStageParams struct {
 	ScanID     uuid.UUID `json:"scan_id"`
+	ReportedBy string    `json:"reported_by"`
 	TenantID   uuid.UUID `json:"tenant_id"`
 	ScanTarget string    `json:"scan_target"`
-	ReportedBy string    `json:"reported_by"`
 }
 
 // One statement for the whole batch: upsert the findings and record their
@@ -507,15 +528,20 @@ type FindingUpsertFromStageParams struct {
 // is first seen + those days (of 24 hours, as findings.SLADue counts them,
 // whatever the session time zone); sla_due_at - now() is the days again in the
 // conflict branch, where first_seen_at is the stored one.
+// Several scanners may report one finding (findings.Canonical): each has
+// its entry in reporters (replaced here, "gone" cleared); the finding's own
+// columns stay those of its first reporter (reported_by), its severity is
+// the highest of the current reporters', and the occurrence lists the
+// scanners of this scan that saw it.
 // A retry of the same scan with unchanged content has nothing to write:
 // leaving those rows out here is much cheaper than letting ON CONFLICT find,
 // lock and skip them.
 func (q *Queries) FindingUpsertFromStage(ctx context.Context, db DBTX, arg FindingUpsertFromStageParams) (int64, error) {
 	result, err := db.Exec(ctx, findingUpsertFromStage,
 		arg.ScanID,
+		arg.ReportedBy,
 		arg.TenantID,
 		arg.ScanTarget,
-		arg.ReportedBy,
 	)
 	if err != nil {
 		return 0, err
@@ -524,38 +550,57 @@ func (q *Queries) FindingUpsertFromStage(ctx context.Context, db DBTX, arg Findi
 }
 
 const findingsMarkFixed = `-- name: FindingsMarkFixed :execrows
-WITH gone AS (
-    UPDATE findings f
-    SET status = 'fixed', fixed_at = now(), status_changed_at = now()
-    WHERE f.tenant_id = $2::uuid
-      AND f.scan_target = $3::text
-      AND f.reported_by = ANY ($4::text[])
+WITH cand AS (
+    SELECT f.id,
+           (SELECT jsonb_object_agg(e.key,
+                       CASE WHEN e.key = ANY ($2::text[]) AND NOT (e.key = ANY (COALESCE(sf.scanners, '{}')))
+                            THEN e.value || '{"gone": true}'::jsonb ELSE e.value END)
+            FROM jsonb_each(f.reporters) e) AS reps
+    FROM findings f
+    LEFT JOIN scan_findings sf ON sf.scan_id = $1::uuid AND sf.finding_id = f.id
+    WHERE f.tenant_id = $3::uuid
+      AND f.scan_target = $4::text
+      AND f.reporters ?| $2::text[]
       AND f.status IN ('new', 'open', 'reopened')
-      AND NOT EXISTS (
-          SELECT 1 FROM scan_findings sf
-          WHERE sf.scan_id = $1::uuid AND sf.finding_id = f.id)
-    RETURNING f.id, f.tenant_id, f.severity
+), gone AS (
+    UPDATE findings f
+    SET reporters = c.reps,
+        status = CASE WHEN fixed.all_gone THEN 'fixed' ELSE f.status END,
+        fixed_at = CASE WHEN fixed.all_gone THEN now() ELSE f.fixed_at END,
+        status_changed_at = CASE WHEN fixed.all_gone THEN now() ELSE f.status_changed_at END
+    FROM cand c
+    CROSS JOIN LATERAL (
+        SELECT NOT EXISTS (SELECT 1 FROM jsonb_each(c.reps) e WHERE NOT COALESCE((e.value ->> 'gone')::boolean, false)) AS all_gone
+    ) fixed
+    WHERE f.id = c.id AND c.reps IS DISTINCT FROM f.reporters
+    RETURNING f.id, f.tenant_id, f.severity, f.status, f.reporters
 )
-INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
-SELECT $1::uuid, gone.id, gone.tenant_id, gone.severity, 'fixed' FROM gone
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change, scanners)
+SELECT $1::uuid, gone.id, gone.tenant_id, gone.severity, 'fixed',
+       ARRAY(SELECT k FROM jsonb_object_keys(gone.reporters) k WHERE k = ANY ($2::text[]) ORDER BY k)
+FROM gone
+WHERE gone.status = 'fixed'
 ON CONFLICT (scan_id, finding_id) DO NOTHING
 `
 
 type FindingsMarkFixedParams struct {
 	ScanID     uuid.UUID `json:"scan_id"`
+	Scanners   []string  `json:"scanners"`
 	TenantID   uuid.UUID `json:"tenant_id"`
 	ScanTarget string    `json:"scan_target"`
-	Scanners   []string  `json:"scanners"`
 }
 
-// After a complete scan: every open finding of this target and these
-// scanners that the scan did not see is fixed, and the scan records it.
+// After a complete scan: every open finding of this target reported by one
+// of these scanners that the scan did not see is gone for those scanners
+// (its reporters' "gone"); it is fixed once it is gone for every scanner
+// that reported it, and the scan records that. A finding another scanner
+// reported, which this scan did not run, stays open.
 func (q *Queries) FindingsMarkFixed(ctx context.Context, db DBTX, arg FindingsMarkFixedParams) (int64, error) {
 	result, err := db.Exec(ctx, findingsMarkFixed,
 		arg.ScanID,
+		arg.Scanners,
 		arg.TenantID,
 		arg.ScanTarget,
-		arg.Scanners,
 	)
 	if err != nil {
 		return 0, err

@@ -100,6 +100,7 @@ type Finding struct {
 	EpssPercentile   pgtype.Float4 `json:"epss_percentile"`
 	Priority         pgtype.Int2   `json:"priority"`
 	SlaDueAt         *time.Time    `json:"sla_due_at"`
+	Reporters        []byte        `json:"reporters"`
 }
 
 type FindingAlert struct {
@@ -109,6 +110,12 @@ type FindingAlert struct {
 	BatchID   uuid.UUID  `json:"batch_id"`
 	CreatedAt time.Time  `json:"created_at"`
 	EmailedAt *time.Time `json:"emailed_at"`
+}
+
+type FindingCanonVersion struct {
+	Version   string    `json:"version"`
+	Merged    int32     `json:"merged"`
+	AppliedAt time.Time `json:"applied_at"`
 }
 
 type FindingEnrichStage struct {
@@ -369,6 +376,7 @@ type ScanFinding struct {
 	TenantID  uuid.UUID `json:"tenant_id"`
 	Severity  string    `json:"severity"`
 	Change    string    `json:"change"`
+	Scanners  []string  `json:"scanners"`
 }
 
 type ScanIngestDigest struct {

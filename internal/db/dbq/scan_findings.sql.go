@@ -11,27 +11,42 @@ import (
 	"github.com/google/uuid"
 )
 
+const scanFindingPruneEmpty = `-- name: ScanFindingPruneEmpty :execrows
+DELETE FROM scan_findings
+WHERE scan_id = $1::uuid AND change <> 'fixed' AND scanners = '{}'
+`
+
+func (q *Queries) ScanFindingPruneEmpty(ctx context.Context, db DBTX, scanID uuid.UUID) (int64, error) {
+	result, err := db.Exec(ctx, scanFindingPruneEmpty, scanID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const scanFindingPruneForScanner = `-- name: ScanFindingPruneForScanner :execrows
-DELETE FROM scan_findings sf
-USING findings f
-WHERE sf.scan_id = $1::uuid
+UPDATE scan_findings sf SET scanners = array_remove(sf.scanners, $1::text)
+FROM findings f
+WHERE sf.scan_id = $2::uuid
   AND f.id = sf.finding_id
-  AND f.reported_by = $2::text
+  AND $1::text = ANY (sf.scanners)
   AND sf.change <> 'fixed'
   AND NOT EXISTS (SELECT 1 FROM finding_stage s WHERE s.fingerprint = f.fingerprint)
 `
 
 type ScanFindingPruneForScannerParams struct {
-	ScanID  uuid.UUID `json:"scan_id"`
 	Scanner string    `json:"scanner"`
+	ScanID  uuid.UUID `json:"scan_id"`
 }
 
 // A re-run of a scan (retry or reset) replaces what this scanner reported for
-// it, so issues the re-run no longer sees are not counted twice. NOT EXISTS,
-// not NOT IN: a hashed NOT IN falls back to a rescan per row once the staged
-// fingerprints outgrow work_mem, which made a 100k re-import take minutes.
+// it, so issues the re-run no longer sees are not counted twice: the scanner
+// leaves the occurrence, and ScanFindingPruneEmpty drops occurrences no
+// scanner holds any more. NOT EXISTS, not NOT IN: a hashed NOT IN falls back
+// to a rescan per row once the staged fingerprints outgrow work_mem, which
+// made a 100k re-import take minutes.
 func (q *Queries) ScanFindingPruneForScanner(ctx context.Context, db DBTX, arg ScanFindingPruneForScannerParams) (int64, error) {
-	result, err := db.Exec(ctx, scanFindingPruneForScanner, arg.ScanID, arg.Scanner)
+	result, err := db.Exec(ctx, scanFindingPruneForScanner, arg.Scanner, arg.ScanID)
 	if err != nil {
 		return 0, err
 	}
@@ -39,29 +54,32 @@ func (q *Queries) ScanFindingPruneForScanner(ctx context.Context, db DBTX, arg S
 }
 
 const scanFindingRelink = `-- name: ScanFindingRelink :execrows
-INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change)
+INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity, change, scanners)
 SELECT DISTINCT $1::uuid, f.id, f.tenant_id, f.severity,
        CASE WHEN f.first_scan_id = $1::uuid THEN 'new'
             WHEN f.status = 'reopened' THEN 'reopened'
-            ELSE 'open' END
+            ELSE 'open' END,
+       ARRAY[$2::text]
 FROM finding_stage s
-JOIN findings f ON f.tenant_id = $2::uuid AND f.fingerprint = s.fingerprint
-WHERE f.last_scan_id = $1::uuid
-  AND NOT EXISTS (SELECT 1 FROM scan_findings sf WHERE sf.scan_id = $1::uuid AND sf.finding_id = f.id)
-ON CONFLICT (scan_id, finding_id) DO NOTHING
+JOIN findings f ON f.tenant_id = $3::uuid AND f.fingerprint = s.fingerprint
+WHERE f.reporters -> $2::text ->> 'last_scan_id' = $1::uuid::text
+  AND NOT EXISTS (SELECT 1 FROM scan_findings sf WHERE sf.scan_id = $1::uuid AND sf.finding_id = f.id
+                  AND $2::text = ANY (sf.scanners))
+ON CONFLICT (scan_id, finding_id) DO UPDATE SET scanners = scan_findings.scanners || EXCLUDED.scanners
 `
 
 type ScanFindingRelinkParams struct {
 	ScanID   uuid.UUID `json:"scan_id"`
+	Scanner  string    `json:"scanner"`
 	TenantID uuid.UUID `json:"tenant_id"`
 }
 
 // After the upsert of a re-run whose fingerprints differ from the last
 // attempt's: a finding an earlier attempt of this scan saw, a later one
 // pruned, and this one sees again unchanged is skipped by the upsert (same
-// scan, same content) and must get its occurrence back here.
+// scan, same content) and must get this scanner's occurrence back here.
 func (q *Queries) ScanFindingRelink(ctx context.Context, db DBTX, arg ScanFindingRelinkParams) (int64, error) {
-	result, err := db.Exec(ctx, scanFindingRelink, arg.ScanID, arg.TenantID)
+	result, err := db.Exec(ctx, scanFindingRelink, arg.ScanID, arg.Scanner, arg.TenantID)
 	if err != nil {
 		return 0, err
 	}
@@ -71,9 +89,8 @@ func (q *Queries) ScanFindingRelink(ctx context.Context, db DBTX, arg ScanFindin
 const scanFindingsHasForScanner = `-- name: ScanFindingsHasForScanner :one
 SELECT EXISTS (
     SELECT 1 FROM scan_findings sf
-    JOIN findings f ON f.id = sf.finding_id
     WHERE sf.scan_id = $1::uuid
-      AND f.reported_by = $2::text
+      AND $2::text = ANY (sf.scanners)
       AND sf.change <> 'fixed'
 )::boolean AS linked
 `

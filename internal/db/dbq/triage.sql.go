@@ -498,7 +498,7 @@ func (q *Queries) TriageRuleUpdate(ctx context.Context, db DBTX, arg TriageRuleU
 }
 
 const triageScanFindings = `-- name: TriageScanFindings :many
-SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile, f.priority, f.sla_due_at FROM findings f JOIN scan_findings sf ON sf.finding_id = f.id
+SELECT f.id, f.tenant_id, f.fingerprint, f.title, f.severity, f.status, f.cves, f.cwes, f.cvss_score, f.cvss_vector, f.component, f.component_version, f.host, f.port, f.protocol, f.url, f.target, f.scanner, f.rule_id, f.description, f.remediation, f.refs, f.evidence, f.first_seen_at, f.last_seen_at, f.last_scan_id, f.scan_target, f.reported_by, f.first_scan_id, f.fixed_at, f.status_changed_at, f.kev, f.kev_date_added, f.epss, f.epss_percentile, f.priority, f.sla_due_at, f.reporters FROM findings f JOIN scan_findings sf ON sf.finding_id = f.id
 WHERE sf.scan_id = $1 AND f.id > $2
 ORDER BY f.id
 LIMIT $3
@@ -558,6 +558,7 @@ func (q *Queries) TriageScanFindings(ctx context.Context, db DBTX, arg TriageSca
 			&i.EpssPercentile,
 			&i.Priority,
 			&i.SlaDueAt,
+			&i.Reporters,
 		); err != nil {
 			return nil, err
 		}
