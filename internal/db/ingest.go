@@ -119,10 +119,22 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 			return res, fmt.Errorf("prune findings of a re-run: %w", err)
 		}
 	}
+	// The upsert reaches findings only through its (tenant_id, fingerprint)
+	// key. Right after a large import (or a TRUNCATE) the statistics say
+	// findings is empty and the planner may scan it once per staged row — a
+	// 100k re-import then runs for many minutes; with sequential scans priced
+	// out for this one statement, it takes the key's index whatever the
+	// statistics say (the stage, which has no index, is still scanned).
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+		return res, fmt.Errorf("plan the upsert: %w", err)
+	}
 	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{
 		TenantID: b.TenantID, ScanID: b.ScanID, ScanTarget: b.ScanTarget, ReportedBy: b.Scanner,
 	}); err != nil {
 		return res, fmt.Errorf("upsert findings: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = on"); err != nil {
+		return res, fmt.Errorf("plan the upsert: %w", err)
 	}
 	if prune {
 		if _, err := Q.ScanFindingRelink(ctx, tx, dbq.ScanFindingRelinkParams{ScanID: b.ScanID, TenantID: b.TenantID, Scanner: b.Scanner}); err != nil {
