@@ -119,22 +119,32 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 			return res, fmt.Errorf("prune findings of a re-run: %w", err)
 		}
 	}
-	// The upsert reaches findings only through its (tenant_id, fingerprint)
-	// key. Right after a large import (or a TRUNCATE) the statistics say
-	// findings is empty and the planner may scan it once per staged row — a
-	// 100k re-import then runs for many minutes; with sequential scans priced
-	// out for this one statement, it takes the key's index whatever the
-	// statistics say (the stage, which has no index, is still scanned).
-	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-		return res, fmt.Errorf("plan the upsert: %w", err)
+	// Right after findings was created, truncated or bulk loaded its
+	// statistics say it is (nearly) empty until autovacuum analyses it; the
+	// planner then probes it with a nested loop over a sequential scan, once
+	// per staged row, and a 100k re-import runs for many minutes. While the
+	// statistics say so, this one statement hashes findings instead (one
+	// pass, whatever its real size); with real statistics the planner
+	// chooses (index probes for a small batch into a large table).
+	var tuples float64
+	if err := tx.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = 'public.findings'::regclass").Scan(&tuples); err != nil {
+		return res, fmt.Errorf("read the findings' statistics: %w", err)
+	}
+	stale := tuples < staleTuples && len(rows) >= staleTuples/10
+	if stale {
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = off"); err != nil {
+			return res, fmt.Errorf("plan the upsert: %w", err)
+		}
 	}
 	if res.Upserted, err = Q.FindingUpsertFromStage(ctx, tx, dbq.FindingUpsertFromStageParams{
 		TenantID: b.TenantID, ScanID: b.ScanID, ScanTarget: b.ScanTarget, ReportedBy: b.Scanner,
 	}); err != nil {
 		return res, fmt.Errorf("upsert findings: %w", err)
 	}
-	if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = on"); err != nil {
-		return res, fmt.Errorf("plan the upsert: %w", err)
+	if stale {
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = on"); err != nil {
+			return res, fmt.Errorf("plan the upsert: %w", err)
+		}
 	}
 	if prune {
 		if _, err := Q.ScanFindingRelink(ctx, tx, dbq.ScanFindingRelinkParams{ScanID: b.ScanID, TenantID: b.TenantID, Scanner: b.Scanner}); err != nil {
@@ -151,6 +161,10 @@ func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult
 	res.Linked = int64(len(distinct))
 	return res, nil
 }
+
+// staleTuples: findings' statistics below this many rows are taken for
+// "not analysed since a bulk load" when a batch of a tenth of it arrives.
+const staleTuples = 10000
 
 // needsPrune says whether an earlier attempt of this scan linked findings of
 // this scanner that the batch (with this digest) may no longer hold. The
