@@ -117,6 +117,9 @@ func TestPortalMFA(t *testing.T) {
 	ana.signIn(e.kratosPublic, "ana@factor.example.test", "factor-password-2")
 	ana.open(e.URL + "/app/findings")
 	ana.waitFor(`location.pathname === '/auth/settings' && !!document.querySelector('#mfa-required')`)
+	if !eval[bool](ana, `!!document.querySelector('#mfa-sign-out') && !document.querySelector('a[href="/app"]')`) {
+		t.Error("a refused member is offered the dashboard (which sends them back) instead of signing out")
+	}
 	ana.snap("settings-mfa-required")
 	var refused int
 	err = e.db.InTx(ctx, db.TenantScope(ten.ID), func(ctx context.Context, tx pgx.Tx) error {
