@@ -17,6 +17,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/triagerules"
@@ -145,6 +146,7 @@ func (a *Activities) Evaluate(ctx context.Context, in triage.Input) (triage.Eval
 			break
 		}
 	}
+	faults.PauseFor(faults.TriageEvaluated, in.TenantID.String())
 	err := a.DB.InTx(ctx, scope, func(ctx context.Context, tx pgx.Tx) error {
 		ids, err := q.FindingTriagePending(ctx, tx, in.ScanID)
 		out.Pending = ids
