@@ -84,6 +84,7 @@ type env struct {
 	apiURL       string
 	api          *proc
 	workers      map[string]*proc // by name
+	svc          *services
 	mu           sync.Mutex
 	seq          int
 }
@@ -157,15 +158,18 @@ func newEnv(t *testing.T) *env {
 		"DATABASE_URL="+superDSN, "APP_DATABASE_URL="+appDSN,
 		"TEMPORAL_ADDRESS=127.0.0.1:"+strconv.Itoa(e.temporalPort), "TEMPORAL_NAMESPACE=default",
 		"SECUREOPS_SEAL_KEY="+seal, "TEMPORAL_CODEC_KEY="+codec,
-		"API_RATE_LIMIT=1000000", "STRIPE_SECRET_KEY=", "STRIPE_API_BASE=",
+		"API_RATE_LIMIT=1000000",
 	)
+	e.svc = startServices(t, dir)
+	e.baseEnv = append(e.baseEnv, e.svc.env()...)
 	e.startTemporal()
 	if e.tc, err = client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(e.temporalPort), Namespace: "default",
 		Logger: nil}); err != nil {
 		t.Fatal(err)
 	}
 	e.startAPI()
-	e.startWorker("orchestration", "scans,onboarding")
+	e.startWorker("orchestration", "scans")
+	e.startWorker("onboarding", "onboarding")
 	e.startWorker("scanner-1", "scanners")
 	return e
 }
@@ -446,6 +450,9 @@ func TestChaos(t *testing.T) {
 	}
 	if want("1") {
 		t.Run("1-scanner-worker-killed", func(t *testing.T) { e.t = t; caseScannerWorkerKilled(e) })
+	}
+	if want("2") {
+		t.Run("2-onboarding-worker-killed", func(t *testing.T) { e.t = t; caseOnboardingWorkerKilled(e) })
 	}
 	if want("3") {
 		t.Run("3-api-killed-before-workflow", func(t *testing.T) { e.t = t; caseAPIKilledBeforeStart(e) })
