@@ -466,6 +466,9 @@ func TestChaos(t *testing.T) {
 	if want("6") {
 		t.Run("6-burst-fairness", func(t *testing.T) { e.t = t; caseBurst(e) })
 	}
+	if want("7") {
+		t.Run("7-billing-and-triage-workers-killed", func(t *testing.T) { e.t = t; caseBillingTriageKilled(e) })
+	}
 }
 
 // Case 0: `make run` after a SIGKILL of the previous `secureops dev`: its
