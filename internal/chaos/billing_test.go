@@ -117,8 +117,8 @@ func caseBillingTriageKilled(e *env) {
 		t.Fatal(err)
 	}
 
-	e.paused("onboarding-armed", 2, 3*time.Minute)
-	e.paused("orchestration-armed", 1, 3*time.Minute)
+	e.paused(onb, 2, 3*time.Minute)
+	e.paused(orch, 1, 3*time.Minute)
 	meterReqsBefore, _, _ := e.svc.stripe.creates("/v1/billing/meter_events", formIs("identifier", scanID.String()))
 	killedAt := time.Now()
 	onb.kill()

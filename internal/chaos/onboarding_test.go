@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,11 +30,12 @@ func armed(pauseFor time.Duration, points ...string) []string {
 	return []string{"SECUREOPS_FAULT_PAUSE=" + strings.Join(points, ","), "SECUREOPS_FAULT_PAUSE_FOR=" + pauseFor.String()}
 }
 
-// paused waits until the worker's log shows n pauses.
-func (e *env) paused(worker string, n int, within time.Duration) {
+// paused waits until the process's log shows n pauses.
+func (e *env) paused(p *proc, n int, within time.Duration) {
 	e.t.Helper()
-	waitFor(e.t, within, fmt.Sprintf("%d fault points reached in %s", n, worker), func() bool {
-		return e.logLines("worker-"+worker, "fault injection: pausing") >= n
+	waitFor(e.t, within, fmt.Sprintf("%d fault points reached in %s", n, p.name), func() bool {
+		b, _ := os.ReadFile(p.log)
+		return bytes.Count(b, []byte("fault injection: pausing")) >= n
 	})
 }
 
@@ -185,7 +187,7 @@ func caseOnboardingWorkerKilled(e *env) {
 		points = append(points, k.point+"@"+s.tenant.String())
 	}
 	w := e.startWorkerWith("onboarding-armed", "onboarding", armed(10*time.Minute, points...)...)
-	e.paused("onboarding-armed", len(sus), 2*time.Minute)
+	e.paused(w, len(sus), 2*time.Minute)
 	var notInStep []string
 	for i, s := range sus {
 		if _, steps := e.signupStatus(s); steps[onboardingKills[i].step] != onboarding.StateRunning {
