@@ -61,8 +61,8 @@ const (
 	OnboardingIdentity = "onboarding-identity"
 	// OnboardingAPIKey: the initial API key committed (store.CreateInitialAPIKey).
 	OnboardingAPIKey = "onboarding-api-key"
-	// EmailSent: the provider accepted a message not yet marked sent in the
-	// outbox (email.Send; with the outbox as the mailbox, after the row).
+	// EmailSent: Resend accepted a message not yet marked sent in the
+	// outbox (email.Send; never reached with the outbox as the mailbox).
 	EmailSent = "email-sent"
 	// BillingMeterSent: Stripe took a meter event not yet recorded
 	// (stripe.BillingMeter).
