@@ -5,40 +5,73 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/secureops/secureops/internal/contract/billing"
+	"github.com/secureops/secureops/internal/contract/report"
 	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/payments"
 )
 
-// billed gives a tenant a Stripe customer and subscription, and an owner
-// the billing emails go to.
-func (e *env) billed(tn tenant, tag string) (customer, sub string) {
+// owned gives a tenant an owner, whom its emails go to.
+func (e *env) owned(tn tenant, tag string) {
 	e.t.Helper()
-	ctx := context.Background()
-	customer, sub = "cus_chaos"+tag, "sub_chaos"+tag
 	owner := uuid.New()
 	for _, q := range []struct {
 		sql  string
 		args []any
 	}{
-		{"UPDATE tenants SET stripe_customer_id = $2, stripe_subscription_id = $3 WHERE id = $1", []any{tn.id, customer, sub}},
 		{"INSERT INTO users (id, name, email) VALUES ($1, 'Olga Owner', $2)", []any{owner, "owner-" + tag + "@chaos-seven.test"}},
 		{"INSERT INTO memberships (user_id, tenant_id, role) VALUES ($1, $2, 'client_owner')", []any{owner, tn.id}},
 	} {
-		if _, err := e.super.Exec(ctx, q.sql, q.args...); err != nil {
+		if _, err := e.super.Exec(context.Background(), q.sql, q.args...); err != nil {
 			e.t.Fatalf("%s: %v", q.sql, err)
 		}
 	}
+}
+
+// billed gives a tenant a Stripe customer and subscription, and an owner
+// the billing emails go to.
+func (e *env) billed(tn tenant, tag string) (customer, sub string) {
+	e.t.Helper()
+	customer, sub = "cus_chaos"+tag, "sub_chaos"+tag
+	if _, err := e.super.Exec(context.Background(), "UPDATE tenants SET stripe_customer_id = $2, stripe_subscription_id = $3 WHERE id = $1", tn.id, customer, sub); err != nil {
+		e.t.Fatal(err)
+	}
+	e.owned(tn, tag)
 	return customer, sub
+}
+
+// requestReport asks for a report on the last week.
+func (e *env) requestReport(tn tenant) uuid.UUID {
+	e.t.Helper()
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`{"kind":"executive","period":{"from":%q,"to":%q}}`, now.Add(-7*24*time.Hour).Format(time.RFC3339), now.Format(time.RFC3339))
+	req, _ := http.NewRequest("POST", e.apiURL+"/api/v1/reports", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tn.key)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		ID uuid.UUID `json:"id"`
+	}
+	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(raw, &out) != nil {
+		e.t.Fatalf("POST /api/v1/reports: %d %s", resp.StatusCode, raw)
+	}
+	return out.ID
 }
 
 // stripeWebhook signs and posts one event as Stripe would.
@@ -71,12 +104,13 @@ func (e *env) count(sql string, args ...any) int {
 	return n
 }
 
-// Case 7: the billing cycle and a scan's triage, their workers SIGKILLed
-// mid-cycle: one tenant's meter event taken by Stripe and not yet recorded,
-// another's dunning email accepted by Resend and not yet marked sent (both
-// on the onboarding queue's worker), a third's triage decisions committed
-// and the activity not returned (the scans queue's worker). One SIGKILL of
-// each worker while all three stand there; fresh workers take over.
+// Case 7: the billing cycle, a scan's triage and a report, their workers
+// SIGKILLed mid-cycle: one tenant's meter event taken by Stripe and not yet
+// recorded, another's dunning email and a third's report email accepted by
+// Resend and not yet marked sent (all on the onboarding queue's worker), a
+// fourth's triage decisions committed and the activity not returned (the
+// scans queue's worker). One SIGKILL of each worker while all four stand
+// there; fresh workers take over.
 func caseBillingTriageKilled(e *env) {
 	t := e.t
 	began := time.Now()
@@ -84,6 +118,8 @@ func caseBillingTriageKilled(e *env) {
 	meterT := e.tenant("Chaos Seven Meter", "pro")
 	mailT := e.tenant("Chaos Seven Dunning", "pro")
 	triageT := e.tenant("Chaos Seven Triage", "pro")
+	reportT := e.tenant("Chaos Seven Report", "pro")
+	e.owned(reportT, "7report")
 	meterCust, _ := e.billed(meterT, "7meter")
 	mailCust, mailSub := e.billed(mailT, "7mail")
 
@@ -92,7 +128,7 @@ func caseBillingTriageKilled(e *env) {
 		delete(e.workers, name)
 	}
 	onb := e.startWorkerWith("onboarding-armed", "onboarding", armed(10*time.Minute,
-		faults.BillingMeterSent+"@"+meterT.id.String(), faults.EmailSent+"@"+mailT.id.String())...)
+		faults.BillingMeterSent+"@"+meterT.id.String(), faults.EmailSent+"@"+mailT.id.String(), faults.EmailSent+"@"+reportT.id.String())...)
 	orch := e.startWorkerWith("orchestration-armed", "scans", armed(10*time.Minute, faults.TriageEvaluated+"@"+triageT.id.String())...)
 
 	// Metering: the cycle, as onboarding starts it, metering every 2 s (not
@@ -117,7 +153,10 @@ func caseBillingTriageKilled(e *env) {
 		t.Fatal(err)
 	}
 
-	e.paused(onb, 2, 3*time.Minute)
+	// A report: numbers, prose, stored, then its email.
+	reportID := e.requestReport(reportT)
+
+	e.paused(onb, 3, 3*time.Minute)
 	e.paused(orch, 1, 3*time.Minute)
 	meterReqsBefore, _, _ := e.svc.stripe.creates("/v1/billing/meter_events", formIs("identifier", scanID.String()))
 	killedAt := time.Now()
@@ -143,7 +182,10 @@ func caseBillingTriageKilled(e *env) {
 				recovered["triage"] = round(time.Since(killedAt).Seconds())
 			}
 		}
-		return len(recovered) == 3
+		if _, ok := recovered["report_email"]; !ok && e.count("SELECT count(*) FROM reports WHERE id = $1 AND emailed_at IS NOT NULL", reportID) > 0 {
+			recovered["report_email"] = round(time.Since(killedAt).Seconds())
+		}
+		return len(recovered) == 4
 	})
 	time.Sleep(3 * time.Second) // a second meter tick: nothing more is sent
 
@@ -155,6 +197,14 @@ func caseBillingTriageKilled(e *env) {
 	triageDistinct := e.count("SELECT count(DISTINCT (finding_id, source)) FROM finding_triage WHERE scan_id = $1", importID)
 	triageFindings := e.count("SELECT count(*) FROM scan_findings WHERE scan_id = $1", importID)
 	triageRuns, err := e.runs(triage.WorkflowID(importID))
+	if err != nil {
+		t.Error(err)
+	}
+	reportMails, reportMailReqs, _ := e.svc.resend.sent("email/report/" + reportID.String() + "/")
+	reportMailRows := e.count("SELECT count(*) FROM email_outbox WHERE idempotency_key LIKE 'email/report/' || $1 || '/%'", reportID.String())
+	reports := e.count("SELECT count(*) FROM reports WHERE tenant_id = $1 AND status = 'ready'", reportT.id)
+	reportContents := e.count("SELECT count(*) FROM report_contents WHERE tenant_id = $1", reportT.id)
+	reportRuns, err := e.runs(report.WorkflowID(reportID))
 	if err != nil {
 		t.Error(err)
 	}
@@ -176,11 +226,17 @@ func caseBillingTriageKilled(e *env) {
 	if triageFindings != nFindings || triageRows != triageFindings || triageDistinct != triageRows || triageRuns != 1 {
 		t.Errorf("triage: %d rows (%d distinct) for %d findings, %d runs", triageRows, triageDistinct, triageFindings, triageRuns)
 	}
-	verdict(t, "7 billing and triage workers SIGKILLed mid-cycle", began, map[string]any{
+	if reports != 1 || reportContents != 1 || reportMails != 1 || reportMailRows != 1 || reportRuns != 1 {
+		t.Errorf("report: %d ready, %d stored, emails sent %d (requests %d), outbox rows %d, runs %d; want one of each",
+			reports, reportContents, reportMails, reportMailReqs, reportMailRows, reportRuns)
+	}
+	verdict(t, "7 billing, triage and report workers SIGKILLed mid-cycle", began, map[string]any{
 		"killed_to_recorded_s": recovered, "meter_events": meterEvents, "meter_event_requests": meterReqs, "meter_rows": meterRows,
 		"dunning_emails": mails, "dunning_email_requests": mailReqs, "dunning_outbox_rows": mailRows,
 		"triage_findings": triageFindings, "triage_rows": triageRows, "triage_runs": triageRuns,
-		"duplicates": max(meterEvents-1, 0) + max(meterRows-1, 0) + max(mails-1, 0) + max(mailRows-1, 0) + (triageRows - triageDistinct) + max(triageRuns-1, 0),
-	}, fmt.Sprintf("the meter event (Stripe took it), the past-due email (Resend took it) and a %d-finding import's triage decisions (committed) each killed before being recorded; "+
-		"recovery is the billing activities' 1 min start-to-close and the triage's 1 min heartbeat timeout, plus retry backoff", nFindings))
+		"reports": reports, "report_contents": reportContents, "report_emails": reportMails, "report_email_requests": reportMailReqs, "report_runs": reportRuns,
+		"duplicates": max(meterEvents-1, 0) + max(meterRows-1, 0) + max(mails-1, 0) + max(mailRows-1, 0) + (triageRows - triageDistinct) + max(triageRuns-1, 0) +
+			max(reports-1, 0) + max(reportContents-1, 0) + max(reportMails-1, 0) + max(reportMailRows-1, 0) + max(reportRuns-1, 0),
+	}, fmt.Sprintf("the meter event (Stripe took it), the past-due and report emails (Resend took them) and a %d-finding import's triage decisions (committed) each killed before being recorded; "+
+		"recovery is the billing activities' 1 min start-to-close, the triage's 1 min heartbeat timeout and the report email's 2 min start-to-close, plus retry backoff", nFindings))
 }

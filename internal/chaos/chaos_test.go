@@ -477,7 +477,7 @@ func TestChaos(t *testing.T) {
 		t.Run("6-burst-fairness", func(t *testing.T) { e.t = t; caseBurst(e) })
 	}
 	if want("7") {
-		t.Run("7-billing-and-triage-workers-killed", func(t *testing.T) { e.t = t; caseBillingTriageKilled(e) })
+		t.Run("7-billing-triage-report-workers-killed", func(t *testing.T) { e.t = t; caseBillingTriageKilled(e) })
 	}
 }
 
