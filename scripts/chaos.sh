@@ -15,7 +15,7 @@ export PATH="$PWD/bin:$PATH"
 scripts/stage.sh "building secureops for chaos" "seconds when cached, about 3 minutes the first time" \
   go build -tags devserver -o "$tmp/secureops" ./cmd/secureops
 mkdir -p bench/results
-echo "==> chaos cases ${cases:-all} (about 4 minutes for 0,1,2,3 and 9 for all; cases 1, 2 and 7 wait out 1 min activity timeouts)"
+echo "==> chaos cases ${cases:-all} (about 4 minutes for 0,1,2,3 and 10 for all; cases 1, 2 and 7 wait out 1-2 min activity timeouts)"
 set +e
 CHAOS_BIN="$tmp/secureops" CHAOS_CASES="$cases" CHAOS_RESULTS="$PWD/bench/results/chaos.json" \
   go test -tags chaos -count=1 -timeout 30m -v -run TestChaos ./internal/chaos/ 2>&1 | tee "$tmp/chaos.log" |
