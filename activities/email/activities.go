@@ -6,10 +6,13 @@
 package email
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +31,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/temporalx"
 )
@@ -95,6 +99,7 @@ type statusKey struct{}
 type statusBox struct {
 	mu   sync.Mutex
 	code int
+	name string // the error's name in a 409's body
 }
 
 type statusRecorder struct{ next http.RoundTripper }
@@ -102,8 +107,21 @@ type statusRecorder struct{ next http.RoundTripper }
 func (s statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := s.next.RoundTrip(r)
 	if box, ok := r.Context().Value(statusKey{}).(*statusBox); ok && resp != nil {
+		name := ""
+		if resp.StatusCode == http.StatusConflict {
+			// Which 409 it is only the body's name tells (the SDK keeps
+			// the message): read it and put it back.
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+			var e struct {
+				Name string `json:"name"`
+			}
+			_ = json.Unmarshal(b, &e)
+			name = e.Name
+		}
 		box.mu.Lock()
-		box.code = resp.StatusCode
+		box.code, box.name = resp.StatusCode, name
 		box.mu.Unlock()
 	}
 	return resp, err
@@ -188,15 +206,28 @@ func (a *Activities) Send(ctx context.Context, m Message) (string, error) {
 	}, &resend.SendEmailOptions{IdempotencyKey: m.IdempotencyKey})
 	if err != nil {
 		box.mu.Lock()
-		code := box.code
+		code, name := box.code, box.name
 		box.mu.Unlock()
-		return "", classify(code, err)
+		if code != http.StatusConflict || name != resendKeyUsed {
+			return "", classify(code, err)
+		}
+		// Resend took this key with another body: an earlier attempt sent
+		// the message and died before marking it (a message with secrets
+		// is rendered anew, e.g. a fresh recovery code). It went out once;
+		// mark it sent instead of retrying a request Resend never accepts.
+		sent = &resend.SendEmailResponse{}
 	}
+	faults.PauseFor(faults.EmailSent, m.TenantID.String())
 	err = a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		return db.Q.EmailOutboxMarkSent(ctx, tx, dbq.EmailOutboxMarkSentParams{IdempotencyKey: m.IdempotencyKey, ProviderID: sent.Id})
 	})
 	return sent.Id, err
 }
+
+// resendKeyUsed is Resend's 409 for an idempotency key already used with a
+// different payload (its other 409, concurrent_idempotent_requests, is
+// retried: the first request is still in flight).
+const resendKeyUsed = "invalid_idempotent_request"
 
 // classify: 400/422 mean Resend refuses this message as written (invalid
 // address, unverified sender); 401/403 a bad key. Rate limits, 409 (the same

@@ -3,6 +3,7 @@ package email
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/kratos"
@@ -125,4 +127,76 @@ func between(s, from, to string) string {
 	}
 	v, _, _ := strings.Cut(rest, to)
 	return strings.TrimSpace(v)
+}
+
+// A message with secrets is rendered anew on a retry (a fresh recovery code);
+// when the first attempt went out and died before marking the row sent,
+// Resend answers the retry's other body with 409 invalid_idempotent_request.
+// That is the message sent once, marked so, not an error retried until the
+// onboarding gives up.
+func TestSendAfterLostRecordingOfASend(t *testing.T) {
+	ctx := context.Background()
+	d := pgtest.New(t)
+	super, err := pgx.Connect(ctx, d.SuperDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { super.Close(ctx) })
+	tenant := uuid.New()
+	if _, err := super.Exec(ctx, "INSERT INTO tenants (id, slug, name, status) VALUES ($1, $2, 'L', 'onboarding')", tenant, "l-"+tenant.String()[:8]); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	bodies := map[string]string{} // idempotency key → body, as Resend keeps them
+	accepted := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		key := r.Header.Get("Idempotency-Key")
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if prev, ok := bodies[key]; ok && prev != string(b) {
+			w.WriteHeader(http.StatusConflict)
+			_, _ = w.Write([]byte(`{"statusCode":409,"name":"invalid_idempotent_request","message":"This idempotency key has been used on a request with a different payload."}`))
+			return
+		}
+		if _, ok := bodies[key]; !ok {
+			accepted++
+		}
+		bodies[key] = string(b)
+		_, _ = w.Write([]byte(`{"id":"re_1"}`))
+	}))
+	t.Cleanup(srv.Close)
+	rc, err := NewResend("re_test", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Activities{DB: d.OpenApp(t), Resend: rc, From: "SecureOps <hi@secureops.example>"}
+	msg := func(code string) Message {
+		return Message{TenantID: tenant, IdempotencyKey: "email/lost/" + tenant.String(), To: "o@lost.example", Subject: "s",
+			Text: "code " + code, Category: "test", Secrets: []string{code}}
+	}
+	if _, err := a.Send(ctx, msg("111111")); err != nil {
+		t.Fatal(err)
+	}
+	// The worker died between Resend's answer and the outbox update.
+	if _, err := super.Exec(ctx, "UPDATE email_outbox SET sent_at = NULL, provider_id = '' WHERE tenant_id = $1", tenant); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Send(ctx, msg("222222")); err != nil {
+		t.Fatalf("the retry after a lost recording: %v", err)
+	}
+	var sent bool
+	if err := super.QueryRow(ctx, "SELECT sent_at IS NOT NULL FROM email_outbox WHERE tenant_id = $1", tenant).Scan(&sent); err != nil {
+		t.Fatal(err)
+	}
+	if accepted != 1 || !sent {
+		t.Errorf("messages Resend accepted %d, row marked sent %v; want 1, true", accepted, sent)
+	}
+	// The other 409 (the same key still in flight) is retried.
+	if err := classify(http.StatusConflict, errors.New("[ERROR]: concurrent")); err == nil {
+		t.Error("no error")
+	} else if app := (*temporal.ApplicationError)(nil); errors.As(err, &app) && app.NonRetryable() {
+		t.Errorf("concurrent_idempotent_requests is not retried: %v", err)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/temporalx"
 )
@@ -44,6 +45,7 @@ func (a *Activities) EnsureOwner(ctx context.Context, in onboarding.OwnerInput) 
 	if err != nil {
 		return onboarding.OwnerResult{}, err
 	}
+	faults.PauseFor(faults.OnboardingIdentity, in.TenantID.String())
 	err = a.DB.InTx(ctx, platform, func(ctx context.Context, tx pgx.Tx) error {
 		if err := db.Q.UserInsert(ctx, tx, dbq.UserInsertParams{ID: ident.ID, Email: ident.Email, Name: in.Name}); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/secretbox"
 	"github.com/secureops/secureops/internal/targets"
@@ -65,6 +66,7 @@ func (o *Onboarding) ReserveTenant(ctx context.Context, in onboarding.ReserveInp
 	if err != nil {
 		return onboarding.ReserveResult{}, err
 	}
+	faults.PauseFor(faults.OnboardingTenant, in.TenantID.String())
 	return onboarding.ReserveResult{Status: t.Status, Attempt: int(t.OnboardingAttempt)}, nil
 }
 
@@ -106,6 +108,9 @@ func (o *Onboarding) CreateInitialAPIKey(ctx context.Context, in onboarding.KeyI
 		out = onboarding.KeyResult{APIKeyID: k.ID, Prefix: prefix}
 		return systemAudit(ctx, tx, in.TenantID, "apikey.created", "api_key", k.ID.String(), map[string]any{"prefix": prefix, "role": k.Role, "via": "onboarding"})
 	})
+	if err == nil {
+		faults.PauseFor(faults.OnboardingAPIKey, in.TenantID.String())
+	}
 	return out, err
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/tiers"
 )
@@ -91,6 +92,7 @@ func (a *Activities) CreateCustomer(ctx context.Context, in onboarding.CustomerI
 	if err != nil {
 		return onboarding.CustomerResult{}, classify("create customer", err)
 	}
+	faults.PauseFor(faults.OnboardingStripeCustomer, in.TenantID.String())
 	if err := a.store(ctx, in.TenantID, &c.ID, t.StripeSubscriptionID); err != nil {
 		return onboarding.CustomerResult{}, err
 	}
@@ -141,6 +143,7 @@ func (a *Activities) CreateSubscription(ctx context.Context, in onboarding.Subsc
 	if err != nil {
 		return onboarding.SubscriptionResult{}, classify("create subscription", err)
 	}
+	faults.PauseFor(faults.OnboardingStripeSubscription, in.TenantID.String())
 	if err := a.store(ctx, in.TenantID, &in.CustomerID, &s.ID); err != nil {
 		return onboarding.SubscriptionResult{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/billing"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/payments"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/tiers"
@@ -253,6 +254,7 @@ func (a *Activities) BillingMeter(ctx context.Context, in billing.MeterInput) (b
 		if _, err := a.API.BillingMeterEvents.New(p); err != nil {
 			return res, billingErr("meter event", err)
 		}
+		faults.PauseFor(faults.BillingMeterSent, in.TenantID.String())
 		if err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 			return db.Q.BillingMeterEventRecord(ctx, tx, dbq.BillingMeterEventRecordParams{ScanID: r.ScanID, TenantID: in.TenantID, Identifier: id})
 		}); err != nil {

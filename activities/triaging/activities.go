@@ -17,6 +17,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/triage"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/findings"
 	"github.com/secureops/secureops/internal/temporalx"
 	"github.com/secureops/secureops/internal/triagerules"
@@ -71,6 +72,7 @@ func Rules(ctx context.Context, tx dbq.DBTX, tenant uuid.UUID) ([]triagerules.Ru
 // (once per finding: a retry or reset adds no row), asks the model when one
 // is plugged in, and lists the findings whose decision waits for an analyst.
 func (a *Activities) Evaluate(ctx context.Context, in triage.Input) (triage.Evaluated, error) {
+	defer temporalx.KeepAlive(ctx, triage.HeartbeatEvery)()
 	var out triage.Evaluated
 	scope := db.TenantScope(in.TenantID)
 	var rules []triagerules.Rule
@@ -145,6 +147,7 @@ func (a *Activities) Evaluate(ctx context.Context, in triage.Input) (triage.Eval
 			break
 		}
 	}
+	faults.PauseFor(faults.TriageEvaluated, in.TenantID.String())
 	err := a.DB.InTx(ctx, scope, func(ctx context.Context, tx pgx.Tx) error {
 		ids, err := q.FindingTriagePending(ctx, tx, in.ScanID)
 		out.Pending = ids
@@ -281,6 +284,7 @@ func ruleActor(rule *uuid.UUID) string {
 // through findings.Triage (as a person's PATCH does). Idempotent: a retry
 // finds the analyst's row and changes nothing.
 func (a *Activities) Resolve(ctx context.Context, in triage.ResolveInput) (triage.Resolved, error) {
+	defer temporalx.KeepAlive(ctx, triage.HeartbeatEvery)()
 	var out triage.Resolved
 	err := a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) error {
 		latest, err := q.FindingTriageInScan(ctx, tx, dbq.FindingTriageInScanParams{ScanID: in.ScanID, FindingID: in.Verdict.FindingID})

@@ -39,8 +39,10 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/bootstrap"
 	"github.com/secureops/secureops/internal/config"
+	"github.com/secureops/secureops/internal/contract/onboarding"
 	"github.com/secureops/secureops/internal/contract/reconcile"
 	"github.com/secureops/secureops/internal/db"
+	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/pgcluster"
 	"github.com/secureops/secureops/internal/secretbox"
 )
@@ -48,6 +50,7 @@ import (
 // proc is one of the platform's processes.
 type proc struct {
 	name string
+	log  string // its output
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -84,6 +87,7 @@ type env struct {
 	apiURL       string
 	api          *proc
 	workers      map[string]*proc // by name
+	svc          *services
 	mu           sync.Mutex
 	seq          int
 }
@@ -157,15 +161,18 @@ func newEnv(t *testing.T) *env {
 		"DATABASE_URL="+superDSN, "APP_DATABASE_URL="+appDSN,
 		"TEMPORAL_ADDRESS=127.0.0.1:"+strconv.Itoa(e.temporalPort), "TEMPORAL_NAMESPACE=default",
 		"SECUREOPS_SEAL_KEY="+seal, "TEMPORAL_CODEC_KEY="+codec,
-		"API_RATE_LIMIT=1000000", "STRIPE_SECRET_KEY=", "STRIPE_API_BASE=",
+		"API_RATE_LIMIT=1000000",
 	)
+	e.svc = startServices(t, dir)
+	e.baseEnv = append(e.baseEnv, e.svc.env()...)
 	e.startTemporal()
 	if e.tc, err = client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(e.temporalPort), Namespace: "default",
 		Logger: nil}); err != nil {
 		t.Fatal(err)
 	}
 	e.startAPI()
-	e.startWorker("orchestration", "scans,onboarding")
+	e.startWorker("orchestration", "scans")
+	e.startWorker("onboarding", "onboarding")
 	e.startWorker("scanner-1", "scanners")
 	return e
 }
@@ -186,7 +193,8 @@ func (e *env) start(name string, extraEnv []string, args ...string) *proc {
 	e.seq++
 	logName := fmt.Sprintf("%02d-%s.log", e.seq, name)
 	e.mu.Unlock()
-	f, err := os.Create(filepath.Join(e.dir, logName))
+	logPath := filepath.Join(e.dir, logName)
+	f, err := os.Create(logPath)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -197,7 +205,7 @@ func (e *env) start(name string, extraEnv []string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &proc{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
 	return p
 }
@@ -407,7 +415,8 @@ func writeResults(t *testing.T) {
 	if out == "" || len(results) == 0 {
 		return
 	}
-	// Cases not run this time keep their last recorded result.
+	// Cases not run this time keep their last recorded result (a case is
+	// its number: a renamed case replaces its old line).
 	var prev struct {
 		Cases []result `json:"cases"`
 	}
@@ -416,7 +425,7 @@ func writeResults(t *testing.T) {
 	}
 	merged := results
 	for _, p := range prev.Cases {
-		if !slices.ContainsFunc(results, func(r result) bool { return r.Case == p.Case }) {
+		if !slices.ContainsFunc(results, func(r result) bool { return caseNumber(r.Case) == caseNumber(p.Case) }) {
 			merged = append(merged, p)
 		}
 	}
@@ -428,6 +437,11 @@ func writeResults(t *testing.T) {
 	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 		t.Error(err)
 	}
+}
+
+func caseNumber(name string) string {
+	n, _, _ := strings.Cut(name, " ")
+	return n
 }
 
 func want(c string) bool {
@@ -447,6 +461,9 @@ func TestChaos(t *testing.T) {
 	if want("1") {
 		t.Run("1-scanner-worker-killed", func(t *testing.T) { e.t = t; caseScannerWorkerKilled(e) })
 	}
+	if want("2") {
+		t.Run("2-onboarding-worker-killed", func(t *testing.T) { e.t = t; caseOnboardingWorkerKilled(e) })
+	}
 	if want("3") {
 		t.Run("3-api-killed-before-workflow", func(t *testing.T) { e.t = t; caseAPIKilledBeforeStart(e) })
 	}
@@ -458,6 +475,9 @@ func TestChaos(t *testing.T) {
 	}
 	if want("6") {
 		t.Run("6-burst-fairness", func(t *testing.T) { e.t = t; caseBurst(e) })
+	}
+	if want("7") {
+		t.Run("7-billing-triage-report-workers-killed", func(t *testing.T) { e.t = t; caseBillingTriageKilled(e) })
 	}
 }
 
@@ -715,12 +735,18 @@ func casePostgresRestarted(e *env) {
 	}, "100k-finding Trivy import")
 }
 
-// Case 5: SIGKILL the Temporal server mid-scan; restart on the same file.
+// Case 5: SIGKILL the Temporal server mid-scan and mid-onboarding (a
+// sign-up held 15 s inside its Stripe subscription step); restart it on the
+// same file.
 func caseTemporalKilled(e *env) {
 	t := e.t
 	began := time.Now()
 	tn := e.tenant("Chaos Five", "pro")
 	target := nginxTarget(t)
+	e.workers["onboarding"].stop()
+	su := e.signup("Chaos Five Onboarding", "owner@chaos-five.test")
+	w := e.startWorkerWith("onboarding", "onboarding", armed(15*time.Second, faults.OnboardingStripeSubscription+"@"+su.tenant.String())...)
+	e.paused(w, 1, time.Minute)
 	id, err := e.startScan(tn, target, []string{"nmap"}, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -738,10 +764,22 @@ func caseTemporalKilled(e *env) {
 	if s != "completed" || runs != 1 || len(fps) == 0 {
 		t.Errorf("status %s, workflow runs %d, findings %d (%v)", s, runs, len(fps), err)
 	}
-	verdict(t, "5 Temporal server SIGKILLed mid-scan", began, map[string]any{
+	waitFor(t, 4*time.Minute, "the sign-up to finish", func() bool {
+		st, _ := e.signupStatus(su)
+		return st != onboarding.StatusRunning && !strings.HasPrefix(st, "error")
+	})
+	onbRecovered := time.Since(killedAt).Seconds()
+	o := e.onboarded(su)
+	if bad := o.once(); len(bad) > 0 {
+		t.Errorf("the sign-up: %s", strings.Join(bad, "; "))
+	}
+	verdict(t, "5 Temporal server SIGKILLed mid-scan and mid-onboarding", began, map[string]any{
 		"server_down_s": round(restarted), "killed_to_completed_s": round(recovered), "workflow_runs": runs,
 		"findings": len(fps), "occurrences": occ,
-	}, "mid-onboarding not covered yet")
+		"onboarding_status": o.status, "onboarding_killed_to_completed_s": round(onbRecovered), "onboarding_runs": o.runs,
+		"stripe_customers": o.customers, "stripe_subscriptions": o.subscriptions, "kratos_identities": o.identities, "welcome_emails": o.welcome,
+		"duplicates": max(o.customers-1, 0) + max(o.subscriptions-1, 0) + max(o.identities-1, 0) + max(o.welcome-1, 0) + max(o.runs-1, 0) + max(runs-1, 0),
+	}, "the sign-up is held 15 s inside its Stripe subscription step (Stripe called, the id not stored) while the server is killed")
 }
 
 // Case 6: 200 scans for a basic tenant, one for another tenant.

@@ -2,6 +2,7 @@ package temporalx
 
 import (
 	"context"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
@@ -141,4 +142,32 @@ func ActivityRunID(ctx context.Context) string {
 		return ""
 	}
 	return activity.GetInfo(ctx).WorkflowExecution.RunID
+}
+
+// KeepAlive heartbeats every interval until the returned stop is called:
+// for an activity whose steps (a model's answer) may outlast its heartbeat
+// timeout, so the timeout tells a dead worker from a slow step. Outside an
+// activity (a test calling the method) it does nothing.
+//
+//	defer temporalx.KeepAlive(ctx, 15*time.Second)()
+func KeepAlive(ctx context.Context, every time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }

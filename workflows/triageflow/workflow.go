@@ -23,6 +23,9 @@ func options() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		TaskQueue:           temporalx.QueueScans,
 		StartToCloseTimeout: 10 * time.Minute,
+		// A killed worker's decisions are taken over after a minute, not
+		// ten (the activities heartbeat while they run).
+		HeartbeatTimeout: triage.HeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 20,
 			NonRetryableErrorTypes: []string{triage.ErrNotPending},

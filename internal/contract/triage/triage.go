@@ -95,6 +95,13 @@ type Verdict struct {
 // retried).
 const ErrNotPending = "TriageNotPending"
 
+// Its activities heartbeat every HeartbeatEvery while they run; a worker
+// silent for HeartbeatTimeout is dead and another takes the activity.
+const (
+	HeartbeatEvery   = 15 * time.Second
+	HeartbeatTimeout = time.Minute
+)
+
 // Activities of a triage (scans queue).
 var (
 	Evaluate = temporalx.NewActivity[Input, Evaluated]("triage.Evaluate")
