@@ -87,6 +87,7 @@ type Config struct {
 	LLM LLM
 	Onboarding
 	Deployment
+	Identity
 }
 
 // LLM names an OpenAI-compatible chat model (OpenAI, Ollama, llama.cpp,
@@ -247,6 +248,7 @@ func FromEnv(defaultMode Mode) (Config, error) {
 	if err := loadLLM(&c); err != nil {
 		return c, err
 	}
+	loadIdentity(&c)
 	if err := loadDeployment(&c); err != nil {
 		return c, err
 	}

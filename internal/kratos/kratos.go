@@ -247,7 +247,7 @@ func (c *Client) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
 }
 
 // SecondFactors are the Kratos credential types that are a second factor.
-var SecondFactors = []string{"lookup_secret", "totp"}
+var SecondFactors = []string{"lookup_secret", "totp", "webauthn"}
 
 // MFAMethods lists the second factors identity id has enrolled (sorted
 // SecondFactors present among its credentials).
