@@ -54,10 +54,10 @@ type Process struct {
 	// BrowserURL is the public API as browsers reach it (Options.Host):
 	// the portal's forms post there.
 	BrowserURL string
-	cmd       *exec.Cmd
-	done      chan struct{}
-	stopOnce  sync.Once
-	out       *bytes.Buffer
+	cmd        *exec.Cmd
+	done       chan struct{}
+	stopOnce   sync.Once
+	out        *bytes.Buffer
 }
 
 // FindBin locates the Kratos binary built by `make tools`.
