@@ -17,6 +17,7 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/brand"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
@@ -40,7 +41,9 @@ type Server struct {
 	KratosHookSecret string
 	// Brand is the platform's name in what the API writes to people
 	// (invitations); zero: SecureOps'.
-	Brand    brand.Brand
+	Brand brand.Brand
+	// EmailTemplates render the invitations (nil: the embedded defaults).
+	EmailTemplates *mailtmpl.Set
 	DB       *db.DB
 	Temporal client.Client
 	Metrics  *observability.Metrics
@@ -347,6 +350,12 @@ func (s *Server) logErr(r *http.Request, what string, err error) {
 }
 
 // brand is the platform's brand (SecureOps' when none is set).
+// email renders email template name for the outbox, branded.
+func (s *Server) email(name string, data any) (mailtmpl.Message, error) {
+	m, err := s.EmailTemplates.Render(name, s.brand(), data)
+	return mailtmpl.Branded(s.brand(), m), err
+}
+
 func (s *Server) brand() brand.Brand {
 	if s.Brand.Name == "" {
 		return brand.Default
