@@ -17,10 +17,10 @@ import (
 
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/brand"
-	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
@@ -44,10 +44,10 @@ type Server struct {
 	Brand brand.Brand
 	// EmailTemplates render the invitations (nil: the embedded defaults).
 	EmailTemplates *mailtmpl.Set
-	DB       *db.DB
-	Temporal client.Client
-	Metrics  *observability.Metrics
-	Policy   targets.Policy
+	DB             *db.DB
+	Temporal       client.Client
+	Metrics        *observability.Metrics
+	Policy         targets.Policy
 	// VerifyFirstInterval is the first wait between ownership checks
 	// (0: the workflow's default of a minute); tests shorten it.
 	VerifyFirstInterval time.Duration
