@@ -169,6 +169,10 @@ func (s *Server) Routes() []Route {
 		// users, changed by owners.
 		{"GET", "/api/v1/security/settings", auth.PermUsersManage, s.securitySettingsGet},
 		{"PATCH", "/api/v1/security/settings", auth.PermSecurityManage, s.securitySettingsPatch},
+		// The tenant's own logo on its reports (api/branding.go).
+		{"GET", "/api/v1/branding/logo", auth.PermReportsView, s.brandingLogoGet},
+		{"PUT", "/api/v1/branding/logo", auth.PermIntegrationsConfig, s.brandingLogoPut},
+		{"DELETE", "/api/v1/branding/logo", auth.PermIntegrationsConfig, s.brandingLogoDelete},
 		// Kratos' settings hook (api/kratos_hooks.go): authenticated by its
 		// shared secret, not by a session or key.
 		{"POST", "/api/v1/kratos/hooks/settings", auth.PermPublic, s.kratosSettingsHook},
