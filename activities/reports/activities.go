@@ -22,8 +22,8 @@ import (
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/reporting"
-	"github.com/secureops/secureops/internal/tenancy"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 // ErrGone: the report's row (or its tenant) no longer exists; nothing to retry.
