@@ -71,7 +71,7 @@ build-prod: ## Build the production binary (no embedded Temporal server)
 run: deps ## Run the whole platform on embedded defaults (Ctrl-C stops it)
 	@$(MAKE) --no-print-directory -j$(JOBS) $(TOOL_BINS) build
 	@echo "==> starting the platform (about 15 seconds; the first start also initialises PostgreSQL and migrates)"
-	DATA_DIR=$(DATA_DIR) $(BIN)/secureops dev
+	DATA_DIR=$(DATA_DIR) DEV_BROWSER_HOST=$${DEV_BROWSER_HOST-localhost} $(BIN)/secureops dev
 
 .PHONY: generate
 generate: $(BIN)/sqlc $(BIN)/templ ## Regenerate sqlc code from sql/ and templ code from internal/portal/views

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/secureops/secureops/internal/auth"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/tenancy"
 )
 
@@ -48,14 +48,13 @@ func (s *Server) inviteExisting(w http.ResponseWriter, r *http.Request, userID u
 		if inv, token, err = tenancy.CreateInvitation(ctx, tx, a.TenantID, userID, a.Principal.UserID, in, time.Now()); err != nil {
 			return err
 		}
-		body := fmt.Sprintf("You are invited to join a tenant on SecureOps as %s.\n\n"+
-			"Sign in with your existing account and accept the invitation with\n"+
-			"POST /api/v1/invitations/%s/accept\n"+
-			"Nothing changes for your account unless you accept. The invitation expires on %s.\n",
-			in.Role, token, inv.ExpiresAt.UTC().Format(time.RFC1123))
+		msg, err := s.email("invitation", mailtmpl.Invitation{Role: string(in.Role), Token: token, Expires: inv.ExpiresAt.UTC().Format(time.RFC1123)})
+		if err != nil {
+			return err
+		}
 		if _, err := db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
 			TenantID: a.TenantID, IdempotencyKey: "email/invitation/" + inv.ID.String(),
-			ToAddress: in.Email, Subject: s.brand().Rename("You are invited to SecureOps"), BodyText: s.brand().Rename(body),
+			ToAddress: in.Email, Subject: msg.Subject, BodyText: msg.Text, BodyHtml: msg.HTML,
 		}); err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ var Module = fx.Module("api",
 		}
 		s := &Server{
 			ClientIP: ips, PrivateMetrics: c.Mode == config.ModeProduction, AdminsNeedMFA: c.Mode == config.ModeProduction,
-			KratosHookSecret: c.KratosHookSecret, Brand: c.Brand,
+			KratosHookSecret: c.KratosHookSecret, Brand: c.Brand, EmailTemplates: c.EmailTemplates,
 			DB: d, Temporal: tc, Metrics: m, Log: log, RateLimit: c.RateLimit, Kratos: kc,
 			Policy: c.ScanPolicy(), ScanLimits: c.ScanLimits, InstalledScanners: c.InstalledScanners(),
 			Onboarding: OnboardingOptions{

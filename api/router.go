@@ -20,6 +20,7 @@ import (
 	"github.com/secureops/secureops/internal/clientip"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/scans"
 	"github.com/secureops/secureops/internal/targets"
@@ -40,11 +41,13 @@ type Server struct {
 	KratosHookSecret string
 	// Brand is the platform's name in what the API writes to people
 	// (invitations); zero: SecureOps'.
-	Brand    brand.Brand
-	DB       *db.DB
-	Temporal client.Client
-	Metrics  *observability.Metrics
-	Policy   targets.Policy
+	Brand brand.Brand
+	// EmailTemplates render the invitations (nil: the embedded defaults).
+	EmailTemplates *mailtmpl.Set
+	DB             *db.DB
+	Temporal       client.Client
+	Metrics        *observability.Metrics
+	Policy         targets.Policy
 	// VerifyFirstInterval is the first wait between ownership checks
 	// (0: the workflow's default of a minute); tests shorten it.
 	VerifyFirstInterval time.Duration
@@ -166,6 +169,10 @@ func (s *Server) Routes() []Route {
 		// users, changed by owners.
 		{"GET", "/api/v1/security/settings", auth.PermUsersManage, s.securitySettingsGet},
 		{"PATCH", "/api/v1/security/settings", auth.PermSecurityManage, s.securitySettingsPatch},
+		// The tenant's own logo on its reports (api/branding.go).
+		{"GET", "/api/v1/branding/logo", auth.PermReportsView, s.brandingLogoGet},
+		{"PUT", "/api/v1/branding/logo", auth.PermIntegrationsConfig, s.brandingLogoPut},
+		{"DELETE", "/api/v1/branding/logo", auth.PermIntegrationsConfig, s.brandingLogoDelete},
 		// Kratos' settings hook (api/kratos_hooks.go): authenticated by its
 		// shared secret, not by a session or key.
 		{"POST", "/api/v1/kratos/hooks/settings", auth.PermPublic, s.kratosSettingsHook},
@@ -347,6 +354,12 @@ func (s *Server) logErr(r *http.Request, what string, err error) {
 }
 
 // brand is the platform's brand (SecureOps' when none is set).
+// email renders email template name for the outbox, branded.
+func (s *Server) email(name string, data any) (mailtmpl.Message, error) {
+	m, err := s.EmailTemplates.Render(name, s.brand(), data)
+	return mailtmpl.Branded(s.brand(), m), err
+}
+
 func (s *Server) brand() brand.Brand {
 	if s.Brand.Name == "" {
 		return brand.Default

@@ -6,7 +6,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/domainerr"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/tenancy"
 )
 
@@ -87,11 +87,14 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) error {
 		if m, err = tenancy.AddMember(ctx, tx, a.TenantID, ident.ID, in); err != nil {
 			return err
 		}
-		body := fmt.Sprintf("You have been invited to SecureOps.\n\nSet your password here: %s\nor enter the code %s.\nThe link expires in 72 hours.\n", rec.Link, rec.Code)
+		msg, err := s.email("invite", mailtmpl.Invite{RecoveryLink: rec.Link, RecoveryCode: rec.Code})
+		if err != nil {
+			return err
+		}
 		// Keyed by membership: a re-invitation after removal is a new email.
 		if _, err := db.Q.EmailOutboxInsert(ctx, tx, dbq.EmailOutboxInsertParams{
 			TenantID: a.TenantID, IdempotencyKey: "email/invite/" + m.ID.String(),
-			ToAddress: email, Subject: s.brand().Rename("You are invited to SecureOps"), BodyText: s.brand().Rename(body),
+			ToAddress: email, Subject: msg.Subject, BodyText: msg.Text, BodyHtml: msg.HTML,
 		}); err != nil {
 			return err
 		}

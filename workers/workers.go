@@ -223,7 +223,7 @@ func New(d Deps, queues []string) (*Workers, error) {
 			// Scan summaries and alerts go out from here too: this queue's
 			// workers hold the email provider's credentials.
 			ea := &email.Activities{DB: d.DB, From: c.EmailFrom, OpsEmail: c.OpsEmail, PublicURL: c.PublicURL, Resend: d.Resend,
-				Kratos: d.Kratos, RevealSecrets: c.Mode != config.ModeProduction, Brand: c.Brand}
+				Kratos: d.Kratos, RevealSecrets: c.Mode != config.ModeProduction, Brand: c.Brand, Templates: c.EmailTemplates}
 			email.Register(w, ea)
 			// Onboarding keeps the initial target's schedule.
 			temporalops.Register(w, ops)

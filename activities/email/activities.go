@@ -33,6 +33,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/faults"
 	"github.com/secureops/secureops/internal/kratos"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -52,27 +53,26 @@ type Activities struct {
 	// Brand is the platform's name and look (zero: SecureOps'): every
 	// message is branded on its way out (Send).
 	Brand brand.Brand
+	// Templates are the emails' templates (nil: the embedded defaults;
+	// EMAIL_TEMPLATES_DIR overrides them).
+	Templates *mailtmpl.Set
 }
 
-// branded puts the platform's brand on a message: its name for ours, and
-// the support address and legal footer under the text.
+// branded puts the platform's brand on a message (mailtmpl.Branded, the
+// one rule for every email).
 func (a *Activities) branded(m Message) Message {
-	b := a.Brand
-	if b.Name == "" {
-		b = brand.Default
-	}
-	m.Subject, m.Text, m.HTML = b.Rename(m.Subject), b.Rename(m.Text), b.Rename(m.HTML)
-	foot := "Questions: " + b.SupportEmail
-	if b.LegalFooter != "" {
-		foot += "\n" + b.LegalFooter
-	}
-	if m.Text != "" {
-		m.Text = strings.TrimRight(m.Text, "\n") + "\n\n-- \n" + foot + "\n"
-	}
-	if m.HTML != "" {
-		m.HTML += `<hr><p style="color:#666;font-size:12px">` + html.EscapeString(strings.ReplaceAll(foot, "\n", " · ")) + `</p>`
-	}
+	b := mailtmpl.Branded(a.Brand, mailtmpl.Message{Subject: m.Subject, Text: m.Text, HTML: m.HTML})
+	m.Subject, m.Text, m.HTML = b.Subject, b.Text, b.HTML
 	return m
+}
+
+// render renders email template name (mailtmpl.Names) with data.
+func (a *Activities) render(name string, data any) (mailtmpl.Message, error) {
+	m, err := a.Templates.Render(name, a.Brand, data)
+	if err != nil {
+		return m, temporal.NewNonRetryableApplicationError(err.Error(), "EmailTemplate", err)
+	}
+	return m, nil
 }
 
 // redacted replaces a secret in the outbox copy of a message.

@@ -2,7 +2,6 @@ package email
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/billing"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -38,12 +38,15 @@ func (a *Activities) Billing(ctx context.Context, in billing.EmailInput) (int, e
 	if err != nil {
 		return 0, err
 	}
-	subject, text := a.billingMessage(ten.Name, in)
+	msg, err := a.render("billing", a.billingMessage(ten.Name, in))
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for _, o := range owners {
 		if _, err := a.Send(ctx, Message{
 			TenantID: in.TenantID, IdempotencyKey: in.Key + "/" + o.UserID.String(), To: o.Email,
-			Subject: subject, Text: text, Category: "billing",
+			Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Category: "billing",
 		}); err != nil {
 			return n, err
 		}
@@ -59,47 +62,10 @@ func day(t *time.Time) string {
 	return t.UTC().Format("2 January 2006")
 }
 
-func (a *Activities) billingMessage(company string, in billing.EmailInput) (string, string) {
-	page := strings.TrimRight(a.PublicURL, "/") + "/billing"
-	var b strings.Builder
-	line := func(f string, args ...any) { fmt.Fprintf(&b, f+"\n", args...) }
-	var subject string
-	switch in.Kind {
-	case billing.EmailTrialEnding:
-		subject = "Your SecureOps trial ends on " + day(in.Deadline)
-		line("The trial of %s's SecureOps %s plan ends on %s.", company, in.Plan, day(in.Deadline))
-		line("Add a card to keep scanning without interruption:")
-	case billing.EmailPastDue:
-		subject = "Action needed: your SecureOps payment is past due"
-		line("We could not collect the payment for %s's SecureOps %s plan.", company, in.Plan)
-		line("Scans keep running until %s; after that new scans and schedules stop until the invoice is paid.", day(in.Deadline))
-	case billing.EmailReminder:
-		subject = "Reminder: your SecureOps payment is past due"
-		line("The payment for %s's SecureOps plan is still outstanding.", company)
-		line("New scans and schedules stop on %s unless the invoice is paid.", day(in.Deadline))
-	case billing.EmailSuspended:
-		subject = "SecureOps scans suspended for non-payment"
-		line("New scans and schedules of %s are suspended: the invoice was not paid within the grace period.", company)
-		line("Your data is kept and scanning resumes as soon as the invoice is paid.")
-	case billing.EmailReinstated:
-		subject = "Payment received: SecureOps scans resumed"
-		line("Thank you: the payment for %s is received, and scans and schedules run again.", company)
-	case billing.EmailCancelled:
-		subject = "Your SecureOps subscription is cancelled"
-		line("The SecureOps subscription of %s is cancelled; new scans have stopped.", company)
-		line("Your data is kept until %s and deleted after that date.", day(in.DeleteAt))
-	default:
-		subject = "SecureOps billing"
+func (a *Activities) billingMessage(company string, in billing.EmailInput) mailtmpl.Billing {
+	return mailtmpl.Billing{
+		Kind: string(in.Kind), Company: company, Plan: in.Plan, Deadline: day(in.Deadline), DeleteAt: day(in.DeleteAt),
+		InvoiceURL: in.InvoiceURL, CheckoutURL: in.CheckoutURL, PortalURL: in.PortalURL,
+		Page: strings.TrimRight(a.PublicURL, "/") + "/billing",
 	}
-	if in.InvoiceURL != "" {
-		line("\nPay the invoice: %s", in.InvoiceURL)
-	}
-	if in.CheckoutURL != "" {
-		line("\nAdd a card: %s", in.CheckoutURL)
-	}
-	if in.PortalURL != "" {
-		line("\nManage billing (cards, invoices): %s", in.PortalURL)
-	}
-	line("\nBilling in the portal: %s", page)
-	return subject, b.String()
 }

@@ -3,7 +3,6 @@ package email
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +11,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/intel"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/mailtmpl"
 )
 
 // KEVAlerts emails a tenant's owners and admins the findings whose CVE newly
@@ -42,14 +42,17 @@ func (a *Activities) KEVAlerts(ctx context.Context, in intel.KEVEmailsInput) (in
 			j++
 		}
 		batch := alerts[i:j]
-		subject, text := a.kevAlert(batch)
+		msg, err := a.render("kev-alert", a.kevAlert(batch))
+		if err != nil {
+			return res, err
+		}
 		for _, m := range members {
 			if !recipientRoles[m.Role] || m.Email == "" {
 				continue
 			}
 			if _, err := a.Send(ctx, Message{
 				TenantID: in.TenantID, IdempotencyKey: fmt.Sprintf("email/kev/%s/%s", batch[0].BatchID, m.UserID),
-				To: m.Email, Subject: subject, Text: text, Category: "alert",
+				To: m.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Category: "alert",
 			}); err != nil {
 				return res, err
 			}
@@ -73,39 +76,21 @@ func (a *Activities) markKEVEmailed(ctx context.Context, tenant, batch uuid.UUID
 // kevAlertListed bounds the findings one email lists.
 const kevAlertListed = 50
 
-func (a *Activities) kevAlert(batch []dbq.FindingAlertUnemailedRow) (string, string) {
-	subject := fmt.Sprintf("[SecureOps] ALERT: %d finding(s) now known exploited (CISA KEV)", len(batch))
-	var b strings.Builder
-	fmt.Fprintf(&b, "CISA added the CVEs of %d of your open finding(s) to its Known Exploited Vulnerabilities catalogue:\n"+
-		"attackers are exploiting them. Their deadline is now your critical SLA.\n\n", len(batch))
+func (a *Activities) kevAlert(batch []dbq.FindingAlertUnemailedRow) mailtmpl.KEVAlert {
+	d := mailtmpl.KEVAlert{Total: len(batch), More: max(len(batch)-kevAlertListed, 0)}
 	for _, f := range batch[:min(len(batch), kevAlertListed)] {
-		line := fmt.Sprintf("- [priority %d, %s] %s", f.Priority, f.Severity, f.Title)
-		if len(f.Cves) > 0 {
-			line += " (" + strings.Join(f.Cves, ", ") + ")"
-		}
-		where := f.Url
-		if where == "" && f.Host != "" {
-			where = fmt.Sprintf("%s:%d", f.Host, f.Port)
-		}
-		if where == "" {
-			where = f.ScanTarget
-		}
-		if where != "" {
-			line += " on " + where
-		}
+		fd := mailtmpl.Finding{Title: f.Title, CVEs: f.Cves, Where: mailtmpl.Where(f.Url, f.Host, int(f.Port), f.ScanTarget),
+			Severity: f.Severity, Priority: int(f.Priority), KEV: true}
 		if f.KevDateAdded.Valid {
-			line += ", in KEV since " + f.KevDateAdded.Time.Format(time.DateOnly)
+			fd.KEVSince = f.KevDateAdded.Time.Format(time.DateOnly)
 		}
-		b.WriteString(line + "\n")
 		if a.PublicURL != "" {
-			fmt.Fprintf(&b, "  %s/app/findings/%s\n", a.PublicURL, f.ID)
+			fd.Link = fmt.Sprintf("%s/app/findings/%s", a.PublicURL, f.ID)
 		}
-	}
-	if len(batch) > kevAlertListed {
-		fmt.Fprintf(&b, "… and %d more.\n", len(batch)-kevAlertListed)
+		d.Findings = append(d.Findings, fd)
 	}
 	if a.PublicURL != "" {
-		fmt.Fprintf(&b, "\nAll of them: %s/app/findings?kev=true&sort=-priority\n", a.PublicURL)
+		d.AllLink = a.PublicURL + "/app/findings?kev=true&sort=-priority"
 	}
-	return subject, b.String()
+	return d
 }

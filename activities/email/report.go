@@ -10,6 +10,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/report"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/mailtmpl"
 )
 
 // ReportReady emails a ready report's link: to the user who asked for it, or
@@ -46,11 +47,14 @@ func (a *Activities) ReportReady(ctx context.Context, in report.Input) (report.E
 			}
 		}
 	}
-	subject, text := a.reportReady(r)
+	msg, err := a.render("report-ready", mailtmpl.ReportReady{Kind: r.Kind, Base: strings.TrimRight(a.PublicURL, "/") + "/api/v1/reports/" + r.ID.String()})
+	if err != nil {
+		return res, err
+	}
 	for _, m := range to {
 		if _, err := a.Send(ctx, Message{
 			TenantID: in.TenantID, IdempotencyKey: fmt.Sprintf("email/report/%s/%s", r.ID, m.UserID),
-			To: m.Email, Subject: subject, Text: text, Category: "report",
+			To: m.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Category: "report",
 		}); err != nil {
 			return res, err
 		}
@@ -60,14 +64,4 @@ func (a *Activities) ReportReady(ctx context.Context, in report.Input) (report.E
 		return db.Q.ReportMarkEmailed(ctx, tx, r.ID)
 	})
 	return res, err
-}
-
-func (a *Activities) reportReady(r dbq.Report) (string, string) {
-	subject := fmt.Sprintf("[SecureOps] Your %s report is ready", r.Kind)
-	var b strings.Builder
-	fmt.Fprintf(&b, "The %s security report you asked for is ready.\n\n", r.Kind)
-	base := strings.TrimRight(a.PublicURL, "/") + "/api/v1/reports/" + r.ID.String()
-	fmt.Fprintf(&b, "PDF:      %s.pdf\nHTML:     %s.html\nMarkdown: %s.md\n", base, base, base)
-	b.WriteString("\nThe numbers come from your findings; tell us whether it helped: POST " + base + "/feedback\n")
-	return subject, b.String()
 }

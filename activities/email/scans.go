@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
@@ -12,6 +11,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/notify"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/mailtmpl"
 )
 
 // recipientRoles get a scan's emails: the people who run the tenant.
@@ -54,10 +54,13 @@ func (a *Activities) ScanEmails(ctx context.Context, in notify.ScanEmailsInput) 
 		if !recipientRoles[m.Role] || m.Email == "" {
 			continue
 		}
-		subject, text := summary(sc, link)
+		sum, err := a.render("scan-summary", summary(sc, link))
+		if err != nil {
+			return res, err
+		}
 		if _, err := a.Send(ctx, Message{
 			TenantID: in.TenantID, IdempotencyKey: fmt.Sprintf("email/scan/%s/%s", sc.ID, m.UserID),
-			To: m.Email, Subject: subject, Text: text, Category: "scan",
+			To: m.Email, Subject: sum.Subject, Text: sum.Text, HTML: sum.HTML, Category: "scan",
 		}); err != nil {
 			return res, err
 		}
@@ -65,10 +68,13 @@ func (a *Activities) ScanEmails(ctx context.Context, in notify.ScanEmailsInput) 
 		if len(criticals) == 0 {
 			continue
 		}
-		subject, text = alert(sc, criticals, link)
+		al, err := a.render("scan-critical", alert(sc, criticals, link))
+		if err != nil {
+			return res, err
+		}
 		if _, err := a.Send(ctx, Message{
 			TenantID: in.TenantID, IdempotencyKey: fmt.Sprintf("email/critical/%s/%s", sc.ID, m.UserID),
-			To: m.Email, Subject: subject, Text: text, Category: "alert",
+			To: m.Email, Subject: al.Subject, Text: al.Text, HTML: al.HTML, Category: "alert",
 		}); err != nil {
 			return res, err
 		}
@@ -77,49 +83,26 @@ func (a *Activities) ScanEmails(ctx context.Context, in notify.ScanEmailsInput) 
 	return res, nil
 }
 
-func summary(sc dbq.Scan, link string) (string, string) {
-	if sc.Status == "failed" {
-		reason := "see the scan for details"
-		if sc.Error != nil {
-			reason = *sc.Error
-		}
-		return fmt.Sprintf("[SecureOps] Scan of %s failed", sc.Target),
-			fmt.Sprintf("The scan of %s failed: %s\n\n%s\n", sc.Target, reason, link)
+func summary(sc dbq.Scan, link string) mailtmpl.ScanSummary {
+	d := mailtmpl.ScanSummary{
+		Target: sc.Target, Scanners: sc.Scanners, Failed: sc.Status == "failed", Link: link,
+		Critical: int(sc.CountCritical), High: int(sc.CountHigh), Medium: int(sc.CountMedium), Low: int(sc.CountLow), Info: int(sc.CountInfo),
+		New: int(sc.DiffNew), StillOpen: int(sc.DiffOpen), Fixed: int(sc.DiffFixed), Reopened: int(sc.DiffReopened),
 	}
-	subject := fmt.Sprintf("[SecureOps] Scan of %s: %d critical, %d high (%d new, %d fixed)",
-		sc.Target, sc.CountCritical, sc.CountHigh, sc.DiffNew, sc.DiffFixed)
-	var b strings.Builder
-	fmt.Fprintf(&b, "The scan of %s (%s) completed.\n\n", sc.Target, strings.Join(sc.Scanners, ", "))
-	fmt.Fprintf(&b, "Findings: %d critical, %d high, %d medium, %d low, %d info\n",
-		sc.CountCritical, sc.CountHigh, sc.CountMedium, sc.CountLow, sc.CountInfo)
-	fmt.Fprintf(&b, "Since the previous scan: %d new, %d still open, %d fixed, %d reopened\n\n",
-		sc.DiffNew, sc.DiffOpen, sc.DiffFixed, sc.DiffReopened)
-	fmt.Fprintf(&b, "%s\n", link)
-	return subject, b.String()
+	if d.Failed {
+		d.Reason = "see the scan for details"
+		if sc.Error != nil {
+			d.Reason = *sc.Error
+		}
+	}
+	return d
 }
 
-func alert(sc dbq.Scan, cs []dbq.WebhookScanNewCriticalsRow, link string) (string, string) {
-	total := int(cs[0].Total)
-	subject := fmt.Sprintf("[SecureOps] ALERT: %d new critical finding(s) on %s", total, sc.Target)
-	var b strings.Builder
-	fmt.Fprintf(&b, "The scan of %s found %d new critical finding(s):\n\n", sc.Target, total)
+func alert(sc dbq.Scan, cs []dbq.WebhookScanNewCriticalsRow, link string) mailtmpl.ScanCritical {
+	d := mailtmpl.ScanCritical{Target: sc.Target, Total: int(cs[0].Total), Link: link}
 	for _, c := range cs {
-		where := c.Url
-		if where == "" && c.Host != "" {
-			where = fmt.Sprintf("%s:%d", c.Host, c.Port)
-		}
-		line := "- " + c.Title
-		if len(c.Cves) > 0 {
-			line += " (" + strings.Join(c.Cves, ", ") + ")"
-		}
-		if where != "" {
-			line += " at " + where
-		}
-		b.WriteString(line + "\n")
+		d.Findings = append(d.Findings, mailtmpl.Finding{Title: c.Title, CVEs: c.Cves, Where: mailtmpl.Where(c.Url, c.Host, int(c.Port), ""), Severity: "critical"})
 	}
-	if total > len(cs) {
-		fmt.Fprintf(&b, "… and %d more.\n", total-len(cs))
-	}
-	fmt.Fprintf(&b, "\n%s\n", link)
-	return subject, b.String()
+	d.More = max(d.Total-len(cs), 0)
+	return d
 }

@@ -3,7 +3,6 @@ package email
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -11,6 +10,7 @@ import (
 	"github.com/secureops/secureops/internal/contract/sla"
 	"github.com/secureops/secureops/internal/db"
 	"github.com/secureops/secureops/internal/db/dbq"
+	"github.com/secureops/secureops/internal/mailtmpl"
 )
 
 // SLANotices emails a tenant's owners and admins the findings due within
@@ -41,14 +41,17 @@ func (a *Activities) SLANotices(ctx context.Context, in sla.EmailsInput) (sla.Em
 			j++
 		}
 		batch := notices[i:j]
-		subject, text := a.slaNotice(batch)
+		msg, err := a.render("sla-notice", a.slaNotice(batch))
+		if err != nil {
+			return res, err
+		}
 		for _, m := range members {
 			if !recipientRoles[m.Role] || m.Email == "" {
 				continue
 			}
 			if _, err := a.Send(ctx, Message{
 				TenantID: in.TenantID, IdempotencyKey: fmt.Sprintf("email/sla/%s/%s", batch[0].BatchID, m.UserID),
-				To: m.Email, Subject: subject, Text: text, Category: "alert",
+				To: m.Email, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Category: "alert",
 			}); err != nil {
 				return res, err
 			}
@@ -72,63 +75,26 @@ func (a *Activities) markSLAEmailed(ctx context.Context, tenant, batch uuid.UUID
 // slaNoticeListed bounds the findings one email lists per stage.
 const slaNoticeListed = 50
 
-func (a *Activities) slaNotice(batch []dbq.SLANoticeUnemailedRow) (string, string) {
-	var overdue, soon []dbq.SLANoticeUnemailedRow
-	for _, n := range batch {
-		if n.Stage == "overdue" {
-			overdue = append(overdue, n)
+func (a *Activities) slaNotice(batch []dbq.SLANoticeUnemailedRow) mailtmpl.SLANotice {
+	d := mailtmpl.SLANotice{URL: a.PublicURL}
+	for _, f := range batch {
+		fd := mailtmpl.Finding{Title: f.Title, CVEs: f.Cves, Where: mailtmpl.Where(f.Url, f.Host, int(f.Port), f.ScanTarget),
+			Severity: f.Severity, Priority: int(f.Priority), Due: f.DueAt.UTC().Format("2006-01-02 15:04 UTC"), KEV: f.Kev}
+		if a.PublicURL != "" {
+			fd.Link = fmt.Sprintf("%s/app/findings/%s", a.PublicURL, f.ID)
+		}
+		if f.Stage == "overdue" {
+			d.OverdueTotal++
+			if len(d.Overdue) < slaNoticeListed {
+				d.Overdue = append(d.Overdue, fd)
+			}
 		} else {
-			soon = append(soon, n)
-		}
-	}
-	var parts []string
-	if len(overdue) > 0 {
-		parts = append(parts, fmt.Sprintf("%d finding(s) overdue", len(overdue)))
-	}
-	if len(soon) > 0 {
-		parts = append(parts, fmt.Sprintf("%d due within 3 days", len(soon)))
-	}
-	subject := "[SecureOps] SLA: " + strings.Join(parts, ", ")
-	var b strings.Builder
-	section := func(title string, rows []dbq.SLANoticeUnemailedRow) {
-		if len(rows) == 0 {
-			return
-		}
-		b.WriteString(title + "\n")
-		for _, f := range rows[:min(len(rows), slaNoticeListed)] {
-			line := fmt.Sprintf("- [%s, priority %d] %s", f.Severity, f.Priority, f.Title)
-			if len(f.Cves) > 0 {
-				line += " (" + strings.Join(f.Cves, ", ") + ")"
-			}
-			where := f.Url
-			if where == "" && f.Host != "" {
-				where = fmt.Sprintf("%s:%d", f.Host, f.Port)
-			}
-			if where == "" {
-				where = f.ScanTarget
-			}
-			if where != "" {
-				line += " on " + where
-			}
-			line += ", due " + f.DueAt.UTC().Format("2006-01-02 15:04 UTC")
-			if f.Kev {
-				line += " (known exploited: critical deadline)"
-			}
-			b.WriteString(line + "\n")
-			if a.PublicURL != "" {
-				fmt.Fprintf(&b, "  %s/app/findings/%s\n", a.PublicURL, f.ID)
+			d.SoonTotal++
+			if len(d.Soon) < slaNoticeListed {
+				d.Soon = append(d.Soon, fd)
 			}
 		}
-		if len(rows) > slaNoticeListed {
-			fmt.Fprintf(&b, "… and %d more.\n", len(rows)-slaNoticeListed)
-		}
-		b.WriteString("\n")
 	}
-	section("Past their remediation deadline:", overdue)
-	section("Due within 3 days:", soon)
-	if a.PublicURL != "" {
-		fmt.Fprintf(&b, "Overdue: %s/app/findings?sla=overdue\nDue soon: %s/app/findings?sla=due_soon\n", a.PublicURL, a.PublicURL)
-	}
-	b.WriteString("Deadlines are first seen plus your SLA days per severity (Dashboard → SLA).\n")
-	return subject, b.String()
+	d.OverdueMore, d.SoonMore = d.OverdueTotal-len(d.Overdue), d.SoonTotal-len(d.Soon)
+	return d
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/reporting"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 // ErrGone: the report's row (or its tenant) no longer exists; nothing to retry.
@@ -219,7 +220,17 @@ func (a *Activities) Render(ctx context.Context, in report.RenderInput) (report.
 	if b.Name == "" {
 		b = brand.Default
 	}
-	doc, err := reporting.RenderBranded(in.Facts, in.Prose.Text, in.Prose.Source, b)
+	// The tenant's own logo, as stored now (a retry after a change renders
+	// the new one; a stored report keeps what it was rendered with).
+	var logo tenancy.Logo
+	err = a.DB.InTx(ctx, db.TenantScope(in.TenantID), func(ctx context.Context, tx pgx.Tx) (err error) {
+		logo, _, err = tenancy.GetLogo(ctx, tx, in.TenantID)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	doc, err := reporting.RenderLook(in.Facts, in.Prose.Text, in.Prose.Source, reporting.Look{Brand: b, TenantLogo: logo.PNG})
 	if err != nil {
 		return res, temporal.NewNonRetryableApplicationError("rendering the report failed: "+err.Error(), "ReportRender", err)
 	}

@@ -93,20 +93,23 @@ func devCmd() *cobra.Command {
 				cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(apiPort)
 			}
 			if os.Getenv("SECUREOPS_PUBLIC_URL") == "" {
-				cfg.PublicURL = portalURL(cfg.HTTPAddr)
+				cfg.PublicURL = browserURL(cfg.HTTPAddr)
 			}
 			// Kratos: real, with its identities in SQLite under .data/kratos,
 			// its flows' pages served by the portal on HTTP_ADDR.
 			if cfg.KratosPublicURL == "" {
 				kp, err := kratosdev.Start(ctx, kratosdev.Options{
 					Dir: filepath.Join(abs, "kratos"), PublicPort: kratosPublic, AdminPort: kratosAdmin, SQLite: true, Log: log,
-					UIURL: portalURL(cfg.HTTPAddr),
+					UIURL: browserURL(cfg.HTTPAddr), Host: os.Getenv("DEV_BROWSER_HOST"),
 				})
 				if err != nil {
 					return fmt.Errorf("Kratos: %w", err)
 				}
 				defer kp.Stop()
 				cfg.KratosPublicURL, cfg.KratosAdminURL = kp.PublicURL, kp.AdminURL
+				if cfg.KratosBrowserURL == "" {
+					cfg.KratosBrowserURL = kp.BrowserURL
+				}
 			}
 
 			stopOnboarding, err := devOnboarding(ctx, &cfg, abs, stripePort, log)
@@ -185,7 +188,7 @@ func devCmd() *cobra.Command {
 			for _, kv := range endpoints {
 				fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", kv[0], kv[1])
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "Portal", "http://"+lis.Addr.String()+"/")
+			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "Portal", browserURL(lis.Addr.String())+"/")
 			fmt.Fprintf(cmd.OutOrStdout(), "  %-20s %s\n", "API docs", "http://"+lis.Addr.String()+"/docs")
 			if demo.Password != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "Sign in to the portal as the demo owner: %s / %s\n", demo.Email, demo.Password)
@@ -276,6 +279,19 @@ func seedDemo(ctx context.Context, cfg config.Config, dataDir string) (demoSeed,
 	}
 	seed.APIKey = key
 	return seed, os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
+}
+
+// browserURL is portalURL with DEV_BROWSER_HOST (make run: localhost) for
+// the loopback host: WebAuthn's relying party must be a domain, and the
+// portal and Kratos share one host spelling (Kratos' CSRF cookie is per host).
+func browserURL(addr string) string {
+	u := portalURL(addr)
+	if h := os.Getenv("DEV_BROWSER_HOST"); h != "" {
+		if _, port, err := net.SplitHostPort(strings.TrimPrefix(u, "http://")); err == nil {
+			return "http://" + net.JoinHostPort(h, port)
+		}
+	}
+	return u
 }
 
 // portalURL is the portal's address as a browser spells it: 127.0.0.1 for a

@@ -17,3 +17,7 @@ var IdentitySchema []byte
 // DefaultUIURL is the portal's address as kratos.yml spells it; kratosdev
 // rewrites it to where the portal really runs.
 const DefaultUIURL = "http://127.0.0.1:8080"
+
+// DefaultWebAuthnOrigin is the WebAuthn origin kratos.yml names (the portal
+// on http://localhost); kratosdev rewrites it to where the portal runs.
+const DefaultWebAuthnOrigin = "http://localhost:8080"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/secureops/secureops/internal/brand"
 	"github.com/secureops/secureops/internal/clientip"
+	"github.com/secureops/secureops/internal/mailtmpl"
 	"github.com/secureops/secureops/internal/targets"
 )
 
@@ -63,6 +64,11 @@ type Config struct {
 	KratosBrowserURL string
 	// Brand is the platform's name and look (BRAND_*; white label).
 	Brand brand.Brand
+	// EmailTemplatesDir (EMAIL_TEMPLATES_DIR) holds an operator's email
+	// templates (<name>.txt, <name>.html) over the embedded defaults;
+	// EmailTemplates is the loaded set (a broken file stops the process).
+	EmailTemplatesDir string
+	EmailTemplates    *mailtmpl.Set
 	// KratosHookSecret (KRATOS_HOOK_SECRET) authenticates Kratos' settings
 	// hook (POST /api/v1/kratos/hooks/settings): the value of its
 	// X-Kratos-Hook-Secret header. Outside production it defaults to the
@@ -87,6 +93,7 @@ type Config struct {
 	LLM LLM
 	Onboarding
 	Deployment
+	Identity
 }
 
 // LLM names an OpenAI-compatible chat model (OpenAI, Ollama, llama.cpp,
@@ -217,6 +224,10 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		return c, err
 	}
 	c.Brand = b
+	c.EmailTemplatesDir = strings.TrimSpace(os.Getenv("EMAIL_TEMPLATES_DIR"))
+	if c.EmailTemplates, err = mailtmpl.Load(c.EmailTemplatesDir); err != nil {
+		return c, err
+	}
 	c.KratosHookSecret = os.Getenv("KRATOS_HOOK_SECRET")
 	if c.KratosHookSecret == "" && c.Mode != ModeProduction {
 		c.KratosHookSecret = DevKratosHookSecret
@@ -247,6 +258,7 @@ func FromEnv(defaultMode Mode) (Config, error) {
 	if err := loadLLM(&c); err != nil {
 		return c, err
 	}
+	loadIdentity(&c)
 	if err := loadDeployment(&c); err != nil {
 		return c, err
 	}

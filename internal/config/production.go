@@ -70,6 +70,7 @@ func (c Config) CheckProduction(needsCodec bool) error {
 	if strings.Contains(" "+os.Getenv("KRATOS_SERVE_FLAGS")+" ", " --dev ") {
 		problems = append(problems, "Ory Kratos runs with --dev (KRATOS_SERVE_FLAGS), which disables its security features")
 	}
+	problems = append(problems, c.Identity.productionProblems(c.Brand.Name)...)
 	if len(problems) > 0 {
 		return fmt.Errorf("%w (SECUREOPS_ENV=production): %s; set real values (see .env.example) or run with SECUREOPS_ENV=dev", ErrUnsafeProduction, strings.Join(problems, "; "))
 	}

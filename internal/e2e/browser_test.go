@@ -38,6 +38,15 @@ func listenerURL(ln net.Listener) string {
 	return "http://" + ln.Addr().String()
 }
 
+// hostURL is listenerURL spelled with host ("" keeps the listener's IP).
+func hostURL(ln net.Listener, host string) string {
+	if ln == nil || host == "" {
+		return listenerURL(ln)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // listenLoopback binds the portal's port before Kratos starts, so Kratos'
 // flows can point at it.
 func listenLoopback(t testing.TB) net.Listener {
@@ -58,10 +67,17 @@ type portalEnv struct {
 
 func startPortal(t *testing.T, extra ...func(*config.Config)) *portalEnv {
 	t.Helper()
+	return startPortalHost(t, "", extra...)
+}
+
+// startPortalHost is startPortal with browsers using host for the portal
+// and Kratos ("localhost" for WebAuthn, whose relying party is a domain).
+func startPortalHost(t *testing.T, host string, extra ...func(*config.Config)) *portalEnv {
+	t.Helper()
 	browserAllocator(t) // fail or skip before starting the platform
 	ln := listenLoopback(t)
-	e := startOnboardingWith(t, false, ln, extra...)
-	return &portalEnv{onboardEnv: e, URL: listenerURL(ln)}
+	e := startOnboardingHost(t, false, ln, host, extra...)
+	return &portalEnv{onboardEnv: e, URL: hostURL(ln, host)}
 }
 
 var (

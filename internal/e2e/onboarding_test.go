@@ -353,6 +353,13 @@ func startOnboarding(t testing.TB, withDojo bool) *onboardEnv {
 // (nil: API only), Kratos' flows pointing at it.
 func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener, extra ...func(*config.Config)) *onboardEnv {
 	t.Helper()
+	return startOnboardingHost(t, withDojo, ln, "", extra...)
+}
+
+// startOnboardingHost is startOnboardingWith with browsers reaching the
+// portal and Kratos as host ("" is 127.0.0.1; WebAuthn needs localhost).
+func startOnboardingHost(t testing.TB, withDojo bool, ln net.Listener, host string, extra ...func(*config.Config)) *onboardEnv {
+	t.Helper()
 	bin, err := kratosdev.FindBin()
 	if err != nil {
 		if os.Getenv("SECUREOPS_REQUIRE_TOOLS") == "1" {
@@ -369,7 +376,7 @@ func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener, extra ...
 	// binary on the machine can take one in between, so try again.
 	var kp *kratosdev.Process
 	for i := 0; ; i++ {
-		if kp, err = kratosdev.Start(context.Background(), kratosdev.Options{Bin: bin, Dir: dir, UIURL: listenerURL(ln)}); err == nil || i == 2 {
+		if kp, err = kratosdev.Start(context.Background(), kratosdev.Options{Bin: bin, Dir: dir, UIURL: hostURL(ln, host), Host: host}); err == nil || i == 2 {
 			break
 		}
 	}
@@ -377,7 +384,7 @@ func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener, extra ...
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = kp.Stop() })
-	e := &onboardEnv{kr: kratos.New(kp.PublicURL, kp.AdminURL, nil, 0), kratosAdmin: kp.AdminURL, kratosPublic: kp.PublicURL}
+	e := &onboardEnv{kr: kratos.New(kp.PublicURL, kp.AdminURL, nil, 0), kratosAdmin: kp.AdminURL, kratosPublic: kp.BrowserURL}
 	e.stripe = startStripe(t)
 	e.resend = newFakeResend(t)
 	if withDojo {
@@ -386,7 +393,7 @@ func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener, extra ...
 	var pd *portal.Deps
 	if ln != nil {
 		// A Web UI address for the admins' workflow links (not served here).
-		pd = &portal.Deps{Kratos: e.kr, KratosBrowserURL: kp.PublicURL, TemporalUIURL: "http://127.0.0.1:8233"}
+		pd = &portal.Deps{Kratos: e.kr, KratosBrowserURL: kp.BrowserURL, TemporalUIURL: "http://127.0.0.1:8233"}
 	}
 	e.platform = startWith(t, options{kratos: e.kr, listener: ln, portal: pd, configure: func(c *config.Config) {
 		c.KratosPublicURL, c.KratosAdminURL = kp.PublicURL, kp.AdminURL
@@ -397,7 +404,7 @@ func startOnboardingWith(t testing.TB, withDojo bool, ln net.Listener, extra ...
 			CodecCORSOrigins: []string{"http://ui.secureops.test"}, PublicURL: "http://portal.secureops.test", SignupRateLimit: 100000,
 		}
 		if ln != nil {
-			c.PublicURL = listenerURL(ln)
+			c.PublicURL = hostURL(ln, host)
 		}
 		if withDojo {
 			c.DefectDojoURL, c.DefectDojoToken = e.dojo.URL, dojoToken

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/secureops/secureops/internal/db/dbq"
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/temporalx"
+	"github.com/secureops/secureops/internal/tenancy"
 )
 
 var seq atomic.Int64
@@ -50,6 +52,18 @@ func (f fixtures) scan(ten uuid.UUID) uuid.UUID {
 		return err
 	})
 	return id
+}
+
+// logo gives the tenant a logo (its reports carry it).
+func (f fixtures) logo(ten uuid.UUID) {
+	l, err := tenancy.DecodeLogo(tinyPNG(f.t), "image/png")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.tx(func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tenancy.SetLogo(ctx, tx, ten, l, uuid.NullUUID{})
+		return err
+	})
 }
 
 // report is a ready report of the tenant, with its renderings.
@@ -240,6 +254,11 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return pattern, `{"llm_opt_in":true}`
 	case "PATCH /api/v1/security/settings":
 		return pattern, `{"require_mfa":false}`
+	case "GET /api/v1/branding/logo":
+		f.logo(ten)
+		return pattern, ""
+	case "PUT /api/v1/branding/logo":
+		return pattern, `{"image_base64":"` + base64.StdEncoding.EncodeToString(tinyPNG(f.t)) + `"}`
 	case "PATCH /api/v1/findings":
 		return pattern, fmt.Sprintf(`{"ids":[%q],"status":"false_positive"}`, f.finding(ten))
 	case "POST /api/v1/scans/{id}/cancel":

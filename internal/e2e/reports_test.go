@@ -110,6 +110,10 @@ func TestReportOfAnImportEndToEnd(t *testing.T) {
 		t.Errorf("another scan: %d, want 404", code)
 	}
 
+	// The tenant's logo (uploaded through the API in TestTenantLogoUpload)
+	// is on its reports.
+	fixtures{t: t, p: p}.logo(p.tenant)
+
 	code, created := p.do(t, "POST", "/api/v1/reports", "application/json", fmt.Sprintf(`{"scan_id":%q,"kind":"technical"}`, sc["id"]))
 	if code != http.StatusAccepted || created["status"] != "pending" || created["workflow_id"] != "report/"+created["id"].(string) {
 		t.Fatalf("create report: %d %v", code, created)
@@ -149,7 +153,14 @@ func TestReportOfAnImportEndToEnd(t *testing.T) {
 		t.Errorf("pdf text:\n%s", text)
 	}
 
+	if n := bytes.Count(pdf, []byte("/Subtype /Image")); n != 2 {
+		t.Errorf("the PDF has %d images, want the tenant's logo and the chart", n)
+	}
+
 	code, h, html := p.download(t, "/api/v1/reports/"+id+".html")
+	if !bytes.Contains(html, []byte(`<img class="tenant-logo" src="data:image/png;base64,`)) {
+		t.Error("the HTML report lacks the tenant's logo")
+	}
 	if code != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") ||
 		!strings.Contains(string(html), fmt.Sprintf("<td>Critical</td>\n<td style=\"text-align:right\">%d</td>", count(bySev, "critical"))) {
 		t.Errorf("html: %d %v\n%s", code, h, html)

@@ -51,6 +51,13 @@ type UINodeAttributes struct {
 	Src          string  `json:"src"`
 	Width        int     `json:"width"`
 	Height       int     `json:"height"`
+	// WebAuthn: the button's trigger (a function webauthn.js defines on
+	// window, called with no argument it reads the button's value) and the
+	// script node's subresource integrity.
+	OnClickTrigger string `json:"onclickTrigger"`
+	Integrity      string `json:"integrity"`
+	CrossOrigin    string `json:"crossorigin"`
+	ReferrerPolicy string `json:"referrerpolicy"`
 }
 
 // UINode is one form element or text of a flow.

@@ -247,7 +247,7 @@ func (c *Client) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
 }
 
 // SecondFactors are the Kratos credential types that are a second factor.
-var SecondFactors = []string{"lookup_secret", "totp"}
+var SecondFactors = []string{"lookup_secret", "totp", "webauthn"}
 
 // MFAMethods lists the second factors identity id has enrolled (sorted
 // SecondFactors present among its credentials).
@@ -258,7 +258,15 @@ func (c *Client) MFAMethods(ctx context.Context, id uuid.UUID) ([]string, error)
 	}
 	out := []string{}
 	for _, m := range SecondFactors {
-		if _, ok := ident.GetCredentials()[m]; ok {
+		cred, ok := ident.GetCredentials()[m]
+		if ok && m == "webauthn" {
+			// The identity schema makes the email a WebAuthn identifier,
+			// so Kratos keeps an empty webauthn credential once the last
+			// key is removed (or on any identity update): count keys.
+			keys, _ := cred.Config["credentials"].([]any)
+			ok = len(keys) > 0
+		}
+		if ok {
 			out = append(out, m)
 		}
 	}

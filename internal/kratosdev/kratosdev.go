@@ -38,17 +38,26 @@ type Options struct {
 	// configuration's http://127.0.0.1:8080). Use the host spelling the
 	// browser uses: Kratos' CSRF cookie does not cross 127.0.0.1/localhost.
 	UIURL string
-	Log   *slog.Logger
+	// Host is how browsers spell Kratos' public address ("" is 127.0.0.1;
+	// Kratos listens on 127.0.0.1 either way). WebAuthn needs a domain as
+	// its relying party, so security keys work only with "localhost" here
+	// and a UIURL on http://localhost too (one spelling for both: Kratos'
+	// CSRF cookie is per host); kratos.yml's WebAuthn origin becomes UIURL's.
+	Host string
+	Log  *slog.Logger
 }
 
 // Process is a running Kratos.
 type Process struct {
 	PublicURL string
 	AdminURL  string
-	cmd       *exec.Cmd
-	done      chan struct{}
-	stopOnce  sync.Once
-	out       *bytes.Buffer
+	// BrowserURL is the public API as browsers reach it (Options.Host):
+	// the portal's forms post there.
+	BrowserURL string
+	cmd        *exec.Cmd
+	done       chan struct{}
+	stopOnce   sync.Once
+	out        *bytes.Buffer
 }
 
 // FindBin locates the Kratos binary built by `make tools`.
@@ -91,7 +100,9 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	}
 	cfg := kratosdeploy.Config
 	if opts.UIURL != "" {
-		cfg = bytes.ReplaceAll(cfg, []byte(kratosdeploy.DefaultUIURL), []byte(strings.TrimRight(opts.UIURL, "/")))
+		ui := []byte(strings.TrimRight(opts.UIURL, "/"))
+		cfg = bytes.ReplaceAll(cfg, []byte(kratosdeploy.DefaultUIURL), ui)
+		cfg = bytes.ReplaceAll(cfg, []byte(kratosdeploy.DefaultWebAuthnOrigin), ui)
 	}
 	if err := os.WriteFile(filepath.Join(opts.Dir, "kratos.yml"), cfg, 0o600); err != nil {
 		return nil, err
@@ -113,12 +124,16 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		dsn = "sqlite://" + filepath.Join(opts.Dir, "kratos.sqlite") + "?_fk=true&_journal_mode=WAL"
 	}
 	pub := "http://127.0.0.1:" + strconv.Itoa(opts.PublicPort)
+	browser := pub
+	if opts.Host != "" {
+		browser = "http://" + opts.Host + ":" + strconv.Itoa(opts.PublicPort)
+	}
 	adm := "http://127.0.0.1:" + strconv.Itoa(opts.AdminPort)
 	env := append(os.Environ(),
 		"DSN="+dsn,
 		"SERVE_PUBLIC_PORT="+strconv.Itoa(opts.PublicPort),
 		"SERVE_PUBLIC_HOST=127.0.0.1",
-		"SERVE_PUBLIC_BASE_URL="+pub+"/",
+		"SERVE_PUBLIC_BASE_URL="+browser+"/",
 		"SERVE_ADMIN_PORT="+strconv.Itoa(opts.AdminPort),
 		"SERVE_ADMIN_HOST=127.0.0.1",
 		"SERVE_ADMIN_BASE_URL="+adm+"/",
@@ -154,7 +169,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if pidFile != "" {
 		_ = devlock.WritePID(pidFile, cmd.Process.Pid)
 	}
-	p := &Process{PublicURL: pub, AdminURL: adm, cmd: cmd, done: make(chan struct{}), out: out}
+	p := &Process{PublicURL: pub, AdminURL: adm, BrowserURL: browser, cmd: cmd, done: make(chan struct{}), out: out}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	if err := p.waitReady(ctx); err != nil {
 		_ = p.Stop()

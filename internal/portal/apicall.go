@@ -123,19 +123,9 @@ func (p *Portal) call(r *http.Request, method, path string, in, out any) error {
 		}
 		body, ct = bytes.NewReader(b), "application/json"
 	}
-	req, err := p.apiRequest(r, method, path, body, ct)
+	rec, err := p.exchange(r, method, path, body, ct)
 	if err != nil {
 		return err
-	}
-	rec := &recorder{header: http.Header{}}
-	p.api().ServeHTTP(rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	if rec.status >= 400 {
-		ae := &APIError{Status: rec.status}
-		_ = json.Unmarshal(rec.body.Bytes(), ae)
-		return ae
 	}
 	if out == nil || rec.body.Len() == 0 {
 		return nil
@@ -152,6 +142,26 @@ func (p *Portal) get(r *http.Request, path string, q url.Values, out any) error 
 		path += "?" + q.Encode()
 	}
 	return p.call(r, http.MethodGet, path, nil, out)
+}
+
+// exchange sends one request to the API in-process as the browser's
+// person and returns its answer; a 4xx or 5xx is an *APIError.
+func (p *Portal) exchange(r *http.Request, method, path string, body io.Reader, contentType string) (*recorder, error) {
+	req, err := p.apiRequest(r, method, path, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	rec := &recorder{header: http.Header{}}
+	p.api().ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rec.status >= 400 {
+		ae := &APIError{Status: rec.status}
+		_ = json.Unmarshal(rec.body.Bytes(), ae)
+		return nil, ae
+	}
+	return rec, nil
 }
 
 // recorder keeps an in-process API answer.

@@ -95,7 +95,12 @@ func (p *Portal) securityHeaders(next http.Handler) http.Handler {
 	if u, err := url.Parse(p.Brand.LogoURL); err == nil && u.Scheme == "https" && u.Host != "" {
 		img += " https://" + u.Host // the brand's logo
 	}
-	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src " + img + "; connect-src 'self'; form-action 'self' " +
+	// Kratos' webauthn.js (security keys) comes from Kratos' public API.
+	scripts := "'self'"
+	if u, err := url.Parse(p.KratosBrowserURL); err == nil && u.Scheme != "" && u.Host != "" {
+		scripts += " " + u.Scheme + "://" + u.Host
+	}
+	csp := "default-src 'self'; script-src " + scripts + "; style-src 'self' 'unsafe-inline'; img-src " + img + "; connect-src 'self'; form-action 'self' " +
 		p.KratosBrowserURL + "; frame-ancestors 'none'; base-uri 'self'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

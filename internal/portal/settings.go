@@ -48,6 +48,8 @@ func (p *Portal) settingsRoutes(r chi.Router) {
 
 	r.Get("/app/settings/sla", p.page(p.slaPage))
 	r.Post("/app/settings/sla", p.page(p.slaSave))
+
+	p.brandingRoutes(r)
 }
 
 func (p *Portal) settingsPage(r *http.Request, title string) views.Page {

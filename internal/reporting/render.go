@@ -2,6 +2,7 @@ package reporting
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"regexp"
 	"strings"
@@ -36,15 +37,34 @@ func Render(f Facts, prose, source string) (Document, error) {
 // RenderBranded is Render under the platform's brand b: its name where the
 // report names the platform, its legal footer at the end.
 func RenderBranded(f Facts, prose, source string, b brand.Brand) (Document, error) {
-	md, err := markdown(f, prose, source, b)
+	return RenderLook(f, prose, source, Look{Brand: b})
+}
+
+// Look is how a report looks: the platform's brand and the tenant's own
+// logo.
+type Look struct {
+	Brand brand.Brand
+	// TenantLogo is the tenant's logo as PNG (tenancy.DecodeLogo made it
+	// one), shown at the top of the HTML and of the PDF's first page; nil:
+	// none.
+	TenantLogo []byte
+}
+
+// RenderLook is Render with look: the brand as RenderBranded, the tenant's
+// logo on the HTML and the PDF (the Markdown has no images).
+func RenderLook(f Facts, prose, source string, look Look) (Document, error) {
+	if look.Brand.Name == "" {
+		look.Brand = brand.Default
+	}
+	md, err := markdown(f, prose, source, look.Brand)
 	if err != nil {
 		return Document{}, err
 	}
-	h, err := HTML(f, md)
+	h, err := htmlOf(f, md, look.TenantLogo)
 	if err != nil {
 		return Document{}, err
 	}
-	pdf, err := pdfOf(f, prose, b)
+	pdf, err := pdfOf(f, prose, look.Brand, look.TenantLogo)
 	if err != nil {
 		return Document{}, err
 	}
@@ -219,13 +239,25 @@ th{background:#f6f8fa}h1{margin-bottom:.2rem}
 // HTML renders the report's Markdown as a standalone page. Everything
 // between the page's own head and end is sanitised: a model's or a
 // scanner's markup never reaches a browser as markup.
-func HTML(f Facts, markdown string) (string, error) {
+func HTML(f Facts, markdown string) (string, error) { return htmlOf(f, markdown, nil) }
+
+func htmlOf(f Facts, markdown string, logo []byte) (string, error) {
 	var body bytes.Buffer
 	if err := md.Convert([]byte(markdown), &body); err != nil {
 		return "", err
 	}
 	clean := sanitizer.SanitizeBytes(body.Bytes())
-	return fmt.Sprintf(htmlHead, template.HTMLEscapeString(Title(f))) + string(clean) + "</body></html>\n", nil
+	top := ""
+	if len(logo) > 0 {
+		// Our markup, outside the sanitised part: a PNG we re-encoded.
+		alt := "Logo"
+		if f.Tenant != "" {
+			alt = f.Tenant + " logo"
+		}
+		top = `<img class="tenant-logo" src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(logo) +
+			`" alt="` + template.HTMLEscapeString(alt) + `" style="float:right;max-height:64px;max-width:240px">` + "\n"
+	}
+	return fmt.Sprintf(htmlHead, template.HTMLEscapeString(Title(f))) + top + string(clean) + "</body></html>\n", nil
 }
 
 // SeverityChart draws the findings by severity as a bar chart (PNG).
@@ -263,9 +295,9 @@ func plain(s string) string {
 
 // PDF renders the report as an A4 PDF with the Go fonts embedded (UTF-8)
 // and the severity chart.
-func PDF(f Facts, prose string) ([]byte, error) { return pdfOf(f, prose, brand.Default) }
+func PDF(f Facts, prose string) ([]byte, error) { return pdfOf(f, prose, brand.Default, nil) }
 
-func pdfOf(f Facts, prose string, br brand.Brand) ([]byte, error) {
+func pdfOf(f Facts, prose string, br brand.Brand, logo []byte) ([]byte, error) {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(f.GeneratedAt)
 	pdf.SetModificationDate(f.GeneratedAt)
@@ -292,14 +324,30 @@ func pdfOf(f Facts, prose string, br brand.Brand) ([]byte, error) {
 	left, _, right, _ := pdf.GetMargins()
 	usable := width - left - right
 
+	headW := 0.0 // the title and the line under it: the full width, or beside the logo
+	if len(logo) > 0 {
+		// The tenant's logo, top right, at most 50×16 mm, proportions kept.
+		opt := fpdf.ImageOptions{ImageType: "PNG", ReadDpi: false}
+		info := pdf.RegisterImageOptionsReader("tenant-logo", opt, bytes.NewReader(logo))
+		if err := pdf.Error(); err != nil {
+			return nil, fmt.Errorf("tenant logo: %w", err)
+		}
+		w, h := 50.0, 50.0*info.Height()/info.Width()
+		if h > 16 {
+			w, h = 16*info.Width()/info.Height(), 16
+		}
+		_, top, _, _ := pdf.GetMargins()
+		pdf.ImageOptions("tenant-logo", width-right-w, top, w, h, false, opt, 0, "")
+		headW = usable - w - 4
+	}
 	pdf.SetFont("go", "B", 20)
-	pdf.CellFormat(0, 10, Title(f), "", 1, "", false, 0, "")
+	pdf.CellFormat(headW, 10, Title(f), "", 1, "", false, 0, "")
 	pdf.SetFont("go", "", 10)
 	head := Scope(f) + " · generated " + f.GeneratedAt.UTC().Format("2006-01-02 15:04 UTC")
 	if f.Tenant != "" {
 		head = f.Tenant + " · " + head
 	}
-	pdf.MultiCell(0, 5, head, "", "", false)
+	pdf.MultiCell(headW, 5, head, "", "", false)
 	pdf.Ln(3)
 
 	heading := func(s string) {

@@ -3,6 +3,10 @@ package reporting
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,5 +206,47 @@ func TestRenderBranded(t *testing.T) {
 	}
 	if text := pdfText(t, doc.PDF); strings.Contains(text, "SecureOps") || !strings.Contains(text, "Acme Shield") || !strings.Contains(text, b.LegalFooter) {
 		t.Errorf("the PDF is not branded:\n%s", text)
+	}
+}
+
+// Issue 18: a tenant's logo on its own reports, HTML and PDF.
+func TestRenderWithTenantLogo(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 120, 40))
+	for x := range 120 {
+		for y := range 40 {
+			img.Set(x, y, color.RGBA{R: 200, G: uint8(2 * x), B: uint8(5 * y), A: 255})
+		}
+	}
+	var logo bytes.Buffer
+	if err := png.Encode(&logo, img); err != nil {
+		t.Fatal(err)
+	}
+	f := sampleFacts(report.KindExecutive)
+	with, err := RenderLook(f, "Fix the criticals first.", "rules", Look{TenantLogo: logo.Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := RenderLook(f, "Fix the criticals first.", "rules", Look{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := `<img class="tenant-logo" src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(logo.Bytes()) + `" alt="Acme Ünicode GmbH logo"`
+	if !strings.Contains(with.HTML, tag) || strings.Contains(without.HTML, "tenant-logo") {
+		t.Errorf("HTML logo: with=%v without=%v", strings.Contains(with.HTML, tag), strings.Contains(without.HTML, "tenant-logo"))
+	}
+	if with.Markdown != without.Markdown || !strings.Contains(with.Markdown, "SecureOps") {
+		t.Error("the logo changed the Markdown (which carries no images)")
+	}
+	// The PDF embeds one image more than without: the logo (the severity
+	// chart is the other).
+	images := func(pdf []byte) int { return bytes.Count(pdf, []byte("/Subtype /Image")) }
+	if images(with.PDF) != images(without.PDF)+1 {
+		t.Errorf("PDF images: %d with the logo, %d without", images(with.PDF), images(without.PDF))
+	}
+	if dir := os.Getenv("SECUREOPS_SCREENSHOTS"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "report-tenant-logo.pdf"), with.PDF, 0o644)
+	}
+	if _, err := RenderLook(f, "x", "rules", Look{TenantLogo: []byte("not a png")}); err == nil {
+		t.Error("a logo that is no PNG rendered")
 	}
 }

@@ -304,6 +304,11 @@ func TestDefaultValues(t *testing.T) {
 	} else if strings.Contains(cm.Data["APP_DATABASE_URL"], ":@") || strings.Count(cm.Data["APP_DATABASE_URL"], ":") > 2 {
 		t.Errorf("APP_DATABASE_URL %q carries a password", cm.Data["APP_DATABASE_URL"])
 	}
+	// Second factors default to the portal's host and origin (production
+	// refuses them unset; issue 18).
+	if cm != nil && (cm.Data["WEBAUTHN_RP_ID"] != "secureops.example.com" || cm.Data["WEBAUTHN_RP_ORIGINS"] != "https://secureops.example.com" || cm.Data["TOTP_ISSUER"] != "SecureOps") {
+		t.Errorf("second-factor settings: %q %q %q", cm.Data["TOTP_ISSUER"], cm.Data["WEBAUTHN_RP_ID"], cm.Data["WEBAUTHN_RP_ORIGINS"])
+	}
 
 	// migrate before every install and upgrade; Temporal setup before it,
 	// running the same script compose runs.

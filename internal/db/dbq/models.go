@@ -501,6 +501,16 @@ type TenantBilling struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+type TenantLogo struct {
+	TenantID  uuid.UUID     `json:"tenant_id"`
+	Png       []byte        `json:"png"`
+	Width     int32         `json:"width"`
+	Height    int32         `json:"height"`
+	Sha256    string        `json:"sha256"`
+	UpdatedBy uuid.NullUUID `json:"updated_by"`
+	UpdatedAt time.Time     `json:"updated_at"`
+}
+
 type TenantScanPolicy struct {
 	TenantID           uuid.UUID       `json:"tenant_id"`
 	Tier               string          `json:"tier"`

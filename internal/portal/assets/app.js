@@ -75,6 +75,24 @@
     });
   });
 
+  // <button data-ory-trigger="oryWebAuthnRegistration|oryWebAuthnLogin">:
+  // Kratos' WebAuthn buttons, without the inline onclick our CSP forbids.
+  // Kratos' webauthn.js (loaded async from Kratos) defines the function; it
+  // reads the challenge from the button's value, asks the browser for the
+  // key and submits the button's form.
+  var ORY_TRIGGERS = ["oryWebAuthnRegistration", "oryWebAuthnLogin"];
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest && ev.target.closest("button[data-ory-trigger]");
+    if (!btn) return;
+    ev.preventDefault();
+    var name = btn.dataset.oryTrigger;
+    if (ORY_TRIGGERS.indexOf(name) < 0 || typeof window[name] !== "function") {
+      console.error("security keys: " + name + " is not loaded yet");
+      return;
+    }
+    window[name]();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { initCharts(document); });
   document.addEventListener("htmx:afterSwap", function () { initCharts(document); });
   document.addEventListener("htmx:beforeCleanupElement", function (ev) { destroyCharts(ev.target); });

@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,8 +68,8 @@ func NewFlowView(kind string, f kratos.Flow) FlowView {
 	byGroup := map[string][]kratos.UINode{}
 	var groups []string
 	for _, n := range f.UI.Nodes {
-		if n.Type == "script" {
-			continue // webauthn scripts: not enabled, and the CSP forbids them
+		if n.Type == "script" && !IsKratosScript(n.Attributes.Src) {
+			continue // only Kratos' own webauthn.js (the CSP allows its origin)
 		}
 		if n.Group == "default" {
 			shared = append(shared, n)
@@ -124,6 +125,15 @@ func newFlowNode(id string, n kratos.UINode) FlowNode {
 		}
 	}
 	switch n.Type {
+	case "script":
+		// Kratos' webauthn.js, with its subresource integrity; the
+		// buttons below call what it defines (see "trigger").
+		fn.Kind = "script"
+		fn.Attrs = templ.Attributes{"src": a.Src, "id": id, "async": true, "crossorigin": "anonymous", "referrerpolicy": "no-referrer"}
+		if a.Integrity != "" {
+			fn.Attrs["integrity"] = a.Integrity
+		}
+		return fn
 	case "text":
 		fn.Kind = "text"
 		if a.Text != nil {
@@ -156,7 +166,27 @@ func newFlowNode(id string, n kratos.UINode) FlowNode {
 		fn.Kind = "hidden"
 		attrs["type"] = "hidden"
 		attrs["value"] = valueString(a.Value)
-	case "submit", "button":
+	case "button":
+		if !slices.Contains(webAuthnTriggers, a.OnClickTrigger) {
+			fn.Kind = "submit"
+			attrs["type"] = "submit"
+			attrs["value"] = valueString(a.Value)
+			if fn.Label == "" {
+				fn.Label = "Continue"
+			}
+			break
+		}
+		// A security key's button: no inline onclick (the CSP forbids
+		// it); app.js calls window[data-ory-trigger](), which reads the
+		// challenge from the button's value and submits the form.
+		fn.Kind = "trigger"
+		attrs["type"] = "button"
+		attrs["value"] = valueString(a.Value)
+		attrs["data-ory-trigger"] = a.OnClickTrigger
+		if fn.Label == "" {
+			fn.Label = "Use security key"
+		}
+	case "submit":
 		fn.Kind = "submit"
 		attrs["type"] = "submit"
 		attrs["value"] = valueString(a.Value)
@@ -222,4 +252,13 @@ func MessageClass(t string) string {
 type FlowErrorView struct {
 	Code            int
 	Message, Reason string
+}
+
+// webAuthnTriggers are the functions of Kratos' webauthn.js a button may call.
+var webAuthnTriggers = []string{"oryWebAuthnRegistration", "oryWebAuthnLogin"}
+
+// IsKratosScript: a script node the portal renders, Kratos' webauthn.js.
+func IsKratosScript(src string) bool {
+	u, err := url.Parse(src)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.HasSuffix(u.Path, "/.well-known/ory/webauthn.js")
 }

@@ -26,6 +26,9 @@ func SettingsNavFor(v *Viewer) []SettingsNav {
 	if v.Can("users:manage") {
 		out = append(out, SettingsNav{"/app/settings/sla", "SLA"})
 	}
+	if v.Can("integrations:configure") {
+		out = append(out, SettingsNav{"/app/settings/branding", "Report logo"})
+	}
 	return out
 }
 
