@@ -44,6 +44,7 @@ var Module = fx.Module("api",
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},
 			Billing: BillingOptions{WebhookSecret: c.StripeWebhookSecret, Stripe: sc, PublicURL: c.PublicURL},
+			SSO:     NewSSOOptions(c, d, kc, log),
 		}
 		s.Portal = portal.New(portal.Deps{
 			Kratos: kc, KratosBrowserURL: cmp.Or(c.KratosBrowserURL, c.KratosPublicURL),

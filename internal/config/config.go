@@ -87,6 +87,7 @@ type Config struct {
 	LLM LLM
 	Onboarding
 	Deployment
+	SSO
 }
 
 // LLM names an OpenAI-compatible chat model (OpenAI, Ollama, llama.cpp,
@@ -248,6 +249,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 		return c, err
 	}
 	if err := loadDeployment(&c); err != nil {
+		return c, err
+	}
+	if err := loadSSO(&c); err != nil {
 		return c, err
 	}
 	if c.TrustedProxies, err = clientip.Parse(os.Getenv("TRUSTED_PROXIES")); err != nil {

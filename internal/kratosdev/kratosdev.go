@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/secureops/secureops/deploy/kratos"
 	"github.com/secureops/secureops/internal/devlock"
 	"github.com/secureops/secureops/internal/pgcluster"
+	"github.com/secureops/secureops/internal/sso"
 )
 
 // Options for Start.
@@ -38,7 +40,10 @@ type Options struct {
 	// configuration's http://127.0.0.1:8080). Use the host spelling the
 	// browser uses: Kratos' CSRF cookie does not cross 127.0.0.1/localhost.
 	UIURL string
-	Log   *slog.Logger
+	// OIDCProviders are the single sign-on providers (config.OIDCProviders),
+	// given to Kratos as SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS.
+	OIDCProviders []sso.Provider
+	Log           *slog.Logger
 }
 
 // Process is a running Kratos.
@@ -99,6 +104,13 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if err := os.WriteFile(filepath.Join(opts.Dir, "identity.schema.json"), kratosdeploy.IdentitySchema, 0o600); err != nil {
 		return nil, err
 	}
+	if err := writeSSOHookBodies(opts.Dir); err != nil {
+		return nil, err
+	}
+	oidcProviders, err := sso.KratosProviders(opts.OIDCProviders)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range []*int{&opts.PublicPort, &opts.AdminPort} {
 		if *p == 0 {
 			port, err := pgcluster.FreePort()
@@ -123,6 +135,7 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		"SERVE_ADMIN_HOST=127.0.0.1",
 		"SERVE_ADMIN_BASE_URL="+adm+"/",
 		"LOG_LEVEL=warning",
+		"SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS="+string(oidcProviders),
 	)
 	pidFile := ""
 	if opts.SQLite {
@@ -217,4 +230,23 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return s.w.Write(b)
+}
+
+// writeSSOHookBodies puts the single sign-on hooks' Jsonnet bodies beside
+// kratos.yml (which names them file://./sso-*.jsonnet).
+func writeSSOHookBodies(dir string) error {
+	entries, err := fs.ReadDir(kratosdeploy.SSOHookBodies, ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := kratosdeploy.SSOHookBodies.ReadFile(e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
