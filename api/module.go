@@ -19,6 +19,7 @@ import (
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/portal"
+	"github.com/secureops/secureops/internal/sso"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -49,6 +50,7 @@ var Module = fx.Module("api",
 		s.Portal = portal.New(portal.Deps{
 			Kratos: kc, KratosBrowserURL: cmp.Or(c.KratosBrowserURL, c.KratosPublicURL),
 			TemporalUIURL: c.TemporalUIURL, Namespace: c.TemporalNamespace, Brand: c.Brand, Log: log,
+			IdentityProviders: sso.Origins(c.OIDCProviders),
 		}).Handler
 		return s, nil
 	}),

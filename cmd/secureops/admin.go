@@ -86,6 +86,7 @@ func adminCmd() *cobra.Command {
 	c.AddCommand(tenant, apikey)
 	c.AddCommand(outboxCmd(), platformAdminCmd())
 	c.AddCommand(adminBillingCmd())
+	c.AddCommand(adminSSOCmd())
 	return c
 }
 

@@ -36,6 +36,10 @@ type Deps struct {
 	Namespace string
 	Brand     views.Brand
 	Log       *slog.Logger
+	// IdentityProviders are the single sign-on providers' origins
+	// (sso.Origins): a sign-in through one is a form posted to Kratos that
+	// redirects there, allowed by the CSP's form-action.
+	IdentityProviders []string
 }
 
 // Portal serves the pages.
@@ -95,8 +99,9 @@ func (p *Portal) securityHeaders(next http.Handler) http.Handler {
 	if u, err := url.Parse(p.Brand.LogoURL); err == nil && u.Scheme == "https" && u.Host != "" {
 		img += " https://" + u.Host // the brand's logo
 	}
+	formAction := strings.TrimSpace(p.KratosBrowserURL + " " + strings.Join(p.IdentityProviders, " "))
 	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src " + img + "; connect-src 'self'; form-action 'self' " +
-		p.KratosBrowserURL + "; frame-ancestors 'none'; base-uri 'self'"
+		formAction + "; frame-ancestors 'none'; base-uri 'self'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)

@@ -172,3 +172,16 @@ func KratosProviders(ps []Provider) ([]byte, error) {
 func CallbackURL(kratosPublic, id string) string {
 	return strings.TrimRight(kratosPublic, "/") + "/self-service/methods/oidc/callback/" + id
 }
+
+// Origins are the providers' origins (scheme://host of each issuer): the
+// portal's sign-in form posts to Kratos, which redirects to the provider,
+// and a browser checks every hop against the page's CSP form-action.
+func Origins(ps []Provider) []string {
+	var out []string
+	for _, p := range ps {
+		if u, err := url.Parse(p.Issuer); err == nil && u.Host != "" && !slices.Contains(out, u.Scheme+"://"+u.Host) {
+			out = append(out, u.Scheme+"://"+u.Host)
+		}
+	}
+	return out
+}

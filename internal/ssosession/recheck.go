@@ -65,11 +65,8 @@ type Rechecker struct {
 func (r *Rechecker) init() {
 	r.once.Do(func() {
 		ttl := r.Interval
-		if ttl == 0 {
-			ttl = sso.DefaultRecheckInterval
-		}
-		if ttl < 0 {
-			ttl = time.Nanosecond
+		if ttl <= 0 {
+			ttl = sso.DefaultRecheckInterval // <0: only the refusals are kept
 		}
 		r.checked = expirable.NewLRU[string, bool](100000, nil, ttl)
 		r.tokenAt = map[string]string{}
@@ -108,7 +105,9 @@ func (r *Rechecker) Check(ctx context.Context, sessionID string, id uuid.UUID, p
 	if refused {
 		return r.end(ctx, sessionID, id, why)
 	}
-	r.checked.Add(sessionID, true)
+	if r.Interval >= 0 {
+		r.checked.Add(sessionID, true)
+	}
 	return nil
 }
 

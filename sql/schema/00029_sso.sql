@@ -53,6 +53,7 @@ CREATE FUNCTION secureops_sso_tenant_of(p_email text)
 RETURNS TABLE (tenant_id uuid, default_role text, required boolean, provider text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS
 $$
+#variable_conflict use_column
 DECLARE prev text := secureops_definer_begin();
 BEGIN
     RETURN QUERY
@@ -78,6 +79,7 @@ CREATE FUNCTION secureops_sso_join(p_user uuid, p_email text, p_name text, p_pro
 RETURNS TABLE (tenant_id uuid, role text, joined boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS
 $$
+#variable_conflict use_column
 DECLARE
     prev text := secureops_definer_begin();
     tid uuid;
