@@ -71,14 +71,17 @@ rpf AS (INSERT INTO report_feedback (report_id, tenant_id, useful) SELECT rp.id,
 se AS (INSERT INTO stripe_events (id, tenant_id, type, object_id, created, payload)
        VALUES ('evt_' || $2, $1, 'invoice.paid', 'in_' || $2, now(), '{}') RETURNING id),
 tb AS (INSERT INTO tenant_billing (tenant_id, status, plan, state) VALUES ($1, 'active', 'pro', '{}') RETURNING tenant_id),
-bme AS (INSERT INTO billing_meter_events (scan_id, tenant_id, identifier) SELECT sc.id, $1, sc.id::text FROM sc RETURNING scan_id)
+bme AS (INSERT INTO billing_meter_events (scan_id, tenant_id, identifier) SELECT sc.id, $1, sc.id::text FROM sc RETURNING scan_id),
+sd AS (INSERT INTO sso_domains (tenant_id, domain, token) VALUES ($1, lower($2) || '.iso.example', 'tok') RETURNING id),
+ss AS (INSERT INTO sso_settings (tenant_id) VALUES ($1) RETURNING tenant_id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
      + (SELECT count(*) FROM ue) + (SELECT count(*) FROM wa) + (SELECT count(*) FROM inv) + (SELECT count(*) FROM fa)
      + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf) + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)
      + (SELECT count(*) FROM tfb)
-     + (SELECT count(*) FROM se) + (SELECT count(*) FROM tb) + (SELECT count(*) FROM bme)`
+     + (SELECT count(*) FROM se) + (SELECT count(*) FROM tb) + (SELECT count(*) FROM bme)
+     + (SELECT count(*) FROM sd) + (SELECT count(*) FROM ss)`
 
 var errRollBack = errors.New("roll back")
 
