@@ -104,8 +104,13 @@ BEGIN
                 jsonb_build_object('email', lower(p_email), 'role', r, 'provider', coalesce(p_provider, '')), coalesce(p_ip, ''));
     END IF;
     SELECT m.role INTO r FROM memberships m WHERE m.user_id = p_user AND m.tenant_id = tid;
-    tenant_id := tid; role := r; joined := n > 0;
     PERFORM set_config('secureops.platform_admin', prev, true);
+    IF r IS NULL THEN
+        -- Another account already has the address (users.email is unique):
+        -- nothing joins; Kratos links accounts by address, not us.
+        RETURN;
+    END IF;
+    tenant_id := tid; role := r; joined := n > 0;
     RETURN NEXT;
 END
 $$;
