@@ -146,8 +146,9 @@ func (r *Rechecker) refresh(ctx context.Context, p sso.Provider, id uuid.UUID) (
 			}
 		}
 		if rt == "" {
-			refused, why = true, "no refresh token from "+p.ID+" (request the offline_access scope)"
-			return nil
+			// Nothing to ask the provider with: the session lives out its
+			// lifespan (configure offline_access to get one).
+			return errors.New("no refresh token from " + p.ID + " (request the offline_access scope)")
 		}
 		conf := &oauth2.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Endpoint: oauth2.Endpoint{TokenURL: tokenURL}, Scopes: p.Scopes}
 		tok, err := conf.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, r.HTTP), &oauth2.Token{RefreshToken: rt}).Token()
