@@ -200,6 +200,26 @@ func TestPortalSSO(t *testing.T) {
 		t.Fatalf("owner as default role: %d %v", code, p)
 	}
 
+	// The owner's settings page shows it, and claims a second domain.
+	ot := newTab(t)
+	ot.signIn(e.kratosPublic, "owner@globex-hq.test", "globex-password-1")
+	ot.open(e.URL + "/app/settings/sso")
+	ot.waitFor(`!!document.querySelector('#sso-domains tr[data-domain="globex.test"]')`)
+	ot.assertLabelled()
+	if got := ot.text(`#sso-domains tr[data-domain="globex.test"] .sso-status`); !strings.Contains(got, "verified") {
+		t.Errorf("globex.test status %q", got)
+	}
+	if !eval[bool](ot, `document.querySelector('#sso-provider').value === 'acme-idp' && document.querySelector('#sso-default-role').value === 'client_analyst'`) {
+		t.Error("the page does not show the provider and role")
+	}
+	ot.typeInto("#sso-domain", "globex-labs.test")
+	ot.click(`#sso-domain-add button[type=submit]`)
+	ot.waitFor(`location.search === '?done=saved' && !!document.querySelector('#sso-domains tr[data-domain="globex-labs.test"]')`)
+	if got := ot.text(`#sso-domains tr[data-domain="globex-labs.test"] .sso-proof`); !strings.HasPrefix(got, "secureops-verification=") {
+		t.Errorf("proof shown %q", got)
+	}
+	ot.snap("settings-sso")
+
 	// Ann signs in through the provider for the first time: she lands in
 	// Globex as an analyst.
 	idp.QueueUser(&mockoidc.MockUser{Subject: "sub-ann", Email: "ann@globex.test", EmailVerified: true})

@@ -79,6 +79,7 @@ func (p *Portal) Handler(api http.Handler) http.Handler {
 		p.findingRoutes(r)
 		p.targetRoutes(r)
 		p.settingsRoutes(r)
+		p.ssoRoutes(r)
 		p.billingRoutes(r)
 		p.adminRoutes(r)
 	})

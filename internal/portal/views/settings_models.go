@@ -26,6 +26,9 @@ func SettingsNavFor(v *Viewer) []SettingsNav {
 	if v.Can("users:manage") {
 		out = append(out, SettingsNav{"/app/settings/sla", "SLA"})
 	}
+	if v.Can("users:manage") && v.Tier == "enterprise" {
+		out = append(out, SettingsNav{"/app/settings/sso", "Single sign-on"})
+	}
 	return out
 }
 
