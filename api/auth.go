@@ -83,11 +83,14 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.ssoRecheck(ctx, r, sess); err != nil {
+		return nil, err
+	}
 	p, err := s.userPrincipal(ctx, sess.IdentityID)
 	if err != nil {
 		return nil, err
 	}
-	p.AAL = sess.AAL
+	p.AAL, p.OIDCProvider = sess.AAL, sess.OIDCProvider
 	if imp := r.Header.Get("X-Impersonation"); imp != "" {
 		return s.impersonate(ctx, p, imp)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/secureops/secureops/internal/kratos"
 	"github.com/secureops/secureops/internal/observability"
 	"github.com/secureops/secureops/internal/portal"
+	"github.com/secureops/secureops/internal/sso"
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
@@ -44,10 +45,12 @@ var Module = fx.Module("api",
 				SignupRateLimit: c.SignupRateLimit, SealKey: c.SealKey, Codec: codec, CodecCORSOrigins: c.CodecCORSOrigins,
 			},
 			Billing: BillingOptions{WebhookSecret: c.StripeWebhookSecret, Stripe: sc, PublicURL: c.PublicURL},
+			SSO:     NewSSOOptions(c, d, kc, log),
 		}
 		s.Portal = portal.New(portal.Deps{
 			Kratos: kc, KratosBrowserURL: cmp.Or(c.KratosBrowserURL, c.KratosPublicURL),
 			TemporalUIURL: c.TemporalUIURL, Namespace: c.TemporalNamespace, Brand: c.Brand, Log: log,
+			IdentityProviders: sso.Origins(c.OIDCProviders),
 		}).Handler
 		return s, nil
 	}),

@@ -74,6 +74,8 @@ type Server struct {
 	Streams StreamLimits
 	// Billing configures Stripe's webhook and the billing endpoints (billing.go).
 	Billing BillingOptions
+	// SSO configures single sign-on (sso.go, sso_hooks.go).
+	SSO SSOOptions
 	// Portal serves every path outside the API (the web pages), given the
 	// API router it calls in-process; nil serves the API alone.
 	Portal func(api http.Handler) http.Handler
@@ -176,6 +178,18 @@ func (s *Server) Routes() []Route {
 		// Kratos' settings hook (api/kratos_hooks.go): authenticated by its
 		// shared secret, not by a session or key.
 		{"POST", "/api/v1/kratos/hooks/settings", auth.PermPublic, s.kratosSettingsHook},
+
+		// Single sign-on (api/sso.go): read by members who manage users,
+		// changed by owners; Kratos' SSO hooks (api/sso_hooks.go) carry the
+		// shared hook secret.
+		{"GET", "/api/v1/sso", auth.PermUsersManage, s.ssoGet},
+		{"PATCH", "/api/v1/sso", auth.PermSecurityManage, s.ssoPatch},
+		{"POST", "/api/v1/sso/domains", auth.PermSecurityManage, s.ssoDomainAdd},
+		{"POST", "/api/v1/sso/domains/{id}/verify", auth.PermSecurityManage, s.ssoDomainVerify},
+		{"DELETE", "/api/v1/sso/domains/{id}", auth.PermSecurityManage, s.ssoDomainDelete},
+		{"POST", "/api/v1/kratos/hooks/sso/registration", auth.PermPublic, s.ssoRegistrationHook},
+		{"POST", "/api/v1/kratos/hooks/sso/join", auth.PermPublic, s.ssoJoinHook},
+		{"POST", "/api/v1/kratos/hooks/sso/password-login", auth.PermPublic, s.ssoPasswordLoginHook},
 
 		{"POST", "/api/v1/schedules", auth.PermScansStart, s.scheduleCreate},
 		{"GET", "/api/v1/schedules", auth.PermFindingsView, s.scheduleList},

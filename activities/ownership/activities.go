@@ -30,17 +30,12 @@ import (
 	"github.com/secureops/secureops/internal/temporalx"
 )
 
-// TXTResolver is the part of net.Resolver the DNS method needs.
-type TXTResolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-}
-
 // Activities checks ownership proofs.
 type Activities struct {
 	DB       *db.DB
 	Policy   targets.Policy
 	Resolver targets.Resolver
-	TXT      TXTResolver
+	TXT      targets.TXTResolver
 	// Timeout bounds each DNS or HTTP attempt (default 10 s).
 	Timeout time.Duration
 }
@@ -246,27 +241,9 @@ func (a *Activities) timeout() time.Duration {
 }
 
 func (a *Activities) checkDNS(ctx context.Context, host, token string) (bool, string) {
-	r := a.TXT
-	if r == nil {
-		r = net.DefaultResolver
-	}
 	ctx, cancel := context.WithTimeout(ctx, a.timeout())
 	defer cancel()
-	name := targets.DNSPrefix + host
-	recs, err := r.LookupTXT(ctx, name)
-	if err != nil {
-		var dnsErr *net.DNSError
-		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return false, "no TXT record at " + name
-		}
-		return false, "TXT lookup of " + name + " failed: " + err.Error()
-	}
-	for _, rec := range recs {
-		if matches(rec, token) {
-			return true, ""
-		}
-	}
-	return false, fmt.Sprintf("TXT record at %s does not contain %s", name, targets.TXTValue(token))
+	return targets.CheckTXT(ctx, a.TXT, host, token)
 }
 
 // checkHTTP fetches rawURL from addr, the address probe resolved and the
@@ -303,16 +280,11 @@ func (a *Activities) checkHTTP(ctx context.Context, t targets.Target, addr netip
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	for _, line := range strings.Split(string(body), "\n") {
-		if matches(line, token) {
+		if targets.ProofMatches(line, token) {
 			return true, ""
 		}
 	}
 	return false, rawURL + " does not contain the verification token"
-}
-
-func matches(s, token string) bool {
-	s = strings.TrimSpace(s)
-	return s == token || s == targets.TXTValue(token)
 }
 
 func shortNetErr(err error) string {

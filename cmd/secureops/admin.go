@@ -87,6 +87,7 @@ func adminCmd() *cobra.Command {
 	c.AddCommand(outboxCmd(), platformAdminCmd())
 	c.AddCommand(adminBillingCmd())
 	c.AddCommand(adminEmailCmd())
+	c.AddCommand(adminSSOCmd())
 	return c
 }
 

@@ -100,7 +100,7 @@ func devCmd() *cobra.Command {
 			if cfg.KratosPublicURL == "" {
 				kp, err := kratosdev.Start(ctx, kratosdev.Options{
 					Dir: filepath.Join(abs, "kratos"), PublicPort: kratosPublic, AdminPort: kratosAdmin, SQLite: true, Log: log,
-					UIURL: browserURL(cfg.HTTPAddr), Host: os.Getenv("DEV_BROWSER_HOST"),
+					UIURL: browserURL(cfg.HTTPAddr), Host: os.Getenv("DEV_BROWSER_HOST"), OIDCProviders: cfg.OIDCProviders,
 				})
 				if err != nil {
 					return fmt.Errorf("Kratos: %w", err)

@@ -119,6 +119,9 @@ type Principal struct {
 	// AAL is a session's assurance level ("aal2": it used a second
 	// factor); empty for API keys.
 	AAL string
+	// OIDCProvider is the identity provider a session signed in through
+	// (single sign-on); empty otherwise.
+	OIDCProvider string
 }
 
 // Impersonating reports whether the request acts as someone else.

@@ -94,6 +94,7 @@ type Config struct {
 	Onboarding
 	Deployment
 	Identity
+	SSO
 }
 
 // LLM names an OpenAI-compatible chat model (OpenAI, Ollama, llama.cpp,
@@ -260,6 +261,9 @@ func FromEnv(defaultMode Mode) (Config, error) {
 	}
 	loadIdentity(&c)
 	if err := loadDeployment(&c); err != nil {
+		return c, err
+	}
+	if err := loadSSO(&c); err != nil {
 		return c, err
 	}
 	if c.TrustedProxies, err = clientip.Parse(os.Getenv("TRUSTED_PROXIES")); err != nil {

@@ -72,7 +72,9 @@ se AS (INSERT INTO stripe_events (id, tenant_id, type, object_id, created, paylo
        VALUES ('evt_' || $2, $1, 'invoice.paid', 'in_' || $2, now(), '{}') RETURNING id),
 tb AS (INSERT INTO tenant_billing (tenant_id, status, plan, state) VALUES ($1, 'active', 'pro', '{}') RETURNING tenant_id),
 bme AS (INSERT INTO billing_meter_events (scan_id, tenant_id, identifier) SELECT sc.id, $1, sc.id::text FROM sc RETURNING scan_id),
-tlg AS (INSERT INTO tenant_logos (tenant_id, png, width, height, sha256) VALUES ($1, decode('89504e47', 'hex'), 1, 1, md5($2)) RETURNING tenant_id)
+tlg AS (INSERT INTO tenant_logos (tenant_id, png, width, height, sha256) VALUES ($1, decode('89504e47', 'hex'), 1, 1, md5($2)) RETURNING tenant_id),
+sd AS (INSERT INTO sso_domains (tenant_id, domain, token) VALUES ($1, lower($2) || '.iso.example', 'tok') RETURNING id),
+ss AS (INSERT INTO sso_settings (tenant_id) VALUES ($1) RETURNING tenant_id)
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) FROM imp) + (SELECT count(*) FROM al)
      + (SELECT count(*) FROM eo) + (SELECT count(*) FROM su) + (SELECT count(*) FROM pol) + (SELECT count(*) FROM rep) + (SELECT count(*) FROM rc)
      + (SELECT count(*) FROM sf) + (SELECT count(*) FROM fe) + (SELECT count(*) FROM dd) + (SELECT count(*) FROM dg) + (SELECT count(*) FROM ltc)
@@ -80,7 +82,7 @@ SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM ik) + (SELECT count(*) F
      + (SELECT count(*) FROM rpc) + (SELECT count(*) FROM rpf) + (SELECT count(*) FROM ft) + (SELECT count(*) FROM tr)
      + (SELECT count(*) FROM tfb)
      + (SELECT count(*) FROM se) + (SELECT count(*) FROM tb) + (SELECT count(*) FROM bme)
-     + (SELECT count(*) FROM tlg)`
+     + (SELECT count(*) FROM tlg) + (SELECT count(*) FROM sd) + (SELECT count(*) FROM ss)`
 
 var errRollBack = errors.New("roll back")
 

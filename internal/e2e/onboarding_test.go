@@ -36,6 +36,7 @@ import (
 	"github.com/secureops/secureops/internal/kratosdev"
 	"github.com/secureops/secureops/internal/portal"
 	"github.com/secureops/secureops/internal/secretbox"
+	"github.com/secureops/secureops/internal/sso"
 	"github.com/secureops/secureops/internal/stripemock"
 	"github.com/secureops/secureops/internal/temporalx"
 )
@@ -374,9 +375,14 @@ func startOnboardingHost(t testing.TB, withDojo bool, ln net.Listener, host stri
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	// Free ports are picked, then bound by the child process: another test
 	// binary on the machine can take one in between, so try again.
+	// Kratos needs the single sign-on providers a test configures.
+	var pre config.Config
+	for _, f := range extra {
+		f(&pre)
+	}
 	var kp *kratosdev.Process
 	for i := 0; ; i++ {
-		if kp, err = kratosdev.Start(context.Background(), kratosdev.Options{Bin: bin, Dir: dir, UIURL: hostURL(ln, host), Host: host}); err == nil || i == 2 {
+		if kp, err = kratosdev.Start(context.Background(), kratosdev.Options{Bin: bin, Dir: dir, UIURL: hostURL(ln, host), Host: host, OIDCProviders: pre.OIDCProviders}); err == nil || i == 2 {
 			break
 		}
 	}
@@ -394,6 +400,7 @@ func startOnboardingHost(t testing.TB, withDojo bool, ln net.Listener, host stri
 	if ln != nil {
 		// A Web UI address for the admins' workflow links (not served here).
 		pd = &portal.Deps{Kratos: e.kr, KratosBrowserURL: kp.BrowserURL, TemporalUIURL: "http://127.0.0.1:8233"}
+		pd.IdentityProviders = sso.Origins(pre.OIDCProviders)
 	}
 	e.platform = startWith(t, options{kratos: e.kr, listener: ln, portal: pd, configure: func(c *config.Config) {
 		c.KratosPublicURL, c.KratosAdminURL = kp.PublicURL, kp.AdminURL

@@ -259,6 +259,14 @@ func (f fixtures) request(method, pattern string, ten uuid.UUID) (path, body str
 		return pattern, ""
 	case "PUT /api/v1/branding/logo":
 		return pattern, `{"image_base64":"` + base64.StdEncoding.EncodeToString(tinyPNG(f.t)) + `"}`
+	case "PATCH /api/v1/sso":
+		f.enterprise(ten)
+		return pattern, `{"default_role":"client_readonly"}`
+	case "POST /api/v1/sso/domains":
+		f.enterprise(ten)
+		return pattern, fmt.Sprintf(`{"domain":"sso%d.example.com"}`, n)
+	case "POST /api/v1/sso/domains/{id}/verify", "DELETE /api/v1/sso/domains/{id}":
+		return strings.Replace(pattern, "{id}", f.ssoDomain(ten).String(), 1), ""
 	case "PATCH /api/v1/findings":
 		return pattern, fmt.Sprintf(`{"ids":[%q],"status":"false_positive"}`, f.finding(ten))
 	case "POST /api/v1/scans/{id}/cancel":

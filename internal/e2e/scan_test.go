@@ -131,6 +131,7 @@ func startWith(t testing.TB, o options) *platform {
 	srv := &api.Server{DB: h, Temporal: tc, Metrics: metrics, Policy: cfg.ScanPolicy(), Log: log, Kratos: o.kratos, RateLimit: o.rateLimit,
 		VerifyFirstInterval: time.Second, ScanLimits: cfg.ScanLimits, KratosHookSecret: cfg.KratosHookSecret, Brand: cfg.Brand,
 		Onboarding: api.OnboardingOptions{SignupRateLimit: cfg.SignupRateLimit, SealKey: cfg.SealKey, Codec: codec, CodecCORSOrigins: cfg.CodecCORSOrigins}}
+	srv.SSO = api.NewSSOOptions(cfg, h, o.kratos, log)
 	if o.portal != nil {
 		pd := *o.portal
 		if pd.Brand.Name == "" {

@@ -39,6 +39,9 @@ type Session struct {
 	// AAL is the session's authenticator assurance level: aal1 (a password
 	// or a code) or aal2 (with a second factor).
 	AAL string
+	// OIDCProvider is the identity provider the session signed in through
+	// ("" : not single sign-on).
+	OIDCProvider string
 }
 
 // AAL2 is the assurance level of a session that used a second factor.
@@ -117,6 +120,11 @@ func (c *Client) Whoami(ctx context.Context, cookie, token string) (Session, err
 	s := Session{ID: sess.GetId(), IdentityID: id, ExpiresAt: time.Now().Add(time.Hour), AAL: string(sess.GetAuthenticatorAssuranceLevel())}
 	if sess.ExpiresAt != nil {
 		s.ExpiresAt = *sess.ExpiresAt
+	}
+	for _, m := range sess.AuthenticationMethods {
+		if m.GetMethod() == "oidc" && s.OIDCProvider == "" {
+			s.OIDCProvider = m.GetProvider()
+		}
 	}
 	if traits, ok := sess.Identity.Traits.(map[string]any); ok {
 		s.Email, _ = traits["email"].(string)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -18,9 +19,12 @@ import (
 	"syscall"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/secureops/secureops/deploy/kratos"
 	"github.com/secureops/secureops/internal/devlock"
 	"github.com/secureops/secureops/internal/pgcluster"
+	"github.com/secureops/secureops/internal/sso"
 )
 
 // Options for Start.
@@ -35,8 +39,9 @@ type Options struct {
 	// running there from a dead run is killed.
 	SQLite bool
 	// UIURL is where the portal serves /auth/* and /app ("" keeps the
-	// configuration's http://127.0.0.1:8080). Use the host spelling the
-	// browser uses: Kratos' CSRF cookie does not cross 127.0.0.1/localhost.
+	// configuration's http://127.0.0.1:8080, and turns registration and the
+	// single sign-on hooks off: no API listens there). Use the host spelling
+	// the browser uses: Kratos' CSRF cookie does not cross 127.0.0.1/localhost.
 	UIURL string
 	// Host is how browsers spell Kratos' public address ("" is 127.0.0.1;
 	// Kratos listens on 127.0.0.1 either way). WebAuthn needs a domain as
@@ -44,7 +49,10 @@ type Options struct {
 	// and a UIURL on http://localhost too (one spelling for both: Kratos'
 	// CSRF cookie is per host); kratos.yml's WebAuthn origin becomes UIURL's.
 	Host string
-	Log  *slog.Logger
+	// OIDCProviders are the single sign-on providers (config.OIDCProviders),
+	// given to Kratos as SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS.
+	OIDCProviders []sso.Provider
+	Log           *slog.Logger
 }
 
 // Process is a running Kratos.
@@ -103,11 +111,23 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		ui := []byte(strings.TrimRight(opts.UIURL, "/"))
 		cfg = bytes.ReplaceAll(cfg, []byte(kratosdeploy.DefaultUIURL), ui)
 		cfg = bytes.ReplaceAll(cfg, []byte(kratosdeploy.DefaultWebAuthnOrigin), ui)
+	} else {
+		var err error
+		if cfg, err = withoutSSOHooks(cfg); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(opts.Dir, "kratos.yml"), cfg, 0o600); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(opts.Dir, "identity.schema.json"), kratosdeploy.IdentitySchema, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeSSOHookBodies(opts.Dir); err != nil {
+		return nil, err
+	}
+	oidcProviders, err := sso.KratosProviders(opts.OIDCProviders)
+	if err != nil {
 		return nil, err
 	}
 	for _, p := range []*int{&opts.PublicPort, &opts.AdminPort} {
@@ -138,7 +158,9 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		"SERVE_ADMIN_HOST=127.0.0.1",
 		"SERVE_ADMIN_BASE_URL="+adm+"/",
 		"LOG_LEVEL=warning",
+		"SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS="+string(oidcProviders),
 	)
+
 	pidFile := ""
 	if opts.SQLite {
 		// A Kratos left running by a run that died holds the ports and the
@@ -232,4 +254,59 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return s.w.Write(b)
+}
+
+// withoutSSOHooks turns registration off and drops the blocking single
+// sign-on hooks (deploy/kratos/kratos.yml) of a Kratos that has no API to
+// call: they would fail every sign-in.
+func withoutSSOHooks(cfg []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(cfg, &doc); err != nil {
+		return nil, err
+	}
+	flows, _ := dig(doc, "selfservice", "flows").(map[string]any)
+	if flows == nil {
+		return nil, errors.New("kratos.yml: no selfservice.flows")
+	}
+	if reg, ok := flows["registration"].(map[string]any); ok {
+		reg["enabled"] = false
+		delete(reg, "after")
+	}
+	if after, ok := dig(flows, "login", "after").(map[string]any); ok {
+		for _, m := range []string{"password", "code", "webauthn", "passkey", "oidc"} {
+			delete(after, m)
+		}
+	}
+	return yaml.Marshal(doc)
+}
+
+func dig(m map[string]any, keys ...string) any {
+	var v any = m
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+// writeSSOHookBodies puts the single sign-on hooks' Jsonnet bodies beside
+// kratos.yml (which names them file://./sso-*.jsonnet).
+func writeSSOHookBodies(dir string) error {
+	entries, err := fs.ReadDir(kratosdeploy.SSOHookBodies, ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := kratosdeploy.SSOHookBodies.ReadFile(e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -95,7 +95,12 @@ func (p *Portal) flowPage(kind string) handler {
 		}
 		if kind == "registration" {
 			// Accounts are made by sign-up or invitation, never by
-			// self-registration (disabled in Kratos' config).
+			// self-registration: no registration form is ever shown. A
+			// flow here is a first single sign-on Kratos' hook refused
+			// (its reason on the flow).
+			if id := r.URL.Query().Get("flow"); id != "" && p.Kratos != nil {
+				return p.ssoRefusedPage(w, r, pg, id)
+			}
 			return render(w, r, views.RegistrationClosed(pg))
 		}
 		if p.Kratos == nil {

@@ -36,6 +36,10 @@ type Deps struct {
 	Namespace string
 	Brand     views.Brand
 	Log       *slog.Logger
+	// IdentityProviders are the single sign-on providers' origins
+	// (sso.Origins): a sign-in through one is a form posted to Kratos that
+	// redirects there, allowed by the CSP's form-action.
+	IdentityProviders []string
 }
 
 // Portal serves the pages.
@@ -75,6 +79,7 @@ func (p *Portal) Handler(api http.Handler) http.Handler {
 		p.findingRoutes(r)
 		p.targetRoutes(r)
 		p.settingsRoutes(r)
+		p.ssoRoutes(r)
 		p.billingRoutes(r)
 		p.adminRoutes(r)
 	})
@@ -100,8 +105,11 @@ func (p *Portal) securityHeaders(next http.Handler) http.Handler {
 	if u, err := url.Parse(p.KratosBrowserURL); err == nil && u.Scheme != "" && u.Host != "" {
 		scripts += " " + u.Scheme + "://" + u.Host
 	}
+	// Sign-in through a provider posts the form to Kratos, which redirects
+	// to the provider: both are form targets.
+	formAction := strings.TrimSpace(p.KratosBrowserURL + " " + strings.Join(p.IdentityProviders, " "))
 	csp := "default-src 'self'; script-src " + scripts + "; style-src 'self' 'unsafe-inline'; img-src " + img + "; connect-src 'self'; form-action 'self' " +
-		p.KratosBrowserURL + "; frame-ancestors 'none'; base-uri 'self'"
+		formAction + "; frame-ancestors 'none'; base-uri 'self'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)

@@ -1,6 +1,10 @@
 package targets
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -43,4 +47,40 @@ func (t Target) WellKnownURLs() []string {
 		out = append(out, "https://"+hp+WellKnownPath, "http://"+hp+WellKnownPath)
 	}
 	return out
+}
+
+// TXTResolver is the part of net.Resolver the DNS proof needs.
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// ProofMatches reports whether a TXT string or a line of the file is the
+// token (bare, or as TXTValue).
+func ProofMatches(s, token string) bool {
+	s = strings.TrimSpace(s)
+	return s == token || s == TXTValue(token)
+}
+
+// CheckTXT looks for the token in the TXT records at DNSPrefix+name (r nil:
+// the system resolver); when absent, it says why. The same proof shows that
+// a tenant owns a target's name and an email domain (single sign-on).
+func CheckTXT(ctx context.Context, r TXTResolver, name, token string) (bool, string) {
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	at := DNSPrefix + name
+	recs, err := r.LookupTXT(ctx, at)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return false, "no TXT record at " + at
+		}
+		return false, "TXT lookup of " + at + " failed: " + err.Error()
+	}
+	for _, rec := range recs {
+		if ProofMatches(rec, token) {
+			return true, ""
+		}
+	}
+	return false, fmt.Sprintf("TXT record at %s does not contain %s", at, TXTValue(token))
 }

@@ -438,6 +438,33 @@ type SlaNotice struct {
 	EmailedAt *time.Time `json:"emailed_at"`
 }
 
+type SsoDomain struct {
+	ID         uuid.UUID  `json:"id"`
+	TenantID   uuid.UUID  `json:"tenant_id"`
+	Domain     string     `json:"domain"`
+	Token      string     `json:"token"`
+	Status     string     `json:"status"`
+	LastError  string     `json:"last_error"`
+	CheckedAt  *time.Time `json:"checked_at"`
+	VerifiedAt *time.Time `json:"verified_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+type SsoRefreshToken struct {
+	UserID    uuid.UUID `json:"user_id"`
+	Provider  string    `json:"provider"`
+	Sealed    []byte    `json:"sealed"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+type SsoSetting struct {
+	TenantID    uuid.UUID `json:"tenant_id"`
+	DefaultRole string    `json:"default_role"`
+	Required    bool      `json:"required"`
+	Provider    string    `json:"provider"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
 type StripeEvent struct {
 	ID         string        `json:"id"`
 	TenantID   uuid.NullUUID `json:"tenant_id"`

@@ -86,7 +86,7 @@ func NewFlowView(kind string, f kratos.Flow) FlowView {
 	slices.SortStableFunc(groups, func(a, b string) int { return groupRank(a) - groupRank(b) })
 	for i, g := range groups {
 		form := FlowForm{ID: fmt.Sprintf("%s-%s", kind, g), Group: g, Action: f.UI.Action, Method: f.UI.Method}
-		nodes := append(append([]kratos.UINode{}, shared...), byGroup[g]...)
+		nodes := append(append([]kratos.UINode{}, sharedFor(g, shared)...), byGroup[g]...)
 		for j, n := range nodes {
 			form.Nodes = append(form.Nodes, newFlowNode(fmt.Sprintf("f%d-n%d", i, j), n))
 		}

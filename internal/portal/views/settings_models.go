@@ -29,6 +29,9 @@ func SettingsNavFor(v *Viewer) []SettingsNav {
 	if v.Can("integrations:configure") {
 		out = append(out, SettingsNav{"/app/settings/branding", "Report logo"})
 	}
+	if v.Can("users:manage") && v.Tier == "enterprise" {
+		out = append(out, SettingsNav{"/app/settings/sso", "Single sign-on"})
+	}
 	return out
 }
 
