@@ -82,6 +82,7 @@ type Server struct {
 	signup   signupLimits
 	imports  importSlots
 	streams  streamHub
+	gates    gateJoins
 }
 
 // Route is one operation and the permission it requires. Every route is
