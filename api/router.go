@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -83,6 +84,8 @@ type Server struct {
 	imports  importSlots
 	streams  streamHub
 	gates    gateJoins
+	// keyTouches: when this process last recorded each API key's use.
+	keyTouches sync.Map
 }
 
 // Route is one operation and the permission it requires. Every route is
