@@ -110,6 +110,9 @@ func (s *Server) authAPIKey(ctx context.Context, token string) (*auth.Principal,
 		if !auth.SecretMatches(secret, k.SecretHash) || k.Revoked || !time.Now().Before(k.ExpiresAt) {
 			return errUnauthenticated
 		}
+		if !s.keyTouchDue(k.ID) {
+			return nil
+		}
 		return db.Q.AuthTouchAPIKey(ctx, tx, k.ID)
 	})
 	if db.IsNotFound(err) {
@@ -126,6 +129,21 @@ func (s *Server) authAPIKey(ctx context.Context, token string) (*auth.Principal,
 		p.KeyScopes = append(p.KeyScopes, auth.Permission(sc))
 	}
 	return p, nil
+}
+
+// keyTouchEvery is how often this process records an API key's use. The
+// column is coarse on purpose (the touch writes once a minute at most), so a
+// key used again within the minute spares the request that round trip.
+const keyTouchEvery = time.Minute
+
+// keyTouchDue reports whether the key's use is to be recorded now.
+func (s *Server) keyTouchDue(id uuid.UUID) bool {
+	now := time.Now()
+	if v, ok := s.keyTouches.Load(id); ok && now.Sub(v.(time.Time)) < keyTouchEvery {
+		return false
+	}
+	s.keyTouches.Store(id, now)
+	return true
 }
 
 // Suspended, cancelled and failed tenants keep their data but lose access.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -87,6 +88,9 @@ type Server struct {
 	signup   signupLimits
 	imports  importSlots
 	streams  streamHub
+	gates    gateJoins
+	// keyTouches: when this process last recorded each API key's use.
+	keyTouches sync.Map
 }
 
 // Route is one operation and the permission it requires. Every route is

@@ -70,15 +70,11 @@ func (s *Server) scanCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.startScan(r, in); err != nil {
 		return err
 	}
-	// Join the tenant's queue now, in request order; the workflow joins
-	// again (harmlessly) if this fails.
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	if err := gate.Enqueue(qctx, s.Temporal, gate.AcquireInput{
+	// Join the tenant's queue in request order, without making the client
+	// wait for it (gatejoin.go); the workflow joins again (harmlessly).
+	s.gates.add(s.Temporal, s.Log, gate.AcquireInput{
 		TenantID: c.Gate.TenantID, ScanWorkflowID: wid, Limit: c.Gate.Limit, RequestedAt: c.Scan.CreatedAt,
-	}); err != nil {
-		s.logErr(r, "queue scan at the tenant's gate", err)
-	}
+	})
 	w.Header().Set("Location", "/api/v1/scans/"+id.String())
 	writeJSON(w, http.StatusAccepted, scanCreateResponse{ID: id, TargetID: c.Target.ID, WorkflowID: wid, Status: "queued"})
 	return nil

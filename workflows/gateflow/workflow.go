@@ -41,7 +41,9 @@ func Workflow(ctx workflow.Context, in gate.Input) error {
 		return err
 	}
 	acquire := workflow.GetSignalChannel(ctx, gate.SignalAcquire)
+	acquireMany := workflow.GetSignalChannel(ctx, gate.SignalAcquireMany)
 	release := workflow.GetSignalChannel(ctx, gate.SignalRelease)
+	drain := func() bool { return g.drain(ctx, acquire, acquireMany, release) }
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           temporalx.QueueScans,
 		StartToCloseTimeout: 30 * time.Second,
@@ -52,7 +54,7 @@ func Workflow(ctx workflow.Context, in gate.Input) error {
 		g.grant(ctx)
 		if g.empty() && workflow.Now(ctx).Sub(lastWork) >= idleAfter {
 			// Signals that arrived meanwhile must be served, not dropped.
-			if !g.drain(ctx, acquire, release) {
+			if !drain() {
 				return nil
 			}
 			continue
@@ -62,7 +64,7 @@ func Workflow(ctx workflow.Context, in gate.Input) error {
 			// meanwhile would be lost with this run: drain until quiet.
 			for {
 				g.grant(ctx)
-				if !g.drain(ctx, acquire, release) {
+				if !drain() {
 					break // nothing arrived since the last blocking call
 				}
 			}
@@ -80,6 +82,13 @@ func Workflow(ctx workflow.Context, in gate.Input) error {
 			var r gate.AcquireRequest
 			c.Receive(ctx, &r)
 			g.onAcquire(ctx, r)
+		})
+		sel.AddReceive(acquireMany, func(c workflow.ReceiveChannel, _ bool) {
+			var rs []gate.AcquireRequest
+			c.Receive(ctx, &rs)
+			for _, r := range rs {
+				g.onAcquire(ctx, r)
+			}
 		})
 		sel.AddReceive(release, func(c workflow.ReceiveChannel, _ bool) {
 			var r gate.ReleaseRequest
@@ -157,12 +166,20 @@ func (g *gateWF) signal(ctx workflow.Context, scanWorkflowID string) bool {
 }
 
 // drain serves every signal already delivered; it reports whether there was any.
-func (g *gateWF) drain(ctx workflow.Context, acquire, release workflow.ReceiveChannel) bool {
+func (g *gateWF) drain(ctx workflow.Context, acquire, acquireMany, release workflow.ReceiveChannel) bool {
 	any := false
 	for {
 		var a gate.AcquireRequest
 		if acquire.ReceiveAsync(&a) {
 			g.onAcquire(ctx, a)
+			any = true
+			continue
+		}
+		var as []gate.AcquireRequest
+		if acquireMany.ReceiveAsync(&as) {
+			for _, a := range as {
+				g.onAcquire(ctx, a)
+			}
 			any = true
 			continue
 		}

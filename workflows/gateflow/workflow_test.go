@@ -177,3 +177,39 @@ func TestLeaseReclaimsSlotsOfEndedScans(t *testing.T) {
 		t.Errorf("lease check asked about %v", ended)
 	}
 }
+
+// The API joins a busy tenant's scans several at a time: one acquire-many
+// signal queues them like as many acquire signals, in request order,
+// ignoring a scan the gate knows already.
+func TestAcquireManyQueuesInRequestOrder(t *testing.T) {
+	h := newHarness()
+	base := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	var afterBatch gate.State
+	h.at(time.Second, func() {
+		h.env.SignalWorkflow(gate.SignalAcquire, gate.AcquireRequest{ScanWorkflowID: "scan/0", Limit: 1, RequestedAt: base})
+		h.env.SignalWorkflow(gate.SignalAcquire, gate.AcquireRequest{ScanWorkflowID: "scan/1", Limit: 1, RequestedAt: base.Add(time.Second)})
+	})
+	h.at(2*time.Second, func() {
+		h.env.SignalWorkflow(gate.SignalAcquireMany, []gate.AcquireRequest{
+			{ScanWorkflowID: "scan/3", Limit: 1, RequestedAt: base.Add(3 * time.Second)},
+			{ScanWorkflowID: "scan/2", Limit: 1, RequestedAt: base.Add(2 * time.Second)},
+			{ScanWorkflowID: "scan/1", Limit: 1, RequestedAt: base.Add(time.Second)},
+		})
+	})
+	h.at(3*time.Second, func() { afterBatch = h.state() })
+	h.at(4*time.Second, func() {
+		for _, id := range []string{"scan/0", "scan/1", "scan/2", "scan/3"} {
+			h.release(id)
+		}
+	})
+	h.env.ExecuteWorkflow(gate.WorkflowName, gate.Input{TenantID: uuid.New()})
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(afterBatch.Running) != "[scan/0]" || fmt.Sprint(ids(afterBatch.Queue)) != "[scan/1 scan/2 scan/3]" {
+		t.Errorf("after the batch: %+v", afterBatch)
+	}
+	if want := "[scan/0 scan/1 scan/2 scan/3]"; fmt.Sprint(h.grants) != want {
+		t.Errorf("grant order %v, want %s", h.grants, want)
+	}
+}

@@ -26,9 +26,12 @@ const Kind = "scan-gate"
 // Signals the gate receives and sends.
 const (
 	SignalAcquire = "acquire" // scan → gate: AcquireRequest
-	SignalRelease = "release" // scan → gate: ReleaseRequest
-	SignalGranted = "slot-granted"
-	QueryState    = "state"
+	// SignalAcquireMany joins several scans at once (the API's joins of a
+	// busy tenant, in request order): []AcquireRequest.
+	SignalAcquireMany = "acquire-many"
+	SignalRelease     = "release" // scan → gate: ReleaseRequest
+	SignalGranted     = "slot-granted"
+	QueryState        = "state"
 )
 
 // WorkflowID is the tenant's gate.
@@ -100,13 +103,30 @@ func StartOptions(tenantID uuid.UUID) client.StartWorkflowOptions {
 }
 
 // Enqueue joins the scan to its tenant's gate queue, starting the gate if
-// needed (signal-with-start). The API calls it right after starting a scan,
-// so the queue sees scans in request order; the scan workflow calls it again
+// needed (signal-with-start). The API joins each scan right after starting
+// it (off the request path, several at once through EnqueueMany), so the
+// queue sees scans in request order; the scan workflow calls it again
 // (through Acquire) in case the API could not. Queuing twice is harmless:
 // the gate ignores a scan it already knows.
 func Enqueue(ctx context.Context, c client.Client, in AcquireInput) error {
 	_, err := c.SignalWithStartWorkflow(ctx, WorkflowID(in.TenantID), SignalAcquire,
 		AcquireRequest{ScanWorkflowID: in.ScanWorkflowID, Limit: in.Limit, RequestedAt: in.RequestedAt},
 		StartOptions(in.TenantID), WorkflowName, Input{TenantID: in.TenantID})
+	return err
+}
+
+// EnqueueMany joins several scans of one gate in one signal-with-start, in
+// the given order (Enqueue for one). A gate too old to know the signal
+// ignores it; the scans' workflows join by themselves.
+func EnqueueMany(ctx context.Context, c client.Client, gateTenant uuid.UUID, in []AcquireInput) error {
+	if len(in) == 1 {
+		return Enqueue(ctx, c, in[0])
+	}
+	reqs := make([]AcquireRequest, len(in))
+	for i, a := range in {
+		reqs[i] = AcquireRequest{ScanWorkflowID: a.ScanWorkflowID, Limit: a.Limit, RequestedAt: a.RequestedAt}
+	}
+	_, err := c.SignalWithStartWorkflow(ctx, WorkflowID(gateTenant), SignalAcquireMany, reqs,
+		StartOptions(gateTenant), WorkflowName, Input{TenantID: gateTenant})
 	return err
 }
