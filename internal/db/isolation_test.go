@@ -43,8 +43,8 @@ sc AS (INSERT INTO scans (id, tenant_id, target, scanners, workflow_id, target_i
        SELECT gen_random_uuid(), $1, $2 || '.iso.example', '{nmap}', 'scan/' || $2, tg.id, sch.id FROM tg, sch RETURNING id),
 rep AS (INSERT INTO scan_reports (tenant_id, scan_id, scanner, content) SELECT $1, sc.id, 'nmap', decode(md5($2 || '4'), 'hex') FROM sc RETURNING id),
 rc AS (INSERT INTO scan_report_chunks (report_id, seq, tenant_id, data) SELECT rep.id, 0, $1, decode(md5($2 || '6'), 'hex') FROM rep RETURNING report_id),
-f AS (INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner, last_scan_id, first_scan_id)
-      SELECT $1, 'fp-' || $2, 'Finding of ' || $2, 'high', 'nmap', sc.id, sc.id FROM sc RETURNING id),
+f AS (INSERT INTO findings (tenant_id, fingerprint, title, severity, scanner, last_scan_id, first_scan_id, cves)
+      SELECT $1, 'fp-' || $2, 'Finding of ' || $2, 'high', 'nmap', sc.id, sc.id, '{CVE-2024-0001}' FROM sc RETURNING id),
 sf AS (INSERT INTO scan_findings (scan_id, finding_id, tenant_id, severity) SELECT sc.id, f.id, $1, 'high' FROM sc, f RETURNING scan_id),
 fa AS (INSERT INTO finding_alerts (finding_id, kind, tenant_id, batch_id) SELECT f.id, 'kev', $1, gen_random_uuid() FROM f RETURNING finding_id),
 sn AS (INSERT INTO sla_notices (finding_id, stage, tenant_id, batch_id, due_at) SELECT f.id, 'overdue', $1, gen_random_uuid(), now() FROM f RETURNING finding_id),

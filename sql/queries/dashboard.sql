@@ -6,20 +6,21 @@
 SELECT tier, COALESCE(settings->'sla_days', '{}')::jsonb AS sla_days FROM tenants WHERE id = $1;
 
 -- name: DashboardOpenByTarget :many
--- One pass over a scope's open findings, by target and severity: the
--- severity and SLA summary and the riskiest targets both come from it (two
--- aggregates over the same rows cost twice on a large tenant).
+-- A scope's open findings by target and severity, from the counters kept
+-- on findings (finding_open_counts, see 00028_reads_at_scale.sql): about
+-- one row per scan and severity instead of one per finding. The severity
+-- and SLA summary and the riskiest targets both come from it.
 SELECT tenant_id, scan_target, severity,
-       count(*)::bigint AS open,
-       count(*) FILTER (WHERE first_seen_at < CASE severity
+       sum(n)::bigint AS open,
+       COALESCE(sum(n) FILTER (WHERE first_seen_at < CASE severity
            WHEN 'critical' THEN sqlc.arg(critical_due)::timestamptz
            WHEN 'high' THEN sqlc.arg(high_due)::timestamptz
            WHEN 'medium' THEN sqlc.arg(medium_due)::timestamptz
-           WHEN 'low' THEN sqlc.arg(low_due)::timestamptz END)::bigint AS overdue,
+           WHEN 'low' THEN sqlc.arg(low_due)::timestamptz END), 0)::bigint AS overdue,
        min(first_seen_at)::timestamptz AS oldest_seen
-FROM findings
+FROM finding_open_counts
 WHERE tenant_id = ANY (sqlc.arg(tenant_ids)::uuid[])
-  AND status IN ('new', 'open', 'reopened')
+  AND n > 0
 GROUP BY tenant_id, scan_target, severity;
 
 -- name: DashboardTargetIDs :many

@@ -118,6 +118,12 @@ type FindingCanonVersion struct {
 	AppliedAt time.Time `json:"applied_at"`
 }
 
+type FindingCveLink struct {
+	TenantID  uuid.UUID `json:"tenant_id"`
+	Cve       string    `json:"cve"`
+	FindingID uuid.UUID `json:"finding_id"`
+}
+
 type FindingEnrichStage struct {
 	ID             uuid.UUID     `json:"id"`
 	Kev            bool          `json:"kev"`
@@ -137,6 +143,14 @@ type FindingEvent struct {
 	ToStatus   string    `json:"to_status"`
 	Comment    string    `json:"comment"`
 	CreatedAt  time.Time `json:"created_at"`
+}
+
+type FindingOpenCount struct {
+	TenantID    uuid.UUID `json:"tenant_id"`
+	ScanTarget  string    `json:"scan_target"`
+	Severity    string    `json:"severity"`
+	FirstSeenAt time.Time `json:"first_seen_at"`
+	N           int64     `json:"n"`
 }
 
 type FindingStage struct {
