@@ -82,7 +82,7 @@ func BenchmarkReadsAtScale(b *testing.B) {
 	}
 
 	b.ResetTimer()
-	healthz := latencies(b, conc, perWorker, func() (time.Duration, error) {
+	healthz := measureLatencies(b, conc, perWorker, func() (time.Duration, error) {
 		d, _, err := get("", "/healthz")
 		return d, err
 	})
@@ -101,11 +101,11 @@ func BenchmarkReadsAtScale(b *testing.B) {
 				}
 			}
 			plans := explainCase(b, ctx, p.db, ten, c)
-			fig := latencies(b, conc, perWorker, func() (time.Duration, error) {
+			fig := measureLatencies(b, conc, perWorker, func() (time.Duration, error) {
 				d, _, err := get(ten.key, c.path)
 				return d, err
 			})
-			floor := latencies(b, conc, perWorker, func() (time.Duration, error) {
+			floor := measureLatencies(b, conc, perWorker, func() (time.Duration, error) {
 				start := time.Now()
 				err := p.db.InTx(ctx, db.TenantScope(ten.id), func(ctx context.Context, tx pgx.Tx) error { return c.sql(ctx, tx) })
 				return time.Since(start), err
@@ -372,8 +372,8 @@ func explainCase(b *testing.B, ctx context.Context, d *db.DB, ten readsTenant, c
 	return plans
 }
 
-// latencies runs fn conc×each times from conc goroutines.
-func latencies(b *testing.B, conc, each int, fn func() (time.Duration, error)) []time.Duration {
+// measureLatencies runs fn conc×each times from conc goroutines.
+func measureLatencies(b *testing.B, conc, each int, fn func() (time.Duration, error)) []time.Duration {
 	var mu sync.Mutex
 	var out []time.Duration
 	var first error
