@@ -45,9 +45,12 @@ type IngestBatch struct {
 func IngestFindings(ctx context.Context, tx pgx.Tx, b IngestBatch) (IngestResult, error) {
 	var res IngestResult
 	batch := b.Findings
-	// The upsert sorts the batch by fingerprint; in memory, not on disk.
-	if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
-		return res, fmt.Errorf("set work_mem: %w", err)
+	// The upsert sorts the batch by fingerprint; in memory, not on disk. No
+	// JIT: compiling the upsert costs more than running it (its estimated
+	// cost is far above jit_above_cost for a large batch, and huge with
+	// enable_nestloop off below).
+	if _, err := tx.Exec(ctx, "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"); err != nil {
+		return res, fmt.Errorf("set work_mem and jit: %w", err)
 	}
 	// Shadows public.finding_stage for this transaction only (see the migration).
 	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE finding_stage (LIKE public.finding_stage) ON COMMIT DROP"); err != nil {
