@@ -90,6 +90,10 @@ bench: deps tools ## Run the benchmarks (performance targets live here, not in t
 chaos: deps tools ## Kill processes of the production shape mid-work (internal/chaos); verdicts printed, figures in bench/results/chaos.json
 	./scripts/chaos.sh $(CASES)
 
+.PHONY: coldstart
+coldstart: ## What a newcomer waits for: make run from a fresh clone with empty Go caches, until ready (bench/results/coldstart.json)
+	./scripts/coldstart.sh
+
 .PHONY: chaos-ci
 chaos-ci: ## The reduced chaos set for CI (cases 0, 1, 2 and 3, about 4 minutes; not in make test)
 	./scripts/chaos.sh 0,1,2,3
