@@ -12,6 +12,8 @@ repo=$PWD
 limit=${1:-2400}
 target=600
 work=$(mktemp -d /tmp/secureops-cold.XXXXXX)
+# initdb runs as the postgres user, under DATA_DIR inside this directory.
+chmod 755 "$work"
 log="$work/run.log"
 cleanup() {
   if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then
