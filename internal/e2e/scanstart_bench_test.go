@@ -166,11 +166,9 @@ func (s *series) load(c, n int, fn func(i int) error) {
 func (s *series) summary(c int) latencies {
 	durs := slices.Sorted(slices.Values(s.durs))
 	n := len(durs)
-	pct := func(p float64) float64 {
-		return float64(durs[min(n-1, int(float64(n)*p))].Microseconds()) / 1000
-	}
+	at := func(p int) float64 { return float64(pct(durs, p).Microseconds()) / 1000 } // pct: reads_bench_test.go
 	return latencies{Concurrency: c, Requests: n, Errors: s.errs, Seconds: s.el.Seconds(), PerSecond: float64(n) / s.el.Seconds(),
-		P50Ms: pct(0.50), P95Ms: pct(0.95), P99Ms: pct(0.99), MaxMs: float64(durs[n-1].Microseconds()) / 1000}
+		P50Ms: at(50), P95Ms: at(95), P99Ms: at(99), MaxMs: float64(durs[n-1].Microseconds()) / 1000}
 }
 
 // memSampler records the process's peak RSS and Go heap while it runs.
