@@ -466,7 +466,7 @@ func SettingsSSO(pg Page, v SSOPageView) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<button type=\"submit\">Add</button></form><p class=\"muted\">Publish the TXT record at your DNS provider, then press Verify. Register each provider's redirect URI at the provider: Kratos' public address followed by its callback path.</p>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<button type=\"submit\">Add</button></form><p class=\"muted\">Publish the TXT record at your DNS provider, then press Verify. Verification can take a few minutes after the record is published, while DNS caches expire.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
